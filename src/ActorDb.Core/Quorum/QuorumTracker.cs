@@ -25,10 +25,13 @@ public sealed class QuorumTracker
     private readonly Lsn[] _sortScratch;
 
     /// <summary>Creates a tracker for a volume whose records up to <paramref name="start"/> are all durable
-    /// (a new volume: <see cref="Lsn.Zero"/>; after recovery: the recovered VDL).</summary>
-    /// <exception cref="ArgumentOutOfRangeException">bad PG count, segment count or quorum.</exception>
-    public QuorumTracker(int pgCount, Lsn start, int segmentsPerPg = VolumeGeometry.SegmentsPerPg, int writeQuorum = VolumeGeometry.WriteQuorum)
+    /// (a new volume: <see cref="Lsn.Zero"/>; after recovery: the recovered VDL). New LSNs are allocated above
+    /// <paramref name="allocatedFloor"/> (default <paramref name="start"/>; after recovery, the top of the truncated range,
+    /// which holds no records and so counts as complete).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">bad PG count, segment count or quorum, or a floor below the start.</exception>
+    public QuorumTracker(int pgCount, Lsn start, int segmentsPerPg = VolumeGeometry.SegmentsPerPg, int writeQuorum = VolumeGeometry.WriteQuorum, Lsn? allocatedFloor = null)
     {
+        if (allocatedFloor < start) throw new ArgumentOutOfRangeException(nameof(allocatedFloor));
         if (pgCount < 1) throw new ArgumentOutOfRangeException(nameof(pgCount));
         if (writeQuorum < 1 || writeQuorum > segmentsPerPg) throw new ArgumentOutOfRangeException(nameof(writeQuorum));
         _writeQuorum = writeQuorum;
@@ -42,7 +45,8 @@ public sealed class QuorumTracker
             _pgQuorum[pg] = start;
         }
         _sortScratch = new Lsn[segmentsPerPg];
-        Vcl = Vdl = Allocated = start;
+        Vcl = Vdl = start;
+        Allocated = allocatedFloor ?? start;
     }
 
     /// <summary>Number of protection groups tracked.</summary>

@@ -1,0 +1,71 @@
+namespace ActorDb.Core.Recovery;
+
+/// <summary>A commit record a segment holds within its complete chain: its LSN (a CPL) and, per PG, the LSN of that
+/// PG's latest record at or below it.</summary>
+public sealed record CplInfo(Lsn Lsn, IReadOnlyList<Lsn> PgTail);
+
+/// <summary>What one segment reports when a writer opens the volume.</summary>
+/// <param name="Pg">Its protection group.</param>
+/// <param name="Replica">Its replica number, 0..5.</param>
+/// <param name="Epoch">The highest epoch it has accepted.</param>
+/// <param name="Scl">Its segment complete LSN.</param>
+/// <param name="MaxLsn">The highest LSN it holds (complete chain or not).</param>
+/// <param name="Cpls">Its most recent commit records at or below <paramref name="Scl"/>, any order.</param>
+public sealed record SegmentReport(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, IReadOnlyList<CplInfo> Cpls);
+
+/// <summary>The outcome of planning: the epoch to install, the recovered VDL, the range to annul, and each PG's
+/// latest record at or below VDL (the backlinks of the first new records).</summary>
+public sealed record RecoveryPlan(long Epoch, Lsn Vdl, Lsn TruncateAfter, Lsn TruncateTo, IReadOnlyList<Lsn> PgTail);
+
+/// <summary>
+/// Computes how to open a volume from a read quorum of segment reports per PG (Aurora, SIGMOD 2017 §4.3 and SIGMOD
+/// 2018 §2.3): the new epoch is above every epoch seen; per PG the complete point is the highest SCL among its
+/// reporting segments (with Vr + Vw &gt; V, any record that reached a write quorum is in some reporter's chain); the VDL
+/// is the highest CPL whose per-PG tails are all within those complete points; the range (VDL, max(VDL + LAL, highest
+/// LSN seen)] is annulled (nothing for a brand-new volume), and new LSNs are allocated above it.
+/// </summary>
+public static class RecoveryPlanner
+{
+    /// <summary>Plans the opening of a volume with <paramref name="pgCount"/> PGs.</summary>
+    /// <exception cref="InvalidOperationException">a PG has fewer than <see cref="VolumeGeometry.ReadQuorum"/> reports
+    /// (names the PG and who answered), or segments hold records but no commit point is complete.</exception>
+    public static RecoveryPlan Plan(int pgCount, IReadOnlyList<SegmentReport> reports, long lal)
+    {
+        var complete = new Lsn[pgCount];
+        var epoch = 0L;
+        var maxSeen = Lsn.Zero;
+        for (var pg = 0; pg < pgCount; pg++)
+        {
+            var mine = reports.Where(r => r.Pg == pg).ToList();
+            if (mine.Select(r => r.Replica).Distinct().Count() < VolumeGeometry.ReadQuorum)
+                throw new InvalidOperationException(
+                    $"PG {pg}: only {mine.Count} segment(s) answered ({string.Join(", ", mine.Select(r => r.Replica))}); recovery needs a read quorum of {VolumeGeometry.ReadQuorum}");
+            complete[pg] = mine.Max(r => r.Scl);
+        }
+        foreach (var r in reports)
+        {
+            epoch = Math.Max(epoch, r.Epoch);
+            maxSeen = Lsn.Max(maxSeen, r.MaxLsn);
+        }
+
+        CplInfo? best = null;
+        foreach (var cpl in reports.SelectMany(r => r.Cpls))
+        {
+            if (best is not null && cpl.Lsn <= best.Lsn) continue;
+            if (cpl.PgTail.Count != pgCount) continue;
+            var ok = true;
+            for (var pg = 0; pg < pgCount && ok; pg++) ok = cpl.PgTail[pg] <= complete[pg];
+            if (ok) best = cpl;
+        }
+
+        if (best is null && complete.Any(c => c > Lsn.Zero))
+            throw new InvalidOperationException(
+                $"segments hold records (complete points {string.Join(", ", complete)}) but no commit point is complete in every PG");
+
+        var vdl = best?.Lsn ?? Lsn.Zero;
+        var tail = best?.PgTail.ToArray() ?? new Lsn[pgCount];
+        // A brand-new volume (no epoch ever installed, nothing written anywhere) has no old writer to fence off.
+        var truncateTo = epoch == 0 && maxSeen == Lsn.Zero ? Lsn.Zero : Lsn.Max(vdl + lal, maxSeen);
+        return new RecoveryPlan(epoch + 1, vdl, vdl, truncateTo, tail);
+    }
+}

@@ -1,0 +1,71 @@
+namespace ActorDb.Core.Redo;
+
+/// <summary>
+/// The writer's per-PG redo outbox: records not yet sent, and records sent but not yet held by all six segments, kept
+/// for resending to a segment that missed a batch. Records every segment holds are dropped; when the kept bytes pass
+/// <c>maxRetainedBytes</c>, records already on a write quorum are dropped too (a segment that still lacks them must
+/// catch up from its peers).
+/// </summary>
+public sealed class PgOutbox(int pg, long maxRetainedBytes)
+{
+    private readonly List<RedoRecord> _unsent = new();
+    private readonly LinkedList<RedoRecord> _retained = new();
+
+    /// <summary>The protection group.</summary>
+    public int Pg { get; } = pg;
+    /// <summary>Records waiting to be sent.</summary>
+    public int UnsentCount => _unsent.Count;
+    /// <summary>Encoded bytes of the records waiting to be sent (payload + fixed header estimate).</summary>
+    public long UnsentBytes { get; private set; }
+    /// <summary>Records kept for resending.</summary>
+    public int RetainedCount => _retained.Count;
+    /// <summary>Bytes kept for resending.</summary>
+    public long RetainedBytes { get; private set; }
+    /// <summary>Batches in flight: sent, not yet acknowledged by a write quorum (maintained by the caller).</summary>
+    public int InFlight { get; set; }
+    /// <summary>Highest LSN sent so far.</summary>
+    public Lsn LastSent { get; private set; }
+
+    /// <summary>Queues a record for sending.</summary>
+    public void Add(RedoRecord record)
+    {
+        _unsent.Add(record);
+        UnsentBytes += Size(record);
+    }
+
+    /// <summary>Takes every unsent record as one batch (in LSN order) and retains it for resending.</summary>
+    public RedoRecord[] TakeBatch()
+    {
+        var batch = _unsent.ToArray();
+        _unsent.Clear();
+        UnsentBytes = 0;
+        foreach (var r in batch)
+        {
+            _retained.AddLast(r);
+            RetainedBytes += Size(r);
+        }
+        if (batch.Length > 0) LastSent = batch[^1].Lsn;
+        return batch;
+    }
+
+    /// <summary>Retained records above <paramref name="scl"/>, for a segment that reported that SCL; null when some of
+    /// them were already dropped (the segment must catch up from its peers).</summary>
+    public RedoRecord[]? RetainedAbove(Lsn scl)
+    {
+        if (_retained.First is { } first && first.Value.PrevLsn > scl) return null;
+        return _retained.Where(r => r.Lsn > scl).ToArray();
+    }
+
+    /// <summary>Drops records every segment holds (&lt;= <paramref name="minScl"/>), and, past the byte cap, records
+    /// already on a write quorum (&lt;= <paramref name="quorumLsn"/>).</summary>
+    public void Trim(Lsn minScl, Lsn quorumLsn)
+    {
+        while (_retained.First is { } n && (n.Value.Lsn <= minScl || (RetainedBytes > maxRetainedBytes && n.Value.Lsn <= quorumLsn)))
+        {
+            RetainedBytes -= Size(n.Value);
+            _retained.RemoveFirst();
+        }
+    }
+
+    private static long Size(RedoRecord r) => r.Payload.Length + 64;
+}

@@ -1,0 +1,66 @@
+namespace ActorDb.Core.Storage;
+
+/// <summary>
+/// Exclusive ownership of a data directory by one process: an OS file lock on <c>{dir}/LOCK</c> (flock on Linux),
+/// held until disposed or the process dies (kill -9 releases it). Re-acquiring in the same process returns the held
+/// lock.
+/// </summary>
+public sealed class DataDirectoryLock : IDisposable
+{
+    private static readonly Dictionary<string, (DataDirectoryLock Lock, int Count)> Held = new();
+    private readonly FileStream _file;
+    private readonly string _path;
+
+    private DataDirectoryLock(string path, FileStream file)
+    {
+        _path = path;
+        _file = file;
+    }
+
+    /// <summary>Takes the lock of <paramref name="directory"/>, creating the directory if needed.</summary>
+    /// <exception cref="IOException">another process holds it; the message names the directory and that process's pid.</exception>
+    public static DataDirectoryLock Acquire(string directory)
+    {
+        var full = Path.GetFullPath(directory);
+        lock (Held)
+        {
+            if (Held.TryGetValue(full, out var held))
+            {
+                Held[full] = (held.Lock, held.Count + 1);
+                return held.Lock;
+            }
+            Directory.CreateDirectory(full);
+            var path = Path.Combine(full, "LOCK");
+            FileStream file;
+            try
+            {
+                file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException e)
+            {
+                string owner;
+                try { owner = File.ReadAllText(path).Trim(); } catch (IOException) { owner = "unknown"; }
+                throw new IOException($"data directory '{full}' is in use by another ActorDb process (pid {owner}); stop it or choose another --data-dir", e);
+            }
+            file.SetLength(0);
+            var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString());
+            file.Write(pid);
+            file.Flush();
+            var l = new DataDirectoryLock(full, file);
+            Held[full] = (l, 1);
+            return l;
+        }
+    }
+
+    /// <summary>Releases one hold; the lock itself is released when the last hold in this process is.</summary>
+    public void Dispose()
+    {
+        lock (Held)
+        {
+            if (!Held.TryGetValue(_path, out var held)) return;
+            if (held.Count > 1) { Held[_path] = (held.Lock, held.Count - 1); return; }
+            Held.Remove(_path);
+            _file.Dispose();
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using System.Buffers;
+using ActorDb.Core.Redo;
+using Microsoft.Win32.SafeHandles;
+
+namespace ActorDb.Core.Storage;
+
+/// <summary>What <see cref="LogFileScanner.Next"/> found.</summary>
+internal enum ScanItem
+{
+    /// <summary>No more bytes before the limit.</summary>
+    End,
+    /// <summary>A valid frame.</summary>
+    Frame,
+    /// <summary>A damaged range: from a frame boundary that does not decode to the next offset where a
+    /// valid frame starts, or to the limit.</summary>
+    Damage,
+}
+
+/// <summary>
+/// Sequential reader of the frames of one log file, up to a byte limit, resynchronising after damage by
+/// scanning forward byte by byte for the next offset where <see cref="RedoCodec.CheckFrame"/> succeeds.
+/// Reads with a pooled buffer of at most 2 * <see cref="RedoCodec.MaxFrameSize"/> bytes; opens the
+/// file with FileShare.ReadWrite | Delete so it can run while the log appends. Not thread-safe.
+/// </summary>
+internal sealed class LogFileScanner : IDisposable
+{
+    private readonly SafeFileHandle _file;
+    private byte[] _buf;
+    private long _bufStart; // file offset of _buf[0]
+    private int _bufLen;    // valid bytes in _buf
+    private long _pos;      // next frame boundary to examine
+    private long _limit;
+
+    public LogFileScanner(string path, long limit)
+    {
+        Path = path;
+        _file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        _limit = Math.Min(limit, RandomAccess.GetLength(_file));
+        int size = (int)Math.Clamp(_limit, 1, 2L * RedoCodec.MaxFrameSize);
+        _buf = ArrayPool<byte>.Shared.Rent(size);
+    }
+
+    public string Path { get; }
+
+    /// <summary>The scan limit (the smaller of the requested limit and the file's length at open).</summary>
+    public long Limit => _limit;
+
+    /// <summary>
+    /// Advances to the next item. For <see cref="ScanItem.Frame"/>, <paramref name="frame"/> holds the
+    /// frame's bytes, valid until the next call. For <see cref="ScanItem.Damage"/>, offset and length
+    /// describe the damaged range and <paramref name="frame"/> is empty.
+    /// </summary>
+    /// <exception cref="IOException">a read failed.</exception>
+    public ScanItem Next(out long offset, out long length, out ReadOnlySpan<byte> frame)
+    {
+        frame = default;
+        offset = _pos;
+        length = 0;
+        if (_pos >= _limit) return ScanItem.End;
+
+        ReadOnlySpan<byte> at = Window(_pos);
+        if (RedoCodec.CheckFrame(at, out int frameLength) == DecodeResult.Ok)
+        {
+            frame = at.Slice(0, frameLength);
+            length = frameLength;
+            _pos += frameLength;
+            return ScanItem.Frame;
+        }
+
+        long p = _pos + 1;
+        while (p < _limit && RedoCodec.CheckFrame(Window(p), out _) != DecodeResult.Ok)
+            p++;
+        length = p - _pos;
+        _pos = p;
+        return ScanItem.Damage;
+    }
+
+    // The bytes from file offset p: at least min(MaxFrameSize, limit - p) of them, so a frame that
+    // does not fit is truly cut off by the limit.
+    private ReadOnlySpan<byte> Window(long p)
+    {
+        long need = Math.Min(RedoCodec.MaxFrameSize, _limit - p);
+        if (p + need > _bufStart + _bufLen)
+        {
+            int keep = (int)(_bufStart + _bufLen - p);
+            if (keep > 0) Buffer.BlockCopy(_buf, (int)(p - _bufStart), _buf, 0, keep);
+            else keep = 0;
+            _bufStart = p;
+            _bufLen = keep;
+            while (_bufLen < need)
+            {
+                int want = (int)Math.Min(_buf.Length - _bufLen, _limit - (_bufStart + _bufLen));
+                int n = RandomAccess.Read(_file, _buf.AsSpan(_bufLen, want), _bufStart + _bufLen);
+                if (n == 0)
+                {
+                    _limit = _bufStart + _bufLen; // file shorter than expected
+                    break;
+                }
+                _bufLen += n;
+            }
+        }
+        return _buf.AsSpan((int)(p - _bufStart), (int)(_bufStart + _bufLen - p));
+    }
+
+    public void Dispose()
+    {
+        _file.Dispose();
+        if (_buf.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buf);
+            _buf = [];
+        }
+    }
+}

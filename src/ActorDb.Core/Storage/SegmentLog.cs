@@ -1,0 +1,649 @@
+using System.ComponentModel;
+using System.Globalization;
+using ActorDb.Core.Redo;
+using Microsoft.Win32.SafeHandles;
+
+namespace ActorDb.Core.Storage;
+
+/// <summary>
+/// The append-only redo log of one storage segment, in one directory.
+/// <para><b>On disk.</b> Files <c>redo-{n:D8}.log</c>, where n is the file's sequence number
+/// (1, 2, 3, ...; ordered numerically), each a plain concatenation of <see cref="RedoCodec"/> frames
+/// (<c>[u32 bodyLength][u32 crc32c][body]</c>, little-endian) with no file header. Records are stored in
+/// arrival order, which need not be LSN order. A frame never spans two files. The log rolls to file n+1
+/// before a batch that would take the current file past <see cref="SegmentLogOptions.MaxFileBytes"/>
+/// (unless the current file is empty). A lock file <c>redo.lock</c>, held with an exclusive advisory
+/// lock while the log is open, keeps a second <see cref="SegmentLog"/> (in this or another process) out.</para>
+/// <para><b>Recovery on open.</b> Every file is scanned frame by frame. A frame that does not decode
+/// starts a damaged range, which extends to the next offset (found byte by byte) where a complete frame
+/// with a sane length, valid fields and a matching CRC-32C starts, or to the end of the file. Damage
+/// after the last valid frame of the whole log is the torn tail: it is cut (files truncated to the end of
+/// the last valid frame, then fsynced) and reported in <see cref="OpenReport.TailBytesCut"/>. Damage
+/// before a valid frame is a hole: it is skipped, never cut, and reported in
+/// <see cref="OpenReport.CorruptRanges"/>; the records after it remain in the log.</para>
+/// <para><b>Threading (group commit).</b> <see cref="Append(RedoRecord)"/> and <see cref="TakeBatch"/>
+/// may be called from any thread (they take a short internal lock); typically one actor appends.
+/// <see cref="WriteAndSync"/> does the I/O without that lock, so it can run on the thread pool while the
+/// actor keeps appending to the next batch. <see cref="WriteAndSync"/> calls are serialised by a write
+/// lock (one runs at a time; others wait), and non-empty batches must be written in the order they were
+/// taken. A record is durable (and may be acknowledged) only after <see cref="WriteAndSync"/> returned for
+/// the batch that holds it (<see cref="SyncBatch.CumulativeRecords"/> tells how many appends that covers).
+/// Open also fsyncs every file it scanned (fsync on), so records found after a process crash are durable
+/// before they are acknowledged again.</para>
+/// <para><b>Failures.</b> Any I/O error in <see cref="WriteAndSync"/> (disk full, EIO, ...) throws a
+/// <see cref="SegmentLogException"/> naming the file and the operation, and faults the log: the failed
+/// batch and everything appended after it are not durable, the file is in an unknown state past the last
+/// successful sync, and every later call other than <see cref="ReadAll"/>, the statistics and
+/// <see cref="Dispose"/> throws a <see cref="SegmentLogException"/> (operation "state") wrapping the
+/// original fault. The caller must stop acknowledging, dispose, and may reopen: reopening cuts any torn
+/// tail. Records past the last successful sync may or may not survive a reopen.</para>
+/// </summary>
+public sealed class SegmentLog : IDisposable
+{
+    /// <summary>File name prefix of log files.</summary>
+    public const string FilePrefix = "redo-";
+    /// <summary>File name suffix of log files.</summary>
+    public const string FileSuffix = ".log";
+    /// <summary>Name of the lock file in the segment directory.</summary>
+    public const string LockFileName = "redo.lock";
+
+    private const int MaxRetainedBufferBytes = 16 * 1024 * 1024;
+
+    private readonly object _gate = new();
+    private readonly object _writeLock = new();          // serialises WriteAndSync, Sync and Dispose
+    private readonly List<LogFile> _files;          // guarded by _gate
+    private readonly HashSet<(string, long)> _knownHoles;
+    private readonly FileStream _lock;
+
+    private SafeFileHandle _current;                 // written by the single WriteAndSync; replaced under _gate
+    private long _currentLength;                     // bytes of the current file known durable; updated under _gate
+    private long _closedBytes;                       // bytes in files before the current one; guarded by _gate
+
+    private byte[] _active;                          // guarded by _gate
+    private int _activeLength;
+    private int _activeRecords;
+    private byte[]? _spare;
+    private long _appendedRecords;
+    private long _takenSeq;
+    private long _writtenSeq;                        // guarded by _writeLock
+
+    private long _bytesWritten;
+    private long _syncCount;
+    private long _fsyncCount;
+    private Exception? _fault;
+    private bool _disposed;
+
+    private SegmentLog(string directory, SegmentLogOptions options, FileStream lockFile, List<LogFile> files,
+        SafeFileHandle current, OpenReport report)
+    {
+        Directory = directory;
+        Options = options;
+        _lock = lockFile;
+        _files = files;
+        _current = current;
+        _currentLength = files[^1].Length;
+        for (int i = 0; i < files.Count - 1; i++) _closedBytes += files[i].Length;
+        Recovery = report;
+        _knownHoles = report.CorruptRanges.Select(r => (r.File, r.Offset)).ToHashSet();
+        _active = new byte[options.InitialBufferBytes];
+    }
+
+    /// <summary>Full path of the segment directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>The options the log was opened with.</summary>
+    public SegmentLogOptions Options { get; }
+
+    /// <summary>What the scan at open found: counts, holes skipped, tail cut.</summary>
+    public OpenReport Recovery { get; }
+
+    /// <summary>Bytes written to log files by this instance (successful <see cref="WriteAndSync"/> calls).</summary>
+    public long BytesWritten { get { lock (_gate) return _bytesWritten; } }
+
+    /// <summary>Number of successful <see cref="WriteAndSync"/> calls that wrote a non-empty batch.</summary>
+    public long SyncCount { get { lock (_gate) return _syncCount; } }
+
+    /// <summary>Number of fdatasync calls after writes (equals <see cref="SyncCount"/> with fsync on, 0 with it off).</summary>
+    public long FsyncCount { get { lock (_gate) return _fsyncCount; } }
+
+    /// <summary>Number of log files.</summary>
+    public int FileCount { get { lock (_gate) return _files.Count; } }
+
+    /// <summary>Total bytes of all log files as known to this instance (the durable end, excluding a write in flight).</summary>
+    public long DiskBytes { get { lock (_gate) return _closedBytes + _currentLength; } }
+
+    /// <summary>Full path of the file the next batch is written to (before any roll).</summary>
+    public string CurrentFile { get { lock (_gate) return _files[^1].Path; } }
+
+    /// <summary>Bytes appended but not yet taken by <see cref="TakeBatch"/>.</summary>
+    public int BufferedBytes { get { lock (_gate) return _activeLength; } }
+
+    /// <summary>Records appended but not yet taken by <see cref="TakeBatch"/>.</summary>
+    public int BufferedRecords { get { lock (_gate) return _activeRecords; } }
+
+    /// <summary>Records appended through this instance since open (see <see cref="SyncBatch.CumulativeRecords"/>).</summary>
+    public long AppendedRecords { get { lock (_gate) return _appendedRecords; } }
+
+    /// <summary>The error that faulted the log, or null while it is healthy.</summary>
+    public Exception? Fault { get { lock (_gate) return _fault; } }
+
+    /// <summary>
+    /// Opens (creating if needed) the log in <paramref name="directory"/>, scans and repairs it as
+    /// described on <see cref="SegmentLog"/>. With fsync on, a newly created directory is made durable in
+    /// its parent, a newly created file in the directory, and a truncation in its file.
+    /// </summary>
+    /// <param name="directory">The segment directory (created with its parents when missing).</param>
+    /// <param name="options">Settings; see <see cref="SegmentLogOptions"/>.</param>
+    /// <param name="onRecord">Optional callback invoked for every valid record during the scan, in log
+    /// order (the same sequence <see cref="ReadAll"/> yields), so a segment can rebuild its state in a
+    /// single pass. Exceptions from it abort the open and propagate.</param>
+    /// <exception cref="ArgumentNullException">a required argument is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">invalid options.</exception>
+    /// <exception cref="SegmentLogException">the directory cannot be created, is locked by another open
+    /// log (operation "lock"), or a file cannot be read, created or truncated; the message names the path.</exception>
+    public static SegmentLog Open(string directory, SegmentLogOptions options, Action<RedoRecord>? onRecord = null)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        string dir = Path.GetFullPath(directory);
+
+        Io(dir, "create", () =>
+        {
+            if (!System.IO.Directory.Exists(dir))
+            {
+                System.IO.Directory.CreateDirectory(dir);
+                string? parent = Path.GetDirectoryName(dir.TrimEnd(Path.DirectorySeparatorChar));
+                if (options.Fsync && parent is not null) NativeFileSync.FsyncDirectory(parent);
+            }
+        });
+
+        string lockPath = Path.Combine(dir, LockFileName);
+        FileStream lockFile;
+        try
+        {
+            lockFile = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+        }
+        catch (IOException e)
+        {
+            throw new SegmentLogException($"segment log {dir}: cannot lock {lockPath}; is the log already open (here or in another process)? {e.Message}", lockPath, "lock", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new SegmentLogException($"segment log {dir}: cannot open lock file {lockPath}: {e.Message}", lockPath, "lock", e);
+        }
+
+        try
+        {
+            List<LogFile> files = ListFiles(dir);
+            if (files.Count == 0)
+            {
+                string first = Path.Combine(dir, FileName(1));
+                Io(first, "create", () => File.OpenHandle(first, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read).Dispose());
+                if (options.Fsync) Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir));
+                files.Add(new LogFile(1, first, 0));
+            }
+
+            OpenReport report = ScanAndRepair(files, options, onRecord);
+            if (options.Fsync) MakeDurable(dir, files);
+            string currentPath = files[^1].Path;
+            SafeFileHandle current = Io(currentPath, "open",
+                () => File.OpenHandle(currentPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete));
+            return new SegmentLog(dir, options, lockFile, files, current, report);
+        }
+        catch
+        {
+            lockFile.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="record"/> into the in-memory write buffer (no system call). The record is
+    /// not durable until a <see cref="WriteAndSync"/> of the batch holding it returns.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="record"/> is null.</exception>
+    /// <exception cref="ArgumentException">the record cannot be encoded (see <see cref="RedoCodec.Encode(RedoRecord, Span{byte})"/>); nothing is appended.</exception>
+    /// <exception cref="SegmentLogException">the log is faulted (operation "state").</exception>
+    /// <exception cref="ObjectDisposedException">the log is disposed.</exception>
+    public void Append(RedoRecord record)
+    {
+        int size = RedoCodec.FrameSize(record);
+        RedoCodec.Validate(record);
+        lock (_gate)
+        {
+            ThrowIfUnusable();
+            EnsureCapacity(size);
+            _activeLength += RedoCodec.EncodeValidated(record, _active.AsSpan(_activeLength), size);
+            _activeRecords++;
+            _appendedRecords++;
+        }
+    }
+
+    /// <summary>
+    /// Encodes all <paramref name="records"/>, in order, into the write buffer under one lock, so they land
+    /// in the same batch. Either all are appended or (on an exception) none.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="records"/> or an element is null.</exception>
+    /// <exception cref="ArgumentException">a record cannot be encoded; nothing is appended.</exception>
+    /// <exception cref="SegmentLogException">the log is faulted (operation "state").</exception>
+    /// <exception cref="ObjectDisposedException">the log is disposed.</exception>
+    public void Append(IReadOnlyList<RedoRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        long total = 0;
+        for (int i = 0; i < records.Count; i++)
+        {
+            total += RedoCodec.FrameSize(records[i]);
+            RedoCodec.Validate(records[i]);
+        }
+        if (total == 0) return;
+        lock (_gate)
+        {
+            ThrowIfUnusable();
+            EnsureCapacity(total);
+            for (int i = 0; i < records.Count; i++)
+            {
+                RedoRecord r = records[i];
+                _activeLength += RedoCodec.EncodeValidated(r, _active.AsSpan(_activeLength), RedoCodec.HeaderSize + RedoCodec.BodyFixedSize + r.Payload.Length);
+            }
+            _activeRecords += records.Count;
+            _appendedRecords += records.Count;
+        }
+    }
+
+    /// <summary>
+    /// Swaps the write buffer out (under the internal lock) and returns it as a batch; later appends go to
+    /// a fresh buffer. Every non-empty batch must be passed to <see cref="WriteAndSync"/>, in the order taken;
+    /// dropping one loses its records and makes later batches fail.
+    /// </summary>
+    /// <returns>The batch; <see cref="SyncBatch.IsEmpty"/> when nothing was appended since the last take.</returns>
+    /// <exception cref="SegmentLogException">the log is faulted (operation "state").</exception>
+    /// <exception cref="ObjectDisposedException">the log is disposed.</exception>
+    public SyncBatch TakeBatch()
+    {
+        lock (_gate)
+        {
+            ThrowIfUnusable();
+            if (_activeLength == 0) return new SyncBatch(null, 0, 0, 0, _appendedRecords);
+            var batch = new SyncBatch(_active, _activeLength, _activeRecords, ++_takenSeq, _appendedRecords);
+            _active = _spare ?? new byte[Options.InitialBufferBytes];
+            _spare = null;
+            _activeLength = 0;
+            _activeRecords = 0;
+            return batch;
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="batch"/> to the end of the current log file with one positional write
+    /// (rolling to a new file first if needed) and, with <see cref="SegmentLogOptions.Fsync"/> on, makes it
+    /// durable with fdatasync (on non-Linux systems: <see cref="RandomAccess.FlushToDisk"/>). Does not hold
+    /// the append lock during I/O, so appends continue meanwhile. Calls are serialised by a write lock: a
+    /// second concurrent call (or <see cref="Sync"/>, <see cref="Dispose"/>) waits for the first. An empty
+    /// batch returns at once with nothing written.
+    /// </summary>
+    /// <returns>Bytes written, records, and whether a flush to disk happened.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="batch"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">the batch was already written, or an earlier non-empty
+    /// batch was not written yet (the batch is left untouched and can be written after that one).</exception>
+    /// <exception cref="SegmentLogException">an I/O error (operation "write", "fsync" or "create" of a
+    /// rolled file; the message names the file and the lost batch) — the log is now faulted — or the log
+    /// was already faulted (operation "state").</exception>
+    /// <exception cref="ObjectDisposedException">the log is disposed.</exception>
+    public SyncResult WriteAndSync(SyncBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        lock (_writeLock)
+        {
+            lock (_gate) ThrowIfUnusable();
+            if (batch.IsEmpty) return default;
+            if (batch.Consumed)
+                throw new InvalidOperationException($"segment log {Directory}: batch {batch.Sequence} was already written");
+            if (batch.Sequence != _writtenSeq + 1)
+                throw new InvalidOperationException($"segment log {Directory}: batch {batch.Sequence} written out of order; batch {_writtenSeq + 1} was taken earlier and must be written first");
+            batch.Consumed = true;
+
+            byte[] buffer = batch.Buffer!;
+            long offset = _currentLength;
+            if (offset > 0 && offset + batch.Length > Options.MaxFileBytes)
+            {
+                Roll(batch);
+                offset = 0;
+            }
+
+            string path;
+            lock (_gate) path = _files[^1].Path;
+            try
+            {
+                RandomAccess.Write(_current, buffer.AsSpan(0, batch.Length), offset);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+            {
+                throw Faulted(e, path, "write", $"write of {batch.Length} bytes at offset {offset} failed", batch);
+            }
+
+            bool fsynced = false;
+            if (Options.Fsync)
+            {
+                try
+                {
+                    NativeFileSync.FlushData(_current);
+                    fsynced = true;
+                }
+                catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
+                {
+                    throw Faulted(e, path, "fsync", $"fdatasync after writing {batch.Length} bytes at offset {offset} failed", batch);
+                }
+            }
+
+            _writtenSeq = batch.Sequence;
+            lock (_gate)
+            {
+                _currentLength = offset + batch.Length;
+                _files[^1] = _files[^1] with { Length = _currentLength };
+                _bytesWritten += batch.Length;
+                _syncCount++;
+                if (fsynced) _fsyncCount++;
+                if (_spare is null && buffer.Length <= Math.Max(MaxRetainedBufferBytes, Options.InitialBufferBytes))
+                    _spare = buffer;
+            }
+            batch.Buffer = null;
+            return new SyncResult(batch.Length, batch.RecordCount, fsynced);
+        }
+    }
+
+    /// <summary>
+    /// Convenience: <see cref="TakeBatch"/> then <see cref="WriteAndSync"/> on the calling thread, both under
+    /// the write lock, so concurrent <see cref="Sync"/> calls are safe. Do not mix with a separate
+    /// <see cref="TakeBatch"/>/<see cref="WriteAndSync"/> pipeline on other threads (a batch taken there
+    /// but not yet written makes this call fail as out of order).
+    /// </summary>
+    /// <exception cref="SegmentLogException">as for <see cref="WriteAndSync"/>.</exception>
+    /// <exception cref="InvalidOperationException">as for <see cref="WriteAndSync"/>.</exception>
+    /// <exception cref="ObjectDisposedException">the log is disposed.</exception>
+    public SyncResult Sync()
+    {
+        lock (_writeLock) return WriteAndSync(TakeBatch());
+    }
+
+    /// <summary>
+    /// Reads every record of the log from disk, in log order: file by file, up to each file's length known
+    /// at the time of the call (durable bytes only; later appends are not included). Holes reported at
+    /// open are skipped. Lazy; safe to run concurrently with appends and syncs; a file removed meanwhile
+    /// fails the enumeration. Allocates one record (and payload copy) per frame.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">the log is disposed (at the call).</exception>
+    /// <exception cref="SegmentLogException">during enumeration: a read fails (operation "read"), or a
+    /// damaged range not reported at open is found (operation "scan"); the message names file and offset.</exception>
+    public IEnumerable<RedoRecord> ReadAll()
+    {
+        (string Path, long Length)[] snapshot;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            snapshot = _files.Select(f => (f.Path, f.Length)).ToArray();
+        }
+        return ReadFiles(snapshot, _knownHoles);
+    }
+
+    private static IEnumerable<RedoRecord> ReadFiles((string Path, long Length)[] files, HashSet<(string, long)> knownHoles)
+    {
+        foreach (var (path, length) in files)
+        {
+            if (length == 0) continue;
+            using LogFileScanner scanner = Io(path, "read", () => new LogFileScanner(path, length));
+            while (true)
+            {
+                RedoRecord? record = ReadNext(scanner, knownHoles, out bool end);
+                if (end) break;
+                if (record is not null) yield return record;
+            }
+        }
+    }
+
+    private static RedoRecord? ReadNext(LogFileScanner scanner, HashSet<(string, long)> knownHoles, out bool end)
+    {
+        ScanItem item;
+        long offset, length;
+        ReadOnlySpan<byte> frame;
+        try
+        {
+            item = scanner.Next(out offset, out length, out frame);
+        }
+        catch (IOException e)
+        {
+            throw new SegmentLogException($"segment log file {scanner.Path}: read failed: {e.Message}", scanner.Path, "read", e);
+        }
+        end = item == ScanItem.End;
+        switch (item)
+        {
+            case ScanItem.Frame:
+                RedoCodec.TryDecode(frame, out RedoRecord? record, out _);
+                return record;
+            case ScanItem.Damage when !knownHoles.Contains((scanner.Path, offset)):
+                throw new SegmentLogException(
+                    $"segment log file {scanner.Path}: damaged frame at offset {offset} ({length} bytes) that was not present when the log was opened",
+                    scanner.Path, "scan");
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// Closes the file handles and releases the directory lock. Does <b>not</b> write or sync: records
+    /// appended or taken but not yet written by a completed <see cref="WriteAndSync"/> are discarded. Waits
+    /// for a running <see cref="WriteAndSync"/> to finish. Idempotent.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (_writeLock)
+        {
+            lock (_gate)
+            {
+                if (_disposed) return;
+                _disposed = true;
+            }
+            _current.Dispose();
+            _lock.Dispose();
+        }
+    }
+
+    // ---- internals ----
+
+    private readonly record struct LogFile(long Seq, string Path, long Length);
+
+    internal static string FileName(long seq) =>
+        FilePrefix + seq.ToString("D8", CultureInfo.InvariantCulture) + FileSuffix;
+
+    private static List<LogFile> ListFiles(string dir)
+    {
+        var files = new List<LogFile>();
+        IEnumerable<string> paths = Io(dir, "open", () => System.IO.Directory.GetFiles(dir, FilePrefix + "*" + FileSuffix));
+        foreach (string path in paths)
+        {
+            string name = Path.GetFileName(path);
+            string digits = name.Substring(FilePrefix.Length, name.Length - FilePrefix.Length - FileSuffix.Length);
+            if (digits.Length < 8 || !digits.All(char.IsAsciiDigit)
+                || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long seq) || seq < 1)
+                continue;
+            long length = Io(path, "open", () => new FileInfo(path).Length);
+            files.Add(new LogFile(seq, path, length));
+        }
+        files.Sort((a, b) => a.Seq != b.Seq ? a.Seq.CompareTo(b.Seq) : string.CompareOrdinal(a.Path, b.Path));
+        for (int i = 1; i < files.Count; i++)
+            if (files[i].Seq == files[i - 1].Seq)
+                throw new SegmentLogException($"segment log {dir}: two files with sequence number {files[i].Seq}: {files[i - 1].Path} and {files[i].Path}", files[i].Path, "open");
+        return files;
+    }
+
+    private static OpenReport ScanAndRepair(List<LogFile> files, SegmentLogOptions options, Action<RedoRecord>? onRecord)
+    {
+        var damage = new List<(int File, CorruptRange Range)>();
+        long records = 0, validBytes = 0;
+        int lastFile = -1;       // file index of the last valid frame
+        long lastEnd = 0;        // end offset of the last valid frame in that file
+
+        for (int f = 0; f < files.Count; f++)
+        {
+            string path = files[f].Path;
+            if (files[f].Length == 0) continue;
+            using LogFileScanner scanner = Io(path, "scan", () => new LogFileScanner(path, files[f].Length));
+            while (true)
+            {
+                ScanItem item;
+                long offset, length;
+                RedoRecord? record = null;
+                try
+                {
+                    item = scanner.Next(out offset, out length, out ReadOnlySpan<byte> frame);
+                    if (item == ScanItem.Frame && onRecord is not null)
+                        RedoCodec.TryDecode(frame, out record, out _);
+                }
+                catch (IOException e)
+                {
+                    throw new SegmentLogException($"segment log file {path}: read failed while scanning: {e.Message}", path, "scan", e);
+                }
+                if (item == ScanItem.End) break;
+                if (item == ScanItem.Frame)
+                {
+                    records++;
+                    validBytes += length;
+                    lastFile = f;
+                    lastEnd = offset + length;
+                    if (record is not null) onRecord!(record);
+                }
+                else
+                {
+                    damage.Add((f, new CorruptRange(path, offset, length)));
+                }
+            }
+            if (scanner.Limit < files[f].Length) files[f] = files[f] with { Length = scanner.Limit };
+        }
+
+        var holes = new List<CorruptRange>();
+        foreach (var (f, range) in damage)
+            if (f < lastFile || (f == lastFile && range.Offset < lastEnd))
+                holes.Add(range);
+
+        string? tailFile = null;
+        long tailOffset = -1, tailCut = 0;
+        for (int f = Math.Max(lastFile, 0); f < files.Count; f++)
+        {
+            long keep = f == lastFile ? lastEnd : 0;
+            if (files[f].Length <= keep) continue;
+            string path = files[f].Path;
+            tailFile ??= path;
+            if (tailOffset < 0) tailOffset = keep;
+            tailCut += files[f].Length - keep;
+            Io(path, "truncate", () =>
+            {
+                using SafeFileHandle h = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+                RandomAccess.SetLength(h, keep);
+                if (options.Fsync) RandomAccess.FlushToDisk(h);
+            });
+            files[f] = files[f] with { Length = keep };
+        }
+
+        return new OpenReport(files.Count, records, validBytes, holes, tailFile, tailOffset, tailCut);
+    }
+
+    // What the scan read may still be only in the page cache (a crash of the process, not of the machine,
+    // before its fsync): flush every file and the directory before any of it is acknowledged again.
+    private static void MakeDurable(string dir, List<LogFile> files)
+    {
+        foreach (LogFile f in files)
+        {
+            if (f.Length == 0) continue;
+            Io(f.Path, "fsync", () =>
+            {
+                using SafeFileHandle h = File.OpenHandle(f.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+                NativeFileSync.FlushData(h);
+            });
+        }
+        Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir));
+    }
+
+    private void Roll(SyncBatch batch)
+    {
+        LogFile last;
+        lock (_gate) last = _files[^1];
+        string path = Path.Combine(Directory, FileName(last.Seq + 1));
+        SafeFileHandle next;
+        try
+        {
+            next = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Faulted(e, path, "create", "creating the next log file failed", batch);
+        }
+        if (Options.Fsync)
+        {
+            try
+            {
+                NativeFileSync.FsyncDirectory(Directory);
+            }
+            catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
+            {
+                next.Dispose();
+                throw Faulted(e, Directory, "fsync", $"fsync of the directory after creating {path} failed", batch);
+            }
+        }
+        SafeFileHandle old;
+        lock (_gate)
+        {
+            old = _current;
+            _closedBytes += _currentLength;
+            _files.Add(new LogFile(last.Seq + 1, path, 0));
+            _current = next;
+            _currentLength = 0;
+        }
+        old.Dispose();
+    }
+
+    private SegmentLogException Faulted(Exception e, string path, string operation, string what, SyncBatch batch)
+    {
+        var ex = new SegmentLogException(
+            $"segment log {path}: {operation} failed: {what}: {e.Message}. The batch of {batch.RecordCount} record(s) "
+            + $"({batch.Length} bytes, records through #{batch.CumulativeRecords} appended since open) is NOT durable; "
+            + "the log is faulted: stop acknowledging, dispose and reopen (reopening cuts a torn tail).",
+            path, operation, e);
+        lock (_gate) _fault ??= ex;
+        return ex;
+    }
+
+    private void ThrowIfUnusable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_fault is not null)
+            throw new SegmentLogException($"segment log {Directory} is faulted by an earlier error and accepts no more work; dispose and reopen it. Earlier error: {_fault.Message}",
+                Directory, "state", _fault);
+    }
+
+    private void EnsureCapacity(long extra)
+    {
+        long needed = _activeLength + extra;
+        if (needed <= _active.Length) return;
+        if (needed > Array.MaxLength)
+            throw new InvalidOperationException($"segment log {Directory}: write buffer would exceed {Array.MaxLength} bytes; take and write a batch first");
+        long size = Math.Max(needed, Math.Min((long)_active.Length * 2, Array.MaxLength));
+        var bigger = new byte[size];
+        _active.AsSpan(0, _activeLength).CopyTo(bigger);
+        _active = bigger;
+    }
+
+    private static void Io(string path, string operation, Action action) => Io<object?>(path, operation, () => { action(); return null; });
+
+    private static T Io<T>(string path, string operation, Func<T> func)
+    {
+        try
+        {
+            return func();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Win32Exception && e is not SegmentLogException)
+        {
+            throw new SegmentLogException($"segment log {path}: {operation} failed: {e.Message}", path, operation, e);
+        }
+    }
+}

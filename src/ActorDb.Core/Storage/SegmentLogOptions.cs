@@ -1,0 +1,36 @@
+namespace ActorDb.Core.Storage;
+
+/// <summary>Settings of a <see cref="SegmentLog"/>.</summary>
+/// <param name="Fsync">When true (the default, and the only setting that gives the durability the
+/// design promises) every <see cref="SegmentLog.WriteAndSync"/> ends with fdatasync, and file
+/// creation, truncation and renames are fsynced (file and directory). False skips every fsync: only
+/// for tests and benchmarks that say so.</param>
+/// <param name="MaxFileBytes">Size in bytes after which the log rolls to a new file (default 256 MiB).
+/// A batch is never split across files, so a file exceeds this only when a single batch is larger.</param>
+/// <param name="InitialBufferBytes">Initial capacity in bytes of each of the two in-memory write buffers
+/// (default 64 KiB); they grow by doubling as needed.</param>
+public sealed record SegmentLogOptions(
+    bool Fsync = true,
+    long MaxFileBytes = SegmentLogOptions.DefaultMaxFileBytes,
+    int InitialBufferBytes = SegmentLogOptions.DefaultInitialBufferBytes)
+{
+    /// <summary>Default <see cref="MaxFileBytes"/>: 256 MiB.</summary>
+    public const long DefaultMaxFileBytes = 256L * 1024 * 1024;
+
+    /// <summary>Default <see cref="InitialBufferBytes"/>: 64 KiB.</summary>
+    public const int DefaultInitialBufferBytes = 64 * 1024;
+
+    /// <summary>The defaults: fsync on, 256 MiB files, 64 KiB buffers.</summary>
+    public static SegmentLogOptions Default { get; } = new();
+
+    /// <summary>Checks the settings.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="MaxFileBytes"/> or
+    /// <see cref="InitialBufferBytes"/> is not positive.</exception>
+    public void Validate()
+    {
+        if (MaxFileBytes <= 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxFileBytes), MaxFileBytes, "the maximum log file size must be positive");
+        if (InitialBufferBytes <= 0)
+            throw new ArgumentOutOfRangeException(nameof(InitialBufferBytes), InitialBufferBytes, "the initial write buffer size must be positive");
+    }
+}

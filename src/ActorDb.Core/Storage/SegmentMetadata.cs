@@ -1,0 +1,230 @@
+using System.Buffers.Binary;
+using System.ComponentModel;
+using ActorDb.Core.Redo;
+
+namespace ActorDb.Core.Storage;
+
+/// <summary>
+/// The small durable state of a segment besides its log: the newest epoch it accepted, the VDL installed
+/// with that epoch, and the LSN ranges annulled by recoveries. Stored in <c>segment.meta</c> in the
+/// segment directory, little-endian:
+/// <code>
+/// offset    size  field
+///   0        4    magic "ADSM" (0x41 0x44 0x53 0x4D)
+///   4        2    version u16 = 1
+///   6        2    reserved u16 = 0
+///   8        8    epoch i64 (&gt;= 0)
+///  16        8    vdl i64 (&gt;= 0)
+///  24        4    rangeCount i32 (&gt;= 0)
+///  28     24*n    ranges: fromExclusive i64, toInclusive i64, epoch i64 (see <see cref="AnnulledRange"/>)
+///  28+24n    4    crc32c of bytes [0, 28+24n)
+/// </code>
+/// Immutable; equality compares the annulled ranges element by element.
+/// </summary>
+/// <param name="Epoch">The newest volume epoch this segment accepted (0 = none yet).</param>
+/// <param name="Vdl">The VDL installed together with <paramref name="Epoch"/> (Lsn.Zero when none).</param>
+/// <param name="Annulled">Annulled LSN ranges, in the order they were added.</param>
+public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<AnnulledRange> Annulled)
+{
+    /// <summary>File name of the metadata file in the segment directory.</summary>
+    public const string FileName = "segment.meta";
+
+    /// <summary>File name of the temporary file written before the atomic rename.</summary>
+    public const string TempFileName = "segment.meta.tmp";
+
+    /// <summary>Current format version.</summary>
+    public const ushort FormatVersion = 1;
+
+    private const uint Magic = 0x4D534441; // "ADSM" little-endian
+    private const int HeaderSize = 28;
+    private const int RangeSize = 24;
+
+    /// <summary>The state of a segment that never saw a recovery: epoch 0, VDL 0, nothing annulled.</summary>
+    public static SegmentMetadata Default { get; } = new(0, Lsn.Zero, Array.Empty<AnnulledRange>());
+
+    /// <summary>The annulled ranges (never null).</summary>
+    /// <exception cref="ArgumentNullException">on construction with null.</exception>
+    public IReadOnlyList<AnnulledRange> Annulled { get; init; } = Annulled ?? throw new ArgumentNullException(nameof(Annulled));
+
+    /// <summary>A copy with <paramref name="epoch"/> and its installed <paramref name="vdl"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is below the current
+    /// <see cref="Epoch"/> (epochs never go back), or <paramref name="vdl"/> is negative.</exception>
+    public SegmentMetadata WithEpoch(long epoch, Lsn vdl)
+    {
+        if (epoch < Epoch)
+            throw new ArgumentOutOfRangeException(nameof(epoch), epoch, $"epoch {epoch} is older than the installed epoch {Epoch}");
+        if (vdl.Value < 0)
+            throw new ArgumentOutOfRangeException(nameof(vdl), vdl, "VDL must be >= 0");
+        return this with { Epoch = epoch, Vdl = vdl };
+    }
+
+    /// <summary>A copy with <paramref name="range"/> added to <see cref="Annulled"/> (unchanged if already present).</summary>
+    public SegmentMetadata WithAnnulled(AnnulledRange range)
+    {
+        foreach (AnnulledRange r in Annulled)
+            if (r == range) return this;
+        var list = new AnnulledRange[Annulled.Count + 1];
+        for (int i = 0; i < Annulled.Count; i++) list[i] = Annulled[i];
+        list[^1] = range;
+        return this with { Annulled = list };
+    }
+
+    /// <summary>True when <paramref name="lsn"/> lies in any annulled range.</summary>
+    public bool IsAnnulled(Lsn lsn)
+    {
+        foreach (AnnulledRange r in Annulled)
+            if (r.Contains(lsn)) return true;
+        return false;
+    }
+
+    /// <summary>The file's bytes in the layout described on the type.</summary>
+    public byte[] Serialize()
+    {
+        int n = Annulled.Count;
+        var bytes = new byte[HeaderSize + RangeSize * n + 4];
+        Span<byte> s = bytes;
+        BinaryPrimitives.WriteUInt32LittleEndian(s, Magic);
+        BinaryPrimitives.WriteUInt16LittleEndian(s.Slice(4), FormatVersion);
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(8), Epoch);
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(16), Vdl.Value);
+        BinaryPrimitives.WriteInt32LittleEndian(s.Slice(24), n);
+        for (int i = 0; i < n; i++)
+        {
+            Span<byte> r = s.Slice(HeaderSize + RangeSize * i);
+            BinaryPrimitives.WriteInt64LittleEndian(r, Annulled[i].FromExclusive.Value);
+            BinaryPrimitives.WriteInt64LittleEndian(r.Slice(8), Annulled[i].ToInclusive.Value);
+            BinaryPrimitives.WriteInt64LittleEndian(r.Slice(16), Annulled[i].Epoch);
+        }
+        int crcAt = bytes.Length - 4;
+        BinaryPrimitives.WriteUInt32LittleEndian(s.Slice(crcAt), Crc32C.Compute(s.Slice(0, crcAt)));
+        return bytes;
+    }
+
+    /// <summary>Parses bytes written by <see cref="Serialize"/>.</summary>
+    /// <param name="bytes">The whole file.</param>
+    /// <param name="source">Name used in error messages (the file path).</param>
+    /// <exception cref="InvalidDataException">wrong size, magic, version, CRC-32C or an invalid field;
+    /// the message names <paramref name="source"/>.</exception>
+    public static SegmentMetadata Deserialize(ReadOnlySpan<byte> bytes, string source)
+    {
+        if (bytes.Length < HeaderSize + 4)
+            throw new InvalidDataException($"segment metadata {source}: {bytes.Length} bytes, at least {HeaderSize + 4} expected");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic)
+            throw new InvalidDataException($"segment metadata {source}: bad magic 0x{BinaryPrimitives.ReadUInt32LittleEndian(bytes):X8} at offset 0");
+        int crcAt = bytes.Length - 4;
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(bytes.Slice(crcAt));
+        uint actual = Crc32C.Compute(bytes.Slice(0, crcAt));
+        if (stored != actual)
+            throw new InvalidDataException($"segment metadata {source}: CRC-32C mismatch (stored 0x{stored:X8} at offset {crcAt}, computed 0x{actual:X8}); the file is corrupt");
+        ushort version = BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(4));
+        if (version != FormatVersion)
+            throw new InvalidDataException($"segment metadata {source}: unsupported version {version} at offset 4, expected {FormatVersion}");
+        long epoch = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(8));
+        long vdl = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(16));
+        int n = BinaryPrimitives.ReadInt32LittleEndian(bytes.Slice(24));
+        if (epoch < 0 || vdl < 0 || n < 0 || (long)HeaderSize + (long)RangeSize * n + 4 != bytes.Length)
+            throw new InvalidDataException($"segment metadata {source}: invalid header (epoch {epoch}, vdl {vdl}, {n} ranges in {bytes.Length} bytes)");
+        var ranges = new AnnulledRange[n];
+        for (int i = 0; i < n; i++)
+        {
+            ReadOnlySpan<byte> r = bytes.Slice(HeaderSize + RangeSize * i);
+            long from = BinaryPrimitives.ReadInt64LittleEndian(r);
+            long to = BinaryPrimitives.ReadInt64LittleEndian(r.Slice(8));
+            long e = BinaryPrimitives.ReadInt64LittleEndian(r.Slice(16));
+            if (from < 0 || to <= from || e < 0)
+                throw new InvalidDataException($"segment metadata {source}: invalid annulled range #{i} ({from}, {to}] epoch {e} at offset {HeaderSize + RangeSize * i}");
+            ranges[i] = new AnnulledRange(new Lsn(from), new Lsn(to), e);
+        }
+        return new SegmentMetadata(epoch, new Lsn(vdl), ranges);
+    }
+
+    /// <summary>
+    /// Loads <c>segment.meta</c> from <paramref name="directory"/>; <see cref="Default"/> when the file (or
+    /// the directory) does not exist. A leftover <c>segment.meta.tmp</c> is ignored.
+    /// </summary>
+    /// <exception cref="InvalidDataException">the file is corrupt; the message names it.</exception>
+    /// <exception cref="SegmentLogException">the file cannot be read (operation "read").</exception>
+    public static SegmentMetadata Load(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        string path = Path.GetFullPath(Path.Combine(directory, FileName));
+        byte[] bytes;
+        try
+        {
+            if (!File.Exists(path)) return Default;
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SegmentLogException($"segment metadata {path}: read failed: {e.Message}", path, "read", e);
+        }
+        return Deserialize(bytes, path);
+    }
+
+    /// <summary>
+    /// Atomically replaces <c>segment.meta</c> in <paramref name="directory"/> (created if missing): writes
+    /// <c>segment.meta.tmp</c>, fsyncs it, renames it over <c>segment.meta</c>, and fsyncs the directory
+    /// (open(O_RDONLY|O_DIRECTORY) + fsync on Linux). With <paramref name="fsync"/> false both fsyncs are
+    /// skipped (tests and benchmarks only). A crash at any point leaves either the old or the new file.
+    /// </summary>
+    /// <exception cref="SegmentLogException">an I/O error (operation "write", "fsync" or "rename"); the
+    /// message names the file. The previous <c>segment.meta</c> is then still intact.</exception>
+    public void Save(string directory, bool fsync)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        string dir = Path.GetFullPath(directory);
+        string tmp = Path.Combine(dir, TempFileName);
+        string path = Path.Combine(dir, FileName);
+        byte[] bytes = Serialize();
+        string op = "write";
+        try
+        {
+            Directory.CreateDirectory(dir);
+            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+            {
+                fs.Write(bytes);
+                op = "fsync";
+                if (fsync) fs.Flush(flushToDisk: true);
+            }
+            op = "rename";
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string target = op == "rename" ? path : tmp;
+            throw new SegmentLogException($"segment metadata {target}: {op} failed: {e.Message}", target, op, e);
+        }
+        if (!fsync) return;
+        try
+        {
+            NativeFileSync.FsyncDirectory(dir);
+        }
+        catch (Exception e) when (e is Win32Exception or IOException)
+        {
+            throw new SegmentLogException($"segment metadata {path}: fsync of directory {dir} after rename failed: {e.Message}", dir, "fsync", e);
+        }
+    }
+
+    /// <summary>Value equality: same epoch, VDL and annulled ranges in the same order.</summary>
+    public bool Equals(SegmentMetadata? other)
+    {
+        if (other is null || Epoch != other.Epoch || Vdl != other.Vdl || Annulled.Count != other.Annulled.Count) return false;
+        for (int i = 0; i < Annulled.Count; i++)
+            if (Annulled[i] != other.Annulled[i]) return false;
+        return true;
+    }
+
+    /// <inheritdoc />
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        h.Add(Epoch);
+        h.Add(Vdl);
+        foreach (AnnulledRange r in Annulled) h.Add(r);
+        return h.ToHashCode();
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"epoch {Epoch}, VDL {Vdl}, annulled: " + (Annulled.Count == 0 ? "none" : string.Join(", ", Annulled));
+}

@@ -1,0 +1,101 @@
+using Akka.Configuration;
+using ActorDb.Core;
+
+namespace ActorDb;
+
+/// <summary>Settings of the writer (section <c>actordb.writer</c>).</summary>
+public sealed record WriterSettings(
+    int BufferCachePages,
+    long Lal,
+    TimeSpan LockTimeout,
+    int MaxBatchesInFlightPerPg,
+    int MaxBatchBytes,
+    long RetainedRedoBytesPerPg,
+    TimeSpan ResendAfter,
+    TimeSpan StallWarningAfter,
+    TimeSpan SlowCommitThreshold,
+    TimeSpan OpenTimeout,
+    TimeSpan DrainTimeout);
+
+/// <summary>Settings of storage segments (section <c>actordb.segment</c>).</summary>
+/// <param name="Fsync">fdatasync before acknowledging; false only for tests and benchmarks that say so.</param>
+/// <param name="MaxFileBytes">Segment log file roll-over size, bytes.</param>
+/// <param name="RememberedCpls">Commit records kept in memory for recovery reports.</param>
+public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int RememberedCpls);
+
+/// <summary>
+/// ActorDb's settings, read from the <c>actordb</c> HOCON section (defaults in the embedded <c>reference.conf</c>).
+/// Immutable.
+/// </summary>
+public sealed record ActorDbSettings(
+    string DataDir,
+    VolumeGeometry Geometry,
+    WriterSettings Writer,
+    SegmentSettings Segment,
+    TimeSpan AskTimeout)
+{
+    private static readonly Lazy<Config> Reference = new(() =>
+    {
+        using var stream = typeof(ActorDbSettings).Assembly.GetManifestResourceStream("ActorDb.reference.conf")
+            ?? throw new InvalidOperationException("ActorDb.reference.conf is not embedded");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    });
+
+    /// <summary>The embedded <c>reference.conf</c>: every <c>actordb.*</c> key with its default.</summary>
+    public static Config DefaultConfig() => Reference.Value;
+
+    /// <summary>Reads the settings from a config holding an <c>actordb</c> section (falls back to the defaults).</summary>
+    /// <exception cref="ConfigurationException">a key has a value of the wrong type or out of range; the message names the key.</exception>
+    public static ActorDbSettings Create(Config config)
+    {
+        var c = config.WithFallback(DefaultConfig()).GetConfig("actordb");
+        T Read<T>(string key, Func<string, T> get, Func<T, bool>? valid = null, string? rule = null)
+        {
+            T value;
+            try { value = get(key); }
+            catch (Exception e) when (e is not ConfigurationException)
+            {
+                throw new ConfigurationException($"actordb.{key}: {e.Message}");
+            }
+            if (valid is not null && !valid(value))
+                throw new ConfigurationException($"actordb.{key} = {value}: {rule}");
+            return value;
+        }
+
+        VolumeGeometry geometry;
+        try
+        {
+            geometry = new VolumeGeometry(
+                Read("volume.page-size", k => c.GetInt(k)),
+                Read("volume.pg-count", k => c.GetInt(k), v => v is >= 1 and <= Core.Tables.Catalog.MaxPgs, $"must be 1..{Core.Tables.Catalog.MaxPgs}"),
+                Read("volume.pages-per-pg", k => c.GetLong(k)));
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ConfigurationException($"actordb.volume.{e.ParamName}: {e.Message}");
+        }
+
+        var positive = (TimeSpan t) => t > TimeSpan.Zero;
+        return new ActorDbSettings(
+            Read("data-dir", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v), "must name a directory"),
+            geometry,
+            new WriterSettings(
+                Read("writer.buffer-cache-pages", k => c.GetInt(k), v => v >= 16, "must be at least 16"),
+                Read("writer.lal", k => c.GetLong(k), v => v >= 1000, "must be at least 1000"),
+                Read("writer.lock-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
+                Read("writer.max-batches-in-flight-per-pg", k => c.GetInt(k), v => v >= 1, "must be at least 1"),
+                Read("writer.max-batch-bytes", k => c.GetInt(k), v => v >= 4096, "must be at least 4096"),
+                Read("writer.retained-redo-bytes-per-pg", k => c.GetLong(k), v => v >= 0, "must not be negative"),
+                Read("writer.resend-after", k => c.GetTimeSpan(k), positive, "must be positive"),
+                Read("writer.stall-warning-after", k => c.GetTimeSpan(k), positive, "must be positive"),
+                Read("writer.slow-commit-threshold", k => c.GetTimeSpan(k), positive, "must be positive"),
+                Read("writer.open-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
+                Read("writer.drain-timeout", k => c.GetTimeSpan(k), positive, "must be positive")),
+            new SegmentSettings(
+                Read("segment.fsync", k => c.GetBoolean(k)),
+                Read("segment.max-file-bytes", k => c.GetLong(k), v => v >= 1 << 20, "must be at least 1 MiB"),
+                Read("segment.remembered-cpls", k => c.GetInt(k), v => v >= 16, "must be at least 16")),
+            Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"));
+    }
+}

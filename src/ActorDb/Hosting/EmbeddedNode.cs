@@ -1,0 +1,75 @@
+using Akka.Actor;
+using Akka.Hosting;
+using ActorDb.Client;
+using ActorDb.Core.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ActorDb.Hosting;
+
+/// <summary>
+/// The embedded default: a generic host running one actor system (a one-node cluster) with the writer and every
+/// segment, started through <see cref="ActorDbHostingExtensions.WithActorDb"/> exactly as a user's host application
+/// would. Used by the node program, the CLI and the tests. Disposing stops it cleanly (the writer drains first).
+/// </summary>
+public sealed class EmbeddedNode : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private EmbeddedNode(IHost host, ActorSystem system, ActorDbClient client)
+    {
+        _host = host;
+        System = system;
+        Client = client;
+    }
+
+    /// <summary>The node's actor system.</summary>
+    public ActorSystem System { get; }
+    /// <summary>A client of this node's writer.</summary>
+    public ActorDbClient Client { get; }
+
+    /// <summary>Starts a node and waits until the writer serves transactions.</summary>
+    /// <param name="options">ActorDb options (data directory, fsync, extra HOCON).</param>
+    /// <param name="logLevel">Minimum level of Akka log events written to the console.</param>
+    /// <param name="openTimeout">How long to wait for the volume to open.</param>
+    /// <exception cref="IOException">the data directory is in use by another process.</exception>
+    /// <exception cref="ActorDbException">the volume did not open (the message says why).</exception>
+    public static async Task<EmbeddedNode> StartAsync(ActorDbOptions options, string logLevel = "INFO", TimeSpan? openTimeout = null, CancellationToken ct = default)
+    {
+        // Fail fast, with a clear message, before any actor starts.
+        var settings = ActorDbSettings.Create(options.ToConfig());
+        using (DataDirectoryLock.Acquire(settings.DataDir)) { }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Services.AddAkka("actordb", (akka, _) =>
+        {
+            akka.AddHocon($"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.log-dead-letters = off\n" +
+                          "akka.log-dead-letters-during-shutdown = off\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = on", HoconAddMode.Prepend);
+            akka.WithActorDb(options);
+        });
+        var host = builder.Build();
+        await host.StartAsync(ct);
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        var client = await ActorDbClient.ForAsync(system, ct);
+        try
+        {
+            await client.WaitUntilServingAsync(openTimeout ?? settings.Writer.OpenTimeout + TimeSpan.FromSeconds(5), ct);
+        }
+        catch
+        {
+            await host.StopAsync(CancellationToken.None);
+            host.Dispose();
+            throw;
+        }
+        return new EmbeddedNode(host, system, client);
+    }
+
+    /// <summary>Stops the node: drains the writer, stops segments after their last fsync, leaves the cluster.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync(CancellationToken.None);
+        _host.Dispose();
+    }
+}

@@ -1,0 +1,78 @@
+using ActorDb.Core;
+using ActorDb.Core.Recovery;
+using ActorDb.Core.Redo;
+
+namespace ActorDb.Storage;
+
+/// <summary>A message for one segment entity; routed by Cluster.Sharding on <see cref="EntityId"/> (one shard per segment).</summary>
+public interface ISegmentMessage
+{
+    /// <summary>The protection group.</summary>
+    int Pg { get; }
+    /// <summary>The replica, 0..5.</summary>
+    int Replica { get; }
+}
+
+/// <summary>Messages between the writer and storage segments.</summary>
+public static class SegmentProtocol
+{
+    /// <summary>The sharding entity id of segment <paramref name="replica"/> of <paramref name="pg"/>: <c>pg-{pg}-{replica}</c>.</summary>
+    public static string EntityId(int pg, int replica) => $"pg-{pg}-{replica}";
+
+    /// <summary>Parses an entity id made by <see cref="EntityId"/>.</summary>
+    /// <exception cref="FormatException">not of the form <c>pg-N-R</c> with R in 0..5.</exception>
+    public static (int Pg, int Replica) ParseEntityId(string id)
+    {
+        var parts = id.Split('-');
+        if (parts.Length != 3 || parts[0] != "pg" || !int.TryParse(parts[1], out var pg) || !int.TryParse(parts[2], out var r) || pg < 0 || r is < 0 or > 5)
+            throw new FormatException($"'{id}' is not a segment id (pg-N-R, R in 0..5)");
+        return (pg, r);
+    }
+
+    /// <summary>Redo records for one segment, in LSN order; <paramref name="WriterVdl"/> lets the segment materialize up to it.</summary>
+    public sealed record RedoBatch(int Pg, int Replica, long Epoch, RedoRecord[] Records, Lsn WriterVdl) : ISegmentMessage;
+
+    /// <summary>The segment holds (fsynced) every record of its PG up to <paramref name="Scl"/>.</summary>
+    public sealed record RedoAck(int Pg, int Replica, long Epoch, Lsn Scl);
+
+    /// <summary>The segment refused a request: <paramref name="SegmentEpoch"/> is newer than the sender's (stale epoch), or
+    /// the segment failed (<paramref name="Reason"/> says why: e.g. a full disk).</summary>
+    public sealed record RedoRejected(int Pg, int Replica, long SegmentEpoch, string Reason, bool StaleEpoch);
+
+    /// <summary>Asks the segment for its <see cref="SegmentReport"/> (recovery's read quorum).</summary>
+    public sealed record GetSegmentState(int Pg, int Replica) : ISegmentMessage;
+
+    /// <summary>Reply to <see cref="GetSegmentState"/>.</summary>
+    public sealed record SegmentState(SegmentReport Report);
+
+    /// <summary>Installs epoch <paramref name="Epoch"/>: from now on older epochs are refused; the range
+    /// (<paramref name="Vdl"/>, <paramref name="TruncateTo"/>] is annulled durably; <paramref name="PgTail"/> is the PG's
+    /// latest record at or below VDL.</summary>
+    public sealed record OpenEpoch(int Pg, int Replica, long Epoch, Lsn Vdl, Lsn TruncateTo, Lsn PgTail) : ISegmentMessage;
+
+    /// <summary>Reply to <see cref="OpenEpoch"/>: installed, with the segment's SCL afterwards.</summary>
+    public sealed record EpochOpened(int Pg, int Replica, long Epoch, Lsn Scl);
+
+    /// <summary>Reads a page as of <paramref name="ReadPoint"/> (the writer's VDL). The segment serves it only when its SCL is
+    /// at least <paramref name="RequiredScl"/>: the PG's latest record at or below the read point.</summary>
+    public sealed record ReadPage(int Pg, int Replica, long PageNo, Lsn ReadPoint, Lsn RequiredScl) : ISegmentMessage;
+
+    /// <summary>A page image (null: never written, i.e. a zero page) with its page LSN.</summary>
+    public sealed record PageImage(int Pg, int Replica, long PageNo, byte[]? Image, Lsn PageLsn);
+
+    /// <summary>The segment cannot serve the read (its SCL is below the read point).</summary>
+    public sealed record PageUnavailable(int Pg, int Replica, long PageNo, Lsn Scl);
+
+    /// <summary>Asks for <see cref="SegmentStatus"/>.</summary>
+    public sealed record GetSegmentStatus(int Pg, int Replica) : ISegmentMessage;
+
+    /// <summary>A segment's state for operators and benchmarks.</summary>
+    public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long BytesWritten, long BytesOnDisk, int PagesMaterialized, string? Failure);
+
+    /// <summary>Handoff/shutdown stop message: the segment finishes its fsync, then stops.</summary>
+    public sealed record Stop
+    {
+        /// <summary>The instance.</summary>
+        public static readonly Stop Instance = new();
+    }
+}

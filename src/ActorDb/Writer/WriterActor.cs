@@ -1,0 +1,566 @@
+using Akka.Actor;
+using Akka.Event;
+using ActorDb.Client;
+using ActorDb.Core;
+using ActorDb.Core.Recovery;
+using ActorDb.Core.Transactions;
+using ActorDb.Storage;
+using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Writer.WriterProtocol;
+
+namespace ActorDb.Writer;
+
+/// <summary>
+/// The writer: the single actor that owns the volume's <see cref="TransactionEngine"/> (buffer cache, B+trees, row locks,
+/// LSN allocation, quorum tracking) and does its I/O: it opens the volume (read quorum of segment reports, new epoch,
+/// truncation), ships redo per PG to the six segments of each PG, turns segment acknowledgements into VDL, hands durable
+/// commits to their <see cref="CommitCoordinator"/>s, fetches missing pages from segments, resends redo to segments that
+/// missed it, and reports stalled PGs. Batching: a PG's unsent records go out together when the self-sent flush is
+/// processed (behind whatever was already in the mailbox) while fewer than <c>max-batches-in-flight-per-pg</c> batches of
+/// that PG await a write quorum; no timer.
+/// </summary>
+public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
+{
+    private sealed record Flush { public static readonly Flush Instance = new(); }
+    private sealed record Tick { public static readonly Tick Instance = new(); }
+    private sealed record OpenTick { public static readonly OpenTick Instance = new(); }
+
+    private readonly ActorDbSettings _settings;
+    private readonly IActorRef _segments;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly int _pgCount;
+
+    // Opening
+    private readonly Dictionary<(int Pg, int Replica), SegmentReport> _reports = new();
+    private readonly HashSet<(int Pg, int Replica)> _opened = new();
+    private RecoveryPlan? _plan;
+    private DateTime _openStarted;
+    private int _headerReplica;
+
+    // Serving
+    private TransactionEngine _engine = null!;
+    private readonly Dictionary<long, (object Message, IActorRef Sender, DateTime Deadline)> _lockWaits = new();
+    private readonly Dictionary<long, List<(object Message, IActorRef Sender)>> _pageWaiters = new();
+    private readonly Dictionary<long, int> _pageReadReplica = new();
+    private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
+    private readonly Dictionary<long, IActorRef> _coordinators = new();
+    private readonly Dictionary<Lsn, Action> _systemWaiters = new();
+    private Queue<Lsn>[] _batchesInFlight = null!;
+    private DateTime[][] _lastProgress = null!;
+    private Lsn[][] _lastAcked = null!;
+    private bool[] _stalled = null!;
+    private DateTime[] _quorumProgress = null!;
+    private bool _flushScheduled;
+    private long _batches;
+    private long _bytesShipped;
+    private string _state = "opening";
+    private string? _failure;
+    private (IActorRef Sender, DateTime Deadline)? _drain;
+
+    /// <summary>Props for the writer; <paramref name="segments"/> routes <see cref="ISegmentMessage"/>s (the segment shard region).</summary>
+    public static Props Props(ActorDbSettings settings, IActorRef segments) =>
+        Akka.Actor.Props.Create(() => new WriterActor(settings, segments));
+
+    /// <inheritdoc />
+    public IStash Stash { get; set; } = null!;
+
+    public WriterActor(ActorDbSettings settings, IActorRef segments)
+    {
+        _settings = settings;
+        _segments = segments;
+        _pgCount = settings.Geometry.PgCount;
+        Opening();
+    }
+
+    private IEnumerable<(int Pg, int Replica)> AllSegments() =>
+        from pg in Enumerable.Range(0, _pgCount) from r in Enumerable.Range(0, VolumeGeometry.SegmentsPerPg) select (pg, r);
+
+    // ---------------------------------------------------------------- opening
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        _openStarted = DateTime.UtcNow;
+        foreach (var (pg, r) in AllSegments()) _segments.Tell(new GetSegmentState(pg, r));
+        Context.System.Scheduler.ScheduleTellRepeatedly(TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500), Self, OpenTick.Instance, Self);
+        _log.Info("Writer opening the volume: asking {Segments} segments of {Pgs} PGs for their state", _pgCount * 6, _pgCount);
+    }
+
+    private void Opening()
+    {
+        Receive<SegmentState>(s =>
+        {
+            if (_plan is not null) return;
+            _reports[(s.Report.Pg, s.Report.Replica)] = s.Report;
+            if (_reports.Count == _pgCount * VolumeGeometry.SegmentsPerPg) PlanOpen();
+        });
+        Receive<OpenTick>(_ => OnOpenTick());
+        Receive<EpochOpened>(OnEpochOpened);
+        Receive<PageImage>(p =>
+        {
+            if (_plan is null || p.PageNo != Core.Tables.Catalog.HeaderPage) return;
+            try
+            {
+                _engine.LoadVolume(p.Image ?? throw new InvalidDataException("the volume header page was never written"));
+            }
+            catch (Exception e)
+            {
+                Fail($"cannot load the volume header (page 0) at VDL {_plan.Vdl}: {e.Message}");
+                return;
+            }
+            BecomeServing();
+        });
+        Receive<PageUnavailable>(p =>
+        {
+            _headerReplica = (_headerReplica + 1) % VolumeGeometry.SegmentsPerPg;
+            _segments.Tell(new ReadPage(0, _headerReplica, Core.Tables.Catalog.HeaderPage, _plan!.Vdl, _plan.PgTail[0]));
+        });
+        Receive<RedoAck>(OnRedoAck);   // acks of the format MTR
+        Receive<Flush>(_ => OnFlush());
+        Receive<RedoRejected>(OnRejected);
+        Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
+        Receive<Drain>(_ => Sender.Tell(new Drained(0)));
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void OnOpenTick()
+    {
+        if (_plan is not null)
+        {
+            foreach (var (pg, r) in AllSegments().Where(s => !_opened.Contains(s)))
+                _segments.Tell(new OpenEpoch(pg, r, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[pg]));
+            return;
+        }
+        var elapsed = DateTime.UtcNow - _openStarted;
+        var quorumEverywhere = Enumerable.Range(0, _pgCount).All(pg => _reports.Keys.Count(k => k.Pg == pg) >= VolumeGeometry.ReadQuorum);
+        if (quorumEverywhere && elapsed > TimeSpan.FromSeconds(3)) { PlanOpen(); return; }
+        if (elapsed > _settings.Writer.OpenTimeout)
+        {
+            var missing = AllSegments().Where(s => !_reports.ContainsKey(s)).Select(s => EntityId(s.Pg, s.Replica));
+            Fail($"no read quorum of segments within {_settings.Writer.OpenTimeout}: missing {string.Join(", ", missing)}");
+            return;
+        }
+        foreach (var (pg, r) in AllSegments().Where(s => !_reports.ContainsKey(s))) _segments.Tell(new GetSegmentState(pg, r));
+    }
+
+    private void PlanOpen()
+    {
+        try
+        {
+            _plan = RecoveryPlanner.Plan(_pgCount, _reports.Values.ToList(), _settings.Writer.Lal);
+        }
+        catch (InvalidOperationException e)
+        {
+            Fail($"cannot open the volume: {e.Message}");
+            return;
+        }
+        _log.Info("Writer opening epoch {Epoch}: VDL {Vdl}, annulling ({Vdl}, {TruncateTo}] ({Reports} segment reports in {Ms} ms)",
+            _plan.Epoch, _plan.Vdl, _plan.Vdl, _plan.TruncateTo, _reports.Count, (int)(DateTime.UtcNow - _openStarted).TotalMilliseconds);
+        _engine = new TransactionEngine(
+            new EngineOptions(_settings.Geometry, _settings.Writer.BufferCachePages, _settings.Writer.Lal, _settings.Writer.RetainedRedoBytesPerPg),
+            _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail);
+        _batchesInFlight = Enumerable.Range(0, _pgCount).Select(_ => new Queue<Lsn>()).ToArray();
+        var now = DateTime.UtcNow;
+        _lastProgress = Enumerable.Range(0, _pgCount).Select(_ => Enumerable.Repeat(now, 6).ToArray()).ToArray();
+        _lastAcked = Enumerable.Range(0, _pgCount).Select(_ => new Lsn[6]).ToArray();
+        _stalled = new bool[_pgCount];
+        _quorumProgress = Enumerable.Repeat(now, _pgCount).ToArray();
+        foreach (var (pg, r) in AllSegments())
+            _segments.Tell(new OpenEpoch(pg, r, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[pg]));
+    }
+
+    private void OnEpochOpened(EpochOpened e)
+    {
+        if (_plan is null || e.Epoch != _plan.Epoch || !_opened.Add((e.Pg, e.Replica))) return;
+        _engine.OnAck(e.Pg, e.Replica, e.Scl);
+        if (_engine.Catalog is not null || _state != "opening") return;
+        var ready = Enumerable.Range(0, _pgCount).All(pg => _opened.Count(k => k.Pg == pg) >= VolumeGeometry.ReadQuorum);
+        if (!ready || _systemWaiters.Count > 0) return;
+        if (_plan.Vdl == Lsn.Zero)
+        {
+            var format = _engine.FormatVolume();
+            _log.Info("Writer formatting a new volume in epoch {Epoch}: catalog MTR at LSN {Lsn}", _plan.Epoch, format.CommitLsn);
+            _systemWaiters[format.CommitLsn] = BecomeServing;
+            ScheduleFlush();
+        }
+        else
+        {
+            _headerReplica = AllSegments().Where(s => s.Pg == 0 && _reports.TryGetValue(s, out var rep) && rep.Scl >= _plan.PgTail[0])
+                .Select(s => s.Replica).DefaultIfEmpty(0).First();
+            _segments.Tell(new ReadPage(0, _headerReplica, Core.Tables.Catalog.HeaderPage, _plan.Vdl, _plan.PgTail[0]));
+        }
+    }
+
+    private void BecomeServing()
+    {
+        _state = "serving";
+        _log.Info("Writer serving epoch {Epoch}: VDL {Vdl}, {Tables} tables, opened in {Ms} ms",
+            _engine.Epoch, _engine.Vdl, _engine.Catalog!.Tables.Count, (int)(DateTime.UtcNow - _openStarted).TotalMilliseconds);
+        Become(Serving);
+        Context.System.Scheduler.ScheduleTellRepeatedly(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100), Self, Tick.Instance, Self);
+        Stash.UnstashAll();
+    }
+
+    private void Fail(string reason)
+    {
+        _failure = reason;
+        _state = "failed";
+        _log.Error("Writer failed: {Reason}", reason);
+        Become(() =>
+        {
+            Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
+            Receive<Drain>(_ => Sender.Tell(new Drained(0)));
+            ReceiveAny(m => ReplyError(m, new ActorDbException($"the writer is not available: {reason}")));
+        });
+        Stash.UnstashAll();
+    }
+
+    // ---------------------------------------------------------------- serving
+
+    private void Serving()
+    {
+        Receive<ExecuteStatement>(OnStatement);
+        Receive<CommitTransaction>(OnCommit);
+        Receive<RollbackTransaction>(r =>
+        {
+            _lockWaits.Remove(r.TxnId);
+            Resume(_engine.Abort(r.TxnId));
+            Sender.Tell(new RolledBack(r.TxnId));
+        });
+        Receive<CreateTable>(OnCreateTable);
+        Receive<GetTable>(g => Sender.Tell(new TableReply(_engine.GetTable(g.Name), null)));
+        Receive<RedoAck>(OnRedoAck);
+        Receive<RedoRejected>(OnRejected);
+        Receive<EpochOpened>(e => { _opened.Add((e.Pg, e.Replica)); OnRedoAck(new RedoAck(e.Pg, e.Replica, e.Epoch, e.Scl)); });
+        Receive<PageImage>(OnPageImage);
+        Receive<PageUnavailable>(p => RequestPage(p.PageNo, nextReplica: true));
+        Receive<Flush>(_ => OnFlush());
+        Receive<Tick>(_ => OnTick());
+        Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
+        Receive<Drain>(_ => StartDrain());
+        Receive<SegmentState>(_ => { });
+        Receive<OpenTick>(_ => { });
+    }
+
+    private void OnStatement(ExecuteStatement m)
+    {
+        if (_drain is not null) { Sender.Tell(new StatementReply(m.TxnId, null, new TransactionAbortedException("the writer is stopping"), true)); return; }
+        var txnId = m.TxnId == 0 ? _engine.Begin() : m.TxnId;
+        var message = m.TxnId == 0 ? m with { TxnId = txnId } : m;
+        switch (_engine.Execute(txnId, m.Statement))
+        {
+            case StatementOutcome.Done d:
+                Sender.Tell(new StatementReply(txnId, d.Result, null, false));
+                break;
+            case StatementOutcome.Failed f:
+                Sender.Tell(new StatementReply(txnId, null, f.Error, !_engine.IsOpen(txnId)));
+                break;
+            case StatementOutcome.Aborted a:
+                Sender.Tell(new StatementReply(txnId, null, a.Error, true));
+                Resume(a.Granted);
+                break;
+            case StatementOutcome.Blocked:
+                _lockWaits[txnId] = (message, Sender, DateTime.UtcNow + _settings.Writer.LockTimeout);
+                break;
+            case StatementOutcome.NeedPage p:
+                WaitForPage(p.PageNo, message);
+                break;
+        }
+    }
+
+    private void OnCommit(CommitTransaction m)
+    {
+        switch (_engine.Commit(m.TxnId))
+        {
+            case CommitOutcome.Pending p:
+                _coordinators[m.TxnId] = Context.ActorOf(CommitCoordinator.Props(m.TxnId, p.CommitLsn, _engine.Epoch, Sender, _settings.Writer.SlowCommitThreshold));
+                ScheduleFlush();
+                break;
+            case CommitOutcome.ReadOnly r:
+                Sender.Tell(new CommitReply(m.TxnId, new CommitInfo(0, _engine.Vdl.Value), null));
+                Resume(r.Granted);
+                break;
+            case CommitOutcome.NeedPage p:
+                WaitForPage(p.PageNo, m);
+                break;
+            case CommitOutcome.Backpressure:
+                _backpressured.Add((m, Sender));
+                break;
+            case CommitOutcome.Failed f:
+                Sender.Tell(new CommitReply(m.TxnId, null, f.Error));
+                break;
+        }
+    }
+
+    private void OnCreateTable(CreateTable m)
+    {
+        try
+        {
+            var (schema, commit) = _engine.CreateTable(m.Schema);
+            switch (commit)
+            {
+                case null: Sender.Tell(new TableReply(schema, null)); break;
+                case CommitOutcome.Backpressure: _backpressured.Add((m, Sender)); break;
+                case CommitOutcome.Pending p:
+                    var sender = Sender;
+                    _systemWaiters[p.CommitLsn] = () => sender.Tell(new TableReply(schema, null));
+                    _log.Info("Creating table {Table} in epoch {Epoch} at LSN {Lsn}", schema.Name, _engine.Epoch, p.CommitLsn);
+                    ScheduleFlush();
+                    break;
+            }
+        }
+        catch (ActorDbException e)
+        {
+            Sender.Tell(new TableReply(null, e));
+        }
+    }
+
+    private void Resume(IReadOnlyList<(long Txn, Core.Transactions.RowId Row)> granted)
+    {
+        foreach (var (txn, _) in granted)
+            if (_lockWaits.Remove(txn, out var w)) Self.Tell(w.Message, w.Sender);
+    }
+
+    private void WaitForPage(long pageNo, object message)
+    {
+        if (!_pageWaiters.TryGetValue(pageNo, out var waiters))
+        {
+            _pageWaiters[pageNo] = waiters = new List<(object, IActorRef)>();
+            RequestPage(pageNo, nextReplica: false);
+        }
+        waiters.Add((message, Sender));
+    }
+
+    private void RequestPage(long pageNo, bool nextReplica)
+    {
+        var pg = _settings.Geometry.PgOf(pageNo);
+        var required = _engine.ReadRequirement(pg);
+        int replica;
+        if (nextReplica && _pageReadReplica.TryGetValue(pageNo, out var previous)) replica = (previous + 1) % VolumeGeometry.SegmentsPerPg;
+        else
+        {
+            // Prefer the segment with the highest SCL: one read, no quorum (design.md, "Pages").
+            replica = 0;
+            for (var r = 1; r < VolumeGeometry.SegmentsPerPg; r++)
+                if (_engine.Tracker.Scl(pg, r) > _engine.Tracker.Scl(pg, replica)) replica = r;
+        }
+        _pageReadReplica[pageNo] = replica;
+        _segments.Tell(new ReadPage(pg, replica, pageNo, _engine.Vdl, required));
+    }
+
+    private void OnPageImage(PageImage p)
+    {
+        if (!_pageWaiters.Remove(p.PageNo, out var waiters)) return;
+        _pageReadReplica.Remove(p.PageNo);
+        _engine.InstallPage(p.PageNo, p.Image ?? new byte[_settings.Geometry.PageSize]);
+        foreach (var (message, sender) in waiters) Self.Tell(message, sender);
+    }
+
+    // ---------------------------------------------------------------- redo shipping and acks
+
+    private void ScheduleFlush()
+    {
+        if (_flushScheduled) return;
+        _flushScheduled = true;
+        Self.Tell(Flush.Instance);
+    }
+
+    private void OnFlush()
+    {
+        _flushScheduled = false;
+        foreach (var outbox in _engine.Outboxes)
+        {
+            var pg = outbox.Pg;
+            if (outbox.UnsentCount == 0 || _batchesInFlight[pg].Count >= _settings.Writer.MaxBatchesInFlightPerPg) continue;
+            if (_batchesInFlight[pg].Count == 0) _quorumProgress[pg] = DateTime.UtcNow;
+            var records = outbox.TakeBatch();
+            _batchesInFlight[pg].Enqueue(records[^1].Lsn);
+            _batches++;
+            var bytes = records.Sum(r => (long)Core.Redo.RedoCodec.FrameSize(r));
+            _bytesShipped += bytes * VolumeGeometry.SegmentsPerPg;
+            for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
+                _segments.Tell(new RedoBatch(pg, r, _engine.Epoch, records, _engine.Vdl));
+        }
+    }
+
+    private void OnRedoAck(RedoAck ack)
+    {
+        if (_engine is null || ack.Epoch != _engine.Epoch) return;
+        if (ack.Scl > _lastAcked[ack.Pg][ack.Replica])
+        {
+            _lastAcked[ack.Pg][ack.Replica] = ack.Scl;
+            _lastProgress[ack.Pg][ack.Replica] = DateTime.UtcNow;
+        }
+        var quorumBefore = _engine.Tracker.PgQuorumLsn(ack.Pg);
+        var (durable, granted) = _engine.OnAck(ack.Pg, ack.Replica, ack.Scl);
+        var quorum = _engine.Tracker.PgQuorumLsn(ack.Pg);
+        if (quorum > quorumBefore) _quorumProgress[ack.Pg] = DateTime.UtcNow;
+        var inFlight = _batchesInFlight[ack.Pg];
+        while (inFlight.Count > 0 && inFlight.Peek() <= quorum) inFlight.Dequeue();
+
+        foreach (var c in durable)
+        {
+            if (c.TxnId == 0)
+            {
+                if (_systemWaiters.Remove(c.CommitLsn, out var action)) action();
+            }
+            else if (_coordinators.Remove(c.TxnId, out var coordinator)) coordinator.Tell(new CommitCoordinator.Durable(_engine.Vdl));
+        }
+        Resume(granted);
+        if (durable.Count > 0 && _backpressured.Count > 0)
+        {
+            foreach (var (message, sender) in _backpressured) Self.Tell(message, sender);
+            _backpressured.Clear();
+        }
+        if (_engine.Outboxes[ack.Pg].UnsentCount > 0) ScheduleFlush();
+        if (_drain is not null) CheckDrain();
+    }
+
+    private void OnRejected(RedoRejected r)
+    {
+        if (r.StaleEpoch && _engine is not null && r.SegmentEpoch > _engine.Epoch)
+        {
+            BecomeFenced(r);
+            return;
+        }
+        if (_plan is not null && r.SegmentEpoch < _plan.Epoch)
+        {
+            // The segment missed the epoch change (it was down): install it, then the resend path fills it in.
+            _opened.Remove((r.Pg, r.Replica));
+            _segments.Tell(new OpenEpoch(r.Pg, r.Replica, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[r.Pg]));
+            return;
+        }
+        _log.Warning("Segment {Segment} (PG {Pg}) rejected redo in epoch {Epoch}: {Reason}", EntityId(r.Pg, r.Replica), r.Pg, _engine?.Epoch ?? 0, r.Reason);
+    }
+
+    private void BecomeFenced(RedoRejected r)
+    {
+        _state = "fenced";
+        _failure = $"fenced: segment {EntityId(r.Pg, r.Replica)} is in epoch {r.SegmentEpoch}, this writer in epoch {_engine.Epoch}";
+        _log.Error("Writer fenced in epoch {Epoch} by segment {Segment} (PG {Pg}) in epoch {SegmentEpoch}; no further commit can be acknowledged",
+            _engine.Epoch, EntityId(r.Pg, r.Replica), r.Pg, r.SegmentEpoch);
+        foreach (var c in _coordinators.Values) c.Tell(new CommitCoordinator.Abandoned(_failure));
+        _coordinators.Clear();
+        var error = new StaleEpochException($"the writer of epoch {_engine.Epoch} was fenced by epoch {r.SegmentEpoch}", ambiguous: false);
+        foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
+        foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
+        foreach (var w in _backpressured) ReplyError(w.Message, error, w.Sender);
+        _lockWaits.Clear(); _pageWaiters.Clear(); _backpressured.Clear();
+        Become(() =>
+        {
+            Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
+            Receive<Drain>(_ => Sender.Tell(new Drained(0)));
+            ReceiveAny(m => ReplyError(m, error));
+        });
+    }
+
+    private void ReplyError(object message, ActorDbException error, IActorRef? to = null)
+    {
+        var target = to ?? Sender;
+        switch (message)
+        {
+            case ExecuteStatement s: target.Tell(new StatementReply(s.TxnId, null, error, true)); break;
+            case CommitTransaction c: target.Tell(new CommitReply(c.TxnId, null, error)); break;
+            case RollbackTransaction r: target.Tell(new RolledBack(r.TxnId)); break;
+            case CreateTable or GetTable: target.Tell(new TableReply(null, error)); break;
+        }
+    }
+
+    // ---------------------------------------------------------------- periodic work
+
+    private void OnTick()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var (txn, wait) in _lockWaits.Where(w => w.Value.Deadline <= now).ToList())
+        {
+            _lockWaits.Remove(txn);
+            Resume(_engine.AbortWaiting(txn));
+            ReplyError(wait.Message, new LockTimeoutException(
+                $"transaction {txn} aborted: a row lock was not granted within {_settings.Writer.LockTimeout.TotalMilliseconds} ms"), wait.Sender);
+        }
+
+        for (var pg = 0; pg < _pgCount; pg++)
+        {
+            var outbox = _engine.Outboxes[pg];
+            for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
+            {
+                var scl = _engine.Tracker.Scl(pg, r);
+                if (scl >= outbox.LastSent || now - _lastProgress[pg][r] < _settings.Writer.ResendAfter) continue;
+                _lastProgress[pg][r] = now;   // one resend per interval
+                var missing = outbox.RetainedAbove(scl);
+                if (missing is { Length: > 0 }) _segments.Tell(new RedoBatch(pg, r, _engine.Epoch, missing, _engine.Vdl));
+                else if (missing is null)
+                    _log.Warning("Segment {Segment} (PG {Pg}) at SCL {Scl} lacks records the writer no longer keeps; it must catch up from its peers",
+                        EntityId(pg, r), pg, scl);
+            }
+            CheckStall(pg, now);
+        }
+        if (_drain is not null) CheckDrain();
+    }
+
+    private void CheckStall(int pg, DateTime now)
+    {
+        var oldest = _engine.Tracker.OldestOutstanding(pg);
+        var stalled = oldest is not null && now - _quorumProgress[pg] > _settings.Writer.StallWarningAfter;
+        if (stalled && !_stalled[pg])
+        {
+            _stalled[pg] = true;
+            var missing = StalledReplicas(pg, oldest!.Value);
+            _log.Warning("PG {Pg} stalled in epoch {Epoch}: LSN {Lsn} has lacked a write quorum for {Ms} ms; missing segments {Missing}",
+                pg, _engine.Epoch, oldest, (int)(now - _quorumProgress[pg]).TotalMilliseconds, string.Join(", ", missing.Select(r => EntityId(pg, r))));
+        }
+        else if (!stalled && _stalled[pg])
+        {
+            _stalled[pg] = false;
+            _log.Info("PG {Pg} resumed in epoch {Epoch}: quorum LSN {Lsn}", pg, _engine.Epoch, _engine.Tracker.PgQuorumLsn(pg));
+        }
+    }
+
+    private List<int> StalledReplicas(int pg, Lsn oldest) =>
+        Enumerable.Range(0, VolumeGeometry.SegmentsPerPg).Where(r => _engine.Tracker.Scl(pg, r) < oldest).ToList();
+
+    // ---------------------------------------------------------------- clean stop
+
+    private void StartDrain()
+    {
+        _state = "draining";
+        _drain = (Sender, DateTime.UtcNow + _settings.Writer.DrainTimeout);
+        foreach (var txn in _engine.OpenTransactionIds())
+        {
+            if (_lockWaits.Remove(txn, out var w)) ReplyError(w.Message, new TransactionAbortedException("the writer is stopping"), w.Sender);
+            Resume(_engine.Abort(txn));
+        }
+        _log.Info("Writer draining in epoch {Epoch}: {Commits} commits in flight, VDL {Vdl}", _engine.Epoch, _engine.CommitsInFlight, _engine.Vdl);
+        ScheduleFlush();
+        CheckDrain();
+    }
+
+    private void CheckDrain()
+    {
+        var (sender, deadline) = _drain!.Value;
+        var left = _engine.CommitsInFlight;
+        if (left > 0 && DateTime.UtcNow < deadline) return;
+        if (left > 0)
+            _log.Warning("Writer drain timed out in epoch {Epoch}: {Commits} commits not durable (VDL {Vdl}, allocated {Allocated})",
+                _engine.Epoch, left, _engine.Vdl, _engine.Allocated);
+        else _log.Info("Writer drained in epoch {Epoch}: VDL {Vdl}", _engine.Epoch, _engine.Vdl);
+        foreach (var c in _coordinators.Values) c.Tell(new CommitCoordinator.Abandoned("the writer stopped"));
+        _coordinators.Clear();
+        _drain = null;
+        _state = "stopped";
+        sender.Tell(new Drained(left));
+    }
+
+    private WriterStatus Status()
+    {
+        if (_engine is null)
+            return new WriterStatus(_state, _plan?.Epoch ?? 0, Lsn.Zero, Lsn.Zero, Lsn.Zero, _settings.Writer.Lal, 0, 0, 0, 0, 0, 0, 0, [], _failure);
+        var pgs = Enumerable.Range(0, _pgCount).Select(pg => new PgStatus(pg,
+            Enumerable.Range(0, 6).Select(r => _engine.Tracker.Scl(pg, r)).ToArray(),
+            _engine.Tracker.PgQuorumLsn(pg),
+            _engine.Tracker.OldestOutstanding(pg) is { } o && _stalled[pg] ? StalledReplicas(pg, o) : [])).ToArray();
+        return new WriterStatus(_state, _engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _settings.Writer.Lal,
+            _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _bytesShipped, _batches,
+            _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _failure);
+    }
+}

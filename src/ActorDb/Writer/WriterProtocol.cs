@@ -1,0 +1,64 @@
+using ActorDb.Client;
+using ActorDb.Core;
+using ActorDb.Core.Transactions;
+
+namespace ActorDb.Writer;
+
+/// <summary>Messages between clients (sessions) and the writer.</summary>
+public static class WriterProtocol
+{
+    /// <summary>Runs one statement in transaction <paramref name="TxnId"/> (0 starts a new transaction). Reply: <see cref="StatementReply"/>.</summary>
+    public sealed record ExecuteStatement(long TxnId, Statement Statement);
+
+    /// <summary>Reply to <see cref="ExecuteStatement"/>: the transaction id (new when the request said 0), the result
+    /// (see each statement type for its shape), or the error. <paramref name="TxnAborted"/>: the transaction is gone.</summary>
+    public sealed record StatementReply(long TxnId, object? Result, ActorDbException? Error, bool TxnAborted);
+
+    /// <summary>Commits a transaction. Reply: <see cref="CommitReply"/> once VDL &gt;= its commit LSN, or an error.</summary>
+    public sealed record CommitTransaction(long TxnId);
+
+    /// <summary>Reply to <see cref="CommitTransaction"/>.</summary>
+    public sealed record CommitReply(long TxnId, CommitInfo? Info, ActorDbException? Error);
+
+    /// <summary>Rolls a transaction back. Reply: <see cref="RolledBack"/>.</summary>
+    public sealed record RollbackTransaction(long TxnId);
+
+    /// <summary>Reply to <see cref="RollbackTransaction"/>.</summary>
+    public sealed record RolledBack(long TxnId);
+
+    /// <summary>Creates a table unless it exists. Reply: <see cref="TableReply"/> once durable.</summary>
+    public sealed record CreateTable(TableSchema Schema);
+
+    /// <summary>Looks a table up. Reply: <see cref="TableReply"/>.</summary>
+    public sealed record GetTable(string Name);
+
+    /// <summary>Reply to <see cref="CreateTable"/> and <see cref="GetTable"/>: the schema (null: no such table) or the error.</summary>
+    public sealed record TableReply(TableSchema? Schema, ActorDbException? Error);
+
+    /// <summary>Asks for <see cref="WriterStatus"/>.</summary>
+    public sealed record GetWriterStatus
+    {
+        /// <summary>The instance.</summary>
+        public static readonly GetWriterStatus Instance = new();
+    }
+
+    /// <summary>The writer's state: <paramref name="State"/> is opening, serving, draining, fenced or failed.</summary>
+    public sealed record WriterStatus(
+        string State, long Epoch, Lsn Allocated, Lsn Vcl, Lsn Vdl, long Lal,
+        long Commits, long RedoRecords, long RedoBytes, long RedoBytesShipped, long Batches,
+        int OpenTransactions, int CommitsInFlight, IReadOnlyList<PgStatus> Pgs, string? Failure);
+
+    /// <summary>One PG as the writer sees it: SCL per replica, quorum LSN, and the replicas a stall is waiting for.</summary>
+    public sealed record PgStatus(int Pg, IReadOnlyList<Lsn> Scl, Lsn QuorumLsn, IReadOnlyList<int> StalledReplicas);
+
+    /// <summary>Clean stop: stop accepting work, abort open transactions, wait (up to the drain timeout) for in-flight
+    /// commits to become durable. Reply: <see cref="Drained"/>.</summary>
+    public sealed record Drain
+    {
+        /// <summary>The instance.</summary>
+        public static readonly Drain Instance = new();
+    }
+
+    /// <summary>Reply to <see cref="Drain"/>: how many commits were still not durable when the drain ended (0 = clean).</summary>
+    public sealed record Drained(int CommitsNotDurable);
+}
