@@ -202,6 +202,7 @@ public sealed class PhaseResult
         w.WriteLine($"[{name}], AverageLatency(us), {F(s.Mean)}");
         w.WriteLine($"[{name}], MinLatency(us), {s.Min}");
         w.WriteLine($"[{name}], MaxLatency(us), {s.Max}");
+        w.WriteLine($"[{name}], 50thPercentileLatency(us), {s.Percentile(50)}");
         w.WriteLine($"[{name}], 95thPercentileLatency(us), {s.Percentile(95)}");
         w.WriteLine($"[{name}], 99thPercentileLatency(us), {s.Percentile(99)}");
     }

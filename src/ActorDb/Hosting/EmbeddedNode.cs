@@ -66,6 +66,24 @@ public sealed class EmbeddedNode : IAsyncDisposable
         return new EmbeddedNode(host, system, client);
     }
 
+    /// <summary>Asks every segment of the volume for its status (segments that do not answer within
+    /// <paramref name="timeout"/> are left out).</summary>
+    public async Task<IReadOnlyList<Storage.SegmentProtocol.SegmentStatus>> GetSegmentStatusesAsync(TimeSpan timeout)
+    {
+        var region = await ActorRegistry.For(System).GetAsync<SegmentRegionKey>();
+        var geometry = ActorDbSettings.Create(System.Settings.Config).Geometry;
+        var asks = new List<Task<Storage.SegmentProtocol.SegmentStatus>>();
+        for (var pg = 0; pg < geometry.PgCount; pg++)
+            for (var r = 0; r < Core.VolumeGeometry.SegmentsPerPg; r++)
+                asks.Add(region.Ask<Storage.SegmentProtocol.SegmentStatus>(new Storage.SegmentProtocol.GetSegmentStatus(pg, r), timeout));
+        var result = new List<Storage.SegmentProtocol.SegmentStatus>();
+        foreach (var ask in asks)
+        {
+            try { result.Add(await ask); } catch (AskTimeoutException) { }
+        }
+        return result;
+    }
+
     /// <summary>Stops the node: drains the writer, stops segments after their last fsync, leaves the cluster.</summary>
     public async ValueTask DisposeAsync()
     {

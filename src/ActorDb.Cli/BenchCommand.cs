@@ -1,0 +1,109 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using ActorDb.Cli.Bench;
+using ActorDb.Client;
+using ActorDb.Hosting;
+
+namespace ActorDb.Cli;
+
+/// <summary><c>actordb bench</c>: runs a workload on an embedded node and prints a YCSB-style report plus ActorDb's own lines.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var workload = new Option<string>("--workload", "-w")
+        {
+            Description = "a YCSB core-workload property file, or a built-in workload: sysbench-write-only, bank",
+            Required = true,
+        };
+        var props = new Option<string[]>("-p")
+        {
+            Description = "override a workload property: -p name=value (repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var threads = new Option<int>("--threads", "-t") { Description = "concurrent client sessions", DefaultValueFactory = _ => 1 };
+        var dataDir = CommonOptions.DataDir("actordb-data");
+        var ackLog = new Option<string?>("--ack-log") { Description = "append one JSON line per acknowledged write to FILE (written after the acknowledgement)" };
+        var seed = new Option<int?>("--seed") { Description = "random seed (default: random)" };
+        var noFsync = new Option<bool>("--unsafe-no-fsync") { Description = "segments skip fdatasync: NOT durable, for measuring the CPU/messaging ceiling only" };
+        var logLevel = CommonOptions.LogLevel();
+        var pgCount = new Option<int?>("--pg-count") { Description = "protection groups of a NEW volume (actordb.volume.pg-count)" };
+
+        var command = new Command("bench", "run a workload on the embedded default node and report throughput and latency")
+        {
+            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var threadCount = parse.GetValue(threads);
+            if (threadCount < 1) return CommonOptions.Error("bench", $"--threads must be at least 1, got {threadCount}");
+            WorkloadProperties w;
+            try
+            {
+                w = WorkloadProperties.Resolve(parse.GetValue(workload)!, parse.GetValue(props) ?? []);
+            }
+            catch (Exception e) when (e is WorkloadException or IOException)
+            {
+                return CommonOptions.Error("bench", e.Message);
+            }
+            var fsync = !parse.GetValue(noFsync);
+            ThreadPool.GetMinThreads(out var minWorkers, out var minIo);
+            ThreadPool.SetMinThreads(Math.Max(minWorkers, Environment.ProcessorCount * 2), minIo);
+            try
+            {
+                var options = new ActorDbOptions { DataDir = parse.GetValue(dataDir), Fsync = fsync, PgCount = parse.GetValue(pgCount) };
+                await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct);
+                if (!fsync) Console.WriteLine("[bench] WARNING: fsync is OFF (--unsafe-no-fsync): acknowledged commits are NOT durable");
+                return await RunAsync(node, w, threadCount, parse.GetValue(seed), parse.GetValue(ackLog), fsync, Console.Out, ct);
+            }
+            catch (Exception e) when (e is IOException or ActorDbException or WorkloadException or Akka.Configuration.ConfigurationException)
+            {
+                return CommonOptions.Error("bench", e.Message);
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Runs the load phase, then the run phase, and writes the report with ActorDb's lines for the run phase.</summary>
+    public static async Task<int> RunAsync(EmbeddedNode node, WorkloadProperties workload, int threads, int? seed, string? ackLog, bool fsync, TextWriter output, CancellationToken ct)
+    {
+        var seedValue = seed ?? Random.Shared.Next();
+        var common = new BenchOptions { Threads = threads, Seed = seedValue, AckLogPath = ackLog, Progress = output };
+        output.WriteLine($"[bench] workload {workload.Kind}, {threads} threads, seed {seedValue}, fsync {(fsync ? "on" : "OFF")}");
+        var load = await new BenchRunner(node.Client, workload, common with { Run = false }).RunAsync(ct);
+        var before = await Snapshot.TakeAsync(node);
+        var run = await new BenchRunner(node.Client, workload, common with { Load = false }).RunAsync(ct);
+        var after = await Snapshot.TakeAsync(node);
+
+        if (load.Load is not null) load.Load.WriteReport(output, "LOAD", "LOAD-");
+        run.Run?.WriteReport(output);
+        var commits = after.Commits - before.Commits;
+        double PerCommit(long v) => commits == 0 ? 0 : (double)v / commits;
+        string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
+        output.WriteLine($"[ACTORDB], Fsync, {(fsync ? "on" : "OFF (not durable)")}");
+        output.WriteLine($"[ACTORDB], Commits, {commits}");
+        output.WriteLine($"[ACTORDB], FinalVDL, {after.Vdl}");
+        output.WriteLine($"[ACTORDB], Epoch, {after.Epoch}");
+        output.WriteLine($"[ACTORDB], RedoBytesPerCommit, {F(PerCommit(after.RedoBytes - before.RedoBytes))}");
+        output.WriteLine($"[ACTORDB], RedoBytesShippedPerCommit, {F(PerCommit(after.RedoBytesShipped - before.RedoBytesShipped))}");
+        output.WriteLine($"[ACTORDB], RedoRecordsPerCommit, {F(PerCommit(after.RedoRecords - before.RedoRecords))}");
+        output.WriteLine($"[ACTORDB], SegmentLogBytesPerCommit, {F(PerCommit(after.SegmentBytes - before.SegmentBytes))}");
+        output.WriteLine($"[ACTORDB], SegmentFsyncsPerCommit, {F(PerCommit(after.Fsyncs - before.Fsyncs))}");
+        output.WriteLine($"[ACTORDB], RedoBatches, {after.Batches - before.Batches}");
+        output.WriteLine($"[ACTORDB], PeakWorkingSet(MB), {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)}");
+        var failed = (run.Run?.FailedOperations ?? 0) + (load.Load?.FailedOperations ?? 0);
+        return failed > 0 && (run.Run?.OkOperations ?? 0) == 0 ? 1 : 0;
+    }
+
+    private sealed record Snapshot(long Commits, long Vdl, long Epoch, long RedoBytes, long RedoBytesShipped, long RedoRecords, long Batches, long SegmentBytes, long Fsyncs)
+    {
+        public static async Task<Snapshot> TakeAsync(EmbeddedNode node)
+        {
+            var w = await node.Client.GetStatusAsync();
+            var segments = await node.GetSegmentStatusesAsync(TimeSpan.FromSeconds(10));
+            return new Snapshot(w.Commits, w.Vdl.Value, w.Epoch, w.RedoBytes, w.RedoBytesShipped, w.RedoRecords, w.Batches,
+                segments.Sum(s => s.BytesWritten), segments.Sum(s => s.Fsyncs));
+        }
+    }
+}

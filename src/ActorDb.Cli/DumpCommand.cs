@@ -1,0 +1,88 @@
+using System.CommandLine;
+using System.Text.Json;
+using ActorDb.Client;
+using ActorDb.Hosting;
+
+namespace ActorDb.Cli;
+
+/// <summary><c>actordb dump</c>: opens the volume and prints a table as JSON lines sorted by key.</summary>
+internal static class DumpCommand
+{
+    public static Command Create()
+    {
+        var dataDir = CommonOptions.DataDir("actordb-data");
+        var table = new Option<string>("--table") { Description = "table to print", Required = true };
+        var logLevel = CommonOptions.LogLevel();
+        var command = new Command("dump", "print a table as JSON lines sorted by key: {\"key\": ..., \"fields\": {...}}") { dataDir, table, logLevel };
+        command.SetAction(async (parse, ct) =>
+        {
+            var dir = parse.GetValue(dataDir)!;
+            if (!Directory.Exists(dir)) return CommonOptions.Error("dump", $"data directory '{dir}' does not exist");
+            try
+            {
+                await using var node = await EmbeddedNode.StartAsync(new ActorDbOptions { DataDir = dir }, parse.GetValue(logLevel)!, ct: ct);
+                return await DumpAsync(node.Client, parse.GetValue(table)!, Console.Out, ct);
+            }
+            catch (Exception e) when (e is IOException or ActorDbException or Akka.Configuration.ConfigurationException)
+            {
+                return CommonOptions.Error("dump", e.Message);
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Writes every row of <paramref name="table"/> as a JSON line, in key order. Returns the exit code.</summary>
+    public static async Task<int> DumpAsync(IActorDbClient client, string table, TextWriter output, CancellationToken ct)
+    {
+        var schema = await client.GetTableAsync(table, ct);
+        if (schema is null) return CommonOptions.Error("dump", $"no table '{table}'");
+        object from = schema.Key.Type == ColumnType.Int64 ? long.MinValue : "";
+        const int chunk = 1000;
+        while (true)
+        {
+            IReadOnlyList<Row> rows;
+            await using (var tx = client.Begin())
+            {
+                rows = await tx.ScanAsync(table, from, chunk, ct);
+                await tx.CommitAsync(ct);
+            }
+            foreach (var row in rows) output.WriteLine(Format(row));
+            if (rows.Count < chunk) return 0;
+            var last = rows[^1].Key;
+            from = last is long l ? l + 1 : (string)last + "\0";
+        }
+    }
+
+    /// <summary>One row as <c>{"key": ..., "fields": {...}}</c>; bytes are base64.</summary>
+    public static string Format(Row row)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream))
+        {
+            json.WriteStartObject();
+            json.WritePropertyName("key");
+            WriteValue(json, row.Key);
+            json.WriteStartObject("fields");
+            foreach (var (name, value) in row.Fields)
+            {
+                json.WritePropertyName(name);
+                WriteValue(json, value);
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static void WriteValue(Utf8JsonWriter json, object? value)
+    {
+        switch (value)
+        {
+            case null: json.WriteNullValue(); break;
+            case long l: json.WriteNumberValue(l); break;
+            case string s: json.WriteStringValue(s); break;
+            case byte[] b: json.WriteBase64StringValue(b); break;
+            default: json.WriteStringValue(value.ToString()); break;
+        }
+    }
+}
