@@ -91,19 +91,22 @@ internal static class BenchCommand
         output.WriteLine($"[ACTORDB], SegmentLogBytesPerCommit, {F(PerCommit(after.SegmentBytes - before.SegmentBytes))}");
         output.WriteLine($"[ACTORDB], SegmentFsyncsPerCommit, {F(PerCommit(after.Fsyncs - before.Fsyncs))}");
         output.WriteLine($"[ACTORDB], RedoBatches, {after.Batches - before.Batches}");
+        output.WriteLine($"[ACTORDB], BatchToWriteQuorumAvg(us), {after.BatchQuorumMicros}");
+        output.WriteLine($"[ACTORDB], WriterBusy(%), {F(100.0 * (after.WriterBusyMicros - before.WriterBusyMicros) / Math.Max(1, run.Run?.RunTime.TotalMicroseconds ?? 1))}");
+        output.WriteLine($"[ACTORDB], SegmentSyncAvg(us), {F(after.Fsyncs == before.Fsyncs ? 0 : (double)(after.SyncMicros - before.SyncMicros) / Math.Max(1, after.Syncs - before.Syncs))}");
         output.WriteLine($"[ACTORDB], PeakWorkingSet(MB), {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)}");
         var failed = (run.Run?.FailedOperations ?? 0) + (load.Load?.FailedOperations ?? 0);
         return failed > 0 && (run.Run?.OkOperations ?? 0) == 0 ? 1 : 0;
     }
 
-    private sealed record Snapshot(long Commits, long Vdl, long Epoch, long RedoBytes, long RedoBytesShipped, long RedoRecords, long Batches, long SegmentBytes, long Fsyncs)
+    private sealed record Snapshot(long Commits, long Vdl, long Epoch, long RedoBytes, long RedoBytesShipped, long RedoRecords, long Batches, long SegmentBytes, long Fsyncs, long SyncMicros, long Syncs, long BatchQuorumMicros, long WriterBusyMicros)
     {
         public static async Task<Snapshot> TakeAsync(EmbeddedNode node)
         {
             var w = await node.Client.GetStatusAsync();
             var segments = await node.GetSegmentStatusesAsync(TimeSpan.FromSeconds(10));
             return new Snapshot(w.Commits, w.Vdl.Value, w.Epoch, w.RedoBytes, w.RedoBytesShipped, w.RedoRecords, w.Batches,
-                segments.Sum(s => s.BytesWritten), segments.Sum(s => s.Fsyncs));
+                segments.Sum(s => s.BytesWritten), segments.Sum(s => s.Fsyncs), segments.Sum(s => s.SyncMicros), segments.Sum(s => s.Fsyncs), w.AvgBatchQuorumMicros, w.BusyMicros);
         }
     }
 }

@@ -77,7 +77,7 @@ public static class ActorDbHostingExtensions
             (system, _, _) =>
             {
                 var settings = ActorDbSettings.Create(system.Settings.Config);
-                return entityId => SegmentActor.Props(entityId, settings);
+                return entityId => SegmentActor.Props(entityId, settings).WithDispatcher("actordb.segment-dispatcher");
             },
             new SegmentMessageExtractor(),
             new ShardOptions
@@ -93,7 +93,7 @@ public static class ActorDbHostingExtensions
             var settings = ActorDbSettings.Create(system.Settings.Config);
             var dataLock = DataDirectoryLock.Acquire(settings.DataDir);
             var region = registry.Get<SegmentRegionKey>();
-            var writer = system.ActorOf(WriterActor.Props(settings, region), "actordb-writer");
+            var writer = system.ActorOf(WriterActor.Props(settings, region).WithDispatcher("actordb.writer-dispatcher"), "actordb-writer");
             registry.Register<WriterKey>(writer);
 
             var shutdown = CoordinatedShutdown.Get(system);

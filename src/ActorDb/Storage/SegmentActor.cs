@@ -17,7 +17,7 @@ namespace ActorDb.Storage;
 /// </summary>
 public sealed class SegmentActor : ReceiveActor
 {
-    private sealed record Synced(Lsn Scl, long Bytes);
+    private sealed record Synced(Lsn Scl, long Bytes, long Micros);
     private sealed record SyncFailed(Exception Error);
 
     private readonly int _pg;
@@ -25,20 +25,28 @@ public sealed class SegmentActor : ReceiveActor
     private readonly string _dir;
     private readonly ActorDbSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly SortedDictionary<long, RedoRecord> _pending = new();   // records above the materialized point
+    /// <summary>After each group commit at most this many pending records are materialized, so page materialization
+    /// runs in the background in small steps and never holds up acknowledgements; page reads materialize what they need.</summary>
+    private const int MaterializeStep = 512;
+
+    private readonly List<RedoRecord> _pending = new();   // records not yet materialized, in LSN order from _applied on
+    private int _applied;                                 // _pending[.._applied] are materialized, awaiting compaction
     private readonly Dictionary<long, byte[]> _pages = new();
-    private readonly LinkedList<CplInfo> _cpls = new();
+    private readonly LinkedList<RedoRecord> _cpls = new();   // commit records (payload decoded only for reports)
     private SegmentLog _segmentLog = null!;
     private SegmentMetadata _meta = null!;
     private SclTracker _scl = null!;
     private Lsn _durableScl;
     private Lsn _materialized;
     private Lsn _knownVdl;
-    private Task? _syncInFlight;
+    private bool _syncInFlight;
+    private SegmentSyncThread _syncThread = null!;
+    private Lsn _syncingScl;
     private bool _appendedSinceSync;
     private IActorRef _writer = ActorRefs.Nobody;
     private string? _failure;
     private bool _stopping;
+    private long _syncMicros;
 
     /// <summary>Props for the segment with sharding entity id <paramref name="entityId"/> (<c>pg-N-R</c>).</summary>
     public static Props Props(string entityId, ActorDbSettings settings)
@@ -74,6 +82,8 @@ public sealed class SegmentActor : ReceiveActor
         var started = DateTime.UtcNow;
         _meta = SegmentMetadata.Load(_dir);
         _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes });
+        _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
+            (result, micros) => new Synced(Lsn.Zero, result.BytesWritten, micros), e => new SyncFailed(e));
         var report = _segmentLog.Recovery;
         if (report.TailBytesCut > 0)
             _log.Warning("Segment {Segment} (PG {Pg}): cut a torn tail of {Bytes} bytes from {File}", EntityId(_pg, _replica), _pg, report.TailBytesCut, report.TailFile);
@@ -85,12 +95,11 @@ public sealed class SegmentActor : ReceiveActor
         foreach (var record in _segmentLog.ReadAll())
         {
             if (!_scl.Add(record.Lsn, record.PrevLsn)) continue;
-            _pending[record.Lsn.Value] = record;
+            AddPending(record);
             records++;
         }
         _durableScl = _scl.Scl;
         _knownVdl = _meta.Vdl;
-        RememberCpls(_pending.Values);
         Materialize(Lsn.Min(_durableScl, _knownVdl));
         _log.Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, SCL {Scl}, {Records} records, {Pages} pages materialized",
             new object[] { EntityId(_pg, _replica), _pg, (int)(DateTime.UtcNow - started).TotalMilliseconds, _meta.Epoch, _durableScl, records, _pages.Count });
@@ -101,7 +110,7 @@ public sealed class SegmentActor : ReceiveActor
     {
         try
         {
-            _syncInFlight?.Wait(TimeSpan.FromSeconds(30));
+            _syncThread?.Dispose();   // finishes a batch being written
             if (_appendedSinceSync && _failure is null) _segmentLog.Sync();
         }
         catch (Exception e)
@@ -135,39 +144,38 @@ public sealed class SegmentActor : ReceiveActor
         {
             if (!_scl.Add(record.Lsn, record.PrevLsn)) continue;   // duplicate (a resend) or annulled
             _segmentLog.Append(record);
-            _pending[record.Lsn.Value] = record;
+            AddPending(record);
             _appendedSinceSync = true;
-            if (record.Kind == RedoKind.Commit) RememberCpls([record]);
         }
         if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;
-        if (_appendedSinceSync) { if (_syncInFlight is null) StartSync(); }
+        if (_appendedSinceSync) { if (!_syncInFlight) StartSync(); }
         else Sender.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));   // nothing new: re-ack
     }
 
     private void StartSync()
     {
-        var scl = _scl.Scl;
-        var batch = _segmentLog.TakeBatch();
+        _syncingScl = _scl.Scl;
+        _syncInFlight = true;
         _appendedSinceSync = false;
-        var log = _segmentLog;
-        _syncInFlight = Task.Run(() => log.WriteAndSync(batch)).PipeTo(Self,
-            success: r => new Synced(scl, r.BytesWritten),
-            failure: e => new SyncFailed(e));
+        _syncThread.Submit(_segmentLog.TakeBatch());
     }
 
     private void OnSynced(Synced synced)
     {
-        _syncInFlight = null;
-        if (synced.Scl > _durableScl) _durableScl = synced.Scl;
+        _syncInFlight = false;
+        _syncMicros += synced.Micros;
+        // A sync started before an epoch change may finish after truncation reset the chain: never count past it.
+        var completed = Lsn.Min(_syncingScl, _scl.Scl);
+        if (completed > _durableScl) _durableScl = completed;
         _writer.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));
         if (_appendedSinceSync) StartSync();
-        Materialize(Lsn.Min(_durableScl, _knownVdl));
-        if (_stopping && _syncInFlight is null) Context.Stop(Self);
+        if (_pending.Count - _applied >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), MaterializeStep);
+        if (_stopping && !_syncInFlight) Context.Stop(Self);
     }
 
     private void OnSyncFailed(SyncFailed failed)
     {
-        _syncInFlight = null;
+        _syncInFlight = false;
         var error = failed.Error is AggregateException a ? a.InnerException ?? a : failed.Error;
         _failure = $"segment {EntityId(_pg, _replica)} failed to write its log: {error.Message}";
         _log.Error(error, "Segment {Segment} (PG {Pg}): log write failed; it acknowledges nothing more until restarted", EntityId(_pg, _replica), _pg);
@@ -183,19 +191,20 @@ public sealed class SegmentActor : ReceiveActor
         }
         if (open.Epoch > _meta.Epoch)
         {
-            _syncInFlight?.Wait();   // records of the old epoch in flight must not be acknowledged under the new one
-            _syncInFlight = null;
+            // Acks of records of the old epoch still being synced go out under the old epoch; the writer of the new
+            // epoch ignores them (RedoAck carries the epoch).
             _meta = _meta.WithEpoch(open.Epoch, open.Vdl);
             if (open.TruncateTo > open.Vdl) _meta = _meta.WithAnnulled(new AnnulledRange(open.Vdl, open.TruncateTo, open.Epoch));
             _meta.Save(_dir, _settings.Segment.Fsync);
             if (open.TruncateTo > open.Vdl)
             {
-                foreach (var lsn in _pending.Keys.Where(l => l > open.Vdl.Value && l <= open.TruncateTo.Value).ToList()) _pending.Remove(lsn);
+                Compact();
+                _pending.RemoveAll(r => r.Lsn > open.Vdl && r.Lsn <= open.TruncateTo);
                 for (var n = _cpls.First; n != null;) { var next = n.Next; if (n.Value.Lsn > open.Vdl) _cpls.Remove(n); n = next; }
                 if (_scl.Scl >= open.PgTail)
                 {
                     _scl = NewTracker(open.PgTail);
-                    foreach (var r in _pending.Values.Where(r => r.Lsn > open.PgTail)) _scl.Add(r.Lsn, r.PrevLsn);
+                    foreach (var r in _pending.Where(r => r.Lsn > open.PgTail)) _scl.Add(r.Lsn, r.PrevLsn);
                 }
                 else _scl.Annul(open.Vdl, open.TruncateTo, open.Epoch);
                 _durableScl = Lsn.Min(_durableScl, _scl.Scl);
@@ -224,47 +233,66 @@ public sealed class SegmentActor : ReceiveActor
 
     private static Lsn PageLsnOf(byte[] image) => new(BitConverter.ToInt64(image, 0));
 
-    /// <summary>Applies pending records up to <paramref name="target"/> to the page images, in LSN order.</summary>
-    private void Materialize(Lsn target)
+    private void AddPending(RedoRecord record)
     {
-        while (_pending.Count > 0)
+        if (_pending.Count == _applied || _pending[^1].Lsn < record.Lsn) _pending.Add(record);
+        else
         {
-            var first = _pending.First();
-            if (first.Key > target.Value) break;
-            _pending.Remove(first.Key);
-            var r = first.Value;
-            if (r.Kind == RedoKind.PageDelta)
+            // A resend filling a hole: insert in LSN order among the records not yet materialized.
+            var lo = _applied;
+            var hi = _pending.Count;
+            while (lo < hi)
             {
-                if (!_pages.TryGetValue(r.PageNo, out var image))
-                    _pages[r.PageNo] = image = new byte[_settings.Geometry.PageSize];
-                PageDelta.Apply(image, r.Payload.Span);
-                BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
+                var mid = (lo + hi) / 2;
+                if (_pending[mid].Lsn < record.Lsn) lo = mid + 1; else hi = mid;
             }
-            _materialized = r.Lsn;
+            _pending.Insert(lo, record);
         }
-    }
-
-    private void RememberCpls(IEnumerable<RedoRecord> records)
-    {
-        foreach (var r in records)
+        if (record.Kind == RedoKind.Commit)
         {
-            if (r.Kind != RedoKind.Commit) continue;
-            var payload = CommitPayload.Decode(r.Payload.Span);
-            _cpls.AddLast(new CplInfo(r.Lsn, payload.PgHighWater));
+            _cpls.AddLast(record);
             if (_cpls.Count > _settings.Segment.RememberedCpls) _cpls.RemoveFirst();
         }
     }
 
+    /// <summary>Applies pending records up to <paramref name="target"/> to the page images, in LSN order.</summary>
+    private void Materialize(Lsn target, int maxRecords = int.MaxValue)
+    {
+        var pageSize = _settings.Geometry.PageSize;
+        var limit = maxRecords == int.MaxValue ? int.MaxValue : _applied + maxRecords;
+        while (_applied < _pending.Count && _applied < limit)
+        {
+            var r = _pending[_applied];
+            if (r.Lsn > target) break;
+            if (r.Kind == RedoKind.PageDelta)
+            {
+                if (!_pages.TryGetValue(r.PageNo, out var image))
+                    _pages[r.PageNo] = image = new byte[pageSize];
+                PageDelta.Apply(image, r.Payload.Span);
+                BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
+            }
+            _materialized = r.Lsn;
+            _applied++;
+        }
+        if (_applied > 1024 && _applied * 2 > _pending.Count) Compact();
+    }
+
+    private void Compact()
+    {
+        _pending.RemoveRange(0, _applied);
+        _applied = 0;
+    }
+
     private SegmentReport Report() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
-        _cpls.Where(c => c.Lsn <= _durableScl).ToArray());
+        _cpls.Where(c => c.Lsn <= _durableScl).Select(c => new CplInfo(c.Lsn, CommitPayload.Decode(c.Payload.Span).PgHighWater)).ToArray());
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
-        _segmentLog.FsyncCount, _segmentLog.BytesWritten, _segmentLog.DiskBytes, _pages.Count, _failure);
+        _segmentLog.FsyncCount, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes, _pages.Count, _failure);
 
     private void StopGracefully()
     {
         _stopping = true;
-        if (_syncInFlight is null && _appendedSinceSync && _failure is null) StartSync();
-        if (_syncInFlight is null) Context.Stop(Self);
+        if (!_syncInFlight && _appendedSinceSync && _failure is null) StartSync();
+        if (!_syncInFlight) Context.Stop(Self);
     }
 }

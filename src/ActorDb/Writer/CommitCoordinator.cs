@@ -11,7 +11,9 @@ namespace ActorDb.Writer;
 /// be known (<see cref="Abandoned"/>). It logs the commit once when it is slower than the slow-commit threshold. One
 /// message in, one reply out: the ack path costs one message per transaction, not per segment.
 /// </summary>
-public sealed class CommitCoordinator : ReceiveActor
+/// <remarks>An <see cref="UntypedActor"/> made by an <see cref="IIndirectActorProducer"/>: one is created per commit,
+/// so it avoids the per-instance handler table of a ReceiveActor and the reflection of expression-based Props.</remarks>
+public sealed class CommitCoordinator : UntypedActor
 {
     /// <summary>VDL has reached the commit LSN.</summary>
     public sealed record Durable(Lsn Vdl);
@@ -19,32 +21,55 @@ public sealed class CommitCoordinator : ReceiveActor
     /// <summary>The writer can no longer make the commit durable (fenced, stopped): the outcome is ambiguous.</summary>
     public sealed record Abandoned(string Reason);
 
+    private readonly long _txnId;
+    private readonly Lsn _commitLsn;
+    private readonly long _epoch;
+    private readonly IActorRef _client;
+    private readonly long _started = Environment.TickCount64;
+
     /// <summary>Props for the coordinator of <paramref name="txnId"/>, replying to <paramref name="client"/>.</summary>
     public static Props Props(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold) =>
-        Akka.Actor.Props.Create(() => new CommitCoordinator(txnId, commitLsn, epoch, client, slowCommitThreshold));
+        Akka.Actor.Props.CreateBy(new Producer(txnId, commitLsn, epoch, client, slowCommitThreshold));
 
+    /// <summary>Creates the coordinator; see <see cref="Props"/>.</summary>
     public CommitCoordinator(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold)
     {
-        var log = Context.GetLogger();
-        var started = DateTime.UtcNow;
+        _txnId = txnId;
+        _commitLsn = commitLsn;
+        _epoch = epoch;
+        _client = client;
         Context.SetReceiveTimeout(slowCommitThreshold);
+    }
 
-        Receive<Durable>(d =>
+    /// <inheritdoc />
+    protected override void OnReceive(object message)
+    {
+        switch (message)
         {
-            client.Tell(new WriterProtocol.CommitReply(txnId, new CommitInfo(commitLsn.Value, d.Vdl.Value), null));
-            Context.Stop(Self);
-        });
-        Receive<Abandoned>(a =>
-        {
-            client.Tell(new WriterProtocol.CommitReply(txnId, null, new AmbiguousCommitException(
-                $"transaction {txnId}: commit LSN {commitLsn} in epoch {epoch} was sent but not acknowledged: {a.Reason}")));
-            Context.Stop(Self);
-        });
-        Receive<ReceiveTimeout>(_ =>
-        {
-            log.Warning("Slow commit: transaction {TxnId} commit LSN {Lsn} in epoch {Epoch} not durable after {Ms} ms",
-                txnId, commitLsn, epoch, (int)(DateTime.UtcNow - started).TotalMilliseconds);
-            Context.SetReceiveTimeout(null);
-        });
+            case Durable d:
+                _client.Tell(new WriterProtocol.CommitReply(_txnId, new CommitInfo(_commitLsn.Value, d.Vdl.Value), null));
+                Context.Stop(Self);
+                break;
+            case Abandoned a:
+                _client.Tell(new WriterProtocol.CommitReply(_txnId, null, new AmbiguousCommitException(
+                    $"transaction {_txnId}: commit LSN {_commitLsn} in epoch {_epoch} was sent but not acknowledged: {a.Reason}")));
+                Context.Stop(Self);
+                break;
+            case ReceiveTimeout:
+                Context.GetLogger().Warning("Slow commit: transaction {TxnId} commit LSN {Lsn} in epoch {Epoch} not durable after {Ms} ms",
+                    _txnId, _commitLsn, _epoch, Environment.TickCount64 - _started);
+                Context.SetReceiveTimeout(null);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private sealed class Producer(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(CommitCoordinator);
+        public ActorBase Produce() => new CommitCoordinator(txnId, commitLsn, epoch, client, slowCommitThreshold);
+        public void Release(ActorBase actor) { }
     }
 }

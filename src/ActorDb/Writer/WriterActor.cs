@@ -15,13 +15,12 @@ namespace ActorDb.Writer;
 /// LSN allocation, quorum tracking) and does its I/O: it opens the volume (read quorum of segment reports, new epoch,
 /// truncation), ships redo per PG to the six segments of each PG, turns segment acknowledgements into VDL, hands durable
 /// commits to their <see cref="CommitCoordinator"/>s, fetches missing pages from segments, resends redo to segments that
-/// missed it, and reports stalled PGs. Batching: a PG's unsent records go out together when the self-sent flush is
-/// processed (behind whatever was already in the mailbox) while fewer than <c>max-batches-in-flight-per-pg</c> batches of
-/// that PG await a write quorum; no timer.
+/// missed it, and reports stalled PGs. Batching is pipelined: a PG's unsent records go out at once while fewer than
+/// <c>max-batches-in-flight-per-pg</c> batches of that PG await a write quorum, otherwise they accumulate and leave
+/// together when an ack frees a slot; no timer.
 /// </summary>
 public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
 {
-    private sealed record Flush { public static readonly Flush Instance = new(); }
     private sealed record Tick { public static readonly Tick Instance = new(); }
     private sealed record OpenTick { public static readonly OpenTick Instance = new(); }
 
@@ -45,12 +44,14 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
     private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
     private readonly Dictionary<long, IActorRef> _coordinators = new();
     private readonly Dictionary<Lsn, Action> _systemWaiters = new();
-    private Queue<Lsn>[] _batchesInFlight = null!;
+    private Queue<(Lsn Last, long SentTicks)>[] _batchesInFlight = null!;
+    private long _batchQuorumTicks;
+    private long _batchesQuorate;
     private DateTime[][] _lastProgress = null!;
     private Lsn[][] _lastAcked = null!;
     private bool[] _stalled = null!;
     private DateTime[] _quorumProgress = null!;
-    private bool _flushScheduled;
+    private readonly Dictionary<(int Pg, int Replica), IActorRef> _segmentRefs = new();
     private long _batches;
     private long _bytesShipped;
     private string _state = "opening";
@@ -63,6 +64,16 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
 
     /// <inheritdoc />
     public IStash Stash { get; set; } = null!;
+
+    private long _busyTicks;
+
+    /// <inheritdoc />
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { return base.AroundReceive(receive, message); }
+        finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started; }
+    }
 
     public WriterActor(ActorDbSettings settings, IActorRef segments)
     {
@@ -116,7 +127,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
             _segments.Tell(new ReadPage(0, _headerReplica, Core.Tables.Catalog.HeaderPage, _plan!.Vdl, _plan.PgTail[0]));
         });
         Receive<RedoAck>(OnRedoAck);   // acks of the format MTR
-        Receive<Flush>(_ => OnFlush());
+        Receive<SegmentTerminated>(OnSegmentTerminated);
         Receive<RedoRejected>(OnRejected);
         Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
         Receive<Drain>(_ => Sender.Tell(new Drained(0)));
@@ -159,7 +170,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         _engine = new TransactionEngine(
             new EngineOptions(_settings.Geometry, _settings.Writer.BufferCachePages, _settings.Writer.Lal, _settings.Writer.RetainedRedoBytesPerPg),
             _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail);
-        _batchesInFlight = Enumerable.Range(0, _pgCount).Select(_ => new Queue<Lsn>()).ToArray();
+        _batchesInFlight = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(Lsn, long)>()).ToArray();
         var now = DateTime.UtcNow;
         _lastProgress = Enumerable.Range(0, _pgCount).Select(_ => Enumerable.Repeat(now, 6).ToArray()).ToArray();
         _lastAcked = Enumerable.Range(0, _pgCount).Select(_ => new Lsn[6]).ToArray();
@@ -181,7 +192,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
             var format = _engine.FormatVolume();
             _log.Info("Writer formatting a new volume in epoch {Epoch}: catalog MTR at LSN {Lsn}", _plan.Epoch, format.CommitLsn);
             _systemWaiters[format.CommitLsn] = BecomeServing;
-            ScheduleFlush();
+            Ship();
         }
         else
         {
@@ -234,8 +245,8 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         Receive<EpochOpened>(e => { _opened.Add((e.Pg, e.Replica)); OnRedoAck(new RedoAck(e.Pg, e.Replica, e.Epoch, e.Scl)); });
         Receive<PageImage>(OnPageImage);
         Receive<PageUnavailable>(p => RequestPage(p.PageNo, nextReplica: true));
-        Receive<Flush>(_ => OnFlush());
         Receive<Tick>(_ => OnTick());
+        Receive<SegmentTerminated>(OnSegmentTerminated);
         Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
         Receive<Drain>(_ => StartDrain());
         Receive<SegmentState>(_ => { });
@@ -274,7 +285,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         {
             case CommitOutcome.Pending p:
                 _coordinators[m.TxnId] = Context.ActorOf(CommitCoordinator.Props(m.TxnId, p.CommitLsn, _engine.Epoch, Sender, _settings.Writer.SlowCommitThreshold));
-                ScheduleFlush();
+                Ship();
                 break;
             case CommitOutcome.ReadOnly r:
                 Sender.Tell(new CommitReply(m.TxnId, new CommitInfo(0, _engine.Vdl.Value), null));
@@ -305,7 +316,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
                     var sender = Sender;
                     _systemWaiters[p.CommitLsn] = () => sender.Tell(new TableReply(schema, null));
                     _log.Info("Creating table {Table} in epoch {Epoch} at LSN {Lsn}", schema.Name, _engine.Epoch, p.CommitLsn);
-                    ScheduleFlush();
+                    Ship();
                     break;
             }
         }
@@ -358,34 +369,58 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
 
     // ---------------------------------------------------------------- redo shipping and acks
 
-    private void ScheduleFlush()
+    /// <summary>
+    /// Sends to a segment directly once it has answered (its entity ref, watched), else through the shard region. This
+    /// saves the region and shard hops on the hot path; if the entity stops (handoff, crash) its Terminated drops the
+    /// cached ref and messages go through the region again. Delivery is never assumed: acks drive resends.
+    /// </summary>
+    private void TellSegment(int pg, int replica, object message)
     {
-        if (_flushScheduled) return;
-        _flushScheduled = true;
-        Self.Tell(Flush.Instance);
+        if (_segmentRefs.TryGetValue((pg, replica), out var segment)) segment.Tell(message);
+        else _segments.Tell(message);
     }
 
-    private void OnFlush()
+    private void LearnSegment(int pg, int replica, IActorRef sender)
     {
-        _flushScheduled = false;
+        if (sender.IsNobody() || (_segmentRefs.TryGetValue((pg, replica), out var known) && known.Equals(sender))) return;
+        if (known is not null) Context.Unwatch(known);
+        _segmentRefs[(pg, replica)] = sender;
+        Context.WatchWith(sender, new SegmentTerminated(pg, replica, sender));
+    }
+
+    private sealed record SegmentTerminated(int Pg, int Replica, IActorRef Ref);
+
+    private void OnSegmentTerminated(SegmentTerminated t)
+    {
+        if (_segmentRefs.TryGetValue((t.Pg, t.Replica), out var known) && known.Equals(t.Ref)) _segmentRefs.Remove((t.Pg, t.Replica));
+    }
+
+    /// <summary>
+    /// Pipelined batching: every PG with unsent redo and a free in-flight slot sends all of it now, as one batch; a PG
+    /// whose window is full keeps accumulating, and the ack that frees a slot sends the accumulated records. Batches
+    /// grow with load without any timer.
+    /// </summary>
+    private void Ship()
+    {
         foreach (var outbox in _engine.Outboxes)
         {
             var pg = outbox.Pg;
             if (outbox.UnsentCount == 0 || _batchesInFlight[pg].Count >= _settings.Writer.MaxBatchesInFlightPerPg) continue;
             if (_batchesInFlight[pg].Count == 0) _quorumProgress[pg] = DateTime.UtcNow;
             var records = outbox.TakeBatch();
-            _batchesInFlight[pg].Enqueue(records[^1].Lsn);
+            _batchesInFlight[pg].Enqueue((records[^1].Lsn, System.Diagnostics.Stopwatch.GetTimestamp()));
             _batches++;
             var bytes = records.Sum(r => (long)Core.Redo.RedoCodec.FrameSize(r));
             _bytesShipped += bytes * VolumeGeometry.SegmentsPerPg;
             for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
-                _segments.Tell(new RedoBatch(pg, r, _engine.Epoch, records, _engine.Vdl));
+                TellSegment(pg, r, new RedoBatch(pg, r, _engine.Epoch, records, _engine.Vdl));
         }
     }
 
     private void OnRedoAck(RedoAck ack)
     {
         if (_engine is null || ack.Epoch != _engine.Epoch) return;
+        LearnSegment(ack.Pg, ack.Replica, Sender);
         if (ack.Scl > _lastAcked[ack.Pg][ack.Replica])
         {
             _lastAcked[ack.Pg][ack.Replica] = ack.Scl;
@@ -396,7 +431,11 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         var quorum = _engine.Tracker.PgQuorumLsn(ack.Pg);
         if (quorum > quorumBefore) _quorumProgress[ack.Pg] = DateTime.UtcNow;
         var inFlight = _batchesInFlight[ack.Pg];
-        while (inFlight.Count > 0 && inFlight.Peek() <= quorum) inFlight.Dequeue();
+        while (inFlight.Count > 0 && inFlight.Peek().Last <= quorum)
+        {
+            _batchQuorumTicks += System.Diagnostics.Stopwatch.GetTimestamp() - inFlight.Dequeue().SentTicks;
+            _batchesQuorate++;
+        }
 
         foreach (var c in durable)
         {
@@ -412,7 +451,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
             foreach (var (message, sender) in _backpressured) Self.Tell(message, sender);
             _backpressured.Clear();
         }
-        if (_engine.Outboxes[ack.Pg].UnsentCount > 0) ScheduleFlush();
+        if (_engine.Outboxes[ack.Pg].UnsentCount > 0) Ship();
         if (_drain is not null) CheckDrain();
     }
 
@@ -488,7 +527,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
                 if (scl >= outbox.LastSent || now - _lastProgress[pg][r] < _settings.Writer.ResendAfter) continue;
                 _lastProgress[pg][r] = now;   // one resend per interval
                 var missing = outbox.RetainedAbove(scl);
-                if (missing is { Length: > 0 }) _segments.Tell(new RedoBatch(pg, r, _engine.Epoch, missing, _engine.Vdl));
+                if (missing is { Length: > 0 }) _segments.Tell(new RedoBatch(pg, r, _engine.Epoch, missing, _engine.Vdl));   // via the region: the entity may have moved
                 else if (missing is null)
                     _log.Warning("Segment {Segment} (PG {Pg}) at SCL {Scl} lacks records the writer no longer keeps; it must catch up from its peers",
                         EntityId(pg, r), pg, scl);
@@ -531,7 +570,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
             Resume(_engine.Abort(txn));
         }
         _log.Info("Writer draining in epoch {Epoch}: {Commits} commits in flight, VDL {Vdl}", _engine.Epoch, _engine.CommitsInFlight, _engine.Vdl);
-        ScheduleFlush();
+        Ship();
         CheckDrain();
     }
 
@@ -554,13 +593,15 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
     private WriterStatus Status()
     {
         if (_engine is null)
-            return new WriterStatus(_state, _plan?.Epoch ?? 0, Lsn.Zero, Lsn.Zero, Lsn.Zero, _settings.Writer.Lal, 0, 0, 0, 0, 0, 0, 0, [], _failure);
+            return new WriterStatus(_state, _plan?.Epoch ?? 0, Lsn.Zero, Lsn.Zero, Lsn.Zero, _settings.Writer.Lal, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], _failure);
         var pgs = Enumerable.Range(0, _pgCount).Select(pg => new PgStatus(pg,
             Enumerable.Range(0, 6).Select(r => _engine.Tracker.Scl(pg, r)).ToArray(),
             _engine.Tracker.PgQuorumLsn(pg),
             _engine.Tracker.OldestOutstanding(pg) is { } o && _stalled[pg] ? StalledReplicas(pg, o) : [])).ToArray();
         return new WriterStatus(_state, _engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _settings.Writer.Lal,
             _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _bytesShipped, _batches,
+            _batchesQuorate == 0 ? 0 : _batchQuorumTicks * 1_000_000 / System.Diagnostics.Stopwatch.Frequency / _batchesQuorate,
+            _busyTicks * 1_000_000 / System.Diagnostics.Stopwatch.Frequency,
             _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _failure);
     }
 }

@@ -42,10 +42,12 @@ public static class WriterProtocol
         public static readonly GetWriterStatus Instance = new();
     }
 
-    /// <summary>The writer's state: <paramref name="State"/> is opening, serving, draining, fenced or failed.</summary>
+    /// <summary>The writer's state: <paramref name="State"/> is opening, serving, draining, fenced or failed;
+    /// <paramref name="AvgBatchQuorumMicros"/> is the mean time from sending a redo batch to its write quorum, in µs;
+    /// <paramref name="BusyMicros"/> the writer's total time spent handling messages, µs.</summary>
     public sealed record WriterStatus(
         string State, long Epoch, Lsn Allocated, Lsn Vcl, Lsn Vdl, long Lal,
-        long Commits, long RedoRecords, long RedoBytes, long RedoBytesShipped, long Batches,
+        long Commits, long RedoRecords, long RedoBytes, long RedoBytesShipped, long Batches, long AvgBatchQuorumMicros, long BusyMicros,
         int OpenTransactions, int CommitsInFlight, IReadOnlyList<PgStatus> Pgs, string? Failure);
 
     /// <summary>One PG as the writer sees it: SCL per replica, quorum LSN, and the replicas a stall is waiting for.</summary>

@@ -11,7 +11,7 @@ public class EmbeddedNodeTests
     public async Task Committed_rows_survive_a_clean_stop_and_reopen()
     {
         using var dir = new TestDirectory();
-        await using (var node = await EmbeddedNode.StartAsync(new ActorDbOptions { DataDir = dir.Path }, "WARNING"))
+        await using (var node = await EmbeddedNode.StartAsync(new ActorDbOptions { DataDir = dir.Path, PgCount = 2 }, "WARNING"))
         {
             var db = node.Client;
             await db.CreateTableAsync(Accounts);
@@ -35,7 +35,7 @@ public class EmbeddedNodeTests
             }
         }
 
-        await using (var node = await EmbeddedNode.StartAsync(new ActorDbOptions { DataDir = dir.Path }, "WARNING"))
+        await using (var node = await EmbeddedNode.StartAsync(new ActorDbOptions { DataDir = dir.Path, PgCount = 2 }, "WARNING"))
         {
             await using var tx = node.Client.Begin();
             var rows = await tx.ScanAsync("accounts", 0L, 1000);
