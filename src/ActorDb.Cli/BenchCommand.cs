@@ -28,11 +28,12 @@ internal static class BenchCommand
         var seed = new Option<int?>("--seed") { Description = "random seed (default: random)" };
         var noFsync = new Option<bool>("--unsafe-no-fsync") { Description = "segments skip fdatasync: NOT durable, for measuring the CPU/messaging ceiling only" };
         var logLevel = CommonOptions.LogLevel();
+        var config = CommonOptions.Config();
         var pgCount = new Option<int?>("--pg-count") { Description = "protection groups of a NEW volume (actordb.volume.pg-count)" };
 
         var command = new Command("bench", "run a workload on the embedded default node and report throughput and latency")
         {
-            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount,
+            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount, config,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -47,14 +48,19 @@ internal static class BenchCommand
             {
                 return CommonOptions.Error("bench", e.Message);
             }
-            var fsync = !parse.GetValue(noFsync);
+            var fsync = !parse.GetValue(noFsync);   // a --config file may turn fsync off too: the report says which
             ThreadPool.GetMinThreads(out var minWorkers, out var minIo);
             ThreadPool.SetMinThreads(Math.Max(minWorkers, Environment.ProcessorCount * 2), minIo);
             try
             {
-                var options = new ActorDbOptions { DataDir = parse.GetValue(dataDir), Fsync = fsync, PgCount = parse.GetValue(pgCount) };
+                var options = new ActorDbOptions
+                {
+                    DataDir = parse.GetValue(dataDir), Fsync = fsync ? null : false, PgCount = parse.GetValue(pgCount),
+                    Hocon = CommonOptions.ReadConfig(parse.GetValue(config)),
+                };
                 await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct);
-                if (!fsync) Console.WriteLine("[bench] WARNING: fsync is OFF (--unsafe-no-fsync): acknowledged commits are NOT durable");
+                fsync = ActorDbSettings.Create(node.System.Settings.Config).Segment.Fsync;
+                if (!fsync) Console.WriteLine("[bench] WARNING: fsync is OFF (--unsafe-no-fsync or actordb.segment.fsync = off): acknowledged commits are NOT durable");
                 return await RunAsync(node, w, threadCount, parse.GetValue(seed), parse.GetValue(ackLog), fsync, Console.Out, ct);
             }
             catch (Exception e) when (e is IOException or ActorDbException or WorkloadException or Akka.Configuration.ConfigurationException)

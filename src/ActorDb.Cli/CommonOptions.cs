@@ -11,6 +11,19 @@ internal static class CommonOptions
         DefaultValueFactory = _ => defaultValue,
     };
 
+    public static Option<string?> Config() => new("--config", "-c")
+    {
+        Description = "HOCON file with actordb.* (and akka.*) settings, e.g. hocon/node.conf; flags override it",
+    };
+
+    /// <summary>Reads a <c>--config</c> file. Throws <see cref="IOException"/> naming the file when it cannot be read.</summary>
+    public static string? ReadConfig(string? path)
+    {
+        if (path is null) return null;
+        if (!File.Exists(path)) throw new IOException($"config file '{path}' not found");
+        return File.ReadAllText(path);
+    }
+
     public static Option<string> LogLevel() => new("--log-level")
     {
         Description = "Akka log level of the embedded node: DEBUG, INFO, WARNING, ERROR",

@@ -13,14 +13,16 @@ internal static class DumpCommand
         var dataDir = CommonOptions.DataDir("actordb-data");
         var table = new Option<string>("--table") { Description = "table to print", Required = true };
         var logLevel = CommonOptions.LogLevel();
-        var command = new Command("dump", "print a table as JSON lines sorted by key: {\"key\": ..., \"fields\": {...}}") { dataDir, table, logLevel };
+        var config = CommonOptions.Config();
+        var command = new Command("dump", "print a table as JSON lines sorted by key: {\"key\": ..., \"fields\": {...}}") { dataDir, table, logLevel, config };
         command.SetAction(async (parse, ct) =>
         {
             var dir = parse.GetValue(dataDir)!;
             if (!Directory.Exists(dir)) return CommonOptions.Error("dump", $"data directory '{dir}' does not exist");
             try
             {
-                await using var node = await EmbeddedNode.StartAsync(new ActorDbOptions { DataDir = dir }, parse.GetValue(logLevel)!, ct: ct);
+                var options = new ActorDbOptions { DataDir = dir, Hocon = CommonOptions.ReadConfig(parse.GetValue(config)) };
+                await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct);
                 return await DumpAsync(node.Client, parse.GetValue(table)!, Console.Out, ct);
             }
             catch (Exception e) when (e is IOException or ActorDbException or Akka.Configuration.ConfigurationException)

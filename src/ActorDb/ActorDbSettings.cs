@@ -21,7 +21,8 @@ public sealed record WriterSettings(
 /// <param name="Fsync">fdatasync before acknowledging; false only for tests and benchmarks that say so.</param>
 /// <param name="MaxFileBytes">Segment log file roll-over size, bytes.</param>
 /// <param name="RememberedCpls">Commit records kept in memory for recovery reports.</param>
-public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int RememberedCpls);
+/// <param name="PreallocateBytes">Zero bytes the log file is extended by ahead of the data (0: off).</param>
+public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int RememberedCpls, long PreallocateBytes);
 
 /// <summary>
 /// ActorDb's settings, read from the <c>actordb</c> HOCON section (defaults in the embedded <c>reference.conf</c>).
@@ -95,7 +96,8 @@ public sealed record ActorDbSettings(
             new SegmentSettings(
                 Read("segment.fsync", k => c.GetBoolean(k)),
                 Read("segment.max-file-bytes", k => c.GetLong(k), v => v >= 1 << 20, "must be at least 1 MiB"),
-                Read("segment.remembered-cpls", k => c.GetInt(k), v => v >= 16, "must be at least 16")),
+                Read("segment.remembered-cpls", k => c.GetInt(k), v => v >= 16, "must be at least 16"),
+                Read("segment.preallocate-bytes", k => c.GetLong(k), v => v >= 0, "must not be negative")),
             Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"));
     }
 }

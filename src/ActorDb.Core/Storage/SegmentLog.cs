@@ -57,6 +57,8 @@ public sealed class SegmentLog : IDisposable
 
     private SafeFileHandle _current;                 // written by the single WriteAndSync; replaced under _gate
     private long _currentLength;                     // bytes of the current file known durable; updated under _gate
+    private long _preallocated;                      // the current file is zero-filled up to here (guarded by _writeLock)
+    private static readonly byte[] Zeros = new byte[1 << 20];
     private long _closedBytes;                       // bytes in files before the current one; guarded by _gate
 
     private byte[] _active;                          // guarded by _gate
@@ -82,6 +84,7 @@ public sealed class SegmentLog : IDisposable
         _files = files;
         _current = current;
         _currentLength = files[^1].Length;
+        _preallocated = _currentLength;
         for (int i = 0; i < files.Count - 1; i++) _closedBytes += files[i].Length;
         Recovery = report;
         _knownHoles = report.CorruptRanges.Select(r => (r.File, r.Offset)).ToHashSet();
@@ -314,6 +317,8 @@ public sealed class SegmentLog : IDisposable
 
             string path;
             lock (_gate) path = _files[^1].Path;
+            if (Options.PreallocateBytes > 0 && offset + batch.Length > _preallocated)
+                Preallocate(offset + batch.Length + Options.PreallocateBytes, path, batch);
             try
             {
                 RandomAccess.Write(_current, buffer.AsSpan(0, batch.Length), offset);
@@ -444,6 +449,19 @@ public sealed class SegmentLog : IDisposable
                 if (_disposed) return;
                 _disposed = true;
             }
+            // A clean close gives back the unused zero padding, so a tail cut at the next open means a crash.
+            if (_preallocated > _currentLength && _fault is null)
+            {
+                try
+                {
+                    RandomAccess.SetLength(_current, _currentLength);
+                    if (Options.Fsync) NativeFileSync.FlushData(_current);
+                }
+                catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
+                {
+                    // Left padded: the next open cuts the zeros as a tail. Nothing acknowledged is affected.
+                }
+            }
             _current.Dispose();
             _lock.Dispose();
         }
@@ -564,6 +582,28 @@ public sealed class SegmentLog : IDisposable
         Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir));
     }
 
+    /// <summary>Zero-fills the current file up to <paramref name="end"/> and, with fsync on, makes the new size durable,
+    /// so the data writes that follow overwrite allocated blocks. A full disk shows up here, before any data is lost.</summary>
+    private void Preallocate(long end, string path, SyncBatch batch)
+    {
+        var at = _preallocated;
+        try
+        {
+            while (at < end)
+            {
+                var n = (int)Math.Min(Zeros.Length, end - at);
+                RandomAccess.Write(_current, Zeros.AsSpan(0, n), at);
+                at += n;
+            }
+            if (Options.Fsync) NativeFileSync.FlushData(_current);
+        }
+        catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw Faulted(e, path, "preallocate", $"zero-filling the log up to {end} bytes failed", batch);
+        }
+        _preallocated = end;
+    }
+
     private void Roll(SyncBatch batch)
     {
         LogFile last;
@@ -599,6 +639,7 @@ public sealed class SegmentLog : IDisposable
             _current = next;
             _currentLength = 0;
         }
+        _preallocated = 0;
         old.Dispose();
     }
 

@@ -9,11 +9,18 @@ namespace ActorDb.Core.Storage;
 /// A batch is never split across files, so a file exceeds this only when a single batch is larger.</param>
 /// <param name="InitialBufferBytes">Initial capacity in bytes of each of the two in-memory write buffers
 /// (default 64 KiB); they grow by doubling as needed.</param>
+/// <param name="PreallocateBytes">The log file is extended ahead of the data by writing this many zero bytes at a time
+/// (default 16 MiB; 0 turns it off), so most fdatasync calls flush data only and need no journal commit for a new file
+/// size. Zeros after the last record are cut when the log is opened, like any torn tail.</param>
 public sealed record SegmentLogOptions(
     bool Fsync = true,
     long MaxFileBytes = SegmentLogOptions.DefaultMaxFileBytes,
-    int InitialBufferBytes = SegmentLogOptions.DefaultInitialBufferBytes)
+    int InitialBufferBytes = SegmentLogOptions.DefaultInitialBufferBytes,
+    long PreallocateBytes = SegmentLogOptions.DefaultPreallocateBytes)
 {
+    /// <summary>Default <see cref="PreallocateBytes"/>: 16 MiB.</summary>
+    public const long DefaultPreallocateBytes = 16L * 1024 * 1024;
+
     /// <summary>Default <see cref="MaxFileBytes"/>: 256 MiB.</summary>
     public const long DefaultMaxFileBytes = 256L * 1024 * 1024;
 

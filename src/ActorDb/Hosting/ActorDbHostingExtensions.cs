@@ -93,7 +93,7 @@ public static class ActorDbHostingExtensions
             var settings = ActorDbSettings.Create(system.Settings.Config);
             var dataLock = DataDirectoryLock.Acquire(settings.DataDir);
             var region = registry.Get<SegmentRegionKey>();
-            var writer = system.ActorOf(WriterActor.Props(settings, region).WithDispatcher("actordb.writer-dispatcher"), "actordb-writer");
+            var writer = system.ActorOf(WriterActor.Props(settings, region).WithDispatcher("actordb.writer-dispatcher").WithMailbox("actordb.writer-mailbox"), "actordb-writer");
             registry.Register<WriterKey>(writer);
 
             var shutdown = CoordinatedShutdown.Get(system);

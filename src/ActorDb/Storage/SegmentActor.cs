@@ -81,7 +81,7 @@ public sealed class SegmentActor : ReceiveActor
     {
         var started = DateTime.UtcNow;
         _meta = SegmentMetadata.Load(_dir);
-        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes });
+        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes });
         _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
             (result, micros) => new Synced(Lsn.Zero, result.BytesWritten, micros), e => new SyncFailed(e));
         var report = _segmentLog.Recovery;

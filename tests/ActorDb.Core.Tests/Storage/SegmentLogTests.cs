@@ -7,7 +7,10 @@ namespace ActorDb.Core.Tests.Storage;
 
 public class SegmentLogTests
 {
-    private static readonly SegmentLogOptions NoFsync = new(Fsync: false);
+    // These tests damage log files at byte offsets and check file lengths, so they write unpadded files;
+    // preallocation has its own test below.
+    private static readonly SegmentLogOptions NoFsync = new(Fsync: false, PreallocateBytes: 0);
+    private static readonly SegmentLogOptions Durable = SegmentLogOptions.Default with { PreallocateBytes = 0 };
 
     private static List<RedoRecord> WriteLog(string dir, IReadOnlyList<RedoRecord> records, SegmentLogOptions options, int perBatch = 7)
     {
@@ -41,7 +44,7 @@ public class SegmentLogTests
     {
         using var dir = new TempDir();
         List<RedoRecord> records = Chain(150);
-        using (var log = SegmentLog.Open(dir.Path, SegmentLogOptions.Default))
+        using (var log = SegmentLog.Open(dir.Path, Durable))
         {
             Assert.True(log.Recovery.IsClean);
             Assert.Equal(0, log.Recovery.RecordCount);
@@ -63,7 +66,7 @@ public class SegmentLogTests
         }
 
         var seen = new List<RedoRecord>();
-        using (var log = SegmentLog.Open(dir.Path, SegmentLogOptions.Default, seen.Add))
+        using (var log = SegmentLog.Open(dir.Path, Durable, seen.Add))
         {
             Assert.True(log.Recovery.IsClean);
             Assert.Equal(records.Count, log.Recovery.RecordCount);
@@ -79,7 +82,7 @@ public class SegmentLogTests
     {
         using var dir = new TempDir();
         string nested = Path.Combine(dir.Path, "a", "pg-1-0");
-        using var log = SegmentLog.Open(nested, SegmentLogOptions.Default);
+        using var log = SegmentLog.Open(nested, Durable);
         Assert.True(File.Exists(Path.Combine(nested, "redo-00000001.log")));
         Assert.Equal(Path.Combine(nested, "redo-00000001.log"), log.CurrentFile);
         Assert.Empty(log.ReadAll());
@@ -117,6 +120,32 @@ public class SegmentLogTests
             AssertSameRecords([.. records[..^1], next], Reopen(dir.Path, out OpenReport again));
             Assert.True(again.IsClean);
         }, iter: 40, threads: 1);
+    }
+
+    [Fact]
+    public void Preallocated_log_keeps_records_and_its_zero_padding_is_cut_on_open()
+    {
+        using var dir = new TempDir();
+        var options = new SegmentLogOptions(Fsync: true, PreallocateBytes: 64 * 1024);
+        List<RedoRecord> first = Chain(30, seed: 7);
+        WriteLog(dir.Path, first, options);
+        long[] offsets = FrameOffsets(first);
+        Assert.True(new FileInfo(FirstFile(dir)).Length > offsets[^1]);   // zero-padded ahead of the data
+
+        List<RedoRecord> back = Reopen(dir.Path, out OpenReport report);
+        AssertSameRecords(first, back);
+        Assert.Equal(offsets[^1], report.TailOffset);
+        Assert.Empty(report.CorruptRanges);
+        Assert.Equal(offsets[^1], new FileInfo(FirstFile(dir)).Length);
+
+        // Appending after the cut pads again and the log still reads back whole.
+        List<RedoRecord> all = Chain(60, seed: 7);
+        using (var log = SegmentLog.Open(dir.Path, options))
+        {
+            log.Append(all.Skip(30).ToList());
+            log.Sync();
+        }
+        AssertSameRecords(all, Reopen(dir.Path, out _));
     }
 
     [Fact]
@@ -208,7 +237,7 @@ public class SegmentLogTests
     public void Roll_over_across_files_keeps_order()
     {
         using var dir = new TempDir();
-        var options = new SegmentLogOptions(Fsync: false, MaxFileBytes: 1024);
+        var options = new SegmentLogOptions(Fsync: false, MaxFileBytes: 1024, PreallocateBytes: 0);
         List<RedoRecord> records = Chain(120);
         using (var log = SegmentLog.Open(dir.Path, options))
         {
@@ -246,7 +275,7 @@ public class SegmentLogTests
     public void Damage_at_end_of_a_non_last_file_is_a_hole_when_later_files_hold_records()
     {
         using var dir = new TempDir();
-        var options = new SegmentLogOptions(Fsync: false, MaxFileBytes: 600);
+        var options = new SegmentLogOptions(Fsync: false, MaxFileBytes: 600, PreallocateBytes: 0);
         List<RedoRecord> records = Chain(30, payloadBytes: 60); // 118-byte frames, 5 per file
         WriteLog(dir.Path, records, options, perBatch: 1);
         string file1 = FirstFile(dir);
@@ -335,7 +364,7 @@ public class SegmentLogTests
         using var dir = new TempDir();
         List<RedoRecord> records = Chain(3000, payloadBytes: 16);
         int syncs = 0;
-        using (var log = SegmentLog.Open(dir.Path, new SegmentLogOptions(Fsync: false, MaxFileBytes: 64 * 1024, InitialBufferBytes: 256)))
+        using (var log = SegmentLog.Open(dir.Path, new SegmentLogOptions(Fsync: false, MaxFileBytes: 64 * 1024, InitialBufferBytes: 256, PreallocateBytes: 0)))
         {
             bool done = false;
             var writer = Task.Run(() =>
@@ -418,7 +447,7 @@ public class SegmentLogTests
     {
         using var dir = new TempDir();
         string segDir = Path.Combine(dir.Path, "seg");
-        var options = new SegmentLogOptions(Fsync: true, MaxFileBytes: 200);
+        var options = new SegmentLogOptions(Fsync: true, MaxFileBytes: 200, PreallocateBytes: 0);
         using var log = SegmentLog.Open(segDir, options);
         log.Append(Chain(2, payloadBytes: 60)); // 236 bytes: one batch, first file
         log.Sync();
