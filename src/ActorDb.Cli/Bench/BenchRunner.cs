@@ -207,13 +207,14 @@ public sealed class BenchRunner
         try
         {
             tx = _client.Begin();
+            op.Committed = null;
             var status = await op.ExecuteAsync(tx, writes, rng);
             if (status != OpStatus.Ok)
             {
-                await tx.RollbackAsync();
+                if (op.Committed is null) await tx.RollbackAsync();
                 return (status, 0, null);
             }
-            var info = await tx.CommitAsync();
+            var info = op.Committed ?? await tx.CommitAsync();
             return (OpStatus.Ok, info.CommitLsn, null);
         }
         catch (StaleEpochException e) when (e.Ambiguous)

@@ -1,3 +1,4 @@
+using ActorDb.Core.Transactions;
 using ActorDb.Client;
 
 namespace ActorDb.Cli.Bench;
@@ -19,6 +20,19 @@ internal abstract class BenchOperation
 
     /// <summary>Called once when the operation is over (after the last attempt), whatever the outcome.</summary>
     public virtual void Completed(OpStatus status) { }
+
+    /// <summary>Runs a single-statement operation as its transaction's last statement with the commit in the same request
+    /// (<see cref="ITransaction.ExecuteAndCommitAsync"/>): one round trip, like YCSB's auto-commit operations. The
+    /// runner then takes <see cref="Committed"/> instead of committing.</summary>
+    protected async Task<object?> LastStatementAsync(ITransaction tx, Statement statement)
+    {
+        var (result, commit) = await tx.ExecuteAndCommitAsync(statement);
+        Committed = commit;
+        return result;
+    }
+
+    /// <summary>The commit made by <see cref="LastStatementAsync"/> in the current attempt, or null.</summary>
+    public CommitInfo? Committed { get; set; }
 }
 
 /// <summary>A workload engine: the table, the load rows and the run operations.</summary>
@@ -66,7 +80,7 @@ internal abstract class BenchWorkload
 
         public override async Task<OpStatus> ExecuteAsync(ITransaction tx, List<AckWrite> writes, Random rng)
         {
-            await tx.InsertAsync(table, key, fields);
+            await LastStatementAsync(tx, new InsertStatement(table, key, fields));
             writes.Add(new AckWrite(table, "insert", key, fields));
             return OpStatus.Ok;
         }
@@ -188,7 +202,7 @@ internal sealed class YcsbWorkload : BenchWorkload
         public override string Name => "READ";
 
         public override async Task<OpStatus> ExecuteAsync(ITransaction tx, List<AckWrite> writes, Random rng) =>
-            await tx.GetAsync(table, key) is null ? OpStatus.NotFound : OpStatus.Ok;
+            await LastStatementAsync(tx, new GetStatement(table, key)) is null ? OpStatus.NotFound : OpStatus.Ok;
     }
 
     private sealed class UpdateOperation(string name, string table, string key, Dictionary<string, object?> values, bool readFirst)
@@ -200,7 +214,7 @@ internal sealed class YcsbWorkload : BenchWorkload
         {
             if (readFirst && await tx.GetAsync(table, key) is null)
                 return OpStatus.NotFound;
-            if (!await tx.UpdateAsync(table, key, values))
+            if (!(bool)(await LastStatementAsync(tx, new UpdateStatement(table, key, values)))!)
                 return OpStatus.NotFound;
             writes.Add(new AckWrite(table, "update", key, values));
             return OpStatus.Ok;
@@ -213,7 +227,7 @@ internal sealed class YcsbWorkload : BenchWorkload
 
         public override async Task<OpStatus> ExecuteAsync(ITransaction tx, List<AckWrite> writes, Random rng)
         {
-            await tx.ScanAsync(table, startKey, length);
+            await LastStatementAsync(tx, new ScanStatement(table, startKey, length));
             return OpStatus.Ok;
         }
     }

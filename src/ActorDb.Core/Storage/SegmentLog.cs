@@ -318,7 +318,12 @@ public sealed class SegmentLog : IDisposable
             string path;
             lock (_gate) path = _files[^1].Path;
             if (Options.PreallocateBytes > 0 && offset + batch.Length > _preallocated)
-                Preallocate(offset + batch.Length + Options.PreallocateBytes, path, batch);
+            {
+                // A random extent in [P/2, 3P/2): replicas of one PG hold the same bytes, and would otherwise all stop to
+                // zero-fill at the same offset, stalling the PG's write quorum at once.
+                var extent = Options.PreallocateBytes / 2 + Random.Shared.NextInt64(Math.Max(1, Options.PreallocateBytes));
+                Preallocate(offset + batch.Length + extent, path, batch);
+            }
             try
             {
                 RandomAccess.Write(_current, buffer.AsSpan(0, batch.Length), offset);

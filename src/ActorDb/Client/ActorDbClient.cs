@@ -70,6 +70,7 @@ public sealed class ActorDbClient : IActorDbClient
     {
         private long _txnId;
         private bool _finished;
+        private CommitInfo? _committed;
 
         private async Task<object?> Run(Statement statement, CancellationToken ct)
         {
@@ -96,8 +97,33 @@ public sealed class ActorDbClient : IActorDbClient
         public async Task<bool> DeleteAsync(string table, object key, CancellationToken ct = default) =>
             (bool)(await Run(new DeleteStatement(table, key), ct))!;
 
+        public async Task<(object? Result, CommitInfo Commit)> ExecuteAndCommitAsync(Statement statement, CancellationToken ct = default)
+        {
+            if (_finished) throw new TransactionAbortedException($"transaction {_txnId} is finished");
+            StatementReply reply;
+            try
+            {
+                reply = await client._writer.Ask<StatementReply>(new ExecuteStatement(_txnId, statement, Commit: true), client._timeout, ct);
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or OperationCanceledException)
+            {
+                _finished = true;
+                throw new AmbiguousCommitException($"transaction {_txnId}: no reply to a statement with commit within {client._timeout}", e);
+            }
+            _txnId = reply.TxnId;
+            if (reply.Error is not null)
+            {
+                if (reply.TxnAborted) _finished = true;
+                throw reply.Error;
+            }
+            _finished = true;
+            _committed = reply.Committed;
+            return (reply.Result, reply.Committed!);
+        }
+
         public async Task<CommitInfo> CommitAsync(CancellationToken ct = default)
         {
+            if (_committed is not null) return _committed;
             if (_finished) throw new TransactionAbortedException($"transaction {_txnId} is finished");
             _finished = true;
             if (_txnId == 0) return new CommitInfo(0, 0);

@@ -1,3 +1,5 @@
+using ActorDb.Core.Transactions;
+
 namespace ActorDb.Client;
 
 /// <summary>
@@ -49,4 +51,25 @@ public interface ITransaction : IAsyncDisposable
 
     /// <summary>Discards every change and releases the locks.</summary>
     Task RollbackAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// Runs <paramref name="statement"/> as the transaction's last statement and commits, in one request where the
+    /// implementation can (a single-statement transaction then costs one round trip, like an auto-commit statement).
+    /// Returns the statement's result (shapes as for the methods above) and the commit; the transaction is then
+    /// finished. If the statement fails, nothing is committed and the transaction stays open (roll it back).
+    /// </summary>
+    async Task<(object? Result, CommitInfo Commit)> ExecuteAndCommitAsync(Statement statement, CancellationToken ct = default)
+    {
+        object? result;
+        switch (statement)
+        {
+            case GetStatement g: result = await GetAsync(g.Table, g.Key, ct); break;
+            case ScanStatement s: result = await ScanAsync(s.Table, s.FromKey, s.MaxRows, ct); break;
+            case InsertStatement i: await InsertAsync(i.Table, i.Key, i.Fields, ct); result = null; break;
+            case UpdateStatement u: result = await UpdateAsync(u.Table, u.Key, u.Fields, ct); break;
+            case DeleteStatement d: result = await DeleteAsync(d.Table, d.Key, ct); break;
+            default: throw new ArgumentException($"unknown statement {statement.GetType().Name}", nameof(statement));
+        }
+        return (result, await CommitAsync(ct));
+    }
 }

@@ -26,18 +26,25 @@ public sealed class CommitCoordinator : UntypedActor
     private readonly long _epoch;
     private readonly IActorRef _client;
     private readonly long _started = Environment.TickCount64;
+    private readonly StatementResult? _statement;
 
-    /// <summary>Props for the coordinator of <paramref name="txnId"/>, replying to <paramref name="client"/>.</summary>
-    public static Props Props(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold) =>
-        Akka.Actor.Props.CreateBy(new Producer(txnId, commitLsn, epoch, client, slowCommitThreshold));
+    /// <summary>The result of the statement that committed with <see cref="WriterProtocol.ExecuteStatement.Commit"/>: the
+    /// coordinator then answers with a <see cref="WriterProtocol.StatementReply"/> carrying it.</summary>
+    public sealed record StatementResult(object? Result);
+
+    /// <summary>Props for the coordinator of <paramref name="txnId"/>, replying to <paramref name="client"/> with a
+    /// <see cref="WriterProtocol.CommitReply"/>, or, given <paramref name="statement"/>, a <see cref="WriterProtocol.StatementReply"/>.</summary>
+    public static Props Props(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold, StatementResult? statement = null) =>
+        Akka.Actor.Props.CreateBy(new Producer(txnId, commitLsn, epoch, client, slowCommitThreshold, statement));
 
     /// <summary>Creates the coordinator; see <see cref="Props"/>.</summary>
-    public CommitCoordinator(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold)
+    public CommitCoordinator(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold, StatementResult? statement)
     {
         _txnId = txnId;
         _commitLsn = commitLsn;
         _epoch = epoch;
         _client = client;
+        _statement = statement;
         Context.SetReceiveTimeout(slowCommitThreshold);
     }
 
@@ -47,12 +54,18 @@ public sealed class CommitCoordinator : UntypedActor
         switch (message)
         {
             case Durable d:
-                _client.Tell(new WriterProtocol.CommitReply(_txnId, new CommitInfo(_commitLsn.Value, d.Vdl.Value), null));
+                var info = new CommitInfo(_commitLsn.Value, d.Vdl.Value);
+                _client.Tell(_statement is null
+                    ? new WriterProtocol.CommitReply(_txnId, info, null)
+                    : new WriterProtocol.StatementReply(_txnId, _statement.Result, null, false, info));
                 Context.Stop(Self);
                 break;
             case Abandoned a:
-                _client.Tell(new WriterProtocol.CommitReply(_txnId, null, new AmbiguousCommitException(
-                    $"transaction {_txnId}: commit LSN {_commitLsn} in epoch {_epoch} was sent but not acknowledged: {a.Reason}")));
+                var error = new AmbiguousCommitException(
+                    $"transaction {_txnId}: commit LSN {_commitLsn} in epoch {_epoch} was sent but not acknowledged: {a.Reason}");
+                _client.Tell(_statement is null
+                    ? new WriterProtocol.CommitReply(_txnId, null, error)
+                    : new WriterProtocol.StatementReply(_txnId, null, error, true));
                 Context.Stop(Self);
                 break;
             case ReceiveTimeout:
@@ -66,10 +79,10 @@ public sealed class CommitCoordinator : UntypedActor
         }
     }
 
-    private sealed class Producer(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold) : IIndirectActorProducer
+    private sealed class Producer(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold, StatementResult? statement) : IIndirectActorProducer
     {
         public Type ActorType => typeof(CommitCoordinator);
-        public ActorBase Produce() => new CommitCoordinator(txnId, commitLsn, epoch, client, slowCommitThreshold);
+        public ActorBase Produce() => new CommitCoordinator(txnId, commitLsn, epoch, client, slowCommitThreshold, statement);
         public void Release(ActorBase actor) { }
     }
 }

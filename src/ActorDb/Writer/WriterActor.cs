@@ -23,6 +23,9 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
 {
     private sealed record Tick { public static readonly Tick Instance = new(); }
     private sealed record OpenTick { public static readonly OpenTick Instance = new(); }
+    /// <summary>The commit half of an <see cref="ExecuteStatement"/> with Commit set, after its statement succeeded
+    /// (re-sent to self when the commit must wait for a page or for LAL; the statement is never re-run).</summary>
+    private sealed record AutoCommit(long TxnId, object? Result);
 
     private readonly ActorDbSettings _settings;
     private readonly IActorRef _segments;
@@ -231,7 +234,8 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
     private void Serving()
     {
         Receive<ExecuteStatement>(OnStatement);
-        Receive<CommitTransaction>(OnCommit);
+        Receive<CommitTransaction>(c => Commit(c.TxnId, c));
+        Receive<AutoCommit>(a => Commit(a.TxnId, a));
         Receive<RollbackTransaction>(r =>
         {
             _lockWaits.Remove(r.TxnId);
@@ -260,6 +264,9 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         var message = m.TxnId == 0 ? m with { TxnId = txnId } : m;
         switch (_engine.Execute(txnId, m.Statement))
         {
+            case StatementOutcome.Done d when m.Commit:
+                Commit(txnId, new AutoCommit(txnId, d.Result));
+                break;
             case StatementOutcome.Done d:
                 Sender.Tell(new StatementReply(txnId, d.Result, null, false));
                 break;
@@ -279,26 +286,30 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         }
     }
 
-    private void OnCommit(CommitTransaction m)
+    /// <summary>Commits <paramref name="txnId"/>; <paramref name="request"/> (a <see cref="CommitTransaction"/> or an
+    /// <see cref="AutoCommit"/>) decides the reply's shape and is what waits, if the commit must wait.</summary>
+    private void Commit(long txnId, object request)
     {
-        switch (_engine.Commit(m.TxnId))
+        var statement = request is AutoCommit a ? new CommitCoordinator.StatementResult(a.Result) : null;
+        switch (_engine.Commit(txnId))
         {
             case CommitOutcome.Pending p:
-                _coordinators[m.TxnId] = Context.ActorOf(CommitCoordinator.Props(m.TxnId, p.CommitLsn, _engine.Epoch, Sender, _settings.Writer.SlowCommitThreshold));
+                _coordinators[txnId] = Context.ActorOf(CommitCoordinator.Props(txnId, p.CommitLsn, _engine.Epoch, Sender, _settings.Writer.SlowCommitThreshold, statement));
                 Ship();
                 break;
             case CommitOutcome.ReadOnly r:
-                Sender.Tell(new CommitReply(m.TxnId, new CommitInfo(0, _engine.Vdl.Value), null));
+                var info = new CommitInfo(0, _engine.Vdl.Value);
+                Sender.Tell(statement is null ? new CommitReply(txnId, info, null) : new StatementReply(txnId, statement.Result, null, false, info));
                 Resume(r.Granted);
                 break;
             case CommitOutcome.NeedPage p:
-                WaitForPage(p.PageNo, m);
+                WaitForPage(p.PageNo, request);
                 break;
             case CommitOutcome.Backpressure:
-                _backpressured.Add((m, Sender));
+                _backpressured.Add((request, Sender));
                 break;
             case CommitOutcome.Failed f:
-                Sender.Tell(new CommitReply(m.TxnId, null, f.Error));
+                ReplyError(request, f.Error);
                 break;
         }
     }
@@ -499,6 +510,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         switch (message)
         {
             case ExecuteStatement s: target.Tell(new StatementReply(s.TxnId, null, error, true)); break;
+            case AutoCommit a: target.Tell(new StatementReply(a.TxnId, null, error, true)); break;
             case CommitTransaction c: target.Tell(new CommitReply(c.TxnId, null, error)); break;
             case RollbackTransaction r: target.Tell(new RolledBack(r.TxnId)); break;
             case CreateTable or GetTable: target.Tell(new TableReply(null, error)); break;

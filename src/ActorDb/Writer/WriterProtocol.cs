@@ -7,12 +7,15 @@ namespace ActorDb.Writer;
 /// <summary>Messages between clients (sessions) and the writer.</summary>
 public static class WriterProtocol
 {
-    /// <summary>Runs one statement in transaction <paramref name="TxnId"/> (0 starts a new transaction). Reply: <see cref="StatementReply"/>.</summary>
-    public sealed record ExecuteStatement(long TxnId, Statement Statement);
+    /// <summary>Runs one statement in transaction <paramref name="TxnId"/> (0 starts a new transaction); with
+    /// <paramref name="Commit"/>, commits the transaction right after a successful statement. Reply: <see cref="StatementReply"/>
+    /// (with <paramref name="Commit"/>: once the commit is durable).</summary>
+    public sealed record ExecuteStatement(long TxnId, Statement Statement, bool Commit = false);
 
     /// <summary>Reply to <see cref="ExecuteStatement"/>: the transaction id (new when the request said 0), the result
-    /// (see each statement type for its shape), or the error. <paramref name="TxnAborted"/>: the transaction is gone.</summary>
-    public sealed record StatementReply(long TxnId, object? Result, ActorDbException? Error, bool TxnAborted);
+    /// (see each statement type for its shape), or the error. <paramref name="TxnAborted"/>: the transaction is gone.
+    /// <paramref name="Committed"/>: the commit, when the request asked to commit and it succeeded.</summary>
+    public sealed record StatementReply(long TxnId, object? Result, ActorDbException? Error, bool TxnAborted, CommitInfo? Committed = null);
 
     /// <summary>Commits a transaction. Reply: <see cref="CommitReply"/> once VDL &gt;= its commit LSN, or an error.</summary>
     public sealed record CommitTransaction(long TxnId);
