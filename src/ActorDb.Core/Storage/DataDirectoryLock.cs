@@ -2,8 +2,9 @@ namespace ActorDb.Core.Storage;
 
 /// <summary>
 /// Exclusive ownership of a data directory by one process: an OS file lock on <c>{dir}/LOCK</c> (flock on Linux),
-/// held until disposed or the process dies (kill -9 releases it). Re-acquiring in the same process returns the held
-/// lock.
+/// held until disposed or the process dies (kill -9 releases it). The holder's pid is written to <c>{dir}/LOCK.owner</c>
+/// (a plain file: the locked one cannot be read by another process) for the error message. Re-acquiring in the same
+/// process returns the held lock.
 /// </summary>
 public sealed class DataDirectoryLock : IDisposable
 {
@@ -39,13 +40,10 @@ public sealed class DataDirectoryLock : IDisposable
             catch (IOException e)
             {
                 string owner;
-                try { owner = File.ReadAllText(path).Trim(); } catch (IOException) { owner = "unknown"; }
+                try { owner = File.ReadAllText(path + ".owner").Trim(); } catch (IOException) { owner = "unknown"; }
                 throw new IOException($"data directory '{full}' is in use by another ActorDb process (pid {owner}); stop it or choose another --data-dir", e);
             }
-            file.SetLength(0);
-            var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString());
-            file.Write(pid);
-            file.Flush();
+            File.WriteAllText(path + ".owner", Environment.ProcessId.ToString());
             var l = new DataDirectoryLock(full, file);
             Held[full] = (l, 1);
             return l;

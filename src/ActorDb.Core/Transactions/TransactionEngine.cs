@@ -58,6 +58,7 @@ public sealed class TransactionEngine
     private readonly Dictionary<int, BTree> _trees = new();
     private Catalog? _catalog;
     private readonly int _maxValueBytes;
+    private readonly Lsn _allocationFloor;
     private long _nextTxnId = 1;
 
     /// <summary>Creates an engine for a volume whose durable state ends at <paramref name="vdl"/>, with
@@ -70,7 +71,8 @@ public sealed class TransactionEngine
         var pgs = options.Geometry.PgCount;
         if (pgTail.Count != pgs) throw new ArgumentException($"need a tail LSN for each of the {pgs} PGs", nameof(pgTail));
         _cache = new BufferCache(options.Geometry.PageSize, options.CachePages);
-        _tracker = new QuorumTracker(pgs, vdl, allocatedFloor: Lsn.Max(vdl, allocateAfter));
+        _allocationFloor = Lsn.Max(vdl, allocateAfter);
+        _tracker = new QuorumTracker(pgs, vdl, allocatedFloor: _allocationFloor);
         _pgTail = pgTail.ToArray();
         _maxValueBytes = BTree.MaxValueBytesFor(options.Geometry.PageSize);
         _outboxes = Enumerable.Range(0, pgs).Select(pg => new PgOutbox(pg, options.MaxRetainedBytesPerPg)).ToArray();
@@ -158,7 +160,7 @@ public sealed class TransactionEngine
             return (existing.Schema, null);
         }
         Tables.Catalog.Validate(schema);
-        if (_tracker.Allocated + 8 > Vdl + _options.Lal) return (schema, new CommitOutcome.Backpressure());
+        if (WouldPassLal(8)) return (schema, new CommitOutcome.Backpressure());
         _cache.MarkDirty(catalog.Page);
         var root = _cache.AllocatePage(Catalog.HeaderPage);
         BTree.Format(_cache, root.PageNo);
@@ -329,7 +331,7 @@ public sealed class TransactionEngine
         }
         var catalog = RequireCatalog();
         // Worst case records: one per touched page; a write touches a leaf and, on splits, a path of new pages.
-        if (_tracker.Allocated + txn.WriteCount * 8L + 16 > Vdl + _options.Lal) return new CommitOutcome.Backpressure();
+        if (WouldPassLal(txn.WriteCount * 8L + 16)) return new CommitOutcome.Backpressure();
 
         // Read phase: every page the apply will read must be cached, so the apply cannot miss half-way.
         try
@@ -366,6 +368,13 @@ public sealed class TransactionEngine
         _committing.Enqueue(new DurableCommit(txnId, pending.CommitLsn));
         return pending;
     }
+
+    /// <summary>
+    /// LAL back-pressure: would allocating <paramref name="records"/> more LSNs take the redo backlog past LAL? The
+    /// backlog counts from VDL, or, right after recovery, from the top of the annulled range (new LSNs start above it
+    /// and nothing in it is outstanding), so the limit is max(VDL, allocation floor) + LAL.
+    /// </summary>
+    private bool WouldPassLal(long records) => _tracker.Allocated + records > Lsn.Max(Vdl, _allocationFloor) + _options.Lal;
 
     /// <summary>Seals a system MTR (format, DDL): durable through the same queue as commits, with transaction id 0.</summary>
     private CommitOutcome.Pending SealSystemMtr()

@@ -38,12 +38,14 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
     private RecoveryPlan? _plan;
     private DateTime _openStarted;
     private int _headerReplica;
+    private bool _headerRequested;
 
     // Serving
     private TransactionEngine _engine = null!;
     private readonly Dictionary<long, (object Message, IActorRef Sender, DateTime Deadline)> _lockWaits = new();
     private readonly Dictionary<long, List<(object Message, IActorRef Sender)>> _pageWaiters = new();
-    private readonly Dictionary<long, int> _pageReadReplica = new();
+    private readonly Dictionary<long, (int Replica, DateTime Sent)> _pageReadReplica = new();
+    private static readonly TimeSpan PageReadRetryAfter = TimeSpan.FromMilliseconds(500);
     private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
     private readonly Dictionary<long, IActorRef> _coordinators = new();
     private readonly Dictionary<Lsn, Action> _systemWaiters = new();
@@ -143,6 +145,12 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         {
             foreach (var (pg, r) in AllSegments().Where(s => !_opened.Contains(s)))
                 _segments.Tell(new OpenEpoch(pg, r, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[pg]));
+            if (_headerRequested && _engine.Catalog is null)
+            {
+                // The catalog page read got no answer (the segment may be down): ask the next replica.
+                _headerReplica = (_headerReplica + 1) % VolumeGeometry.SegmentsPerPg;
+                _segments.Tell(new ReadPage(0, _headerReplica, Core.Tables.Catalog.HeaderPage, _plan.Vdl, _plan.PgTail[0]));
+            }
             return;
         }
         var elapsed = DateTime.UtcNow - _openStarted;
@@ -199,8 +207,9 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         }
         else
         {
-            _headerReplica = AllSegments().Where(s => s.Pg == 0 && _reports.TryGetValue(s, out var rep) && rep.Scl >= _plan.PgTail[0])
+            _headerReplica = AllSegments().Where(s => s.Pg == 0 && _opened.Contains(s) && _reports.TryGetValue(s, out var rep) && rep.Scl >= _plan.PgTail[0])
                 .Select(s => s.Replica).DefaultIfEmpty(0).First();
+            _headerRequested = true;
             _segments.Tell(new ReadPage(0, _headerReplica, Core.Tables.Catalog.HeaderPage, _plan.Vdl, _plan.PgTail[0]));
         }
     }
@@ -248,7 +257,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         Receive<RedoRejected>(OnRejected);
         Receive<EpochOpened>(e => { _opened.Add((e.Pg, e.Replica)); OnRedoAck(new RedoAck(e.Pg, e.Replica, e.Epoch, e.Scl)); });
         Receive<PageImage>(OnPageImage);
-        Receive<PageUnavailable>(p => RequestPage(p.PageNo, nextReplica: true));
+        Receive<PageUnavailable>(p => { if (_pageWaiters.ContainsKey(p.PageNo)) RequestPage(p.PageNo, nextReplica: true); });
         Receive<Tick>(_ => OnTick());
         Receive<SegmentTerminated>(OnSegmentTerminated);
         Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
@@ -353,27 +362,32 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         waiters.Add((message, Sender));
     }
 
+    /// <summary>Reads a page from one segment of its PG (design.md, "Pages": one read, no quorum). First choice: a segment
+    /// that installed this epoch, with the highest SCL; a refusal or no answer within 500 ms moves on to the next replica.</summary>
     private void RequestPage(long pageNo, bool nextReplica)
     {
         var pg = _settings.Geometry.PgOf(pageNo);
         var required = _engine.ReadRequirement(pg);
         int replica;
-        if (nextReplica && _pageReadReplica.TryGetValue(pageNo, out var previous)) replica = (previous + 1) % VolumeGeometry.SegmentsPerPg;
+        if (nextReplica && _pageReadReplica.TryGetValue(pageNo, out var previous)) replica = (previous.Replica + 1) % VolumeGeometry.SegmentsPerPg;
         else
         {
-            // Prefer the segment with the highest SCL: one read, no quorum (design.md, "Pages").
-            replica = 0;
-            for (var r = 1; r < VolumeGeometry.SegmentsPerPg; r++)
-                if (_engine.Tracker.Scl(pg, r) > _engine.Tracker.Scl(pg, replica)) replica = r;
+            replica = -1;
+            for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
+            {
+                if (!_opened.Contains((pg, r))) continue;
+                if (replica < 0 || _engine.Tracker.Scl(pg, r) > _engine.Tracker.Scl(pg, replica)) replica = r;
+            }
+            if (replica < 0) replica = 0;
         }
-        _pageReadReplica[pageNo] = replica;
-        _segments.Tell(new ReadPage(pg, replica, pageNo, _engine.Vdl, required));
+        _pageReadReplica[pageNo] = (replica, DateTime.UtcNow);
+        TellSegment(pg, replica, new ReadPage(pg, replica, pageNo, _engine.Vdl, required));
     }
 
     private void OnPageImage(PageImage p)
     {
-        if (!_pageWaiters.Remove(p.PageNo, out var waiters)) return;
         _pageReadReplica.Remove(p.PageNo);
+        if (!_pageWaiters.Remove(p.PageNo, out var waiters)) return;
         _engine.InstallPage(p.PageNo, p.Image ?? new byte[_settings.Geometry.PageSize]);
         foreach (var (message, sender) in waiters) Self.Tell(message, sender);
     }
@@ -528,6 +542,13 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
             Resume(_engine.AbortWaiting(txn));
             ReplyError(wait.Message, new LockTimeoutException(
                 $"transaction {txn} aborted: a row lock was not granted within {_settings.Writer.LockTimeout.TotalMilliseconds} ms"), wait.Sender);
+        }
+
+        foreach (var (pageNo, read) in _pageReadReplica.Where(r => now - r.Value.Sent > PageReadRetryAfter && _pageWaiters.ContainsKey(r.Key)).ToList())
+        {
+            _log.Warning("Page {PageNo} read from segment {Segment} unanswered after {Ms} ms in epoch {Epoch}; asking the next replica",
+                pageNo, EntityId(_settings.Geometry.PgOf(pageNo), read.Replica), (int)(now - read.Sent).TotalMilliseconds, _engine.Epoch);
+            RequestPage(pageNo, nextReplica: true);
         }
 
         for (var pg = 0; pg < _pgCount; pg++)

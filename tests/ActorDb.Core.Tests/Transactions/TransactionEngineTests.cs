@@ -1,0 +1,167 @@
+using ActorDb.Client;
+using ActorDb.Core;
+using ActorDb.Core.Pages;
+using ActorDb.Core.Redo;
+using ActorDb.Core.Tables;
+using ActorDb.Core.Transactions;
+
+namespace ActorDb.Core.Tests.Transactions;
+
+public class TransactionEngineTests
+{
+    private const long Lal = 10_000;
+    private static readonly VolumeGeometry Geometry = new(8192, 2, 4096);
+    private static readonly TableSchema Accounts = new("accounts", [new ColumnDef("id", ColumnType.Int64), new ColumnDef("balance", ColumnType.Int64)]);
+
+    /// <summary>A stand-in for the segments: every record shipped is applied to page images in LSN order.</summary>
+    private sealed class Storage
+    {
+        public readonly Dictionary<long, byte[]> Pages = new();
+        public readonly Lsn[] Tail = new Lsn[Geometry.PgCount];
+
+        /// <summary>Ships every outbox to all six replicas and acks; returns what became durable.</summary>
+        public List<DurableCommit> ShipAndAck(TransactionEngine engine, int replicas = 6)
+        {
+            var durable = new List<DurableCommit>();
+            foreach (var outbox in engine.Outboxes)
+            {
+                var batch = outbox.TakeBatch();
+                if (batch.Length == 0) continue;
+                foreach (var r in batch)
+                {
+                    if (r.Kind == RedoKind.PageDelta)
+                    {
+                        if (!Pages.TryGetValue(r.PageNo, out var image)) Pages[r.PageNo] = image = new byte[Geometry.PageSize];
+                        PageDelta.Apply(image, r.Payload.Span);
+                        BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
+                    }
+                    Tail[r.Pg] = r.Lsn;
+                }
+                for (var replica = 0; replica < replicas; replica++)
+                    durable.AddRange(engine.OnAck(outbox.Pg, replica, batch[^1].Lsn).Durable);
+            }
+            return durable;
+        }
+    }
+
+    private static TransactionEngine NewEngine(Lsn vdl, Lsn allocateAfter, IReadOnlyList<Lsn> tail) =>
+        new(new EngineOptions(Geometry, CachePages: 64, Lal, MaxRetainedBytesPerPg: 1 << 20), epoch: 1, vdl, allocateAfter, tail);
+
+    private static object? Run(TransactionEngine e, long txn, Statement s, Storage storage)
+    {
+        while (true)
+        {
+            switch (e.Execute(txn, s))
+            {
+                case StatementOutcome.Done d: return d.Result;
+                case StatementOutcome.NeedPage p:
+                    e.InstallPage(p.PageNo, storage.Pages.TryGetValue(p.PageNo, out var img) ? (byte[])img.Clone() : new byte[Geometry.PageSize]);
+                    break;
+                case var other: throw new Xunit.Sdk.XunitException($"unexpected {other}");
+            }
+        }
+    }
+
+    private static Lsn Commit(TransactionEngine e, long txn, Storage storage)
+    {
+        while (true)
+        {
+            switch (e.Commit(txn))
+            {
+                case CommitOutcome.Pending p: return p.CommitLsn;
+                case CommitOutcome.NeedPage p:
+                    e.InstallPage(p.PageNo, storage.Pages.TryGetValue(p.PageNo, out var img) ? (byte[])img.Clone() : new byte[Geometry.PageSize]);
+                    break;
+                case var other: throw new Xunit.Sdk.XunitException($"unexpected {other}");
+            }
+        }
+    }
+
+    private static Dictionary<string, object?> Balance(long b) => new() { ["balance"] = b };
+
+    [Fact]
+    public void A_commit_becomes_durable_only_when_its_pg_acks_arrive_and_its_locks_are_held_until_then()
+    {
+        var storage = new Storage();
+        var e = NewEngine(Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
+        e.FormatVolume();
+        storage.ShipAndAck(e);
+        e.CreateTable(Accounts);
+        storage.ShipAndAck(e);
+
+        var t1 = e.Begin();
+        Run(e, t1, new InsertStatement("accounts", 1L, Balance(10)), storage);
+        var lsn = Commit(e, t1, storage);
+        Assert.True(lsn > e.Vdl);
+
+        // Another transaction wanting the row waits: the lock is held until the commit is durable.
+        var t2 = e.Begin();
+        Assert.IsType<StatementOutcome.Blocked>(e.Execute(t2, new GetStatement("accounts", 1L)));
+
+        Assert.Empty(storage.ShipAndAck(e, replicas: 3));   // 3 acks: no write quorum
+        Assert.True(lsn > e.Vdl);
+        var durable = new List<DurableCommit>();
+        foreach (var outbox in e.Outboxes)
+            for (var r = 3; r < 6; r++) durable.AddRange(e.OnAck(outbox.Pg, r, storage.Tail[outbox.Pg]).Durable);
+        Assert.Contains(durable, d => d.TxnId == t1 && d.CommitLsn == lsn);
+        Assert.True(e.Vdl >= lsn);
+        var row = (Row?)Run(e, t2, new GetStatement("accounts", 1L), storage);
+        Assert.Equal(10L, row!.Fields["balance"]);
+    }
+
+    [Fact]
+    public void After_reopen_above_the_annulled_range_commits_are_not_held_back_by_LAL()
+    {
+        var storage = new Storage();
+        var first = NewEngine(Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
+        first.FormatVolume();
+        storage.ShipAndAck(first);
+        first.CreateTable(Accounts);
+        storage.ShipAndAck(first);
+        for (var i = 0; i < 200; i++)
+        {
+            var t = first.Begin();
+            Run(first, t, new InsertStatement("accounts", (long)i, Balance(i)), storage);
+            Commit(first, t, storage);
+            storage.ShipAndAck(first);
+        }
+        var vdl = first.Vdl;
+
+        // Reopen as recovery does: VDL as before, new LSNs above (VDL, VDL + LAL], pages read from "storage".
+        var second = NewEngine(vdl, vdl + Lal, storage.Tail.ToArray());
+        second.LoadVolume((byte[])storage.Pages[Catalog.HeaderPage].Clone());
+        var txn = second.Begin();
+        Assert.True((bool)Run(second, txn, new UpdateStatement("accounts", 7L, Balance(-7)), storage)!);
+        var lsn = Commit(second, txn, storage);
+        Assert.True(lsn > vdl + Lal);
+        storage.ShipAndAck(second);
+        Assert.True(second.Vdl >= lsn);
+
+        var check = second.Begin();
+        Assert.Equal(-7L, ((Row?)Run(second, check, new GetStatement("accounts", 7L), storage))!.Fields["balance"]);
+        Assert.Equal(199L, ((Row?)Run(second, check, new GetStatement("accounts", 199L), storage))!.Fields["balance"]);
+        Assert.Equal(200, ((IReadOnlyList<Row>)Run(second, check, new ScanStatement("accounts", 0L, 1000), storage)!).Count);
+    }
+
+    [Fact]
+    public void Rollback_leaves_nothing_and_a_duplicate_insert_fails_without_aborting()
+    {
+        var storage = new Storage();
+        var e = NewEngine(Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
+        e.FormatVolume();
+        e.CreateTable(Accounts);
+        storage.ShipAndAck(e);
+        var t = e.Begin();
+        Run(e, t, new InsertStatement("accounts", 5L, Balance(1)), storage);
+        var allocated = e.Allocated;
+        e.Abort(t);
+        Assert.Equal(allocated, e.Allocated);   // nothing was logged for the rolled-back transaction
+
+        var t2 = e.Begin();
+        Assert.Null(Run(e, t2, new GetStatement("accounts", 5L), storage));
+        Run(e, t2, new InsertStatement("accounts", 5L, Balance(2)), storage);
+        var dup = Assert.IsType<StatementOutcome.Failed>(e.Execute(t2, new InsertStatement("accounts", 5L, Balance(3))));
+        Assert.IsType<DuplicateKeyException>(dup.Error);
+        Assert.True(e.IsOpen(t2));
+    }
+}
