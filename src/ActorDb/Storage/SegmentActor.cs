@@ -17,7 +17,7 @@ namespace ActorDb.Storage;
 /// </summary>
 public sealed class SegmentActor : ReceiveActor
 {
-    private sealed record Synced(Lsn Scl, long Bytes, long Micros);
+    private sealed record Synced(long CumulativeRecords, long Micros);
     private sealed record SyncFailed(Exception Error);
 
     private readonly int _pg;
@@ -39,14 +39,14 @@ public sealed class SegmentActor : ReceiveActor
     private Lsn _durableScl;
     private Lsn _materialized;
     private Lsn _knownVdl;
-    private bool _syncInFlight;
     private SegmentSyncThread _syncThread = null!;
-    private Lsn _syncingScl;
-    private bool _appendedSinceSync;
+    private long _appended;                                                   // records appended since open
+    private readonly Queue<(long Appended, Lsn Scl)> _unsynced = new();      // SCL reached after each append run
     private IActorRef _writer = ActorRefs.Nobody;
     private string? _failure;
     private bool _stopping;
     private long _syncMicros;
+    private long _syncs;
 
     /// <summary>Props for the segment with sharding entity id <paramref name="entityId"/> (<c>pg-N-R</c>).</summary>
     public static Props Props(string entityId, ActorDbSettings settings)
@@ -83,7 +83,7 @@ public sealed class SegmentActor : ReceiveActor
         _meta = SegmentMetadata.Load(_dir);
         _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes });
         _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
-            (result, micros) => new Synced(Lsn.Zero, result.BytesWritten, micros), e => new SyncFailed(e));
+            (records, micros) => new Synced(records, micros), e => new SyncFailed(e));
         var report = _segmentLog.Recovery;
         if (report.TailBytesCut > 0)
             _log.Warning("Segment {Segment} (PG {Pg}): cut a torn tail of {Bytes} bytes from {File}", EntityId(_pg, _replica), _pg, report.TailBytesCut, report.TailFile);
@@ -110,8 +110,7 @@ public sealed class SegmentActor : ReceiveActor
     {
         try
         {
-            _syncThread?.Dispose();   // finishes a batch being written
-            if (_appendedSinceSync && _failure is null) _segmentLog.Sync();
+            _syncThread?.Dispose();   // makes everything appended durable first
         }
         catch (Exception e)
         {
@@ -140,42 +139,41 @@ public sealed class SegmentActor : ReceiveActor
             return;
         }
         _writer = Sender;
+        var appended = 0;
         foreach (var record in batch.Records)
         {
             if (!_scl.Add(record.Lsn, record.PrevLsn)) continue;   // duplicate (a resend) or annulled
             _segmentLog.Append(record);
             AddPending(record);
-            _appendedSinceSync = true;
+            appended++;
         }
         if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;
-        if (_appendedSinceSync) { if (!_syncInFlight) StartSync(); }
+        if (appended > 0)
+        {
+            _appended += appended;
+            _unsynced.Enqueue((_appended, _scl.Scl));
+            _syncThread.Signal();
+        }
         else Sender.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));   // nothing new: re-ack
-    }
-
-    private void StartSync()
-    {
-        _syncingScl = _scl.Scl;
-        _syncInFlight = true;
-        _appendedSinceSync = false;
-        _syncThread.Submit(_segmentLog.TakeBatch());
     }
 
     private void OnSynced(Synced synced)
     {
-        _syncInFlight = false;
         _syncMicros += synced.Micros;
+        _syncs++;
+        var reached = Lsn.Zero;
+        while (_unsynced.Count > 0 && _unsynced.Peek().Appended <= synced.CumulativeRecords) reached = _unsynced.Dequeue().Scl;
         // A sync started before an epoch change may finish after truncation reset the chain: never count past it.
-        var completed = Lsn.Min(_syncingScl, _scl.Scl);
+        var completed = Lsn.Min(reached, _scl.Scl);
         if (completed > _durableScl) _durableScl = completed;
         _writer.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));
-        if (_appendedSinceSync) StartSync();
         if (_pending.Count - _applied >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), MaterializeStep);
-        if (_stopping && !_syncInFlight) Context.Stop(Self);
+        if (_stopping && _unsynced.Count == 0) Context.Stop(Self);
     }
 
     private void OnSyncFailed(SyncFailed failed)
     {
-        _syncInFlight = false;
+        _unsynced.Clear();
         var error = failed.Error is AggregateException a ? a.InnerException ?? a : failed.Error;
         _failure = $"segment {EntityId(_pg, _replica)} failed to write its log: {error.Message}";
         _log.Error(error, "Segment {Segment} (PG {Pg}): log write failed; it acknowledges nothing more until restarted", EntityId(_pg, _replica), _pg);
@@ -292,7 +290,6 @@ public sealed class SegmentActor : ReceiveActor
     private void StopGracefully()
     {
         _stopping = true;
-        if (!_syncInFlight && _appendedSinceSync && _failure is null) StartSync();
-        if (!_syncInFlight) Context.Stop(Self);
+        if (_unsynced.Count == 0 || _failure is not null) Context.Stop(Self);   // otherwise stop once the last sync is acked
     }
 }

@@ -4,20 +4,25 @@ using ActorDb.Core.Storage;
 namespace ActorDb.Storage;
 
 /// <summary>
-/// A segment's dedicated log writer thread: runs <see cref="SegmentLog.WriteAndSync"/> (write + fdatasync) off the actor
-/// thread and off the .NET thread pool, so a group commit never waits in the pool's queue behind client work, and tells
-/// the segment the outcome. One batch at a time, in the order given.
+/// A segment's dedicated log writer thread (group commit). Signalled after appends, it takes everything buffered in the
+/// log as one batch, writes and fdatasyncs it off the actor thread and off the .NET thread pool, tells the segment how
+/// many appends are now durable (<see cref="SyncBatch.CumulativeRecords"/>), and at once takes whatever arrived
+/// meanwhile, so consecutive syncs chain back to back without a round trip through the actor's mailbox.
 /// </summary>
 internal sealed class SegmentSyncThread : IDisposable
 {
     private readonly SegmentLog _log;
     private readonly IActorRef _segment;
-    private readonly Func<SyncResult, long, object> _onSynced;
+    private readonly Func<long, long, object> _onSynced;
     private readonly Func<Exception, object> _onFailed;
-    private readonly System.Collections.Concurrent.BlockingCollection<SyncBatch> _queue = new();
+    private readonly SemaphoreSlim _signal = new(0);
     private readonly Thread _thread;
+    private int _signalled;
+    private volatile bool _stopping;
 
-    public SegmentSyncThread(string name, SegmentLog log, IActorRef segment, Func<SyncResult, long, object> onSynced, Func<Exception, object> onFailed)
+    /// <summary>Starts the thread. <paramref name="onSynced"/>(cumulative records, µs) and <paramref name="onFailed"/> make
+    /// the messages told to <paramref name="segment"/>.</summary>
+    public SegmentSyncThread(string name, SegmentLog log, IActorRef segment, Func<long, long, object> onSynced, Func<Exception, object> onFailed)
     {
         _log = log;
         _segment = segment;
@@ -27,33 +32,44 @@ internal sealed class SegmentSyncThread : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Queues a batch; the segment gets the message made by <c>onSynced(result, micros)</c> or <c>onFailed</c>.</summary>
-    public void Submit(SyncBatch batch) => _queue.Add(batch);
+    /// <summary>Records were appended: make them durable.</summary>
+    public void Signal()
+    {
+        if (Interlocked.Exchange(ref _signalled, 1) == 0) _signal.Release();
+    }
 
     private void Run()
     {
-        foreach (var batch in _queue.GetConsumingEnumerable())
+        while (true)
         {
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            object reply;
+            _signal.Wait();
+            Interlocked.Exchange(ref _signalled, 0);
             try
             {
-                var result = _log.WriteAndSync(batch);
-                reply = _onSynced(result, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+                while (_log.BufferedRecords > 0)
+                {
+                    var batch = _log.TakeBatch();
+                    if (batch.IsEmpty) break;
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    _log.WriteAndSync(batch);
+                    _segment.Tell(_onSynced(batch.CumulativeRecords, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds));
+                }
             }
             catch (Exception e)
             {
-                reply = _onFailed(e);
+                _segment.Tell(_onFailed(e));
+                return;   // the log is faulted: nothing more can be made durable
             }
-            _segment.Tell(reply);
+            if (_stopping) return;
         }
     }
 
-    /// <summary>Finishes the queued batches, then ends the thread.</summary>
+    /// <summary>Makes everything appended so far durable, then ends the thread.</summary>
     public void Dispose()
     {
-        _queue.CompleteAdding();
+        _stopping = true;
+        _signal.Release();
         _thread.Join(TimeSpan.FromSeconds(30));
-        _queue.Dispose();
+        _signal.Dispose();
     }
 }
