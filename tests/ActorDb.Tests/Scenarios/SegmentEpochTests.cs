@@ -1,0 +1,41 @@
+using Akka.Actor;
+using ActorDb.Core;
+using ActorDb.Core.Redo;
+using Xunit.Abstractions;
+using static ActorDb.Storage.SegmentProtocol;
+
+namespace ActorDb.Tests.Scenarios;
+
+/// <summary>One segment driven directly (a probe plays the writers) across an epoch change.</summary>
+public class SegmentEpochTests(ITestOutputHelper output) : WriterScenarioBase(output)
+{
+    private static RedoRecord Record(long lsn, long prev, long epoch) =>
+        new(new Lsn(lsn), new Lsn(prev), Pg, 10 + lsn, RedoKind.PageDelta, false, 1, epoch, new byte[] { 0, 0, 1, 0, 42 });
+
+    [Fact]
+    public async Task Records_annulled_by_a_new_epoch_are_never_acknowledged_in_it_even_when_their_fsync_was_in_flight()
+    {
+        var writer = CreateTestProbe();
+        Router.Tell(new OpenEpoch(Pg, 1, 1, Lsn.Zero, Lsn.Zero, Lsn.Zero), writer.Ref);
+        Assert.Equal(new EpochOpened(Pg, 1, 1, Lsn.Zero), await writer.ExpectMsgAsync<EpochOpened>(Short));
+
+        // The old writer's batch and the new writer's epoch (annulling (0, 1000]) arrive back to back (told straight to
+        // the segment, so both are in its mailbox before it takes the first): the batch's fsync is still running, or its
+        // completion not yet processed, when the epoch is installed.
+        var segment = await Sys.ActorSelection("/user/segments/pg-0-1/segment").ResolveOne(Short);
+        segment.Tell(new RedoBatch(Pg, 1, 1, [Record(1, 0, 1), Record(2, 1, 1), Record(3, 2, 1)], Lsn.Zero), writer.Ref);
+        segment.Tell(new OpenEpoch(Pg, 1, 2, Lsn.Zero, new Lsn(1000), Lsn.Zero), writer.Ref);
+
+        var replies = new List<object>();
+        await foreach (var m in writer.ReceiveWhileAsync<object>(TimeSpan.FromMilliseconds(1500), o => o)) replies.Add(m);
+        var opened = Assert.Single(replies.OfType<EpochOpened>());
+        Assert.Equal((2L, Lsn.Zero), (opened.Epoch, opened.Scl));
+        var ackedInNewEpoch = replies.OfType<RedoAck>().Where(a => a.Epoch == 2 && a.Scl > Lsn.Zero).ToList();
+        Assert.True(ackedInNewEpoch.Count == 0,
+            $"the segment acknowledged annulled records in epoch 2: {string.Join(", ", ackedInNewEpoch)} (all replies: {string.Join(", ", replies)})");
+
+        var status = await SegmentStatusAsync(1);
+        Assert.Equal(2, status.Epoch);
+        Assert.Equal(Lsn.Zero, status.Scl);   // everything above VDL 0 is annulled
+    }
+}

@@ -1,0 +1,182 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using ActorDb.Storage;
+
+namespace ActorDb.Tests.Scenarios;
+
+/// <summary>Fault switches shared by a <see cref="SegmentRouter"/> and its <see cref="SegmentShim"/>s (one test, one process).</summary>
+public sealed class SegmentFaults
+{
+    private readonly ConcurrentDictionary<(int, int), bool> _blackholed = new();
+    private readonly ConcurrentDictionary<(int, int), long> _dropped = new();
+    private readonly ConcurrentDictionary<(int, int), ConcurrentQueue<object>> _droppedMessages = new();
+
+    public bool IsBlackholed(int pg, int replica) => _blackholed.ContainsKey((pg, replica));
+
+    public void SetBlackholed(int pg, int replica, bool on)
+    {
+        if (on) _blackholed[(pg, replica)] = true;
+        else _blackholed.TryRemove((pg, replica), out _);
+    }
+
+    public void Dropped(int pg, int replica, object message)
+    {
+        _dropped.AddOrUpdate((pg, replica), 1, (_, n) => n + 1);
+        var q = _droppedMessages.GetOrAdd((pg, replica), _ => new ConcurrentQueue<object>());
+        q.Enqueue(message);
+        while (q.Count > 1000) q.TryDequeue(out _);
+    }
+
+    public long DroppedCount(int pg, int replica) => _dropped.GetValueOrDefault((pg, replica));
+
+    public IReadOnlyList<object> DroppedMessages(int pg, int replica) =>
+        _droppedMessages.TryGetValue((pg, replica), out var q) ? q.ToArray() : [];
+}
+
+/// <summary>
+/// A test stand-in for the segment shard region: a "child per entity" parent that forwards each
+/// <see cref="ISegmentMessage"/> to its child <c>pg-{pg}-{replica}</c>, created on first use, with test-only controls to
+/// stop a segment for real (Context.Stop, reply after Terminated), to let it come back (recreated from its files on
+/// the next message), or to blackhole it (the actor stays alive; every message to or from it is dropped).
+/// <para>Each child is a <see cref="SegmentShim"/> in front of the real <see cref="SegmentActor"/>: the writer ships
+/// redo straight to the entity ref it learns from acks, so the fault switches must sit on that ref too.</para>
+/// </summary>
+public sealed class SegmentRouter : ReceiveActor
+{
+    /// <summary>Stops the segment (its shim and the segment actor); messages to it are dropped until
+    /// <see cref="StartSegment"/>. Reply: <see cref="SegmentStopped"/> after Terminated.</summary>
+    public sealed record StopSegment(int Pg, int Replica);
+    public sealed record SegmentStopped(int Pg, int Replica);
+
+    /// <summary>Lets a stopped segment be recreated on the next message for it. Reply: <see cref="Ok"/>.</summary>
+    public sealed record StartSegment(int Pg, int Replica);
+
+    /// <summary>Drops (On) or delivers again (!On) every message to and from the segment. Reply: <see cref="Ok"/>.</summary>
+    public sealed record Blackhole(int Pg, int Replica, bool On);
+
+    public sealed record Ok
+    {
+        public static readonly Ok Instance = new();
+    }
+
+    private readonly ActorDbSettings _settings;
+    private readonly SegmentFaults _faults;
+    private readonly HashSet<(int, int)> _down = new();
+    private readonly Dictionary<IActorRef, ((int Pg, int Replica) Key, IActorRef ReplyTo)> _stopping = new();
+    private readonly HashSet<(int, int)> _startWhenTerminated = new();
+
+    public static Props Props(ActorDbSettings settings, SegmentFaults faults) => Akka.Actor.Props.Create(() => new SegmentRouter(settings, faults));
+
+    public SegmentRouter(ActorDbSettings settings, SegmentFaults faults)
+    {
+        _settings = settings;
+        _faults = faults;
+
+        Receive<StopSegment>(m =>
+        {
+            var key = (m.Pg, m.Replica);
+            _down.Add(key);
+            _startWhenTerminated.Remove(key);
+            var child = Context.Child(SegmentProtocol.EntityId(m.Pg, m.Replica));
+            if (child.IsNobody())
+            {
+                Sender.Tell(new SegmentStopped(m.Pg, m.Replica));
+                return;
+            }
+            _stopping[child] = (key, Sender);
+            Context.Watch(child);
+            Context.Stop(child);
+        });
+        Receive<Terminated>(t =>
+        {
+            if (!_stopping.Remove(t.ActorRef, out var s)) return;
+            if (_startWhenTerminated.Remove(s.Key)) _down.Remove(s.Key);
+            s.ReplyTo.Tell(new SegmentStopped(s.Key.Pg, s.Key.Replica));
+        });
+        Receive<StartSegment>(m =>
+        {
+            var key = (m.Pg, m.Replica);
+            if (_stopping.Values.Any(s => s.Key == key)) _startWhenTerminated.Add(key);   // still terminating: come back after
+            else _down.Remove(key);
+            Sender.Tell(Ok.Instance);
+        });
+        Receive<Blackhole>(m =>
+        {
+            _faults.SetBlackholed(m.Pg, m.Replica, m.On);
+            Sender.Tell(Ok.Instance);
+        });
+        Receive<ISegmentMessage>(m =>
+        {
+            if (_down.Contains((m.Pg, m.Replica)) || _faults.IsBlackholed(m.Pg, m.Replica))
+            {
+                _faults.Dropped(m.Pg, m.Replica, m);
+                return;
+            }
+            var name = SegmentProtocol.EntityId(m.Pg, m.Replica);
+            var child = Context.Child(name);
+            if (child.IsNobody()) child = Context.ActorOf(SegmentShim.Props(name, _settings, _faults), name);
+            child.Forward(m);
+        });
+    }
+}
+
+/// <summary>
+/// Stands in front of one <see cref="SegmentActor"/> (its child <c>segment</c>): passes requests in and replies out,
+/// replies with itself as sender (so that is the entity ref the writer learns and watches), and drops both ways while
+/// the segment is blackholed. Stops when the segment actor stops.
+/// </summary>
+public sealed class SegmentShim : ReceiveActor
+{
+    private sealed record Relayed(IActorRef Relay, IActorRef Target, object Message);
+
+    private sealed class Relay(IActorRef target) : UntypedActor
+    {
+        protected override void OnReceive(object message) => Context.Parent.Tell(new Relayed(Self, target, message));
+    }
+
+    private readonly int _pg;
+    private readonly int _replica;
+    private readonly SegmentFaults _faults;
+    private readonly Dictionary<IActorRef, IActorRef> _relays = new();   // original sender -> relay child
+    private IActorRef _segment = ActorRefs.Nobody;
+
+    public static Props Props(string entityId, ActorDbSettings settings, SegmentFaults faults) =>
+        Akka.Actor.Props.Create(() => new SegmentShim(entityId, settings, faults));
+
+    public SegmentShim(string entityId, ActorDbSettings settings, SegmentFaults faults)
+    {
+        (_pg, _replica) = SegmentProtocol.ParseEntityId(entityId);
+        _faults = faults;
+        _segment = Context.ActorOf(SegmentActor.Props(entityId, settings), "segment");
+        Context.Watch(_segment);
+
+        Receive<Terminated>(t => { if (t.ActorRef.Equals(_segment)) Context.Stop(Self); });
+        Receive<Relayed>(r =>
+        {
+            if (r.Target.Path.Elements.Contains("temp"))   // an Ask: one reply expected
+            {
+                _relays.Remove(r.Target);
+                Context.Stop(r.Relay);
+            }
+            if (_faults.IsBlackholed(_pg, _replica)) _faults.Dropped(_pg, _replica, r.Message);
+            else r.Target.Tell(r.Message, Self);
+        });
+        Receive<ISegmentMessage>(m =>
+        {
+            if (_faults.IsBlackholed(_pg, _replica))
+            {
+                _faults.Dropped(_pg, _replica, m);
+                return;
+            }
+            var sender = Sender;
+            if (sender.IsNobody())
+            {
+                _segment.Tell(m, ActorRefs.NoSender);
+                return;
+            }
+            if (!_relays.TryGetValue(sender, out var relay))
+                _relays[sender] = relay = Context.ActorOf(Akka.Actor.Props.Create(() => new Relay(sender)));
+            _segment.Tell(m, relay);
+        });
+    }
+}

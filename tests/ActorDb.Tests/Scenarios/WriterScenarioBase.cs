@@ -1,0 +1,101 @@
+using Akka.Actor;
+using Akka.Configuration;
+using ActorDb.Client;
+using ActorDb.Writer;
+using Xunit.Abstractions;
+using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Writer.WriterProtocol;
+
+namespace ActorDb.Tests.Scenarios;
+
+/// <summary>
+/// A writer and the six segments of one PG in a local (non-cluster) TestKit actor system: the writer addresses the
+/// segments through a <see cref="SegmentRouter"/>, so a test can stop, restart or blackhole single segments.
+/// </summary>
+public abstract class WriterScenarioBase : Akka.TestKit.Xunit2.TestKit
+{
+    protected const int Pg = 0;
+    protected static readonly TimeSpan Short = TimeSpan.FromSeconds(10);
+    protected static readonly TableSchema Kv = new("kv", [new ColumnDef("id", ColumnType.Int64), new ColumnDef("v", ColumnType.String)]);
+
+    private static readonly Config SystemConfig = ConfigurationFactory.ParseString(
+        "akka.actor.provider = local\nakka.loglevel = INFO\nakka.log-dead-letters = off\nakka.log-dead-letters-during-shutdown = off");
+
+    private readonly TestDirectory _dir = new();
+
+    protected WriterScenarioBase(ITestOutputHelper output) : base(SystemConfig, output: output)
+    {
+        Settings = ActorDbSettings.Create(ConfigurationFactory.ParseString(
+                $"actordb.data-dir = \"{_dir.Path}\"\n" +
+                "actordb.volume.pg-count = 1\n" +
+                "actordb.writer.stall-warning-after = 500ms\n" +
+                "actordb.writer.resend-after = 300ms")
+            .WithFallback(ActorDbSettings.DefaultConfig()));
+        Router = Sys.ActorOf(SegmentRouter.Props(Settings, Faults), "segments");
+    }
+
+    protected ActorDbSettings Settings { get; }
+    protected IActorRef Router { get; }
+    protected SegmentFaults Faults { get; } = new();
+    protected string DataDir => _dir.Path;
+
+    protected async Task<(IActorRef Writer, ActorDbClient Client)> StartWriterAsync(string name, TimeSpan? openTimeout = null)
+    {
+        var writer = Sys.ActorOf(WriterActor.Props(Settings, Router), name);
+        var client = new ActorDbClient(writer, TimeSpan.FromSeconds(10));
+        await client.WaitUntilServingAsync(openTimeout ?? TimeSpan.FromSeconds(20));
+        return (writer, client);
+    }
+
+    /// <summary>Clean stop of a writer: drain, then stop the actor and wait for it to terminate.</summary>
+    protected async Task StopWriterAsync(IActorRef writer)
+    {
+        var drained = await writer.Ask<Drained>(Drain.Instance, Short);
+        Assert.Equal(0, drained.CommitsNotDurable);
+        var watcher = CreateTestProbe();
+        watcher.Watch(writer);
+        Sys.Stop(writer);
+        await watcher.ExpectTerminatedAsync(writer, Short);
+    }
+
+    protected Task StopSegmentAsync(int replica) => Router.Ask<SegmentRouter.SegmentStopped>(new SegmentRouter.StopSegment(Pg, replica), Short);
+
+    protected Task StartSegmentAsync(int replica) => Router.Ask<SegmentRouter.Ok>(new SegmentRouter.StartSegment(Pg, replica), Short);
+
+    protected Task BlackholeAsync(int replica, bool on) => Router.Ask<SegmentRouter.Ok>(new SegmentRouter.Blackhole(Pg, replica, on), Short);
+
+    protected long Dropped(int replica) => Faults.DroppedCount(Pg, replica);
+
+    protected Task<SegmentStatus> SegmentStatusAsync(int replica) => Router.Ask<SegmentStatus>(new GetSegmentStatus(Pg, replica), Short);
+
+    protected static Dictionary<string, object?> Value(string v) => new() { ["v"] = v };
+
+    /// <summary>Inserts one row in its own transaction and commits it.</summary>
+    protected static async Task<CommitInfo> InsertAsync(IActorDbClient client, long key, string value)
+    {
+        await using var tx = client.Begin();
+        await tx.InsertAsync(Kv.Name, key, Value(value));
+        return await tx.CommitAsync();
+    }
+
+    /// <summary>Reads one row in its own (read-only) transaction.</summary>
+    protected static async Task<Row?> ReadAsync(IActorDbClient client, long key)
+    {
+        await using var tx = client.Begin();
+        var row = await tx.GetAsync(Kv.Name, key);
+        await tx.CommitAsync();
+        return row;
+    }
+
+    protected static void AssertDurable(CommitInfo info)
+    {
+        Assert.True(info.CommitLsn > 0, $"commit LSN {info.CommitLsn} should be positive");
+        Assert.True(info.Vdl >= info.CommitLsn, $"acknowledged with VDL {info.Vdl} below its commit LSN {info.CommitLsn}");
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);   // shuts the actor system down: segments close their logs
+        if (disposing) _dir.Dispose();
+    }
+}
