@@ -97,6 +97,12 @@ public sealed class QuorumTracker
     private Lsn _lastCpl;
 
     /// <summary>
+    /// Sets the SCL of a segment as it reported it when opening an epoch, even below the tracker's start: a segment
+    /// that missed records before this writer started must not count as holding them. Does not move PGCL or VDL.
+    /// </summary>
+    public void Seed(int pg, int replica, Lsn scl) => _scl[pg][replica] = scl;
+
+    /// <summary>
     /// Applies an acknowledgement: segment <paramref name="replica"/> of <paramref name="pg"/> holds every record of
     /// its PG up to <paramref name="scl"/>. Stale (lower) SCLs are ignored. Returns true when VDL advanced.
     /// </summary>

@@ -4,11 +4,11 @@ namespace ActorDb.Core.Storage;
 /// Exclusive ownership of a data directory by one process: an OS file lock on <c>{dir}/LOCK</c> (flock on Linux),
 /// held until disposed or the process dies (kill -9 releases it). The holder's pid is written to <c>{dir}/LOCK.owner</c>
 /// (a plain file: the locked one cannot be read by another process) for the error message. Re-acquiring in the same
-/// process returns the held lock.
+/// process is refused too: one data directory, one node.
 /// </summary>
 public sealed class DataDirectoryLock : IDisposable
 {
-    private static readonly Dictionary<string, (DataDirectoryLock Lock, int Count)> Held = new();
+    private static readonly HashSet<string> Held = new();
     private readonly FileStream _file;
     private readonly string _path;
 
@@ -25,11 +25,8 @@ public sealed class DataDirectoryLock : IDisposable
         var full = Path.GetFullPath(directory);
         lock (Held)
         {
-            if (Held.TryGetValue(full, out var held))
-            {
-                Held[full] = (held.Lock, held.Count + 1);
-                return held.Lock;
-            }
+            if (Held.Contains(full))
+                throw new IOException($"data directory '{full}' is in use by another ActorDb node in this process (pid {Environment.ProcessId}); stop it or choose another --data-dir");
             Directory.CreateDirectory(full);
             var path = Path.Combine(full, "LOCK");
             FileStream file;
@@ -44,20 +41,17 @@ public sealed class DataDirectoryLock : IDisposable
                 throw new IOException($"data directory '{full}' is in use by another ActorDb process (pid {owner}); stop it or choose another --data-dir", e);
             }
             File.WriteAllText(path + ".owner", Environment.ProcessId.ToString());
-            var l = new DataDirectoryLock(full, file);
-            Held[full] = (l, 1);
-            return l;
+            Held.Add(full);
+            return new DataDirectoryLock(full, file);
         }
     }
 
-    /// <summary>Releases one hold; the lock itself is released when the last hold in this process is.</summary>
+    /// <summary>Releases the lock.</summary>
     public void Dispose()
     {
         lock (Held)
         {
-            if (!Held.TryGetValue(_path, out var held)) return;
-            if (held.Count > 1) { Held[_path] = (held.Lock, held.Count - 1); return; }
-            Held.Remove(_path);
+            if (!Held.Remove(_path)) return;
             _file.Dispose();
         }
     }

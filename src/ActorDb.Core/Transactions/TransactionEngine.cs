@@ -456,6 +456,9 @@ public sealed class TransactionEngine
         _outboxes[pg].Trim(min, _tracker.PgQuorumLsn(pg));
     }
 
+    /// <summary>Takes a segment's SCL as it reported it when installing the epoch (see <see cref="QuorumTracker.Seed"/>).</summary>
+    public void SeedScl(int pg, int replica, Lsn scl) => _tracker.Seed(pg, replica, scl);
+
     /// <summary>The SCL a segment of <paramref name="pg"/> needs to serve a page read at VDL: the PG's latest record at or
     /// below VDL (when records are in flight, the PG's write-quorum LSN, which is at least that).</summary>
     public Lsn ReadRequirement(int pg) => _pgTail[pg] <= Vdl ? _pgTail[pg] : _tracker.PgQuorumLsn(pg);

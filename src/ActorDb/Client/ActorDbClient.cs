@@ -50,7 +50,7 @@ public sealed class ActorDbClient : IActorDbClient
     /// <inheritdoc />
     public async Task<TableSchema> CreateTableAsync(TableSchema schema, CancellationToken ct = default)
     {
-        var reply = await _writer.Ask<TableReply>(new CreateTable(schema), _timeout, ct);
+        var reply = await AskAsync<TableReply>(new CreateTable(schema), ct);
         if (reply.Error is not null) throw reply.Error;
         return reply.Schema!;
     }
@@ -58,13 +58,26 @@ public sealed class ActorDbClient : IActorDbClient
     /// <inheritdoc />
     public async Task<TableSchema?> GetTableAsync(string table, CancellationToken ct = default)
     {
-        var reply = await _writer.Ask<TableReply>(new GetTable(table), _timeout, ct);
+        var reply = await AskAsync<TableReply>(new GetTable(table), ct);
         if (reply.Error is not null) throw reply.Error;
         return reply.Schema;
     }
 
     /// <inheritdoc />
     public ITransaction Begin() => new Transaction(this);
+
+    /// <summary>Asks the writer; a missing reply becomes an <see cref="ActorDbException"/> naming the request and the wait.</summary>
+    private async Task<T> AskAsync<T>(object request, CancellationToken ct)
+    {
+        try
+        {
+            return await _writer.Ask<T>(request, _timeout, ct);
+        }
+        catch (AskTimeoutException e)
+        {
+            throw new ActorDbException($"the writer did not answer {request.GetType().Name} within {_timeout.TotalSeconds:0.#} s (actordb.client.ask-timeout)", e);
+        }
+    }
 
     private sealed class Transaction(ActorDbClient client) : ITransaction
     {
@@ -75,7 +88,7 @@ public sealed class ActorDbClient : IActorDbClient
         private async Task<object?> Run(Statement statement, CancellationToken ct)
         {
             if (_finished) throw new TransactionAbortedException($"transaction {_txnId} is finished");
-            var reply = await client._writer.Ask<StatementReply>(new ExecuteStatement(_txnId, statement), client._timeout, ct);
+            var reply = await client.AskAsync<StatementReply>(new ExecuteStatement(_txnId, statement), ct);
             _txnId = reply.TxnId;
             if (reply.Error is null) return reply.Result;
             if (reply.TxnAborted) _finished = true;
@@ -144,7 +157,7 @@ public sealed class ActorDbClient : IActorDbClient
         {
             if (_finished) return;
             _finished = true;
-            if (_txnId != 0) await client._writer.Ask<RolledBack>(new RollbackTransaction(_txnId), client._timeout, ct);
+            if (_txnId != 0) await client.AskAsync<RolledBack>(new RollbackTransaction(_txnId), ct);
         }
 
         public async ValueTask DisposeAsync()

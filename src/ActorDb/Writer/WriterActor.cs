@@ -19,7 +19,7 @@ namespace ActorDb.Writer;
 /// <c>max-batches-in-flight-per-pg</c> batches of that PG await a write quorum, otherwise they accumulate and leave
 /// together when an ack frees a slot; no timer.
 /// </summary>
-public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
+public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
     private sealed record Tick { public static readonly Tick Instance = new(); }
     private sealed record OpenTick { public static readonly OpenTick Instance = new(); }
@@ -57,6 +57,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
     private bool[] _stalled = null!;
     private DateTime[] _quorumProgress = null!;
     private readonly Dictionary<(int Pg, int Replica), IActorRef> _segmentRefs = new();
+    private readonly HashSet<(int Pg, int Replica)> _behind = new();   // reported once: lacks records no outbox holds
     private long _batches;
     private long _bytesShipped;
     private string _state = "opening";
@@ -69,6 +70,9 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
 
     /// <inheritdoc />
     public IStash Stash { get; set; } = null!;
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     private long _busyTicks;
 
@@ -98,7 +102,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
     {
         _openStarted = DateTime.UtcNow;
         foreach (var (pg, r) in AllSegments()) _segments.Tell(new GetSegmentState(pg, r));
-        Context.System.Scheduler.ScheduleTellRepeatedly(TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500), Self, OpenTick.Instance, Self);
+        Timers.StartPeriodicTimer("open", OpenTick.Instance, TimeSpan.FromMilliseconds(500));
         _log.Info("Writer opening the volume: asking {Segments} segments of {Pgs} PGs for their state", _pgCount * 6, _pgCount);
     }
 
@@ -194,7 +198,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
     private void OnEpochOpened(EpochOpened e)
     {
         if (_plan is null || e.Epoch != _plan.Epoch || !_opened.Add((e.Pg, e.Replica))) return;
-        _engine.OnAck(e.Pg, e.Replica, e.Scl);
+        SeedScl(e);
         if (_engine.Catalog is not null || _state != "opening") return;
         var ready = Enumerable.Range(0, _pgCount).All(pg => _opened.Count(k => k.Pg == pg) >= VolumeGeometry.ReadQuorum);
         if (!ready || _systemWaiters.Count > 0) return;
@@ -214,13 +218,28 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         }
     }
 
+    /// <summary>
+    /// Takes a segment's SCL as reported when it installs the epoch, including one below the recovered VDL: a segment
+    /// that missed records before this writer started is then seen lagging (its acks do not count for those records,
+    /// the resend path reports it) instead of being assumed complete up to VDL.
+    /// </summary>
+    private void SeedScl(EpochOpened e)
+    {
+        var tail = _plan!.PgTail[e.Pg];
+        _engine.SeedScl(e.Pg, e.Replica, e.Scl >= tail ? _engine.Tracker.Scl(e.Pg, e.Replica) : e.Scl);
+        if (e.Scl < tail)
+            _log.Warning("Segment {Segment} (PG {Pg}) opened epoch {Epoch} at SCL {Scl}, behind the PG's last durable record {Tail}: it lacks records only its peers hold",
+                new object[] { EntityId(e.Pg, e.Replica), e.Pg, e.Epoch, e.Scl, tail });
+    }
+
     private void BecomeServing()
     {
         _state = "serving";
         _log.Info("Writer serving epoch {Epoch}: VDL {Vdl}, {Tables} tables, opened in {Ms} ms",
             _engine.Epoch, _engine.Vdl, _engine.Catalog!.Tables.Count, (int)(DateTime.UtcNow - _openStarted).TotalMilliseconds);
         Become(Serving);
-        Context.System.Scheduler.ScheduleTellRepeatedly(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100), Self, Tick.Instance, Self);
+        Timers.Cancel("open");
+        Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromMilliseconds(100));
         Stash.UnstashAll();
     }
 
@@ -255,7 +274,13 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
         Receive<GetTable>(g => Sender.Tell(new TableReply(_engine.GetTable(g.Name), null)));
         Receive<RedoAck>(OnRedoAck);
         Receive<RedoRejected>(OnRejected);
-        Receive<EpochOpened>(e => { _opened.Add((e.Pg, e.Replica)); OnRedoAck(new RedoAck(e.Pg, e.Replica, e.Epoch, e.Scl)); });
+        Receive<EpochOpened>(e =>
+        {
+            if (e.Epoch != _engine.Epoch) return;
+            _opened.Add((e.Pg, e.Replica));
+            SeedScl(e);
+            OnRedoAck(new RedoAck(e.Pg, e.Replica, e.Epoch, e.Scl));
+        });
         Receive<PageImage>(OnPageImage);
         Receive<PageUnavailable>(p => { if (_pageWaiters.ContainsKey(p.PageNo)) RequestPage(p.PageNo, nextReplica: true); });
         Receive<Tick>(_ => OnTick());
@@ -561,7 +586,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash
                 _lastProgress[pg][r] = now;   // one resend per interval
                 var missing = outbox.RetainedAbove(scl);
                 if (missing is { Length: > 0 }) _segments.Tell(new RedoBatch(pg, r, _engine.Epoch, missing, _engine.Vdl));   // via the region: the entity may have moved
-                else if (missing is null)
+                else if (missing is null && _behind.Add((pg, r)))
                     _log.Warning("Segment {Segment} (PG {Pg}) at SCL {Scl} lacks records the writer no longer keeps; it must catch up from its peers",
                         EntityId(pg, r), pg, scl);
             }
