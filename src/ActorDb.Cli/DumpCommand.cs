@@ -62,29 +62,9 @@ internal static class DumpCommand
         using (var json = new Utf8JsonWriter(stream))
         {
             json.WriteStartObject();
-            json.WritePropertyName("key");
-            WriteValue(json, row.Key);
-            json.WriteStartObject("fields");
-            foreach (var (name, value) in row.Fields)
-            {
-                json.WritePropertyName(name);
-                WriteValue(json, value);
-            }
-            json.WriteEndObject();
+            RowJson.WriteKeyAndFields(json, row.Key, row.Fields);
             json.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(stream.ToArray());
-    }
-
-    private static void WriteValue(Utf8JsonWriter json, object? value)
-    {
-        switch (value)
-        {
-            case null: json.WriteNullValue(); break;
-            case long l: json.WriteNumberValue(l); break;
-            case string s: json.WriteStringValue(s); break;
-            case byte[] b: json.WriteBase64StringValue(b); break;
-            default: json.WriteStringValue(value.ToString()); break;
-        }
     }
 }

@@ -58,15 +58,7 @@ public sealed class AckLog : IDisposable
                     json.WriteStartObject();
                     json.WriteString("table", w.Table);
                     json.WriteString("op", w.Op);
-                    json.WritePropertyName("key");
-                    WriteValue(json, w.Key);
-                    json.WriteStartObject("fields");
-                    foreach (var (name, value) in w.Fields)
-                    {
-                        json.WritePropertyName(name);
-                        WriteValue(json, value);
-                    }
-                    json.WriteEndObject();
+                    RowJson.WriteKeyAndFields(json, w.Key, w.Fields);
                     json.WriteNumber("commitLsn", commitLsn);
                     json.WriteEndObject();
                     json.Flush();
@@ -76,19 +68,6 @@ public sealed class AckLog : IDisposable
             _file.Write(_buffer.WrittenSpan);
             _file.Flush();
             _lines += writes.Count;
-        }
-    }
-
-    private static void WriteValue(Utf8JsonWriter json, object? value)
-    {
-        switch (value)
-        {
-            case null: json.WriteNullValue(); break;
-            case long l: json.WriteNumberValue(l); break;
-            case int i: json.WriteNumberValue(i); break;
-            case string s: json.WriteStringValue(s); break;
-            case byte[] b: json.WriteBase64StringValue(b); break;
-            default: json.WriteStringValue(value.ToString()); break;
         }
     }
 
