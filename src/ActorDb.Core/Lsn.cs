@@ -22,9 +22,13 @@ public readonly record struct Lsn(long Value) : IComparable<Lsn>
     public static Lsn operator -(Lsn lsn, long n) => new(lsn.Value - n);
     /// <summary>Distance between two LSNs, in records.</summary>
     public static long operator -(Lsn a, Lsn b) => a.Value - b.Value;
+    /// <summary>True when <paramref name="a"/> comes before <paramref name="b"/>.</summary>
     public static bool operator <(Lsn a, Lsn b) => a.Value < b.Value;
+    /// <summary>True when <paramref name="a"/> comes after <paramref name="b"/>.</summary>
     public static bool operator >(Lsn a, Lsn b) => a.Value > b.Value;
+    /// <summary>True when <paramref name="a"/> is not after <paramref name="b"/>.</summary>
     public static bool operator <=(Lsn a, Lsn b) => a.Value <= b.Value;
+    /// <summary>True when <paramref name="a"/> is not before <paramref name="b"/>.</summary>
     public static bool operator >=(Lsn a, Lsn b) => a.Value >= b.Value;
 
     /// <summary>The larger of two LSNs.</summary>

@@ -33,6 +33,7 @@ public sealed class EmbeddedNode : IAsyncDisposable
     /// <param name="options">ActorDb options (data directory, fsync, extra HOCON).</param>
     /// <param name="logLevel">Minimum level of Akka log events written to the console.</param>
     /// <param name="openTimeout">How long to wait for the volume to open.</param>
+    /// <param name="ct">Cancels the start.</param>
     /// <exception cref="IOException">the data directory is in use by another process.</exception>
     /// <exception cref="ActorDbException">the volume did not open (the message says why).</exception>
     public static async Task<EmbeddedNode> StartAsync(ActorDbOptions options, string logLevel = "INFO", TimeSpan? openTimeout = null, CancellationToken ct = default)

@@ -59,6 +59,7 @@ public sealed class SegmentActor : ReceiveActor
     public static string DirectoryOf(string dataDir, int pg, int replica) =>
         Path.Combine(dataDir, VolumeGeometry.AzOf(replica), EntityId(pg, replica));
 
+    /// <summary>Creates segment <paramref name="replica"/> (0..5) of PG <paramref name="pg"/>; use <see cref="Props"/>.</summary>
     public SegmentActor(int pg, int replica, ActorDbSettings settings)
     {
         _pg = pg;

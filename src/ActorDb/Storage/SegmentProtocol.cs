@@ -4,7 +4,7 @@ using ActorDb.Core.Redo;
 
 namespace ActorDb.Storage;
 
-/// <summary>A message for one segment entity; routed by Cluster.Sharding on <see cref="EntityId"/> (one shard per segment).</summary>
+/// <summary>A message for one segment entity; routed by Cluster.Sharding on <see cref="SegmentProtocol.EntityId"/> (one shard per segment).</summary>
 public interface ISegmentMessage
 {
     /// <summary>The protection group.</summary>

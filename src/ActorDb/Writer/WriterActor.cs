@@ -84,6 +84,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started; }
     }
 
+    /// <summary>Creates the writer; use <see cref="Props"/>.</summary>
     public WriterActor(ActorDbSettings settings, IActorRef segments)
     {
         _settings = settings;
