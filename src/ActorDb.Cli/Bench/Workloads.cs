@@ -212,7 +212,7 @@ internal sealed class YcsbWorkload : BenchWorkload
 
         public override async Task<OpStatus> ExecuteAsync(ITransaction tx, List<AckWrite> writes, Random rng)
         {
-            if (readFirst && await tx.GetAsync(table, key) is null)
+            if (readFirst && await tx.GetForUpdateAsync(table, key) is null)
                 return OpStatus.NotFound;
             if (!(bool)(await LastStatementAsync(tx, new UpdateStatement(table, key, values)))!)
                 return OpStatus.NotFound;
@@ -302,7 +302,7 @@ internal sealed class SysbenchWriteOnlyWorkload : BenchWorkload
             foreach (var id in indexIds)
             {
                 // UPDATE sbtest SET k=k+1 WHERE id=?
-                var row = await tx.GetAsync(table, id);
+                var row = await tx.GetForUpdateAsync(table, id);
                 if (row is null) return OpStatus.NotFound;
                 var set = new Dictionary<string, object?> { ["k"] = (row.Fields.TryGetValue("k", out var k) && k is long kv ? kv : 0L) + 1 };
                 if (!await tx.UpdateAsync(table, id, set)) return OpStatus.NotFound;
@@ -372,8 +372,8 @@ internal sealed class BankWorkload : BenchWorkload
 
         public override async Task<OpStatus> ExecuteAsync(ITransaction tx, List<AckWrite> writes, Random rng)
         {
-            var a = await tx.GetAsync(table, from);
-            var b = await tx.GetAsync(table, to);
+            var a = await tx.GetForUpdateAsync(table, from);
+            var b = await tx.GetForUpdateAsync(table, to);
             if (a is null || b is null)
                 return OpStatus.NotFound;
             long balA = Balance(a), balB = Balance(b);

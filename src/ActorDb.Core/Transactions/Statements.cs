@@ -5,8 +5,10 @@ namespace ActorDb.Core.Transactions;
 /// <summary>A statement of an interactive transaction. Immutable; safe to send between actors.</summary>
 public abstract record Statement(string Table);
 
-/// <summary>Point read of one row (shared lock). Result: <see cref="Row"/> or null.</summary>
-public sealed record GetStatement(string Table, object Key) : Statement(Table);
+/// <summary>Point read of one row: a shared lock, or with <paramref name="ForUpdate"/> an exclusive one (SELECT … FOR UPDATE:
+/// a read that will be followed by a write takes the write lock at once instead of upgrading, which deadlocks when two
+/// transactions do it). Result: <see cref="Row"/> or null.</summary>
+public sealed record GetStatement(string Table, object Key, bool ForUpdate = false) : Statement(Table);
 
 /// <summary>Range read from <paramref name="FromKey"/> (inclusive), at most <paramref name="MaxRows"/> rows (shared lock per row).
 /// Result: <see cref="IReadOnlyList{Row}"/>.</summary>

@@ -212,7 +212,7 @@ public sealed class TransactionEngine
     {
         var key = RowCodec.EncodeKey(table.Schema, g.Key);
         var row = new RowId(table.TableId, key);
-        var lockOutcome = Lock(txn, row, LockMode.Shared);
+        var lockOutcome = Lock(txn, row, g.ForUpdate ? LockMode.Exclusive : LockMode.Shared);
         if (lockOutcome is not null) return lockOutcome;
         var value = ReadCurrent(txn, table, key, out _);
         return new StatementOutcome.Done(value is null ? null : new Row(g.Key, RowCodec.DecodeFields(table.Schema, value)));

@@ -98,6 +98,9 @@ public sealed class ActorDbClient : IActorDbClient
         public async Task<Row?> GetAsync(string table, object key, CancellationToken ct = default) =>
             (Row?)await Run(new GetStatement(table, key), ct);
 
+        public async Task<Row?> GetForUpdateAsync(string table, object key, CancellationToken ct = default) =>
+            (Row?)await Run(new GetStatement(table, key, ForUpdate: true), ct);
+
         public async Task<IReadOnlyList<Row>> ScanAsync(string table, object fromKey, int maxRows, CancellationToken ct = default) =>
             (IReadOnlyList<Row>)(await Run(new ScanStatement(table, fromKey, maxRows), ct))!;
 

@@ -29,6 +29,10 @@ public interface ITransaction : IAsyncDisposable
     /// <summary>Reads one row (shared lock on the key), seeing this transaction's own changes.</summary>
     Task<Row?> GetAsync(string table, object key, CancellationToken ct = default);
 
+    /// <summary>Reads one row taking its exclusive lock (SELECT … FOR UPDATE), for a read that a write of the same row
+    /// will follow: two transactions reading with shared locks and then both writing would deadlock.</summary>
+    Task<Row?> GetForUpdateAsync(string table, object key, CancellationToken ct = default);
+
     /// <summary>Reads up to <paramref name="maxRows"/> rows with key &gt;= <paramref name="fromKey"/>, in key order
     /// (shared lock on each row returned).</summary>
     Task<IReadOnlyList<Row>> ScanAsync(string table, object fromKey, int maxRows, CancellationToken ct = default);
@@ -63,7 +67,7 @@ public interface ITransaction : IAsyncDisposable
         object? result;
         switch (statement)
         {
-            case GetStatement g: result = await GetAsync(g.Table, g.Key, ct); break;
+            case GetStatement g: result = g.ForUpdate ? await GetForUpdateAsync(g.Table, g.Key, ct) : await GetAsync(g.Table, g.Key, ct); break;
             case ScanStatement s: result = await ScanAsync(s.Table, s.FromKey, s.MaxRows, ct); break;
             case InsertStatement i: await InsertAsync(i.Table, i.Key, i.Fields, ct); result = null; break;
             case UpdateStatement u: result = await UpdateAsync(u.Table, u.Key, u.Fields, ct); break;

@@ -164,4 +164,33 @@ public class TransactionEngineTests
         Assert.IsType<DuplicateKeyException>(dup.Error);
         Assert.True(e.IsOpen(t2));
     }
+
+    [Fact]
+    public void Read_for_update_takes_the_write_lock_so_two_read_then_write_transactions_do_not_deadlock()
+    {
+        var storage = new Storage();
+        var e = NewEngine(Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
+        e.FormatVolume();
+        e.CreateTable(Accounts);
+        var load = e.Begin();
+        Run(e, load, new InsertStatement("accounts", 1L, Balance(100)), storage);
+        Commit(e, load, storage);
+        storage.ShipAndAck(e);
+
+        // Shared reads then writes: the second upgrade closes a cycle.
+        var a = e.Begin();
+        var b = e.Begin();
+        Run(e, a, new GetStatement("accounts", 1L), storage);
+        Run(e, b, new GetStatement("accounts", 1L), storage);
+        Assert.IsType<StatementOutcome.Blocked>(e.Execute(a, new UpdateStatement("accounts", 1L, Balance(90))));
+        Assert.IsType<StatementOutcome.Aborted>(e.Execute(b, new UpdateStatement("accounts", 1L, Balance(80))));
+        e.Abort(a);
+
+        // Reads for update: the second reader waits instead, and nobody is aborted.
+        var c = e.Begin();
+        var d = e.Begin();
+        Run(e, c, new GetStatement("accounts", 1L, ForUpdate: true), storage);
+        Assert.IsType<StatementOutcome.Blocked>(e.Execute(d, new GetStatement("accounts", 1L, ForUpdate: true)));
+        Assert.True((bool)Run(e, c, new UpdateStatement("accounts", 1L, Balance(70)), storage)!);
+    }
 }

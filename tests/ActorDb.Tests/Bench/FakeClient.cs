@@ -128,6 +128,9 @@ public sealed class FakeClient : IActorDbClient
             return t.Rows.TryGetValue(key, out var f) ? new Row(key, new Dictionary<string, object?>(f)) : null;
         }
 
+        // The fake serializes everything under one global lock, so a read for update is a plain read.
+        public Task<Row?> GetForUpdateAsync(string table, object key, CancellationToken ct = default) => GetAsync(table, key, ct);
+
         public async Task<IReadOnlyList<Row>> ScanAsync(string table, object fromKey, int maxRows, CancellationToken ct = default)
         {
             var t = await EnterAsync("scan", table, fromKey, ct);
