@@ -23,7 +23,7 @@ internal static class BenchCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var threads = new Option<int>("--threads", "-t") { Description = "concurrent client sessions", DefaultValueFactory = _ => 1 };
-        var dataDir = CommonOptions.DataDir("actordb-data");
+        var dataDir = CommonOptions.DataDir();
         var ackLog = new Option<string?>("--ack-log") { Description = "append one JSON line per acknowledged write to FILE (written after the acknowledgement)" };
         var seed = new Option<int?>("--seed") { Description = "random seed (default: random)" };
         var noFsync = new Option<bool>("--unsafe-no-fsync") { Description = "segments skip fdatasync: NOT durable, for measuring the CPU/messaging ceiling only" };
@@ -49,6 +49,7 @@ internal static class BenchCommand
                 return CommonOptions.Error("bench", e.Message);
             }
             var fsync = !parse.GetValue(noFsync);   // a --config file may turn fsync off too: the report says which
+            var stdout = CommonOptions.ReserveStdout();
             ThreadPool.GetMinThreads(out var minWorkers, out var minIo);
             ThreadPool.SetMinThreads(Math.Max(minWorkers, Environment.ProcessorCount * 2), minIo);
             try
@@ -58,10 +59,19 @@ internal static class BenchCommand
                     DataDir = parse.GetValue(dataDir), Fsync = fsync ? null : false, PgCount = parse.GetValue(pgCount),
                     Hocon = CommonOptions.ReadConfig(parse.GetValue(config)),
                 };
-                await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct);
-                fsync = ActorDbSettings.Create(node.System.Settings.Config).Segment.Fsync;
-                if (!fsync) Console.WriteLine("[bench] WARNING: fsync is OFF (--unsafe-no-fsync or actordb.segment.fsync = off): acknowledged commits are NOT durable");
-                return await RunAsync(node, w, threadCount, parse.GetValue(seed), parse.GetValue(ackLog), fsync, Console.Out, ct);
+                // Ctrl+C / SIGTERM stop the run: no new operations start, the report covers what ran, and the node is
+                // stopped cleanly by the dispose below (not by the signal, which would stop it under the workload).
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                    System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+                using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+                    System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+                ct = stop.Token;
+                await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct, stopOnProcessExit: false);
+                fsync = node.Settings.Segment.Fsync;
+                if (!fsync) stdout.WriteLine("[bench] WARNING: fsync is OFF (--unsafe-no-fsync or actordb.segment.fsync = off): acknowledged commits are NOT durable");
+                stdout.WriteLine($"[bench] data directory {Path.GetFullPath(node.Settings.DataDir)}");
+                return await RunAsync(node, w, threadCount, parse.GetValue(seed), parse.GetValue(ackLog), fsync, stdout, ct);
             }
             catch (Exception e) when (e is IOException or ActorDbException or WorkloadException or Akka.Configuration.ConfigurationException)
             {
@@ -77,6 +87,7 @@ internal static class BenchCommand
         var seedValue = seed ?? Random.Shared.Next();
         var common = new BenchOptions { Threads = threads, Seed = seedValue, AckLogPath = ackLog, Progress = output };
         output.WriteLine($"[bench] workload {workload.Kind}, {threads} threads, seed {seedValue}, fsync {(fsync ? "on" : "OFF")}");
+        await RefuseNonEmptyTableAsync(node, workload, ct);
         var load = await new BenchRunner(node.Client, workload, common with { Run = false }).RunAsync(ct);
         var before = await Snapshot.TakeAsync(node);
         var run = await new BenchRunner(node.Client, workload, common with { Load = false }).RunAsync(ct);
@@ -101,8 +112,39 @@ internal static class BenchCommand
         output.WriteLine($"[ACTORDB], WriterBusy(%), {F(100.0 * (after.WriterBusyMicros - before.WriterBusyMicros) / Math.Max(1, run.Run?.RunTime.TotalMicroseconds ?? 1))}");
         output.WriteLine($"[ACTORDB], SegmentSyncAvg(us), {F(after.Fsyncs == before.Fsyncs ? 0 : (double)(after.SyncMicros - before.SyncMicros) / Math.Max(1, after.Syncs - before.Syncs))}");
         output.WriteLine($"[ACTORDB], PeakWorkingSet(MB), {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)}");
+        if (ct.IsCancellationRequested) output.WriteLine("[bench] stopped early (Ctrl+C / SIGTERM): the report covers the operations that ran");
+        if (workload.Kind == WorkloadKind.Bank)
+        {
+            var (sum, count) = await BenchRunner.BankInvariant(node.Client, workload.Table, CancellationToken.None);
+            var expected = workload.AccountCount * workload.InitialBalance;
+            output.WriteLine($"[BANK], Accounts, {count}");
+            output.WriteLine($"[BANK], BalanceSum, {sum}");
+            output.WriteLine($"[BANK], ExpectedSum, {expected}");
+            if (sum != expected || count != workload.AccountCount)
+            {
+                output.WriteLine($"[BANK], Invariant, VIOLATED");
+                return 2;
+            }
+            output.WriteLine($"[BANK], Invariant, OK");
+        }
         var failed = (run.Run?.FailedOperations ?? 0) + (load.Load?.FailedOperations ?? 0);
         return failed > 0 && (run.Run?.OkOperations ?? 0) == 0 ? 1 : 0;
+    }
+
+    /// <summary>A benchmark loads its table from scratch: on a table that already has rows it would only collide with
+    /// them, so it stops at once with what to do instead.</summary>
+    private static async Task RefuseNonEmptyTableAsync(EmbeddedNode node, WorkloadProperties workload, CancellationToken ct)
+    {
+        var schema = await node.Client.GetTableAsync(workload.Table, ct);
+        if (schema is null) return;
+        await using var tx = node.Client.Begin();
+        object from = schema.Key.Type == ActorDb.Client.ColumnType.Int64 ? long.MinValue : "";
+        var rows = await tx.ScanAsync(workload.Table, from, 1, ct);
+        await tx.CommitAsync(ct);
+        if (rows.Count > 0)
+            throw new WorkloadException(
+                $"table '{workload.Table}' in data directory {Path.GetFullPath(node.Settings.DataDir)} already has rows from an earlier run; " +
+                "delete that directory or pass another --data-dir (dump shows what is there)");
     }
 
     private sealed record Snapshot(long Commits, long Vdl, long Epoch, long RedoBytes, long RedoBytesShipped, long RedoRecords, long Batches, long SegmentBytes, long Fsyncs, long SyncMicros, long Syncs, long BatchQuorumMicros, long WriterBusyMicros)

@@ -5,11 +5,21 @@ namespace ActorDb.Cli;
 /// <summary>Options shared by the commands that host an embedded node.</summary>
 internal static class CommonOptions
 {
-    public static Option<string> DataDir(string defaultValue) => new("--data-dir")
+    public static Option<string?> DataDir() => new("--data-dir")
     {
-        Description = "data directory of the embedded node (one folder per AZ and segment inside)",
-        DefaultValueFactory = _ => defaultValue,
+        Description = "data directory of the embedded node (default: actordb.data-dir, \"actordb-data\")",
     };
+
+    /// <summary>
+    /// Keeps the command's real output (report, JSON lines) on stdout and sends everything else written to the console
+    /// (Akka's log lines) to stderr. Returns the stdout writer to use for output.
+    /// </summary>
+    public static TextWriter ReserveStdout()
+    {
+        var stdout = Console.Out;
+        Console.SetOut(Console.Error);
+        return stdout;
+    }
 
     public static Option<string?> Config() => new("--config", "-c")
     {
@@ -24,11 +34,16 @@ internal static class CommonOptions
         return File.ReadAllText(path);
     }
 
-    public static Option<string> LogLevel() => new("--log-level")
+    public static Option<string> LogLevel()
     {
-        Description = "Akka log level of the embedded node: DEBUG, INFO, WARNING, ERROR",
-        DefaultValueFactory = _ => "WARNING",
-    };
+        var option = new Option<string>("--log-level")
+        {
+            Description = "Akka log level of the embedded node (to stderr): DEBUG, INFO, WARNING, ERROR",
+            DefaultValueFactory = _ => "WARNING",
+        };
+        option.AcceptOnlyFromAmong("DEBUG", "INFO", "WARNING", "ERROR");
+        return option;
+    }
 
     /// <summary>Writes an error line and returns the exit code for errors.</summary>
     public static int Error(string command, string message)

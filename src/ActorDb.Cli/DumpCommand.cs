@@ -10,20 +10,21 @@ internal static class DumpCommand
 {
     public static Command Create()
     {
-        var dataDir = CommonOptions.DataDir("actordb-data");
+        var dataDir = CommonOptions.DataDir();
         var table = new Option<string>("--table") { Description = "table to print", Required = true };
         var logLevel = CommonOptions.LogLevel();
         var config = CommonOptions.Config();
         var command = new Command("dump", "print a table as JSON lines sorted by key: {\"key\": ..., \"fields\": {...}}") { dataDir, table, logLevel, config };
         command.SetAction(async (parse, ct) =>
         {
-            var dir = parse.GetValue(dataDir)!;
-            if (!Directory.Exists(dir)) return CommonOptions.Error("dump", $"data directory '{dir}' does not exist");
+            var stdout = CommonOptions.ReserveStdout();   // JSON lines only on stdout; logs go to stderr
             try
             {
-                var options = new ActorDbOptions { DataDir = dir, Hocon = CommonOptions.ReadConfig(parse.GetValue(config)) };
+                var options = new ActorDbOptions { DataDir = parse.GetValue(dataDir), Hocon = CommonOptions.ReadConfig(parse.GetValue(config)) };
+                var dir = ActorDbSettings.Create(options.ToConfig()).DataDir;
+                if (!Directory.Exists(dir)) return CommonOptions.Error("dump", $"data directory '{dir}' does not exist");
                 await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct);
-                return await DumpAsync(node.Client, parse.GetValue(table)!, Console.Out, ct);
+                return await DumpAsync(node.Client, parse.GetValue(table)!, stdout, ct);
             }
             catch (Exception e) when (e is IOException or ActorDbException or Akka.Configuration.ConfigurationException)
             {

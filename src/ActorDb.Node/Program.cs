@@ -28,7 +28,7 @@ try
 {
     var options = new ActorDbOptions { DataDir = dataDir, Hocon = configFile is null ? null : File.ReadAllText(configFile) };
     await using var node = await EmbeddedNode.StartAsync(options);
-    Console.WriteLine($"actordb-node: serving (data dir {Path.GetFullPath(dataDir ?? "actordb-data")}); Ctrl+C to stop");
+    Console.WriteLine($"actordb-node: serving (data dir {Path.GetFullPath(node.Settings.DataDir)}); Ctrl+C to stop");
     var stop = new TaskCompletionSource();
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
     AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();

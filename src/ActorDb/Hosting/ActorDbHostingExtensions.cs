@@ -35,7 +35,8 @@ public sealed class ActorDbOptions
     /// <summary>More HOCON, applied over the defaults (e.g. from hocon/*.conf).</summary>
     public string? Hocon { get; set; }
 
-    internal Config ToConfig()
+    /// <summary>These options as HOCON (only what they set; <see cref="ActorDbSettings.Create"/> adds the defaults).</summary>
+    public Config ToConfig()
     {
         var lines = new List<string>();
         if (DataDir is not null) lines.Add($"actordb.data-dir = \"{DataDir.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"");

@@ -29,14 +29,21 @@ public sealed class EmbeddedNode : IAsyncDisposable
     /// <summary>A client of this node's writer.</summary>
     public ActorDbClient Client { get; }
 
+    /// <summary>The settings in force (defaults, config files and options merged).</summary>
+    public ActorDbSettings Settings => ActorDbSettings.Create(System.Settings.Config);
+
     /// <summary>Starts a node and waits until the writer serves transactions.</summary>
     /// <param name="options">ActorDb options (data directory, fsync, extra HOCON).</param>
     /// <param name="logLevel">Minimum level of Akka log events written to the console.</param>
     /// <param name="openTimeout">How long to wait for the volume to open.</param>
     /// <param name="ct">Cancels the start.</param>
+    /// <param name="stopOnProcessExit">True: SIGTERM/Ctrl+C run Akka's coordinated shutdown by themselves (a node that
+    /// only serves). False: the caller stops the node by disposing it (a program that must first finish its own work,
+    /// such as a benchmark printing its report).</param>
     /// <exception cref="IOException">the data directory is in use by another process.</exception>
     /// <exception cref="ActorDbException">the volume did not open (the message says why).</exception>
-    public static async Task<EmbeddedNode> StartAsync(ActorDbOptions options, string logLevel = "INFO", TimeSpan? openTimeout = null, CancellationToken ct = default)
+    public static async Task<EmbeddedNode> StartAsync(ActorDbOptions options, string logLevel = "INFO", TimeSpan? openTimeout = null,
+        CancellationToken ct = default, bool stopOnProcessExit = true)
     {
         // Fail fast, with a clear message, before any actor starts.
         var settings = ActorDbSettings.Create(options.ToConfig());
@@ -47,7 +54,8 @@ public sealed class EmbeddedNode : IAsyncDisposable
         builder.Services.AddAkka("actordb", (akka, _) =>
         {
             akka.AddHocon($"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.log-dead-letters = off\n" +
-                          "akka.log-dead-letters-during-shutdown = off\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = on", HoconAddMode.Prepend);
+                          "akka.log-dead-letters-during-shutdown = off\n" +
+                          $"akka.coordinated-shutdown.run-by-clr-shutdown-hook = {(stopOnProcessExit ? "on" : "off")}", HoconAddMode.Prepend);
             akka.WithActorDb(options);
         });
         var host = builder.Build();
