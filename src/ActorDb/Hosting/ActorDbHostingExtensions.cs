@@ -56,7 +56,8 @@ public static class ActorDbHostingExtensions
 {
     /// <summary>Adds ActorDb to an actor system being configured.</summary>
     /// <exception cref="ConfigurationException">at start, when an <c>actordb.*</c> key is invalid (the message names it).</exception>
-    /// <exception cref="IOException">at start, when the data directory is in use by another process.</exception>
+    /// <exception cref="IOException">at start, when the data directory is in use by another process, or holds a volume
+    /// of another shape (<see cref="VolumeManifestException"/>).</exception>
     public static AkkaConfigurationBuilder WithActorDb(this AkkaConfigurationBuilder builder, ActorDbOptions? options = null)
     {
         options ??= new ActorDbOptions();
@@ -93,6 +94,7 @@ public static class ActorDbHostingExtensions
         {
             var settings = ActorDbSettings.Create(system.Settings.Config);
             var dataLock = DataDirectoryLock.Acquire(settings.DataDir);
+            VolumeManifest.CheckOrCreate(settings.DataDir, settings.Geometry);
             var region = registry.Get<SegmentRegionKey>();
             var writer = system.ActorOf(WriterActor.Props(settings, region).WithDispatcher("actordb.writer-dispatcher").WithMailbox("actordb.writer-mailbox"), "actordb-writer");
             registry.Register<WriterKey>(writer);

@@ -47,7 +47,8 @@ public sealed class EmbeddedNode : IAsyncDisposable
     {
         // Fail fast, with a clear message, before any actor starts.
         var settings = ActorDbSettings.Create(options.ToConfig());
-        using (DataDirectoryLock.Acquire(settings.DataDir)) { }
+        using (DataDirectoryLock.Acquire(settings.DataDir))
+            VolumeManifest.CheckOrCreate(settings.DataDir, settings.Geometry);
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
