@@ -4,7 +4,7 @@
 #   test    - run every test (the same command as README and .ci/run)
 #   bench   - the main job: YCSB-style insert-only run on the embedded default (fsync on)
 #   sysbench - sysbench oltp_write_only mix on the embedded default
-param([ValidateSet('build', 'test', 'bench', 'sysbench')][string]$Target = 'build', [int]$Threads = 16)
+param([ValidateSet('build', 'test', 'bench', 'sysbench')][string]$Target = 'build', [int]$Threads = 64)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 switch ($Target) {

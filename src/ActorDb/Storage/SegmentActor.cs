@@ -87,7 +87,8 @@ public sealed class SegmentActor : ReceiveActor
             (records, micros) => new Synced(records, micros), e => new SyncFailed(e));
         var report = _segmentLog.Recovery;
         if (report.TailBytesCut > 0)
-            _log.Warning("Segment {Segment} (PG {Pg}): cut a torn tail of {Bytes} bytes from {File}", EntityId(_pg, _replica), _pg, report.TailBytesCut, report.TailFile);
+            _log.Warning("Segment {Segment} (PG {Pg}): cut {Bytes} bytes after the last whole record of {File} (a torn write and/or unused preallocated zeros; nothing acknowledged is in them)",
+                EntityId(_pg, _replica), _pg, report.TailBytesCut, report.TailFile);
         foreach (var hole in report.CorruptRanges)
             _log.Error("Segment {Segment} (PG {Pg}): corrupt record in {Hole}: counted as a hole, SCL stops before it", EntityId(_pg, _replica), _pg, hole);
 
