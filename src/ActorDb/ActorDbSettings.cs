@@ -45,11 +45,28 @@ public sealed record ActorDbSettings(
     /// <summary>The embedded <c>reference.conf</c>: every <c>actordb.*</c> key with its default.</summary>
     public static Config DefaultConfig() => Reference.Value;
 
+    /// <summary>A key under <c>actordb</c> that reference.conf does not have is a typo or a setting of another version:
+    /// refuse it, naming it, rather than run with the default. Dispatcher and mailbox sections take Akka's own keys.</summary>
+    private static void RejectUnknownKeys(Config config, Config reference, string path)
+    {
+        var root = config.Root;
+        if (root is null || !root.IsObject()) return;
+        foreach (var (key, value) in root.GetObject().Items)
+        {
+            var full = $"{path}.{key}";
+            if (!reference.HasPath(key))
+                throw new ConfigurationException($"{full}: unknown setting (see the actordb section of reference.conf for the keys)");
+            if (key.EndsWith("-dispatcher", StringComparison.Ordinal) || key.EndsWith("-mailbox", StringComparison.Ordinal)) continue;
+            if (value.IsObject()) RejectUnknownKeys(config.GetConfig(key), reference.GetConfig(key), full);
+        }
+    }
+
     /// <summary>Reads the settings from a config holding an <c>actordb</c> section (falls back to the defaults).</summary>
     /// <exception cref="ConfigurationException">a key has a value of the wrong type or out of range; the message names the key.</exception>
     public static ActorDbSettings Create(Config config)
     {
         var c = config.WithFallback(DefaultConfig()).GetConfig("actordb");
+        RejectUnknownKeys(c, DefaultConfig().GetConfig("actordb"), "actordb");
         T Read<T>(string key, Func<string, T> get, Func<T, bool>? valid = null, string? rule = null)
         {
             T value;
@@ -73,7 +90,10 @@ public sealed record ActorDbSettings(
         }
         catch (ArgumentOutOfRangeException e)
         {
-            throw new ConfigurationException($"actordb.volume.{e.ParamName}: {e.Message}");
+            var key = e.ParamName switch { "pageSize" => "page-size", "pgCount" => "pg-count", "pagesPerPg" => "pages-per-pg", var other => other };
+            var rule = e.Message.Split('\n')[0];
+            var cut = rule.IndexOf(" (Parameter", StringComparison.Ordinal);
+            throw new ConfigurationException($"actordb.volume.{key} = {e.ActualValue}: {(cut > 0 ? rule[..cut] : rule)}");
         }
 
         var positive = (TimeSpan t) => t > TimeSpan.Zero;

@@ -1,0 +1,40 @@
+using Akka.Configuration;
+
+namespace ActorDb.Tests;
+
+public class SettingsTests
+{
+    private static ActorDbSettings Create(string hocon) => ActorDbSettings.Create(ConfigurationFactory.ParseString(hocon));
+
+    [Fact]
+    public void Defaults_come_from_reference_conf()
+    {
+        var s = Create("");
+        Assert.Equal("actordb-data", s.DataDir);
+        Assert.Equal(1, s.Geometry.PgCount);
+        Assert.Equal(10_000_000, s.Writer.Lal);
+        Assert.True(s.Segment.Fsync);
+    }
+
+    [Fact]
+    public void An_unknown_key_is_refused_naming_it()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Create("actordb.writer.lla = 5"));
+        Assert.Contains("actordb.writer.lla", e.Message);
+    }
+
+    [Fact]
+    public void An_out_of_range_value_is_one_line_naming_the_key()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Create("actordb.volume.page-size = 100"));
+        Assert.Equal("actordb.volume.page-size = 100: page size must be a power of two between 4096 and 65536 bytes", e.Message);
+        Assert.Contains("actordb.writer.lal = -5", Assert.Throws<ConfigurationException>(() => Create("actordb.writer.lal = -5")).Message);
+    }
+
+    [Fact]
+    public void Dispatcher_sections_take_akka_keys()
+    {
+        var s = Create("actordb.segment-dispatcher.dedicated-thread-pool.thread-count = 3\nactordb.writer.lal = 20000");
+        Assert.Equal(20000, s.Writer.Lal);
+    }
+}
