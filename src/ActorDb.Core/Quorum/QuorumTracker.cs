@@ -61,9 +61,6 @@ public sealed class QuorumTracker
     /// <summary>Volume durable LSN: the highest CPL at or below <see cref="Vcl"/>. Commits at or below it are durable.</summary>
     public Lsn Vdl { get; private set; }
 
-    /// <summary>Records allocated but not yet on a write quorum, summed over PGs.</summary>
-    public int OutstandingRecords => _outstanding.Sum(q => q.Count);
-
     /// <summary>The write-quorum LSN of <paramref name="pg"/> (PGCL): the 4th highest SCL of its segments.</summary>
     public Lsn PgQuorumLsn(int pg) => _pgQuorum[pg];
 

@@ -15,14 +15,10 @@ public sealed class PgOutbox(int pg, long maxRetainedBytes)
     public int Pg { get; } = pg;
     /// <summary>Records waiting to be sent.</summary>
     public int UnsentCount => _unsent.Count;
-    /// <summary>Encoded bytes of the records waiting to be sent (payload + fixed header estimate).</summary>
-    public long UnsentBytes { get; private set; }
     /// <summary>Records kept for resending.</summary>
     public int RetainedCount => _retained.Count;
     /// <summary>Bytes kept for resending.</summary>
     public long RetainedBytes { get; private set; }
-    /// <summary>Batches in flight: sent, not yet acknowledged by a write quorum (maintained by the caller).</summary>
-    public int InFlight { get; set; }
     /// <summary>Highest LSN sent so far.</summary>
     public Lsn LastSent { get; private set; }
 
@@ -30,7 +26,6 @@ public sealed class PgOutbox(int pg, long maxRetainedBytes)
     public void Add(RedoRecord record)
     {
         _unsent.Add(record);
-        UnsentBytes += Size(record);
     }
 
     /// <summary>Takes every unsent record as one batch (in LSN order) and retains it for resending.</summary>
@@ -38,7 +33,6 @@ public sealed class PgOutbox(int pg, long maxRetainedBytes)
     {
         var batch = _unsent.ToArray();
         _unsent.Clear();
-        UnsentBytes = 0;
         foreach (var r in batch)
         {
             _retained.AddLast(r);

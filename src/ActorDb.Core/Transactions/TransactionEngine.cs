@@ -306,10 +306,8 @@ public sealed class TransactionEngine
         }
     }
 
-    /// <summary>Withdraws a lock wait that timed out and aborts the transaction. Returns the lock requests granted as a result.</summary>
-    public IReadOnlyList<(long Txn, RowId Row)> AbortWaiting(long txnId) => Abort(txnId);
-
-    /// <summary>Rolls back (or aborts) an open transaction: drops its write set and releases its locks. A transaction
+    /// <summary>Rolls back (or aborts) an open transaction, including one waiting for a lock (its wait is withdrawn):
+    /// drops its write set and releases its locks. A transaction
     /// already committing is left alone. Returns the lock requests granted as a result.</summary>
     public IReadOnlyList<(long Txn, RowId Row)> Abort(long txnId)
     {

@@ -37,7 +37,6 @@ public sealed class SegmentActor : ReceiveActor
     private SegmentMetadata _meta = null!;
     private SclTracker _scl = null!;
     private Lsn _durableScl;
-    private Lsn _materialized;
     private Lsn _knownVdl;
     private SegmentSyncThread _syncThread = null!;
     private long _appended;                                                   // records appended since open
@@ -271,7 +270,6 @@ public sealed class SegmentActor : ReceiveActor
                 PageDelta.Apply(image, r.Payload.Span);
                 BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
             }
-            _materialized = r.Lsn;
             _applied++;
         }
         if (_applied > 1024 && _applied * 2 > _pending.Count) Compact();
@@ -287,7 +285,7 @@ public sealed class SegmentActor : ReceiveActor
         _cpls.Where(c => c.Lsn <= _durableScl).Select(c => new CplInfo(c.Lsn, CommitPayload.Decode(c.Payload.Span).PgHighWater)).ToArray());
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
-        _segmentLog.FsyncCount, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes, _pages.Count, _failure);
+        _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes, _pages.Count, _failure);
 
     private void StopGracefully()
     {

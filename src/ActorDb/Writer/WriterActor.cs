@@ -565,7 +565,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         foreach (var (txn, wait) in _lockWaits.Where(w => w.Value.Deadline <= now).ToList())
         {
             _lockWaits.Remove(txn);
-            Resume(_engine.AbortWaiting(txn));
+            Resume(_engine.Abort(txn));
             ReplyError(wait.Message, new LockTimeoutException(
                 $"transaction {txn} aborted: a row lock was not granted within {_settings.Writer.LockTimeout.TotalMilliseconds} ms"), wait.Sender);
         }
