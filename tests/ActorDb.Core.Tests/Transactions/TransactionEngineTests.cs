@@ -19,6 +19,10 @@ public class TransactionEngineTests
         public readonly Dictionary<long, byte[]> Pages = new();
         public readonly Lsn[] Tail = new Lsn[Geometry.PgCount];
 
+        /// <summary>A cache miss served from storage: the page as materialized, or a zero page never written.</summary>
+        public void ReadInto(TransactionEngine engine, long pageNo) =>
+            engine.InstallPage(pageNo, Pages.TryGetValue(pageNo, out var image) ? (byte[])image.Clone() : new byte[Geometry.PageSize]);
+
         /// <summary>Ships every outbox to all six replicas and acks; returns what became durable.</summary>
         public List<DurableCommit> ShipAndAck(TransactionEngine engine, int replicas = 6)
         {
@@ -54,9 +58,7 @@ public class TransactionEngineTests
             switch (e.Execute(txn, s))
             {
                 case StatementOutcome.Done d: return d.Result;
-                case StatementOutcome.NeedPage p:
-                    e.InstallPage(p.PageNo, storage.Pages.TryGetValue(p.PageNo, out var img) ? (byte[])img.Clone() : new byte[Geometry.PageSize]);
-                    break;
+                case StatementOutcome.NeedPage p: storage.ReadInto(e, p.PageNo); break;
                 case var other: throw new Xunit.Sdk.XunitException($"unexpected {other}");
             }
         }
@@ -69,9 +71,7 @@ public class TransactionEngineTests
             switch (e.Commit(txn))
             {
                 case CommitOutcome.Pending p: return p.CommitLsn;
-                case CommitOutcome.NeedPage p:
-                    e.InstallPage(p.PageNo, storage.Pages.TryGetValue(p.PageNo, out var img) ? (byte[])img.Clone() : new byte[Geometry.PageSize]);
-                    break;
+                case CommitOutcome.NeedPage p: storage.ReadInto(e, p.PageNo); break;
                 case var other: throw new Xunit.Sdk.XunitException($"unexpected {other}");
             }
         }
