@@ -21,7 +21,8 @@ public sealed record WriterSettings(
 /// <param name="MaxFileBytes">Segment log file roll-over size, bytes.</param>
 /// <param name="RememberedCpls">Commit records kept in memory for recovery reports.</param>
 /// <param name="PreallocateBytes">Zero bytes the log file is extended by ahead of the data (0: off).</param>
-public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int RememberedCpls, long PreallocateBytes);
+/// <param name="CheckpointBytes">Log bytes written between page-store checkpoints (bounds the log read when a segment opens).</param>
+public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int RememberedCpls, long PreallocateBytes, long CheckpointBytes);
 
 /// <summary>
 /// ActorDb's settings, read from the <c>actordb</c> HOCON section (defaults in the embedded <c>reference.conf</c>).
@@ -115,7 +116,8 @@ public sealed record ActorDbSettings(
                 Read("segment.fsync", k => c.GetBoolean(k)),
                 Read("segment.max-file-bytes", k => c.GetLong(k), v => v >= 1 << 20, "must be at least 1 MiB"),
                 Read("segment.remembered-cpls", k => c.GetInt(k), v => v >= 16, "must be at least 16"),
-                Read("segment.preallocate-bytes", k => c.GetLong(k), v => v >= 0, "must not be negative")),
+                Read("segment.preallocate-bytes", k => c.GetLong(k), v => v >= 0, "must not be negative"),
+                Read("segment.checkpoint-bytes", k => c.GetLong(k), v => v >= 1 << 16, "must be at least 64 KiB")),
             Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"));
     }
 }

@@ -12,6 +12,7 @@ namespace ActorDb.Core.Cache;
 public sealed class BufferCache : IPageSource
 {
     private readonly Dictionary<long, LinkedListNode<Page>> _pages = new();
+    private readonly Dictionary<long, int> _pinned = new();   // page -> pin count
     private readonly LinkedList<Page> _lru = new();   // most recent first
     private readonly List<Page> _mtrPages = new();
     private readonly HashSet<long> _mtrPageNos = new();
@@ -97,6 +98,21 @@ public sealed class BufferCache : IPageSource
         return pages;
     }
 
+    /// <summary>Keeps <paramref name="pageNo"/> (cached now or installed later) from eviction until a matching
+    /// <see cref="Unpin"/>; pins nest. The cache may exceed its capacity by the pinned pages.</summary>
+    public void Pin(long pageNo) => _pinned[pageNo] = _pinned.GetValueOrDefault(pageNo) + 1;
+
+    /// <summary>Releases one <see cref="Pin"/> of <paramref name="pageNo"/>.</summary>
+    /// <exception cref="InvalidOperationException">the page is not pinned.</exception>
+    public void Unpin(long pageNo)
+    {
+        if (!_pinned.TryGetValue(pageNo, out var n)) throw new InvalidOperationException($"page {pageNo} is not pinned");
+        if (n == 1) _pinned.Remove(pageNo); else _pinned[pageNo] = n - 1;
+    }
+
+    /// <summary>Pages pinned now.</summary>
+    public int PinnedCount => _pinned.Count;
+
     /// <summary>Evicts least-recently-used pages with page LSN &lt;= <paramref name="vdl"/> until the cache is within capacity.</summary>
     public void EvictDurable(Lsn vdl, long pinnedPageNo)
     {
@@ -105,7 +121,7 @@ public sealed class BufferCache : IPageSource
         {
             var prev = node.Previous;
             var page = node.Value;
-            if (page.PageNo != pinnedPageNo && page.PageLsn <= vdl && !_mtrPageNos.Contains(page.PageNo))
+            if (page.PageNo != pinnedPageNo && page.PageLsn <= vdl && !_mtrPageNos.Contains(page.PageNo) && !_pinned.ContainsKey(page.PageNo))
             {
                 _lru.Remove(node);
                 _pages.Remove(page.PageNo);

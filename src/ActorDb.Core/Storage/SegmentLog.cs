@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.ComponentModel;
 using System.Globalization;
 using ActorDb.Core.Redo;
@@ -64,6 +65,7 @@ public sealed class SegmentLog : IDisposable
     private byte[] _active;                          // guarded by _gate
     private int _activeLength;
     private int _activeRecords;
+    private long _activeMaxLsn;                      // highest LSN in the write buffer; guarded by _gate
     private byte[]? _spare;
     private long _appendedRecords;
     private long _takenSeq;
@@ -219,6 +221,7 @@ public sealed class SegmentLog : IDisposable
             EnsureCapacity(size);
             _activeLength += RedoCodec.EncodeValidated(record, _active.AsSpan(_activeLength), size);
             _activeRecords++;
+            if (record.Lsn.Value > _activeMaxLsn) _activeMaxLsn = record.Lsn.Value;
             _appendedRecords++;
         }
     }
@@ -249,6 +252,7 @@ public sealed class SegmentLog : IDisposable
             {
                 RedoRecord r = records[i];
                 _activeLength += RedoCodec.EncodeValidated(r, _active.AsSpan(_activeLength), RedoCodec.HeaderSize + RedoCodec.BodyFixedSize + r.Payload.Length);
+                if (r.Lsn.Value > _activeMaxLsn) _activeMaxLsn = r.Lsn.Value;
             }
             _activeRecords += records.Count;
             _appendedRecords += records.Count;
@@ -269,11 +273,12 @@ public sealed class SegmentLog : IDisposable
         {
             ThrowIfUnusable();
             if (_activeLength == 0) return new SyncBatch(null, 0, 0, 0, _appendedRecords);
-            var batch = new SyncBatch(_active, _activeLength, _activeRecords, ++_takenSeq, _appendedRecords);
+            var batch = new SyncBatch(_active, _activeLength, _activeRecords, ++_takenSeq, _appendedRecords) { MaxLsn = _activeMaxLsn };
             _active = _spare ?? new byte[Options.InitialBufferBytes];
             _spare = null;
             _activeLength = 0;
             _activeRecords = 0;
+            _activeMaxLsn = 0;
             return batch;
         }
     }
@@ -322,7 +327,8 @@ public sealed class SegmentLog : IDisposable
                 // A random extent in [P/2, 3P/2): replicas of one PG hold the same bytes, and would otherwise all stop to
                 // zero-fill at the same offset, stalling the PG's write quorum at once.
                 var extent = Options.PreallocateBytes / 2 + Random.Shared.NextInt64(Math.Max(1, Options.PreallocateBytes));
-                Preallocate(offset + batch.Length + extent, path, batch);
+                // Never past the roll-over size: those zeros would only be given back when the file is closed.
+                Preallocate(Math.Max(offset + batch.Length, Math.Min(offset + batch.Length + extent, Options.MaxFileBytes)), path, batch);
             }
             try
             {
@@ -351,7 +357,7 @@ public sealed class SegmentLog : IDisposable
             lock (_gate)
             {
                 _currentLength = offset + batch.Length;
-                _files[^1] = _files[^1] with { Length = _currentLength };
+                _files[^1] = _files[^1] with { Length = _currentLength, MaxLsn = Math.Max(_files[^1].MaxLsn, batch.MaxLsn) };
                 _bytesWritten += batch.Length;
                 _syncCount++;
                 if (fsynced) _fsyncCount++;
@@ -375,6 +381,39 @@ public sealed class SegmentLog : IDisposable
     public SyncResult Sync()
     {
         lock (_writeLock) return WriteAndSync(TakeBatch());
+    }
+
+    /// <summary>
+    /// Log garbage collection (design.md, "Storage segment on disk"): deletes every log file except the current one whose
+    /// records all have LSN &lt;= <paramref name="materialized"/>, i.e. are in the segment's page store. The caller
+    /// guarantees that (a page-store checkpoint at <paramref name="materialized"/> is durable). No directory fsync: a
+    /// deleted file that reappears after a power loss holds only records at or below the checkpoint, which are skipped.
+    /// Safe to call while appends and <see cref="WriteAndSync"/> run (the current file is never deleted).
+    /// </summary>
+    /// <returns>The number of files deleted and their bytes.</returns>
+    /// <exception cref="SegmentLogException">a file cannot be deleted (operation "delete"); the files before it are gone.</exception>
+    /// <exception cref="ObjectDisposedException">the log is disposed.</exception>
+    public (int Files, long Bytes) CollectGarbage(Lsn materialized)
+    {
+        List<LogFile> doomed;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            doomed = _files.Take(_files.Count - 1).Where(f => f.MaxLsn <= materialized.Value).ToList();
+            if (doomed.Count == 0) return (0, 0);
+            foreach (LogFile f in doomed)
+            {
+                _files.Remove(f);
+                _closedBytes -= f.Length;
+            }
+        }
+        long bytes = 0;
+        foreach (LogFile f in doomed)
+        {
+            Io(f.Path, "delete", () => File.Delete(f.Path));
+            bytes += f.Length;
+        }
+        return (doomed.Count, bytes);
     }
 
     /// <summary>
@@ -474,7 +513,7 @@ public sealed class SegmentLog : IDisposable
 
     // ---- internals ----
 
-    private readonly record struct LogFile(long Seq, string Path, long Length);
+    private readonly record struct LogFile(long Seq, string Path, long Length, long MaxLsn = 0);
 
     internal static string FileName(long seq) =>
         FilePrefix + seq.ToString("D8", CultureInfo.InvariantCulture) + FileSuffix;
@@ -520,8 +559,12 @@ public sealed class SegmentLog : IDisposable
                 try
                 {
                     item = scanner.Next(out offset, out length, out ReadOnlySpan<byte> frame);
-                    if (item == ScanItem.Frame && onRecord is not null)
-                        RedoCodec.TryDecode(frame, out record, out _);
+                    if (item == ScanItem.Frame)
+                    {
+                        long lsn = BinaryPrimitives.ReadInt64LittleEndian(frame.Slice(RedoCodec.HeaderSize));
+                        if (lsn > files[f].MaxLsn) files[f] = files[f] with { MaxLsn = lsn };
+                        if (onRecord is not null) RedoCodec.TryDecode(frame, out record, out _);
+                    }
                 }
                 catch (IOException e)
                 {
@@ -635,6 +678,20 @@ public sealed class SegmentLog : IDisposable
                 throw Faulted(e, Directory, "fsync", $"fsync of the directory after creating {path} failed", batch);
             }
         }
+        if (_preallocated > last.Length)
+        {
+            // Give back the zero padding of the file being closed: zeros before later frames would read as a hole at open.
+            try
+            {
+                RandomAccess.SetLength(_current, last.Length);
+                if (Options.Fsync) NativeFileSync.FlushData(_current);
+            }
+            catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
+            {
+                next.Dispose();
+                throw Faulted(e, last.Path, "truncate", "giving back the preallocated padding before rolling over failed", batch);
+            }
+        }
         SafeFileHandle old;
         lock (_gate)
         {
@@ -679,9 +736,11 @@ public sealed class SegmentLog : IDisposable
         _active = bigger;
     }
 
-    private static void Io(string path, string operation, Action action) => Io<object?>(path, operation, () => { action(); return null; });
+    /// <summary>Runs <paramref name="action"/>, turning an I/O error into a <see cref="SegmentLogException"/> that names <paramref name="what"/>, the path and the operation.</summary>
+    internal static void Io(string path, string operation, Action action, string what = "segment log") => Io<object?>(path, operation, () => { action(); return null; }, what);
 
-    private static T Io<T>(string path, string operation, Func<T> func)
+    /// <summary>As <see cref="Io(string, string, Action, string)"/>, with a result.</summary>
+    internal static T Io<T>(string path, string operation, Func<T> func, string what = "segment log")
     {
         try
         {
@@ -689,7 +748,7 @@ public sealed class SegmentLog : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Win32Exception && e is not SegmentLogException)
         {
-            throw new SegmentLogException($"segment log {path}: {operation} failed: {e.Message}", path, operation, e);
+            throw new SegmentLogException($"{what} {path}: {operation} failed: {e.Message}", path, operation, e);
         }
     }
 }

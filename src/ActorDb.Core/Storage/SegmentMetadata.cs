@@ -11,13 +11,16 @@ namespace ActorDb.Core.Storage;
 /// <code>
 /// offset    size  field
 ///   0        4    magic "ADSM" (0x41 0x44 0x53 0x4D)
-///   4        2    version u16 = 1
+///   4        2    version u16 = 2 (version 1, without the checkpoint fields, is still read)
 ///   6        2    reserved u16 = 0
 ///   8        8    epoch i64 (&gt;= 0)
 ///  16        8    vdl i64 (&gt;= 0)
 ///  24        4    rangeCount i32 (&gt;= 0)
 ///  28     24*n    ranges: fromExclusive i64, toInclusive i64, epoch i64 (see <see cref="AnnulledRange"/>)
-///  28+24n    4    crc32c of bytes [0, 28+24n)
+///  c=28+24n  8    materialized i64: the page-store checkpoint (version 2; version 1 files end before it)
+///  c+8       8    checkpoint CPL LSN i64 (0: none)
+///  c+16      4    tailCount i32 (&gt;= 0), then tailCount x i64: that CPL's per-PG tails
+///  end-4     4    crc32c of every byte before it
 /// </code>
 /// Immutable; equality compares the annulled ranges element by element.
 /// </summary>
@@ -26,6 +29,24 @@ namespace ActorDb.Core.Storage;
 /// <param name="Annulled">Annulled LSN ranges, in the order they were added.</param>
 public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<AnnulledRange> Annulled)
 {
+    /// <summary>The page-store checkpoint: every record of the PG at or below it is applied to the durable page store
+    /// (<see cref="PageStore"/>), so log files holding only such records may be deleted and opening the segment starts
+    /// its SCL here. It is the LSN of a record of the PG (or zero), never above a VDL the segment was told.</summary>
+    public Lsn Materialized { get; init; }
+
+    /// <summary>The latest commit record at or below <see cref="Materialized"/>, with its per-PG tails, so that recovery
+    /// still sees a complete commit point after the log holding it was garbage-collected; null when none.</summary>
+    public Recovery.CplInfo? CheckpointCpl { get; init; }
+
+    /// <summary>A copy recording a completed page-store checkpoint at <paramref name="materialized"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="materialized"/> is below the current <see cref="Materialized"/>.</exception>
+    public SegmentMetadata WithCheckpoint(Lsn materialized, Recovery.CplInfo? cpl)
+    {
+        if (materialized < Materialized)
+            throw new ArgumentOutOfRangeException(nameof(materialized), materialized, $"checkpoint {materialized} is below the previous one {Materialized}");
+        return this with { Materialized = materialized, CheckpointCpl = cpl ?? CheckpointCpl };
+    }
+
     /// <summary>File name of the metadata file in the segment directory.</summary>
     public const string FileName = "segment.meta";
 
@@ -33,7 +54,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     public const string TempFileName = "segment.meta.tmp";
 
     /// <summary>Current format version.</summary>
-    public const ushort FormatVersion = 1;
+    public const ushort FormatVersion = 2;
 
     private const uint Magic = 0x4D534441; // "ADSM" little-endian
     private const int HeaderSize = 28;
@@ -81,7 +102,9 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     public byte[] Serialize()
     {
         int n = Annulled.Count;
-        var bytes = new byte[HeaderSize + RangeSize * n + 4];
+        int tails = CheckpointCpl?.PgTail.Count ?? 0;
+        int c = HeaderSize + RangeSize * n;
+        var bytes = new byte[c + 20 + 8 * tails + 4];
         Span<byte> s = bytes;
         BinaryPrimitives.WriteUInt32LittleEndian(s, Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(s.Slice(4), FormatVersion);
@@ -95,6 +118,10 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
             BinaryPrimitives.WriteInt64LittleEndian(r.Slice(8), Annulled[i].ToInclusive.Value);
             BinaryPrimitives.WriteInt64LittleEndian(r.Slice(16), Annulled[i].Epoch);
         }
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c), Materialized.Value);
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 8), CheckpointCpl?.Lsn.Value ?? 0);
+        BinaryPrimitives.WriteInt32LittleEndian(s.Slice(c + 16), tails);
+        for (int i = 0; i < tails; i++) BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 20 + 8 * i), CheckpointCpl!.PgTail[i].Value);
         int crcAt = bytes.Length - 4;
         BinaryPrimitives.WriteUInt32LittleEndian(s.Slice(crcAt), Crc32C.Compute(s.Slice(0, crcAt)));
         return bytes;
@@ -117,12 +144,13 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         if (stored != actual)
             throw new InvalidDataException($"segment metadata {source}: CRC-32C mismatch (stored 0x{stored:X8} at offset {crcAt}, computed 0x{actual:X8}); the file is corrupt");
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(4));
-        if (version != FormatVersion)
-            throw new InvalidDataException($"segment metadata {source}: unsupported version {version} at offset 4, expected {FormatVersion}");
+        if (version is not (1 or FormatVersion))
+            throw new InvalidDataException($"segment metadata {source}: unsupported version {version} at offset 4, expected 1 or {FormatVersion}");
         long epoch = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(8));
         long vdl = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(16));
         int n = BinaryPrimitives.ReadInt32LittleEndian(bytes.Slice(24));
-        if (epoch < 0 || vdl < 0 || n < 0 || (long)HeaderSize + (long)RangeSize * n + 4 != bytes.Length)
+        long c = (long)HeaderSize + (long)RangeSize * n;
+        if (epoch < 0 || vdl < 0 || n < 0 || (version == 1 ? c + 4 != bytes.Length : c + 24 > bytes.Length))
             throw new InvalidDataException($"segment metadata {source}: invalid header (epoch {epoch}, vdl {vdl}, {n} ranges in {bytes.Length} bytes)");
         var ranges = new AnnulledRange[n];
         for (int i = 0; i < n; i++)
@@ -135,7 +163,17 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
                 throw new InvalidDataException($"segment metadata {source}: invalid annulled range #{i} ({from}, {to}] epoch {e} at offset {HeaderSize + RangeSize * i}");
             ranges[i] = new AnnulledRange(new Lsn(from), new Lsn(to), e);
         }
-        return new SegmentMetadata(epoch, new Lsn(vdl), ranges);
+        var meta = new SegmentMetadata(epoch, new Lsn(vdl), ranges);
+        if (version == 1) return meta;
+        ReadOnlySpan<byte> k = bytes.Slice((int)c);
+        long materialized = BinaryPrimitives.ReadInt64LittleEndian(k);
+        long cpl = BinaryPrimitives.ReadInt64LittleEndian(k.Slice(8));
+        int tails = BinaryPrimitives.ReadInt32LittleEndian(k.Slice(16));
+        if (materialized < 0 || cpl < 0 || tails < 0 || c + 24 + 8L * tails != bytes.Length)
+            throw new InvalidDataException($"segment metadata {source}: invalid checkpoint (materialized {materialized}, CPL {cpl}, {tails} tails) at offset {c}");
+        var tail = new Lsn[tails];
+        for (int i = 0; i < tails; i++) tail[i] = new Lsn(BinaryPrimitives.ReadInt64LittleEndian(k.Slice(20 + 8 * i)));
+        return meta with { Materialized = new Lsn(materialized), CheckpointCpl = cpl == 0 ? null : new Recovery.CplInfo(new Lsn(cpl), tail) };
     }
 
     /// <summary>
@@ -208,7 +246,9 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     /// <summary>Value equality: same epoch, VDL and annulled ranges in the same order.</summary>
     public bool Equals(SegmentMetadata? other)
     {
-        if (other is null || Epoch != other.Epoch || Vdl != other.Vdl || Annulled.Count != other.Annulled.Count) return false;
+        if (other is null || Epoch != other.Epoch || Vdl != other.Vdl || Annulled.Count != other.Annulled.Count
+            || Materialized != other.Materialized || CheckpointCpl?.Lsn != other.CheckpointCpl?.Lsn
+            || !(CheckpointCpl?.PgTail ?? []).SequenceEqual(other.CheckpointCpl?.PgTail ?? [])) return false;
         for (int i = 0; i < Annulled.Count; i++)
             if (Annulled[i] != other.Annulled[i]) return false;
         return true;
@@ -220,11 +260,12 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         var h = new HashCode();
         h.Add(Epoch);
         h.Add(Vdl);
+        h.Add(Materialized);
         foreach (AnnulledRange r in Annulled) h.Add(r);
         return h.ToHashCode();
     }
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"epoch {Epoch}, VDL {Vdl}, annulled: " + (Annulled.Count == 0 ? "none" : string.Join(", ", Annulled));
+        $"epoch {Epoch}, VDL {Vdl}, materialized {Materialized}, annulled: " + (Annulled.Count == 0 ? "none" : string.Join(", ", Annulled));
 }

@@ -18,6 +18,7 @@ public sealed class SyncBatch
 
     internal byte[]? Buffer;
     internal bool Consumed; // handed to WriteAndSync (guarded by the log's write lock)
+    internal long MaxLsn;   // highest record LSN in the batch (per-file LSN bounds for log garbage collection)
 
     /// <summary>Number of encoded bytes in the batch.</summary>
     public int Length { get; }

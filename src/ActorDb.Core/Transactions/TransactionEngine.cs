@@ -50,6 +50,7 @@ public sealed class TransactionEngine
     private readonly EngineOptions _options;
     private readonly BufferCache _cache;
     private readonly LockManager _locks = new();
+    private readonly Dictionary<long, List<long>> _pins = new();   // txn -> pages its current statement missed
     private readonly QuorumTracker _tracker;
     private readonly PgOutbox[] _outboxes;
     private readonly Lsn[] _pgTail;            // latest LSN per PG (the next record's backlink)
@@ -172,8 +173,32 @@ public sealed class TransactionEngine
     public TableSchema? GetTable(string name) =>
         _catalog is not null && _catalog.Tables.TryGetValue(name, out var t) ? t.Schema : null;
 
-    /// <summary>Executes one statement of transaction <paramref name="txnId"/>.</summary>
+    /// <summary>Executes one statement of transaction <paramref name="txnId"/>. A page miss returns
+    /// <see cref="StatementOutcome.NeedPage"/>; the caller installs the page and executes the statement again. Pages a
+    /// statement missed stay pinned in the buffer cache until it completes, so a statement touching more pages than the
+    /// cache holds still completes instead of evicting its own pages forever.</summary>
     public StatementOutcome Execute(long txnId, Statement statement)
+    {
+        var outcome = ExecuteUnpinned(txnId, statement);
+        if (outcome is StatementOutcome.NeedPage need) Pin(txnId, need.PageNo);
+        else ReleasePins(txnId);
+        return outcome;
+    }
+
+    private void Pin(long txnId, long pageNo)
+    {
+        if (!_pins.TryGetValue(txnId, out var pages)) _pins[txnId] = pages = new List<long>();
+        pages.Add(pageNo);
+        _cache.Pin(pageNo);
+    }
+
+    private void ReleasePins(long txnId)
+    {
+        if (!_pins.Remove(txnId, out var pages)) return;
+        foreach (var pageNo in pages) _cache.Unpin(pageNo);
+    }
+
+    private StatementOutcome ExecuteUnpinned(long txnId, Statement statement)
     {
         if (!_txns.TryGetValue(txnId, out var txn) || txn.Committing)
             return new StatementOutcome.Failed(new TransactionAbortedException($"transaction {txnId} is not open"));
@@ -313,6 +338,7 @@ public sealed class TransactionEngine
     {
         if (!_txns.TryGetValue(txnId, out var txn) || txn.Committing) return [];
         _txns.Remove(txnId);
+        ReleasePins(txnId);
         return _locks.ReleaseAll(txnId);
     }
 
@@ -325,6 +351,7 @@ public sealed class TransactionEngine
         if (txn.WriteCount == 0)
         {
             _txns.Remove(txnId);
+            ReleasePins(txnId);
             return new CommitOutcome.ReadOnly(_locks.ReleaseAll(txnId));
         }
         var catalog = RequireCatalog();
@@ -342,8 +369,10 @@ public sealed class TransactionEngine
         }
         catch (PageMissException miss)
         {
+            Pin(txnId, miss.PageNo);
             return new CommitOutcome.NeedPage(miss.PageNo);
         }
+        ReleasePins(txnId);   // the apply below runs in this call: nothing can be evicted before it is done
 
         // Apply phase: one MTR.
         foreach (var (tableId, writes) in txn.Writes)

@@ -14,24 +14,37 @@ namespace ActorDb.Storage;
 /// Appends redo to its segment log, fsyncs with group commit (one fdatasync covers every batch that arrived while the
 /// previous one ran, done off the actor thread), acknowledges its SCL only after the fsync, refuses older epochs, and
 /// materializes pages from redo up to the writer's VDL to serve page reads (design.md, "Storage segment on disk").
+/// <para>Materialized pages are checkpointed to the segment's <see cref="PageStore"/> in the background every
+/// <c>actordb.segment.checkpoint-bytes</c> of log; the log files below the checkpoint are then deleted. Opening reads the
+/// checkpoint from <see cref="SegmentMetadata"/> and only the log above it, so its time does not grow with the redo
+/// written before (Aurora SIGMOD 2017 §3.3, §4.3: no redo replay at compute, bounded work at storage).</para>
 /// </summary>
 public sealed class SegmentActor : ReceiveActor
 {
     private sealed record Synced(long CumulativeRecords, long Micros);
     private sealed record SyncFailed(Exception Error);
+    private sealed record CheckpointWritten(Lsn Materialized, RedoRecord? Cpl, int Pages, long Micros);
+    private sealed record CheckpointFailed(Exception Error);
 
     private readonly int _pg;
     private readonly int _replica;
     private readonly string _dir;
     private readonly ActorDbSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    /// <summary>After each group commit at most this many pending records are materialized, so page materialization
-    /// runs in the background in small steps and never holds up acknowledgements; page reads materialize what they need.</summary>
+    /// <summary>After each group commit at least this many (and a quarter of the backlog) pending records are materialized,
+    /// so page materialization runs in small steps that keep up without holding up acknowledgements; page reads
+    /// materialize what they need.</summary>
     private const int MaterializeStep = 512;
 
     private readonly List<RedoRecord> _pending = new();   // records not yet materialized, in LSN order from _applied on
     private int _applied;                                 // _pending[.._applied] are materialized, awaiting compaction
-    private readonly Dictionary<long, byte[]> _pages = new();
+    private PageStore _store = null!;
+    private Dictionary<long, byte[]> _dirty = new();           // materialized since the last checkpoint began
+    private Dictionary<long, byte[]>? _flushing;                // being written by the checkpoint in flight (read-only)
+    private Task<object>? _checkpoint;                          // yields CheckpointWritten or CheckpointFailed
+    private long _logBytesAtCheckpoint;
+    private Lsn _materialized;                                  // LSN of the last record applied to the pages
+    private RedoRecord? _materializedCpl;                       // the last commit record applied
     private readonly LinkedList<RedoRecord> _cpls = new();   // commit records (payload decoded only for reports)
     private SegmentLog _segmentLog = null!;
     private SegmentMetadata _meta = null!;
@@ -69,6 +82,8 @@ public sealed class SegmentActor : ReceiveActor
         Receive<RedoBatch>(OnBatch);
         Receive<Synced>(OnSynced);
         Receive<SyncFailed>(OnSyncFailed);
+        Receive<CheckpointWritten>(OnCheckpointWritten);
+        Receive<CheckpointFailed>(f => Fail(f.Error, "page-store checkpoint"));
         Receive<OpenEpoch>(OnOpenEpoch);
         Receive<GetSegmentState>(_ => Sender.Tell(new SegmentState(Report())));
         Receive<ReadPage>(OnReadPage);
@@ -81,7 +96,20 @@ public sealed class SegmentActor : ReceiveActor
     {
         var started = DateTime.UtcNow;
         _meta = SegmentMetadata.Load(_dir);
-        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes });
+        var geometry = _settings.Geometry;
+        _store = PageStore.Open(_dir, geometry.PageSize, geometry.FirstPageOf(_pg), geometry.PagesPerPg, _settings.Segment.Fsync);
+        _materialized = _meta.Materialized;
+        // The SCL chain starts at the checkpoint: every record at or below it is in the page store.
+        _scl = NewTracker(_meta.Materialized);
+        var records = 0;
+        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes },
+            record =>
+            {
+                if (!_scl.Add(record.Lsn, record.PrevLsn)) return;   // at or below the checkpoint, annulled, or a duplicate
+                AddPending(record);
+                records++;
+            });
+        var (gcFiles, _) = _segmentLog.CollectGarbage(_meta.Materialized);   // left by a crash between checkpoint and GC
         _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
             (records, micros) => new Synced(records, micros), e => new SyncFailed(e));
         var report = _segmentLog.Recovery;
@@ -90,20 +118,14 @@ public sealed class SegmentActor : ReceiveActor
                 EntityId(_pg, _replica), _pg, report.TailBytesCut, report.TailFile);
         foreach (var hole in report.CorruptRanges)
             _log.Error("Segment {Segment} (PG {Pg}): corrupt record in {Hole}: counted as a hole, SCL stops before it", EntityId(_pg, _replica), _pg, hole);
+        if (_store.RestoredFromDoubleWrite > 0)
+            _log.Warning("Segment {Segment} (PG {Pg}): a checkpoint was cut short; {Pages} page(s) restored from the doublewrite buffer", EntityId(_pg, _replica), _pg, _store.RestoredFromDoubleWrite);
 
-        _scl = NewTracker(Lsn.Zero);
-        var records = 0;
-        foreach (var record in _segmentLog.ReadAll())
-        {
-            if (!_scl.Add(record.Lsn, record.PrevLsn)) continue;
-            AddPending(record);
-            records++;
-        }
         _durableScl = _scl.Scl;
-        _knownVdl = _meta.Vdl;
+        _knownVdl = Lsn.Max(_meta.Vdl, _meta.Materialized);
         Materialize(Lsn.Min(_durableScl, _knownVdl));
-        _log.Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, SCL {Scl}, {Records} records, {Pages} pages materialized",
-            new object[] { EntityId(_pg, _replica), _pg, (int)(DateTime.UtcNow - started).TotalMilliseconds, _meta.Epoch, _durableScl, records, _pages.Count });
+        _log.Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, checkpoint {Materialized}, SCL {Scl}, {Records} records read above the checkpoint, {Files} old log file(s) deleted",
+            new object[] { EntityId(_pg, _replica), _pg, (int)(DateTime.UtcNow - started).TotalMilliseconds, _meta.Epoch, _meta.Materialized, _durableScl, records, gcFiles });
     }
 
     /// <inheritdoc />
@@ -117,7 +139,30 @@ public sealed class SegmentActor : ReceiveActor
         {
             _log.Error(e, "Segment {Segment} (PG {Pg}): final sync failed", EntityId(_pg, _replica), _pg);
         }
+        try
+        {
+            // A last checkpoint makes the next open read (almost) no log. One still in flight is finished first: its
+            // pages must be durable before a later checkpoint point is recorded.
+            var inFlight = _checkpoint?.Result;
+            if (inFlight is CheckpointWritten written) OnCheckpointWritten(written);
+            if (_failure is null && inFlight is not CheckpointFailed && _segmentLog is not null && _store is not null)
+            {
+                Materialize(Lsn.Min(_durableScl, _knownVdl));
+                if (_dirty.Count > 0)
+                {
+                    _flushing = _dirty;
+                    _dirty = new();
+                    var done = WriteCheckpoint(_flushing, _materialized, _materializedCpl);
+                    OnCheckpointWritten(done);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Segment {Segment} (PG {Pg}): final checkpoint failed (the next open reads more log; nothing is lost)", EntityId(_pg, _replica), _pg);
+        }
         _segmentLog?.Dispose();
+        _store?.Dispose();
     }
 
     private SclTracker NewTracker(Lsn start) => new(start, _meta.Annulled.Where(r => r.ToInclusive > start));
@@ -168,17 +213,64 @@ public sealed class SegmentActor : ReceiveActor
         var completed = Lsn.Min(reached, _scl.Scl);
         if (completed > _durableScl) _durableScl = completed;
         _writer.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));
-        if (_pending.Count - _applied >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), MaterializeStep);
+        var backlog = _pending.Count - _applied;
+        if (backlog >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), Math.Max(MaterializeStep, backlog / 4));
+        MaybeCheckpoint();
         if (_stopping && _unsynced.Count == 0) Context.Stop(Self);
     }
 
     private void OnSyncFailed(SyncFailed failed)
     {
         _unsynced.Clear();
-        var error = failed.Error is AggregateException a ? a.InnerException ?? a : failed.Error;
-        _failure = $"segment {EntityId(_pg, _replica)} failed to write its log: {error.Message}";
-        _log.Error(error, "Segment {Segment} (PG {Pg}): log write failed; it acknowledges nothing more until restarted", EntityId(_pg, _replica), _pg);
+        Fail(failed.Error, "log write");
+    }
+
+    private void Fail(Exception failure, string what)
+    {
+        var error = failure is AggregateException a ? a.InnerException ?? a : failure;
+        _failure ??= $"segment {EntityId(_pg, _replica)}: {what} failed: {error.Message}";
+        _log.Error(error, "Segment {Segment} (PG {Pg}): {What} failed; it acknowledges nothing more until restarted", EntityId(_pg, _replica), _pg, what);
         if (_stopping) Context.Stop(Self);
+    }
+
+    /// <summary>Starts a background checkpoint of the pages materialized since the last one, once enough log arrived.</summary>
+    private void MaybeCheckpoint()
+    {
+        if (_checkpoint is not null || _failure is not null || _dirty.Count == 0
+            || _segmentLog.BytesWritten - _logBytesAtCheckpoint < _settings.Segment.CheckpointBytes) return;
+        _logBytesAtCheckpoint = _segmentLog.BytesWritten;
+        _flushing = _dirty;
+        _dirty = new();
+        var (pages, materialized, cpl) = (_flushing, _materialized, _materializedCpl);
+        var self = Self;
+        _checkpoint = Task.Run(() =>
+        {
+            object outcome;
+            try { outcome = WriteCheckpoint(pages, materialized, cpl); }
+            catch (Exception e) { outcome = new CheckpointFailed(e); }
+            self.Tell(outcome);
+            return outcome;
+        });
+    }
+
+    private CheckpointWritten WriteCheckpoint(Dictionary<long, byte[]> pages, Lsn materialized, RedoRecord? cpl)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        _store.Write(pages.ToList());
+        return new CheckpointWritten(materialized, cpl, pages.Count, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+    }
+
+    private void OnCheckpointWritten(CheckpointWritten done)
+    {
+        if (_flushing is null) return;   // already handled (the final checkpoint at stop)
+        _flushing = null;
+        _checkpoint = null;
+        var cpl = done.Cpl is null ? null : new CplInfo(done.Cpl.Lsn, CommitPayload.Decode(done.Cpl.Payload.Span).PgHighWater);
+        _meta = _meta.WithCheckpoint(done.Materialized, cpl);
+        _meta.Save(_dir, _settings.Segment.Fsync);
+        var (files, bytes) = _segmentLog.CollectGarbage(done.Materialized);
+        _log.Debug("Segment {Segment} (PG {Pg}): checkpoint at {Materialized}: {Pages} pages in {Ms} ms; {Files} log file(s) ({Bytes} bytes) deleted",
+            new object[] { EntityId(_pg, _replica), _pg, done.Materialized, done.Pages, done.Micros / 1000, files, bytes });
     }
 
     private void OnOpenEpoch(OpenEpoch open)
@@ -226,8 +318,31 @@ public sealed class SegmentActor : ReceiveActor
         }
         if (read.ReadPoint > _knownVdl) _knownVdl = read.ReadPoint;
         Materialize(Lsn.Min(_durableScl, _knownVdl));
-        _pages.TryGetValue(read.PageNo, out var image);
-        Sender.Tell(new PageImage(_pg, _replica, read.PageNo, image?.ToArray(), image is null ? Lsn.Zero : PageLsnOf(image)));
+        byte[]? image;
+        try
+        {
+            image = _dirty.TryGetValue(read.PageNo, out var d) ? d.ToArray()
+                : _flushing is not null && _flushing.TryGetValue(read.PageNo, out var f) ? f.ToArray()
+                : _store.Read(read.PageNo);
+        }
+        catch (Exception e) when (e is InvalidDataException or SegmentLogException)
+        {
+            _log.Error(e, "Segment {Segment} (PG {Pg}): page {PageNo} cannot be read from the page store", EntityId(_pg, _replica), _pg, read.PageNo);
+            Sender.Tell(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl));
+            return;
+        }
+        Sender.Tell(new PageImage(_pg, _replica, read.PageNo, image, image is null ? Lsn.Zero : PageLsnOf(image)));
+    }
+
+    /// <summary>The image of <paramref name="pageNo"/> to apply redo to: dirty already, or copied from the checkpoint in
+    /// flight (which must not change under its write), or read from the page store, or a new zero page.</summary>
+    private byte[] PageForUpdate(long pageNo)
+    {
+        if (_dirty.TryGetValue(pageNo, out var image)) return image;
+        image = _flushing is not null && _flushing.TryGetValue(pageNo, out var f) ? f.ToArray()
+            : _store.Read(pageNo) ?? new byte[_settings.Geometry.PageSize];
+        _dirty[pageNo] = image;
+        return image;
     }
 
     private static Lsn PageLsnOf(byte[] image) => new(BitConverter.ToInt64(image, 0));
@@ -257,7 +372,6 @@ public sealed class SegmentActor : ReceiveActor
     /// <summary>Applies pending records up to <paramref name="target"/> to the page images, in LSN order.</summary>
     private void Materialize(Lsn target, int maxRecords = int.MaxValue)
     {
-        var pageSize = _settings.Geometry.PageSize;
         var limit = maxRecords == int.MaxValue ? int.MaxValue : _applied + maxRecords;
         while (_applied < _pending.Count && _applied < limit)
         {
@@ -265,11 +379,15 @@ public sealed class SegmentActor : ReceiveActor
             if (r.Lsn > target) break;
             if (r.Kind == RedoKind.PageDelta)
             {
-                if (!_pages.TryGetValue(r.PageNo, out var image))
-                    _pages[r.PageNo] = image = new byte[pageSize];
-                PageDelta.Apply(image, r.Payload.Span);
-                BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
+                var image = PageForUpdate(r.PageNo);
+                if (PageLsnOf(image) < r.Lsn)   // a page restored from a newer checkpoint already holds it
+                {
+                    PageDelta.Apply(image, r.Payload.Span);
+                    BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
+                }
             }
+            else if (r.Kind == RedoKind.Commit) _materializedCpl = r;
+            _materialized = r.Lsn;
             _applied++;
         }
         if (_applied > 1024 && _applied * 2 > _pending.Count) Compact();
@@ -281,11 +399,14 @@ public sealed class SegmentActor : ReceiveActor
         _applied = 0;
     }
 
+    // The checkpoint's commit record stands in for those whose log was garbage-collected.
     private SegmentReport Report() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
-        _cpls.Where(c => c.Lsn <= _durableScl).Select(c => new CplInfo(c.Lsn, CommitPayload.Decode(c.Payload.Span).PgHighWater)).ToArray());
+        _cpls.Where(c => c.Lsn <= _durableScl).Select(c => new CplInfo(c.Lsn, CommitPayload.Decode(c.Payload.Span).PgHighWater))
+            .Concat(_meta.CheckpointCpl is { } k ? [k] : []).ToArray());
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
-        _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes, _pages.Count, _failure);
+        _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes,
+        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure);
 
     private void StopGracefully()
     {

@@ -66,8 +66,13 @@ public static class SegmentProtocol
     /// <summary>Asks for <see cref="SegmentStatus"/>.</summary>
     public sealed record GetSegmentStatus(int Pg, int Replica) : ISegmentMessage;
 
-    /// <summary>A segment's state for operators and benchmarks; <paramref name="SyncMicros"/> is the total time spent in log write+fsync, µs, over <paramref name="Syncs"/> group commits.</summary>
-    public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long Syncs, long SyncMicros, long BytesWritten, long BytesOnDisk, int PagesMaterialized, string? Failure);
+    /// <summary>A segment's state for operators and benchmarks; <paramref name="SyncMicros"/> is the total time spent in log
+    /// write+fsync, µs, over <paramref name="Syncs"/> group commits; <paramref name="BytesWritten"/> is log bytes written since
+    /// open and <paramref name="BytesOnDisk"/> the log's size now; <paramref name="Materialized"/> the last record applied to
+    /// pages, <paramref name="Checkpoint"/> the durable page-store checkpoint, and <paramref name="PageStoreBytesWritten"/>
+    /// the bytes its <paramref name="Checkpoints"/> wrote since open (doublewrite included).</summary>
+    public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long Syncs, long SyncMicros,
+        long BytesWritten, long BytesOnDisk, Lsn Materialized, Lsn Checkpoint, long Checkpoints, long PageStoreBytesWritten, string? Failure);
 
     /// <summary>Handoff/shutdown stop message: the segment finishes its fsync, then stops.</summary>
     public sealed record Stop

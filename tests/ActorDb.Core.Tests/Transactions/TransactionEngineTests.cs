@@ -110,6 +110,51 @@ public class TransactionEngineTests
     }
 
     [Fact]
+    public void A_scan_over_more_pages_than_the_buffer_cache_holds_completes_reading_from_storage()
+    {
+        var storage = new Storage();
+        var first = NewEngine(Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
+        first.FormatVolume();
+        storage.ShipAndAck(first);
+        first.CreateTable(Accounts);
+        storage.ShipAndAck(first);
+        const int rows = 20_000;
+        for (var i = 0; i < rows; i += 500)
+        {
+            var t = first.Begin();
+            for (var k = i; k < i + 500; k++) Run(first, t, new InsertStatement("accounts", (long)k, Balance(k)), storage);
+            Commit(first, t, storage);
+            storage.ShipAndAck(first);
+        }
+        Assert.True(storage.Pages.Count > 3 * 16, $"{storage.Pages.Count} pages");
+
+        // A reopened writer with a 16-page cache: the scan misses page after page. Without pinning the pages it missed,
+        // each retry would evict the first ones again and the scan would never finish.
+        var vdl = first.Vdl;
+        var second = new TransactionEngine(new EngineOptions(Geometry, CachePages: 16, Lal, MaxRetainedBytesPerPg: 1 << 20), epoch: 2, vdl, vdl + Lal, storage.Tail.ToArray());
+        second.LoadVolume((byte[])storage.Pages[Catalog.HeaderPage].Clone());
+        var txn = second.Begin();
+        var misses = 0;
+        IReadOnlyList<Row>? found = null;
+        while (found is null)
+        {
+            switch (second.Execute(txn, new ScanStatement("accounts", 0L, rows)))
+            {
+                case StatementOutcome.Done d: found = (IReadOnlyList<Row>)d.Result!; break;
+                case StatementOutcome.NeedPage p:
+                    Assert.True(++misses <= storage.Pages.Count, $"{misses} misses for {storage.Pages.Count} pages: the scan evicts its own pages");
+                    storage.ReadInto(second, p.PageNo);
+                    break;
+                case var other: throw new Xunit.Sdk.XunitException($"unexpected {other}");
+            }
+        }
+        Assert.Equal(rows, found.Count);
+        Assert.Equal(Enumerable.Range(0, rows).Select(i => (object)(long)i), found.Select(r => r.Key));
+        Assert.Equal(12_345L, found[12_345].Fields["balance"]);
+        Assert.Equal(0, second.Commit(txn) is CommitOutcome.ReadOnly ? 0 : 1);
+    }
+
+    [Fact]
     public void After_reopen_above_the_annulled_range_commits_are_not_held_back_by_LAL()
     {
         var storage = new Storage();

@@ -23,7 +23,15 @@ public class EpochFencingTests(ITestOutputHelper output) : WriterScenarioBase(ou
         var epoch = status.Epoch;
         Assert.Equal(1, epoch);   // a brand-new volume: epoch 0 -> 1
 
+        // Durable means 4 acks: segment 2 may still be syncing the insert. Wait until it holds it, so nothing of the
+        // current epoch changes its log while the stray batch is refused.
         var before = await SegmentStatusAsync(2);
+        for (var i = 0; i < 100 && before.Scl < status.Vdl; i++)
+        {
+            await Task.Delay(20);
+            before = await SegmentStatusAsync(2);
+        }
+        Assert.True(before.Scl >= status.Vdl, $"segment 2 SCL {before.Scl} never reached VDL {status.Vdl}");
         Assert.Equal(epoch, before.Epoch);
 
         var probe = CreateTestProbe();
