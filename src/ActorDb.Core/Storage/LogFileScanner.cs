@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using ActorDb.Core.Redo;
 using Microsoft.Win32.SafeHandles;
 
@@ -18,7 +19,8 @@ internal enum ScanItem
 
 /// <summary>
 /// Sequential reader of the frames of one log file, up to a byte limit, resynchronising after damage by
-/// scanning forward byte by byte for the next offset where <see cref="RedoCodec.CheckFrame"/> succeeds.
+/// scanning forward byte by byte (runs of zero bytes at once) for the next offset where
+/// <see cref="RedoCodec.CheckFrame"/> succeeds.
 /// Reads with a pooled buffer of at most 2 * <see cref="RedoCodec.MaxFrameSize"/> bytes; opens the
 /// file with FileShare.ReadWrite | Delete so it can run while the log appends. Not thread-safe.
 /// </summary>
@@ -68,8 +70,21 @@ internal sealed class LogFileScanner : IDisposable
         }
 
         long p = _pos + 1;
-        while (p < _limit && RedoCodec.CheckFrame(Window(p), out _) != DecodeResult.Ok)
+        while (p < _limit)
+        {
+            ReadOnlySpan<byte> w = Window(p);
+            // A frame starts with its body length (>= BodyFixedSize), never with 4 zero bytes: jump over runs of zeros
+            // (the preallocated, never-written end of a log file after a crash) instead of trying every offset.
+            if (w.Length >= 4 && BinaryPrimitives.ReadUInt32LittleEndian(w) == 0)
+            {
+                int nonZero = w.IndexOfAnyExcept((byte)0);
+                p += nonZero < 0 ? w.Length : nonZero - 3;
+                continue;
+            }
+            if (RedoCodec.CheckFrame(w, out _) == DecodeResult.Ok) break;
             p++;
+        }
+        p = Math.Min(p, _limit);
         length = p - _pos;
         _pos = p;
         return ScanItem.Damage;
