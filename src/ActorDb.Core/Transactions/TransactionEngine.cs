@@ -300,6 +300,11 @@ public sealed class TransactionEngine
         if (writes.TryGetValue(key, out var entry)) entry.Value = newValue;
         else
         {
+            // The commit MTR takes up to 8 records per written row and must fit under LAL (it could never be allocated).
+            if ((txn.WriteCount + 1) * 8L + 16 > _options.Lal)
+                return new StatementOutcome.Aborted(new TransactionAbortedException(
+                    $"transaction {txn.Id} aborted: more than {(_options.Lal - 16) / 8} rows written; its commit could never fit under the LSN allocation limit (actordb.writer.lal = {_options.Lal})"),
+                    Abort(txn.Id));
             writes[key] = new WriteEntry(existedInTree, newValue);
             txn.WriteCount++;
         }

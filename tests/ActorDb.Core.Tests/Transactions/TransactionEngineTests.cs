@@ -155,6 +155,28 @@ public class TransactionEngineTests
     }
 
     [Fact]
+    public void A_transaction_whose_commit_could_never_fit_under_LAL_is_aborted_with_a_clear_error_and_releases_its_locks()
+    {
+        var storage = new Storage();
+        var e = new TransactionEngine(new EngineOptions(Geometry, CachePages: 64, Lal: 200, MaxRetainedBytesPerPg: 1 << 20), epoch: 1, Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
+        e.FormatVolume();
+        storage.ShipAndAck(e);
+        e.CreateTable(Accounts);
+        storage.ShipAndAck(e);
+        var big = e.Begin();
+        for (var i = 0; i < 23; i++) Run(e, big, new InsertStatement("accounts", (long)i, Balance(i)), storage);
+        var outcome = e.Execute(big, new InsertStatement("accounts", 23L, Balance(23)));
+        var aborted = Assert.IsType<StatementOutcome.Aborted>(outcome);
+        Assert.Contains("actordb.writer.lal = 200", aborted.Error.Message);
+        Assert.IsType<StatementOutcome.Failed>(e.Execute(big, new GetStatement("accounts", 1L)));   // no longer open
+        // Its locks are gone: another transaction writes the same rows and commits.
+        var next = e.Begin();
+        Run(e, next, new InsertStatement("accounts", 1L, Balance(1)), storage);
+        Commit(e, next, storage);
+        Assert.Contains(storage.ShipAndAck(e), d => d.TxnId == next);
+    }
+
+    [Fact]
     public void After_reopen_above_the_annulled_range_commits_are_not_held_back_by_LAL()
     {
         var storage = new Storage();
