@@ -36,6 +36,10 @@ public sealed class SegmentActor : ReceiveActor
     /// materialize what they need.</summary>
     private const int MaterializeStep = 512;
 
+    /// <summary>A checkpoint also starts once this many pages are dirty, whatever the log bytes: bounds the memory of
+    /// workloads that scatter small changes over many pages.</summary>
+    private const int MaxDirtyPages = 2048;
+
     private readonly List<RedoRecord> _pending = new();   // records not yet materialized, in LSN order from _applied on
     private int _applied;                                 // _pending[.._applied] are materialized, awaiting compaction
     private PageStore _store = null!;
@@ -236,8 +240,8 @@ public sealed class SegmentActor : ReceiveActor
     /// <summary>Starts a background checkpoint of the pages materialized since the last one, once enough log arrived.</summary>
     private void MaybeCheckpoint()
     {
-        if (_checkpoint is not null || _failure is not null || _dirty.Count == 0
-            || _segmentLog.BytesWritten - _logBytesAtCheckpoint < _settings.Segment.CheckpointBytes) return;
+        if (_checkpoint is not null || _failure is not null || _dirty.Count == 0) return;
+        if (_segmentLog.BytesWritten - _logBytesAtCheckpoint < _settings.Segment.CheckpointBytes && _dirty.Count < MaxDirtyPages) return;
         _logBytesAtCheckpoint = _segmentLog.BytesWritten;
         _flushing = _dirty;
         _dirty = new();
