@@ -65,7 +65,11 @@ public static class ActorDbHostingExtensions
         builder.AddHocon(ActorDbSettings.DefaultConfig(), HoconAddMode.Append);
         builder.AddHocon(ConfigurationFactory.ParseString(
             "akka.cluster.sharding.distributed-data.durable.keys = []\n" +
-            "akka.cluster.sharding.passivate-idle-entity-after = off\n"), HoconAddMode.Prepend);
+            "akka.cluster.sharding.passivate-idle-entity-after = off\n" +
+            // The writer cannot open the volume before its segments start; registering the region with the coordinator
+            // and asking for shard homes is retried at this interval (2 s by default), which measured 150-300 ms of a
+            // restart's time to first commit.
+            "akka.cluster.sharding.retry-interval = 100ms\n"), HoconAddMode.Prepend);
 
         if (options.Embedded)
         {
