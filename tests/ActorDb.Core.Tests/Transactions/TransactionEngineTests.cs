@@ -51,6 +51,18 @@ public class TransactionEngineTests
     private static TransactionEngine NewEngine(Lsn vdl, Lsn allocateAfter, IReadOnlyList<Lsn> tail) =>
         new(new EngineOptions(Geometry, CachePages: 64, Lal, MaxRetainedBytesPerPg: 1 << 20), epoch: 1, vdl, allocateAfter, tail);
 
+    /// <summary>A new engine on a formatted volume with the accounts table, everything durable in a fresh storage.</summary>
+    private static (Storage Storage, TransactionEngine Engine) NewVolume(long lal = Lal)
+    {
+        var storage = new Storage();
+        var e = new TransactionEngine(new EngineOptions(Geometry, CachePages: 64, lal, MaxRetainedBytesPerPg: 1 << 20), epoch: 1, Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
+        e.FormatVolume();
+        storage.ShipAndAck(e);
+        e.CreateTable(Accounts);
+        storage.ShipAndAck(e);
+        return (storage, e);
+    }
+
     private static object? Run(TransactionEngine e, long txn, Statement s, Storage storage)
     {
         while (true)
@@ -82,12 +94,7 @@ public class TransactionEngineTests
     [Fact]
     public void A_commit_becomes_durable_only_when_its_pg_acks_arrive_and_its_locks_are_held_until_then()
     {
-        var storage = new Storage();
-        var e = NewEngine(Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
-        e.FormatVolume();
-        storage.ShipAndAck(e);
-        e.CreateTable(Accounts);
-        storage.ShipAndAck(e);
+        var (storage, e) = NewVolume();
 
         var t1 = e.Begin();
         Run(e, t1, new InsertStatement("accounts", 1L, Balance(10)), storage);
@@ -112,12 +119,7 @@ public class TransactionEngineTests
     [Fact]
     public void A_scan_over_more_pages_than_the_buffer_cache_holds_completes_reading_from_storage()
     {
-        var storage = new Storage();
-        var first = NewEngine(Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
-        first.FormatVolume();
-        storage.ShipAndAck(first);
-        first.CreateTable(Accounts);
-        storage.ShipAndAck(first);
+        var (storage, first) = NewVolume();
         const int rows = 20_000;
         for (var i = 0; i < rows; i += 500)
         {
@@ -157,12 +159,7 @@ public class TransactionEngineTests
     [Fact]
     public void A_transaction_whose_commit_could_never_fit_under_LAL_is_aborted_with_a_clear_error_and_releases_its_locks()
     {
-        var storage = new Storage();
-        var e = new TransactionEngine(new EngineOptions(Geometry, CachePages: 64, Lal: 200, MaxRetainedBytesPerPg: 1 << 20), epoch: 1, Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
-        e.FormatVolume();
-        storage.ShipAndAck(e);
-        e.CreateTable(Accounts);
-        storage.ShipAndAck(e);
+        var (storage, e) = NewVolume(lal: 200);
         var big = e.Begin();
         for (var i = 0; i < 23; i++) Run(e, big, new InsertStatement("accounts", (long)i, Balance(i)), storage);
         var outcome = e.Execute(big, new InsertStatement("accounts", 23L, Balance(23)));
@@ -179,12 +176,7 @@ public class TransactionEngineTests
     [Fact]
     public void After_reopen_above_the_annulled_range_commits_are_not_held_back_by_LAL()
     {
-        var storage = new Storage();
-        var first = NewEngine(Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]);
-        first.FormatVolume();
-        storage.ShipAndAck(first);
-        first.CreateTable(Accounts);
-        storage.ShipAndAck(first);
+        var (storage, first) = NewVolume();
         for (var i = 0; i < 200; i++)
         {
             var t = first.Begin();
