@@ -85,6 +85,9 @@ public abstract class WriterScenarioBase : Akka.TestKit.Xunit2.TestKit
 
     protected Task BlackholeAsync(int replica, bool on) => Router.Ask<SegmentRouter.Ok>(new SegmentRouter.Blackhole(Pg, replica, on), Short);
 
+    /// <summary>Ends hold <paramref name="key"/> and delivers what it caught; returns how many messages.</summary>
+    protected async Task<int> ReleaseAsync(string key) => (await Router.Ask<SegmentRouter.Released>(new SegmentRouter.Release(key), Short)).Count;
+
     protected long Dropped(int replica) => Faults.DroppedCount(Pg, replica);
 
     protected Task<SegmentStatus> SegmentStatusAsync(int replica) => Router.Ask<SegmentStatus>(new GetSegmentStatus(Pg, replica), Short);
