@@ -23,6 +23,9 @@ public class EpochFencingTests(ITestOutputHelper output) : WriterScenarioBase(ou
         var epoch = status.Epoch;
         Assert.Equal(1, epoch);   // a brand-new volume: epoch 0 -> 1
 
+        // The commit was acknowledged by a write quorum; pg-0-2 may be one of the two still writing it. Wait until it
+        // has synced everything, so that its log stays still unless the stray record gets in.
+        await AwaitAssertAsync(async () => Assert.Equal(status.Allocated, (await SegmentStatusAsync(2)).Scl), Short, TimeSpan.FromMilliseconds(50));
         var before = await SegmentStatusAsync(2);
         Assert.Equal(epoch, before.Epoch);
 
