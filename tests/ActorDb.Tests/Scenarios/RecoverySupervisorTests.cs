@@ -119,13 +119,17 @@ public class RecoverySupervisorTests(ITestOutputHelper output) : WriterScenarioB
         Assert.Contains("the writer of epoch 1 failed on ExecuteStatement", crashReply.Error!.Message);
         await watcher.ExpectTerminatedAsync(writer1, Short);   // stopped, not restarted in place
 
-        // The same client goes on with the new writer once the new recovery has finished.
-        var after = await InsertAsync(client, 5, "after the failure");
-        AssertDurable(after);
-        Assert.True(after.CommitLsn > before.Allocated.Value, $"commit LSN {after.CommitLsn} reuses an LSN of the failed writer (allocated up to {before.Allocated})");
+        // GetWriter is answered once the new recovery has finished. (Asked first so the client's next call cannot fall
+        // in the instant between Terminated reaching the watchers and the dead writer's mailbox closing: a request
+        // sent then is lost like one sent just before the failure, and ends with the ask timeout.)
         var current = await WriterOfAsync(supervisor);
         Assert.Equal(2, current.Epoch);
         Assert.NotEqual(writer1, current.Writer);
+
+        // The same client goes on with the new writer.
+        var after = await InsertAsync(client, 5, "after the failure");
+        AssertDurable(after);
+        Assert.True(after.CommitLsn > before.Allocated.Value, $"commit LSN {after.CommitLsn} reuses an LSN of the failed writer (allocated up to {before.Allocated})");
         var status = await client.GetStatusAsync();
         Assert.Equal(("serving", 2L), (status.State, status.Epoch));
 
