@@ -7,6 +7,7 @@ using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using ActorDb.Core.Storage;
+using ActorDb.Recovery;
 using ActorDb.Storage;
 using ActorDb.Writer;
 
@@ -15,8 +16,10 @@ namespace ActorDb.Hosting;
 /// <summary>Registry key of the segment shard region.</summary>
 public sealed class SegmentRegionKey;
 
-/// <summary>Registry key of the writer actor.</summary>
-public sealed class WriterKey;
+/// <summary>Registry key of the <see cref="RecoverySupervisor"/>: the actor that recovers the volume and runs the writer.
+/// Clients ask it for the writer (<see cref="RecoveryProtocol.GetWriter"/>) and then talk to the writer directly; the
+/// writer itself is not registered, since each recovery starts a new one.</summary>
+public sealed class RecoverySupervisorKey;
 
 /// <summary>Overrides for <see cref="ActorDbHostingExtensions.WithActorDb"/>; null leaves the HOCON value in force.</summary>
 public sealed class ActorDbOptions
@@ -49,8 +52,9 @@ public sealed class ActorDbOptions
 
 /// <summary>
 /// Akka.Hosting composition of ActorDb: what the node program, the CLI's embedded node, the tests and a user's host
-/// application all call. Registers the segment shard region (<see cref="SegmentRegionKey"/>) and the writer
-/// (<see cref="WriterKey"/>), and a coordinated-shutdown task that drains the writer before the node leaves.
+/// application all call. Registers the segment shard region (<see cref="SegmentRegionKey"/>) and the recovery supervisor
+/// (<see cref="RecoverySupervisorKey"/>), which recovers the volume and then runs the writer, and a coordinated-shutdown
+/// task that drains the writer before the node leaves.
 /// </summary>
 public static class ActorDbHostingExtensions
 {
@@ -100,13 +104,16 @@ public static class ActorDbHostingExtensions
             var dataLock = DataDirectoryLock.Acquire(settings.DataDir);
             VolumeManifest.CheckOrCreate(settings.DataDir, settings.Geometry);
             var region = registry.Get<SegmentRegionKey>();
-            var writer = system.ActorOf(WriterActor.Props(settings, region).WithDispatcher("actordb.writer-dispatcher").WithMailbox("actordb.writer-mailbox"), "actordb-writer");
-            registry.Register<WriterKey>(writer);
+            var supervisor = system.ActorOf(
+                RecoverySupervisor.Props(settings, region, writerDispatcher: "actordb.writer-dispatcher", writerMailbox: "actordb.writer-mailbox"),
+                "actordb-recovery");
+            registry.Register<RecoverySupervisorKey>(supervisor);
 
             var shutdown = CoordinatedShutdown.Get(system);
             shutdown.AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "actordb-drain-writer", async () =>
             {
-                try { await writer.Ask<WriterProtocol.Drained>(WriterProtocol.Drain.Instance, settings.Writer.DrainTimeout + TimeSpan.FromSeconds(5)); }
+                // The supervisor passes the drain to the writer, or cancels a recovery still running.
+                try { await supervisor.Ask<WriterProtocol.Drained>(WriterProtocol.Drain.Instance, settings.Writer.DrainTimeout + TimeSpan.FromSeconds(5)); }
                 catch (Exception e) { system.Log.Warning("ActorDb writer drain did not finish: {0}", e.Message); }
                 return Akka.Done.Instance;
             });

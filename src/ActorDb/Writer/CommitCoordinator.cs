@@ -18,8 +18,10 @@ public sealed class CommitCoordinator : UntypedActor
     /// <summary>VDL has reached the commit LSN.</summary>
     public sealed record Durable(Lsn Vdl);
 
-    /// <summary>The writer can no longer make the commit durable (fenced, stopped): the outcome is ambiguous.</summary>
-    public sealed record Abandoned(string Reason);
+    /// <summary>The writer can no longer make the commit durable (fenced, stopped): the outcome is ambiguous. With
+    /// <paramref name="FencedByEpoch"/> (the writer was fenced by that epoch) the client gets a
+    /// <see cref="StaleEpochException"/> marked ambiguous, otherwise an <see cref="AmbiguousCommitException"/>.</summary>
+    public sealed record Abandoned(string Reason, long FencedByEpoch = 0);
 
     private readonly long _txnId;
     private readonly Lsn _commitLsn;
@@ -27,6 +29,7 @@ public sealed class CommitCoordinator : UntypedActor
     private readonly IActorRef _client;
     private readonly long _started = Environment.TickCount64;
     private readonly StatementResult? _statement;
+    private bool _replied;
 
     /// <summary>The result of the statement that committed with <see cref="WriterProtocol.ExecuteStatement.Commit"/>: the
     /// coordinator then answers with a <see cref="WriterProtocol.StatementReply"/> carrying it.</summary>
@@ -58,14 +61,11 @@ public sealed class CommitCoordinator : UntypedActor
                 _client.Tell(_statement is null
                     ? new WriterProtocol.CommitReply(_txnId, info, null)
                     : new WriterProtocol.StatementReply(_txnId, _statement.Result, null, false, info));
+                _replied = true;
                 Context.Stop(Self);
                 break;
             case Abandoned a:
-                var error = new AmbiguousCommitException(
-                    $"transaction {_txnId}: commit LSN {_commitLsn} in epoch {_epoch} was sent but not acknowledged: {a.Reason}");
-                _client.Tell(_statement is null
-                    ? new WriterProtocol.CommitReply(_txnId, null, error)
-                    : new WriterProtocol.StatementReply(_txnId, null, error, true));
+                ReplyAmbiguous(a.Reason, a.FencedByEpoch);
                 Context.Stop(Self);
                 break;
             case ReceiveTimeout:
@@ -77,6 +77,25 @@ public sealed class CommitCoordinator : UntypedActor
                 Unhandled(message);
                 break;
         }
+    }
+
+    /// <summary>Stopped without an outcome (its writer failed or was stopped): the client learns now that the commit is
+    /// ambiguous, instead of waiting for its timeout.</summary>
+    protected override void PostStop()
+    {
+        if (!_replied) ReplyAmbiguous("the writer stopped before the commit was durable", 0);
+    }
+
+    private void ReplyAmbiguous(string reason, long fencedByEpoch)
+    {
+        var message = $"transaction {_txnId}: commit LSN {_commitLsn} in epoch {_epoch} was sent but not acknowledged: {reason}";
+        ActorDbException error = fencedByEpoch > 0
+            ? new StaleEpochException($"{message} (stale epoch: fenced by epoch {fencedByEpoch}; read back what it wrote)", ambiguous: true)
+            : new AmbiguousCommitException(message);
+        _client.Tell(_statement is null
+            ? new WriterProtocol.CommitReply(_txnId, null, error)
+            : new WriterProtocol.StatementReply(_txnId, null, error, true));
+        _replied = true;
     }
 
     private sealed class Producer(long txnId, Lsn commitLsn, long epoch, IActorRef client, TimeSpan slowCommitThreshold, StatementResult? statement) : IIndirectActorProducer

@@ -4,7 +4,9 @@ using ActorDb.Client;
 using ActorDb.Core;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Transactions;
+using ActorDb.Recovery;
 using ActorDb.Storage;
+using static ActorDb.Recovery.RecoveryProtocol;
 using static ActorDb.Storage.SegmentProtocol;
 using static ActorDb.Writer.WriterProtocol;
 
@@ -12,17 +14,19 @@ namespace ActorDb.Writer;
 
 /// <summary>
 /// The writer: the single actor that owns the volume's <see cref="TransactionEngine"/> (buffer cache, B+trees, row locks,
-/// LSN allocation, quorum tracking) and does its I/O: it opens the volume (read quorum of segment reports, new epoch,
-/// truncation), ships redo per PG to the six segments of each PG, turns segment acknowledgements into VDL, hands durable
-/// commits to their <see cref="CommitCoordinator"/>s, fetches missing pages from segments, resends redo to segments that
-/// missed it, and reports stalled PGs. Batching is pipelined: a PG's unsent records go out at once while fewer than
-/// <c>max-batches-in-flight-per-pg</c> batches of that PG await a write quorum, otherwise they accumulate and leave
-/// together when an ack frees a slot; no timer.
+/// LSN allocation, quorum tracking) and does its I/O: it ships redo per PG to the six segments of each PG, turns segment
+/// acknowledgements into VDL, hands durable commits to their <see cref="CommitCoordinator"/>s, fetches missing pages
+/// from segments, resends redo to segments that missed it, and reports stalled PGs. Batching is pipelined: a PG's
+/// unsent records go out at once while fewer than <c>max-batches-in-flight-per-pg</c> batches of that PG await a write
+/// quorum, otherwise they accumulate and leave together when an ack frees a slot; no timer.
+/// <para>It starts on a volume its parent <see cref="RecoverySupervisor"/> has already recovered (epoch installed,
+/// truncation done, header page read): it loads the catalog, or formats a new volume, and reports
+/// <see cref="RecoveryProtocol.WriterOpened"/>. It is never restarted: a failure ends it, and the supervisor recovers
+/// the volume again in a new epoch.</para>
 /// </summary>
-public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+public sealed class WriterActor : ReceiveActor, IWithTimers
 {
     private sealed record Tick { public static readonly Tick Instance = new(); }
-    private sealed record OpenTick { public static readonly OpenTick Instance = new(); }
     /// <summary>The commit half of an <see cref="ExecuteStatement"/> with Commit set, after its statement succeeded
     /// (re-sent to self when the commit must wait for a page or for LAL; the statement is never re-run).</summary>
     private sealed record AutoCommit(long TxnId, object? Result);
@@ -31,17 +35,12 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly IActorRef _segments;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly int _pgCount;
-
-    // Opening
-    private readonly Dictionary<(int Pg, int Replica), SegmentReport> _reports = new();
+    private readonly RecoveryPlan _plan;
+    private readonly byte[]? _header;
     private readonly HashSet<(int Pg, int Replica)> _opened = new();
-    private RecoveryPlan? _plan;
-    private DateTime _openStarted;
-    private int _headerReplica;
-    private bool _headerRequested;
+    private RecoveryRecord? _recovery;
 
-    // Serving
-    private TransactionEngine _engine = null!;
+    private readonly TransactionEngine _engine;
     private readonly Dictionary<long, (object Message, IActorRef Sender, DateTime Deadline)> _lockWaits = new();
     private readonly Dictionary<long, List<(object Message, IActorRef Sender)>> _pageWaiters = new();
     private readonly Dictionary<long, (int Replica, DateTime Sent)> _pageReadReplica = new();
@@ -49,13 +48,13 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
     private readonly Dictionary<long, IActorRef> _coordinators = new();
     private readonly Dictionary<Lsn, Action> _systemWaiters = new();
-    private Queue<(Lsn Last, long SentTicks)>[] _batchesInFlight = null!;
+    private readonly Queue<(Lsn Last, long SentTicks)>[] _batchesInFlight;
     private long _batchQuorumTicks;
     private long _batchesQuorate;
-    private DateTime[][] _lastProgress = null!;
-    private Lsn[][] _lastAcked = null!;
-    private bool[] _stalled = null!;
-    private DateTime[] _quorumProgress = null!;
+    private readonly DateTime[][] _lastProgress;
+    private readonly Lsn[][] _lastAcked;
+    private readonly bool[] _stalled;
+    private readonly DateTime[] _quorumProgress;
     private readonly Dictionary<(int Pg, int Replica), IActorRef> _segmentRefs = new();
     private readonly HashSet<(int Pg, int Replica)> _behind = new();   // reported once: lacks records no outbox holds
     private long _batches;
@@ -64,125 +63,41 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private string? _failure;
     private (IActorRef Sender, DateTime Deadline)? _drain;
 
-    /// <summary>Props for the writer; <paramref name="segments"/> routes <see cref="ISegmentMessage"/>s (the segment shard region).</summary>
-    public static Props Props(ActorDbSettings settings, IActorRef segments) =>
-        Akka.Actor.Props.Create(() => new WriterActor(settings, segments));
-
-    /// <inheritdoc />
-    public IStash Stash { get; set; } = null!;
+    /// <summary>Props for the writer of a recovered volume; <paramref name="segments"/> routes <see cref="ISegmentMessage"/>s
+    /// (the segment shard region). Started by the <see cref="RecoverySupervisor"/>.</summary>
+    public static Props Props(ActorDbSettings settings, IActorRef segments, RecoveredVolume volume) =>
+        Akka.Actor.Props.Create(() => new WriterActor(settings, segments, volume));
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
     private long _busyTicks;
 
-    /// <inheritdoc />
+    /// <summary>Times every message (the writer's busy share), and answers the request that made the writer fail with an
+    /// error before the failure ends it: the client learns at once instead of waiting out its timeout.</summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try { return base.AroundReceive(receive, message); }
+        catch (Exception e)
+        {
+            var reason = $"the writer of epoch {_engine.Epoch} failed on {message.GetType().Name}: {e.Message}";
+            ReplyError(message, message is CommitTransaction or AutoCommit or ExecuteStatement { Commit: true }
+                ? new AmbiguousCommitException(reason, e)
+                : new TransactionAbortedException(reason, e));
+            throw;
+        }
         finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started; }
     }
 
     /// <summary>Creates the writer; use <see cref="Props"/>.</summary>
-    public WriterActor(ActorDbSettings settings, IActorRef segments)
+    public WriterActor(ActorDbSettings settings, IActorRef segments, RecoveredVolume volume)
     {
         _settings = settings;
         _segments = segments;
         _pgCount = settings.Geometry.PgCount;
-        Opening();
-    }
-
-    private IEnumerable<(int Pg, int Replica)> AllSegments() =>
-        from pg in Enumerable.Range(0, _pgCount) from r in Enumerable.Range(0, VolumeGeometry.SegmentsPerPg) select (pg, r);
-
-    // ---------------------------------------------------------------- opening
-
-    /// <inheritdoc />
-    protected override void PreStart()
-    {
-        _openStarted = DateTime.UtcNow;
-        foreach (var (pg, r) in AllSegments()) _segments.Tell(new GetSegmentState(pg, r));
-        Timers.StartPeriodicTimer("open", OpenTick.Instance, TimeSpan.FromMilliseconds(500));
-        _log.Info("Writer opening the volume: asking {Segments} segments of {Pgs} PGs for their state", _pgCount * 6, _pgCount);
-    }
-
-    private void Opening()
-    {
-        Receive<SegmentState>(s =>
-        {
-            if (_plan is not null) return;
-            _reports[(s.Report.Pg, s.Report.Replica)] = s.Report;
-            if (_reports.Count == _pgCount * VolumeGeometry.SegmentsPerPg) PlanOpen();
-        });
-        Receive<OpenTick>(_ => OnOpenTick());
-        Receive<EpochOpened>(OnEpochOpened);
-        Receive<PageImage>(p =>
-        {
-            if (_plan is null || p.PageNo != Core.Tables.Catalog.HeaderPage) return;
-            try
-            {
-                _engine.LoadVolume(p.Image ?? throw new InvalidDataException("the volume header page was never written"));
-            }
-            catch (Exception e)
-            {
-                Fail($"cannot load the volume header (page 0) at VDL {_plan.Vdl}: {e.Message}");
-                return;
-            }
-            BecomeServing();
-        });
-        Receive<PageUnavailable>(p =>
-        {
-            _headerReplica = (_headerReplica + 1) % VolumeGeometry.SegmentsPerPg;
-            _segments.Tell(new ReadPage(0, _headerReplica, Core.Tables.Catalog.HeaderPage, _plan!.Vdl, _plan.PgTail[0]));
-        });
-        Receive<RedoAck>(OnRedoAck);   // acks of the format MTR
-        Receive<SegmentTerminated>(OnSegmentTerminated);
-        Receive<RedoRejected>(OnRejected);
-        Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
-        Receive<Drain>(_ => Sender.Tell(new Drained(0)));
-        ReceiveAny(_ => Stash.Stash());
-    }
-
-    private void OnOpenTick()
-    {
-        if (_plan is not null)
-        {
-            foreach (var (pg, r) in AllSegments().Where(s => !_opened.Contains(s)))
-                _segments.Tell(new OpenEpoch(pg, r, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[pg]));
-            if (_headerRequested && _engine.Catalog is null)
-            {
-                // The catalog page read got no answer (the segment may be down): ask the next replica.
-                _headerReplica = (_headerReplica + 1) % VolumeGeometry.SegmentsPerPg;
-                _segments.Tell(new ReadPage(0, _headerReplica, Core.Tables.Catalog.HeaderPage, _plan.Vdl, _plan.PgTail[0]));
-            }
-            return;
-        }
-        var elapsed = DateTime.UtcNow - _openStarted;
-        var quorumEverywhere = Enumerable.Range(0, _pgCount).All(pg => _reports.Keys.Count(k => k.Pg == pg) >= VolumeGeometry.ReadQuorum);
-        if (quorumEverywhere && elapsed > TimeSpan.FromSeconds(3)) { PlanOpen(); return; }
-        if (elapsed > _settings.Writer.OpenTimeout)
-        {
-            var missing = AllSegments().Where(s => !_reports.ContainsKey(s)).Select(s => EntityId(s.Pg, s.Replica));
-            Fail($"no read quorum of segments within {_settings.Writer.OpenTimeout}: missing {string.Join(", ", missing)}");
-            return;
-        }
-        foreach (var (pg, r) in AllSegments().Where(s => !_reports.ContainsKey(s))) _segments.Tell(new GetSegmentState(pg, r));
-    }
-
-    private void PlanOpen()
-    {
-        try
-        {
-            _plan = RecoveryPlanner.Plan(_pgCount, _reports.Values.ToList(), _settings.Writer.Lal);
-        }
-        catch (InvalidOperationException e)
-        {
-            Fail($"cannot open the volume: {e.Message}");
-            return;
-        }
-        _log.Info("Writer opening epoch {Epoch}: VDL {Vdl}, annulling ({Vdl}, {TruncateTo}] ({Reports} segment reports in {Ms} ms)",
-            _plan.Epoch, _plan.Vdl, _plan.Vdl, _plan.TruncateTo, _reports.Count, (int)(DateTime.UtcNow - _openStarted).TotalMilliseconds);
+        _plan = volume.Plan;
+        _header = volume.Header;
         _engine = new TransactionEngine(
             new EngineOptions(_settings.Geometry, _settings.Writer.BufferCachePages, _settings.Writer.Lal, _settings.Writer.RetainedRedoBytesPerPg),
             _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail);
@@ -192,70 +107,81 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         _lastAcked = Enumerable.Range(0, _pgCount).Select(_ => new Lsn[6]).ToArray();
         _stalled = new bool[_pgCount];
         _quorumProgress = Enumerable.Repeat(now, _pgCount).ToArray();
-        foreach (var (pg, r) in AllSegments())
-            _segments.Tell(new OpenEpoch(pg, r, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[pg]));
+        foreach (var s in volume.Opened)
+        {
+            _opened.Add((s.Pg, s.Replica));
+            SeedScl(s.Pg, s.Replica, s.Scl);
+            LearnSegment(s.Pg, s.Replica, s.Ref);
+        }
+        Serving();
     }
 
-    private void OnEpochOpened(EpochOpened e)
+    // ---------------------------------------------------------------- opening
+
+    /// <summary>Loads the catalog from the header page the recovery read, or formats a new volume (VDL 0) and reports
+    /// open once the format MTR is durable.</summary>
+    protected override void PreStart()
     {
-        if (_plan is null || e.Epoch != _plan.Epoch || !_opened.Add((e.Pg, e.Replica))) return;
-        SeedScl(e);
-        if (_engine.Catalog is not null || _state != "opening") return;
-        var ready = Enumerable.Range(0, _pgCount).All(pg => _opened.Count(k => k.Pg == pg) >= VolumeGeometry.ReadQuorum);
-        if (!ready || _systemWaiters.Count > 0) return;
+        Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromMilliseconds(100));
         if (_plan.Vdl == Lsn.Zero)
         {
             var format = _engine.FormatVolume();
             _log.Info("Writer formatting a new volume in epoch {Epoch}: catalog MTR at LSN {Lsn}", _plan.Epoch, format.CommitLsn);
-            _systemWaiters[format.CommitLsn] = BecomeServing;
+            _systemWaiters[format.CommitLsn] = () => Opened($"new volume formatted: catalog MTR at LSN {format.CommitLsn}");
             Ship();
+            return;
         }
-        else
+        try
         {
-            _headerReplica = AllSegments().Where(s => s.Pg == 0 && _opened.Contains(s) && _reports.TryGetValue(s, out var rep) && rep.Scl >= _plan.PgTail[0])
-                .Select(s => s.Replica).DefaultIfEmpty(0).First();
-            _headerRequested = true;
-            _segments.Tell(new ReadPage(0, _headerReplica, Core.Tables.Catalog.HeaderPage, _plan.Vdl, _plan.PgTail[0]));
+            _engine.LoadVolume(_header ?? throw new InvalidDataException("the volume header page was never written"));
         }
+        catch (Exception e)
+        {
+            _state = "failed";
+            _failure = $"cannot load the volume header (page 0) at VDL {_plan.Vdl}: {e.Message}";
+            _log.Error("Writer failed: {Reason}", _failure);
+            Become(() =>
+            {
+                Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
+                Receive<Drain>(_ => Sender.Tell(new Drained(0)));
+                ReceiveAny(m => ReplyError(m, new ActorDbException($"the writer is not available: {_failure}")));
+            });
+            Context.Parent.Tell(new WriterOpenFailed(_plan.Epoch, _failure));
+            return;
+        }
+        var tables = _engine.Catalog!.Tables.Count;
+        Opened($"{tables} table{(tables == 1 ? "" : "s")}");
+    }
+
+    private void Opened(string detail)
+    {
+        _state = "serving";
+        _log.Info("Writer serving epoch {Epoch}: VDL {Vdl}, {Tables} tables", _engine.Epoch, _engine.Vdl, _engine.Catalog!.Tables.Count);
+        Context.Parent.Tell(new WriterOpened(_engine.Epoch, detail));
+    }
+
+    /// <summary>Requests still parked when the writer stops (failure or shutdown) get an error now rather than a timeout.
+    /// None of them holds a commit LSN: commits that do are answered by their coordinators.</summary>
+    protected override void PostStop()
+    {
+        var error = new TransactionAbortedException($"the writer of epoch {_engine.Epoch} stopped ({_state}); the transaction is gone");
+        foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
+        foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
+        foreach (var w in _backpressured) ReplyError(w.Message, error, w.Sender);
     }
 
     /// <summary>
-    /// Takes a segment's SCL as reported when it installs the epoch, including one below the recovered VDL: a segment
+    /// Takes a segment's SCL as reported when it installed the epoch, including one below the recovered VDL: a segment
     /// that missed records before this writer started is then seen lagging (its acks do not count for those records,
     /// the resend path reports it) instead of being assumed complete up to VDL.
     /// </summary>
-    private void SeedScl(EpochOpened e)
+    private void SeedScl(int pg, int replica, Lsn scl)
     {
-        var tail = _plan!.PgTail[e.Pg];
-        _engine.SeedScl(e.Pg, e.Replica, e.Scl >= tail ? _engine.Tracker.Scl(e.Pg, e.Replica) : e.Scl);
-        if (e.Scl < tail)
+        var tail = _plan.PgTail[pg];
+        _engine.SeedScl(pg, replica, scl >= tail ? _engine.Tracker.Scl(pg, replica) : scl);
+        if (scl < tail)
             _log.Warning("Segment {Segment} (PG {Pg}) opened epoch {Epoch} at SCL {Scl}, behind the PG's last durable record {Tail}: it lacks records only its peers hold",
-                new object[] { EntityId(e.Pg, e.Replica), e.Pg, e.Epoch, e.Scl, tail });
-    }
-
-    private void BecomeServing()
-    {
-        _state = "serving";
-        _log.Info("Writer serving epoch {Epoch}: VDL {Vdl}, {Tables} tables, opened in {Ms} ms",
-            _engine.Epoch, _engine.Vdl, _engine.Catalog!.Tables.Count, (int)(DateTime.UtcNow - _openStarted).TotalMilliseconds);
-        Become(Serving);
-        Timers.Cancel("open");
-        Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromMilliseconds(100));
-        Stash.UnstashAll();
-    }
-
-    private void Fail(string reason)
-    {
-        _failure = reason;
-        _state = "failed";
-        _log.Error("Writer failed: {Reason}", reason);
-        Become(() =>
-        {
-            Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
-            Receive<Drain>(_ => Sender.Tell(new Drained(0)));
-            ReceiveAny(m => ReplyError(m, new ActorDbException($"the writer is not available: {reason}")));
-        });
-        Stash.UnstashAll();
+                new object[] { EntityId(pg, replica), pg, _plan.Epoch, scl, tail });
     }
 
     // ---------------------------------------------------------------- serving
@@ -279,7 +205,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         {
             if (e.Epoch != _engine.Epoch) return;
             _opened.Add((e.Pg, e.Replica));
-            SeedScl(e);
+            SeedScl(e.Pg, e.Replica, e.Scl);
             OnRedoAck(new RedoAck(e.Pg, e.Replica, e.Epoch, e.Scl));
         });
         Receive<PageImage>(OnPageImage);
@@ -288,8 +214,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Receive<SegmentTerminated>(OnSegmentTerminated);
         Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
         Receive<Drain>(_ => StartDrain());
-        Receive<SegmentState>(_ => { });
-        Receive<OpenTick>(_ => { });
+        Receive<Recovered>(r => _recovery = r.Record);
     }
 
     private void OnStatement(ExecuteStatement m)
@@ -470,7 +395,7 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     private void OnRedoAck(RedoAck ack)
     {
-        if (_engine is null || ack.Epoch != _engine.Epoch) return;
+        if (ack.Epoch != _engine.Epoch) return;
         LearnSegment(ack.Pg, ack.Replica, Sender);
         if (ack.Scl > _lastAcked[ack.Pg][ack.Replica])
         {
@@ -508,19 +433,19 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     private void OnRejected(RedoRejected r)
     {
-        if (r.StaleEpoch && _engine is not null && r.SegmentEpoch > _engine.Epoch)
+        if (r.StaleEpoch && r.SegmentEpoch > _engine.Epoch)
         {
             BecomeFenced(r);
             return;
         }
-        if (_plan is not null && r.SegmentEpoch < _plan.Epoch)
+        if (r.SegmentEpoch < _plan.Epoch)
         {
             // The segment missed the epoch change (it was down): install it, then the resend path fills it in.
             _opened.Remove((r.Pg, r.Replica));
             _segments.Tell(new OpenEpoch(r.Pg, r.Replica, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[r.Pg]));
             return;
         }
-        _log.Warning("Segment {Segment} (PG {Pg}) rejected redo in epoch {Epoch}: {Reason}", EntityId(r.Pg, r.Replica), r.Pg, _engine?.Epoch ?? 0, r.Reason);
+        _log.Warning("Segment {Segment} (PG {Pg}) rejected redo in epoch {Epoch}: {Reason}", EntityId(r.Pg, r.Replica), r.Pg, _engine.Epoch, r.Reason);
     }
 
     private void BecomeFenced(RedoRejected r)
@@ -529,8 +454,10 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         _failure = $"fenced: segment {EntityId(r.Pg, r.Replica)} is in epoch {r.SegmentEpoch}, this writer in epoch {_engine.Epoch}";
         _log.Error("Writer fenced in epoch {Epoch} by segment {Segment} (PG {Pg}) in epoch {SegmentEpoch}; no further commit can be acknowledged",
             _engine.Epoch, EntityId(r.Pg, r.Replica), r.Pg, r.SegmentEpoch);
-        foreach (var c in _coordinators.Values) c.Tell(new CommitCoordinator.Abandoned(_failure));
+        // A commit in flight may or may not have reached the read quorum the new epoch recovered from: ambiguous.
+        foreach (var c in _coordinators.Values) c.Tell(new CommitCoordinator.Abandoned(_failure, FencedByEpoch: r.SegmentEpoch));
         _coordinators.Clear();
+        Context.Parent.Tell(new WriterFenced(_engine.Epoch, r.SegmentEpoch, _failure));
         var error = new StaleEpochException($"the writer of epoch {_engine.Epoch} was fenced by epoch {r.SegmentEpoch}", ambiguous: false);
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
         foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
@@ -651,8 +578,6 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     private WriterStatus Status()
     {
-        if (_engine is null)
-            return new WriterStatus(_state, _plan?.Epoch ?? 0, Lsn.Zero, Lsn.Zero, Lsn.Zero, _settings.Writer.Lal, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], _failure);
         var pgs = Enumerable.Range(0, _pgCount).Select(pg => new PgStatus(pg,
             Enumerable.Range(0, 6).Select(r => _engine.Tracker.Scl(pg, r)).ToArray(),
             _engine.Tracker.PgQuorumLsn(pg),
@@ -661,6 +586,6 @@ public sealed class WriterActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _bytesShipped, _batches,
             _batchesQuorate == 0 ? 0 : _batchQuorumTicks * 1_000_000 / System.Diagnostics.Stopwatch.Frequency / _batchesQuorate,
             _busyTicks * 1_000_000 / System.Diagnostics.Stopwatch.Frequency,
-            _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _failure);
+            _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _failure, _recovery);
     }
 }

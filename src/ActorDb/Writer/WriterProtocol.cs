@@ -1,5 +1,6 @@
 using ActorDb.Client;
 using ActorDb.Core;
+using ActorDb.Core.Recovery;
 using ActorDb.Core.Transactions;
 
 namespace ActorDb.Writer;
@@ -45,13 +46,16 @@ public static class WriterProtocol
         public static readonly GetWriterStatus Instance = new();
     }
 
-    /// <summary>The writer's state: <paramref name="State"/> is opening, serving, draining, fenced or failed;
-    /// <paramref name="AvgBatchQuorumMicros"/> is the mean time from sending a redo batch to its write quorum, in µs;
-    /// <paramref name="BusyMicros"/> the writer's total time spent handling messages, µs.</summary>
+    /// <summary>The writer's state: <paramref name="State"/> is recovering (no writer yet: the
+    /// <see cref="Recovery.RecoverySupervisor"/> answers, and only epoch, VDL, failure and recovery are set), opening,
+    /// serving, draining, stopping, stopped, fenced or failed; <paramref name="AvgBatchQuorumMicros"/> is the mean time
+    /// from sending a redo batch to its write quorum, in µs; <paramref name="BusyMicros"/> the writer's total time spent
+    /// handling messages, µs; <paramref name="Recovery"/> the recovery that opened this writer's epoch (or the one
+    /// running now, or the last one that failed).</summary>
     public sealed record WriterStatus(
         string State, long Epoch, Lsn Allocated, Lsn Vcl, Lsn Vdl, long Lal,
         long Commits, long RedoRecords, long RedoBytes, long RedoBytesShipped, long Batches, long AvgBatchQuorumMicros, long BusyMicros,
-        int OpenTransactions, int CommitsInFlight, IReadOnlyList<PgStatus> Pgs, string? Failure);
+        int OpenTransactions, int CommitsInFlight, IReadOnlyList<PgStatus> Pgs, string? Failure, RecoveryRecord? Recovery = null);
 
     /// <summary>One PG as the writer sees it: SCL per replica, quorum LSN, and the replicas a stall is waiting for.</summary>
     public sealed record PgStatus(int Pg, IReadOnlyList<Lsn> Scl, Lsn QuorumLsn, IReadOnlyList<int> StalledReplicas);

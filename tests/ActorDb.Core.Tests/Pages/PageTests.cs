@@ -24,7 +24,7 @@ public class PageTests
                 new Random(op.B).NextBytes(bytes);
                 page.WriteBytes(at, bytes);
                 break;
-            case 1: page.WriteByte(at, op.V); break;
+            case 1: page.WriteByte(Page.LsnSize + op.A % body, op.V); break;   // one byte: "at" is for len bytes, len may be 0
             case 2: page.WriteUInt16(Page.LsnSize + op.A % (body - 1), (ushort)(op.B * 7)); break;
             case 3: page.WriteInt32(Page.LsnSize + op.A % (body - 3), op.B * 31); break;
             case 4: page.WriteInt64(Page.LsnSize + op.A % (body - 7), (long)op.B * 1_000_003L); break;

@@ -31,13 +31,57 @@ public sealed class SegmentFaults
 
     public IReadOnlyList<object> DroppedMessages(int pg, int replica) =>
         _droppedMessages.TryGetValue((pg, replica), out var q) ? q.ToArray() : [];
+
+    // Holds: messages to segments that match a rule wait here, in arrival order, until the rule is released
+    // (SegmentRouter.Release delivers them) or dropped. Set synchronously, so a hold is in force before the actor
+    // whose messages it catches is even started.
+    private readonly ConcurrentDictionary<string, Func<ISegmentMessage, IActorRef, bool>> _holds = new();
+    private readonly object _heldLock = new();
+    private readonly List<(string Key, ISegmentMessage Message, IActorRef Sender)> _held = new();
+
+    /// <summary>Holds every message to a segment for which <paramref name="matches"/>(message, sender) is true.</summary>
+    public void Hold(string key, Func<ISegmentMessage, IActorRef, bool> matches) => _holds[key] = matches;
+
+    /// <summary>Holds every message <paramref name="from"/> sends to a segment.</summary>
+    public void HoldFrom(IActorRef from) => Hold(from.Path.ToString(), (_, sender) => sender.Equals(from));
+
+    /// <summary>True (and the message is kept) when a hold catches it.</summary>
+    public bool TryHold(ISegmentMessage message, IActorRef sender)
+    {
+        foreach (var (key, matches) in _holds)
+        {
+            if (!matches(message, sender)) continue;
+            lock (_heldLock) _held.Add((key, message, sender));
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>The messages a hold has caught so far.</summary>
+    public IReadOnlyList<ISegmentMessage> Held(string key)
+    {
+        lock (_heldLock) return _held.Where(h => h.Key == key).Select(h => h.Message).ToList();
+    }
+
+    /// <summary>Ends a hold and hands back what it caught, in arrival order (to deliver or to lose).</summary>
+    public IReadOnlyList<(ISegmentMessage Message, IActorRef Sender)> EndHold(string key)
+    {
+        _holds.TryRemove(key, out _);
+        lock (_heldLock)
+        {
+            var mine = _held.Where(h => h.Key == key).Select(h => (h.Message, h.Sender)).ToList();
+            _held.RemoveAll(h => h.Key == key);
+            return mine;
+        }
+    }
 }
 
 /// <summary>
 /// A test stand-in for the segment shard region: a "child per entity" parent that forwards each
 /// <see cref="ISegmentMessage"/> to its child <c>pg-{pg}-{replica}</c>, created on first use, with test-only controls to
 /// stop a segment for real (Context.Stop, reply after Terminated), to let it come back (recreated from its files on
-/// the next message), or to blackhole it (the actor stays alive; every message to or from it is dropped).
+/// the next message), to blackhole it (the actor stays alive; every message to or from it is dropped), or to hold
+/// chosen messages to it (<see cref="SegmentFaults.Hold"/>) and deliver them later (<see cref="Release"/>).
 /// <para>Each child is a <see cref="SegmentShim"/> in front of the real <see cref="SegmentActor"/>: the writer ships
 /// redo straight to the entity ref it learns from acks, so the fault switches must sit on that ref too.</para>
 /// </summary>
@@ -53,6 +97,11 @@ public sealed class SegmentRouter : ReceiveActor
 
     /// <summary>Drops (On) or delivers again (!On) every message to and from the segment. Reply: <see cref="Ok"/>.</summary>
     public sealed record Blackhole(int Pg, int Replica, bool On);
+
+    /// <summary>Ends hold <paramref name="Key"/> and delivers what it caught, in order, with the original senders.
+    /// Reply: <see cref="Released"/>.</summary>
+    public sealed record Release(string Key);
+    public sealed record Released(int Count);
 
     public sealed record Ok
     {
@@ -105,6 +154,12 @@ public sealed class SegmentRouter : ReceiveActor
             _faults.SetBlackholed(m.Pg, m.Replica, m.On);
             Sender.Tell(Ok.Instance);
         });
+        Receive<Release>(m =>
+        {
+            var held = _faults.EndHold(m.Key);
+            foreach (var (message, sender) in held) Self.Tell(message, sender);   // behind nothing else: the router's own queue
+            Sender.Tell(new Released(held.Count));
+        });
         Receive<ISegmentMessage>(m =>
         {
             if (_down.Contains((m.Pg, m.Replica)) || _faults.IsBlackholed(m.Pg, m.Replica))
@@ -112,6 +167,7 @@ public sealed class SegmentRouter : ReceiveActor
                 _faults.Dropped(m.Pg, m.Replica, m);
                 return;
             }
+            if (_faults.TryHold(m, Sender)) return;
             var name = SegmentProtocol.EntityId(m.Pg, m.Replica);
             var child = Context.Child(name);
             if (child.IsNobody()) child = Context.ActorOf(SegmentShim.Props(name, _settings, _faults), name);
@@ -168,6 +224,7 @@ public sealed class SegmentShim : ReceiveActor
                 _faults.Dropped(_pg, _replica, m);
                 return;
             }
+            if (_faults.TryHold(m, Sender)) return;   // released through the router, which forwards it here again
             var sender = Sender;
             if (sender.IsNobody())
             {

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using ActorDb.Client;
+using ActorDb.Recovery;
 using ActorDb.Writer;
 using Xunit.Abstractions;
 using static ActorDb.Storage.SegmentProtocol;
@@ -9,8 +10,9 @@ using static ActorDb.Writer.WriterProtocol;
 namespace ActorDb.Tests.Scenarios;
 
 /// <summary>
-/// A writer and the six segments of one PG in a local (non-cluster) TestKit actor system: the writer addresses the
-/// segments through a <see cref="SegmentRouter"/>, so a test can stop, restart or blackhole single segments.
+/// A writer (run by its <see cref="RecoverySupervisor"/>) and the six segments of one PG in a local (non-cluster)
+/// TestKit actor system: supervisor and writer address the segments through a <see cref="SegmentRouter"/>, so a test
+/// can stop, restart, blackhole or hold single segments.
 /// </summary>
 public abstract class WriterScenarioBase : Akka.TestKit.Xunit2.TestKit
 {
@@ -39,23 +41,42 @@ public abstract class WriterScenarioBase : Akka.TestKit.Xunit2.TestKit
     protected SegmentFaults Faults { get; } = new();
     protected string DataDir => _dir.Path;
 
-    protected async Task<(IActorRef Writer, ActorDbClient Client)> StartWriterAsync(string name, TimeSpan? openTimeout = null)
+    /// <summary>Starts a recovery supervisor named <paramref name="name"/> (it recovers the volume, then runs the
+    /// writer) and waits until its writer serves. Returns the supervisor and a client of it.</summary>
+    protected async Task<(IActorRef Supervisor, ActorDbClient Client)> StartWriterAsync(string name, TimeSpan? openTimeout = null)
     {
-        var writer = Sys.ActorOf(WriterActor.Props(Settings, Router), name);
-        var client = new ActorDbClient(writer, TimeSpan.FromSeconds(10));
+        var (supervisor, client) = StartSupervisor(name);
         await client.WaitUntilServingAsync(openTimeout ?? TimeSpan.FromSeconds(20));
-        return (writer, client);
+        return (supervisor, client);
     }
 
-    /// <summary>Clean stop of a writer: drain, then stop the actor and wait for it to terminate.</summary>
-    protected async Task StopWriterAsync(IActorRef writer)
+    /// <summary>Starts a recovery supervisor without waiting for its recovery.</summary>
+    protected (IActorRef Supervisor, ActorDbClient Client) StartSupervisor(string name)
     {
-        var drained = await writer.Ask<Drained>(Drain.Instance, Short);
+        var supervisor = Sys.ActorOf(RecoverySupervisor.Props(Settings, Router), name);
+        return (supervisor, new ActorDbClient(supervisor, TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>The writer a supervisor runs now.</summary>
+    protected async Task<RecoveryProtocol.CurrentWriter> WriterOfAsync(IActorRef supervisor) =>
+        await supervisor.Ask<RecoveryProtocol.CurrentWriter>(RecoveryProtocol.GetWriter.Instance, Short);
+
+    /// <summary>Clean stop: drain the writer through its supervisor, then stop the supervisor (and so the writer) and
+    /// wait for it to terminate.</summary>
+    protected async Task StopWriterAsync(IActorRef supervisor)
+    {
+        var drained = await supervisor.Ask<Drained>(Drain.Instance, Short);
         Assert.Equal(0, drained.CommitsNotDurable);
+        await KillAsync(supervisor);
+    }
+
+    /// <summary>Stops an actor at once (no drain: for a supervisor, a crash of it and its writer) and waits until it has terminated.</summary>
+    protected async Task KillAsync(IActorRef actor)
+    {
         var watcher = CreateTestProbe();
-        watcher.Watch(writer);
-        Sys.Stop(writer);
-        await watcher.ExpectTerminatedAsync(writer, Short);
+        watcher.Watch(actor);
+        Sys.Stop(actor);
+        await watcher.ExpectTerminatedAsync(actor, Short);
     }
 
     protected Task StopSegmentAsync(int replica) => Router.Ask<SegmentRouter.SegmentStopped>(new SegmentRouter.StopSegment(Pg, replica), Short);
@@ -63,6 +84,9 @@ public abstract class WriterScenarioBase : Akka.TestKit.Xunit2.TestKit
     protected Task StartSegmentAsync(int replica) => Router.Ask<SegmentRouter.Ok>(new SegmentRouter.StartSegment(Pg, replica), Short);
 
     protected Task BlackholeAsync(int replica, bool on) => Router.Ask<SegmentRouter.Ok>(new SegmentRouter.Blackhole(Pg, replica, on), Short);
+
+    /// <summary>Ends hold <paramref name="key"/> and delivers what it caught; returns how many messages.</summary>
+    protected async Task<int> ReleaseAsync(string key) => (await Router.Ask<SegmentRouter.Released>(new SegmentRouter.Release(key), Short)).Count;
 
     protected long Dropped(int replica) => Faults.DroppedCount(Pg, replica);
 

@@ -1,0 +1,277 @@
+using Akka.Actor;
+using ActorDb.Client;
+using ActorDb.Core;
+using ActorDb.Core.Recovery;
+using ActorDb.Recovery;
+using Xunit.Abstractions;
+using static ActorDb.Storage.SegmentProtocol;
+
+namespace ActorDb.Tests.Scenarios;
+
+/// <summary>
+/// Recovery against the faults it exists for (issue 3, item 8): an old writer still running while a new one recovers,
+/// recovery from exactly a read quorum, and a recovery that itself crashes halfway.
+/// </summary>
+public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBase(output)
+{
+    [Fact]
+    public async Task An_old_writer_whose_messages_arrive_after_a_new_recovery_is_fenced_and_none_of_its_records_is_stored()
+    {
+        var (oldSupervisor, oldClient) = await StartWriterAsync("writer-old");
+        await oldClient.CreateTableAsync(Kv);
+        AssertDurable(await InsertAsync(oldClient, 1, "before"));
+        var oldWriter = (await WriterOfAsync(oldSupervisor)).Writer;
+        var oldStatus = await oldClient.GetStatusAsync();
+        Assert.Equal(1, oldStatus.Epoch);
+
+        // A transaction that will try to commit after the takeover, and a commit whose redo the network holds back.
+        var late = oldClient.Begin();
+        await late.InsertAsync(Kv.Name, 3L, Value("old writer, after the takeover"));
+        Faults.HoldFrom(oldWriter);
+        var heldCommit = InsertAsync(oldClient, 2, "old writer, held");
+        await AwaitConditionAsync(() => Task.FromResult(Faults.Held(oldWriter.Path.ToString()).OfType<RedoBatch>().Count() >= 6), Short);
+
+        var (newSupervisor, newClient) = await StartWriterAsync("writer-new");
+        var opened = await newClient.GetStatusAsync();
+        Assert.Equal(2, opened.Epoch);
+        Assert.Equal(oldStatus.Vdl, opened.Vdl);   // the held commit reached no segment: not recovered
+        Assert.False(heldCommit.IsCompleted, "the held commit finished before its redo reached any segment");
+        var stored = await Task.WhenAll(Enumerable.Range(0, 6).Select(SegmentStatusAsync));
+
+        // The network delivers the old writer's redo now.
+        Assert.True(await ReleaseAsync(oldWriter.Path.ToString()) >= 6);
+        var held = await Assert.ThrowsAsync<StaleEpochException>(() => heldCommit.WaitAsync(Short));
+        Assert.True(held.Ambiguous, "a commit in flight when the writer was fenced has an unknown outcome");
+        Assert.Contains("fenced by epoch 2", held.Message);
+        var refused = await Assert.ThrowsAsync<StaleEpochException>(() => late.CommitAsync());
+        Assert.False(refused.Ambiguous);
+        Assert.Contains("was fenced by epoch 2", refused.Message);
+        await Assert.ThrowsAsync<StaleEpochException>(() => InsertAsync(oldClient, 4, "old writer, later still"));
+        Assert.Equal("fenced", (await oldClient.GetStatusAsync()).State);
+        var unavailable = await oldSupervisor.Ask<RecoveryProtocol.WriterUnavailable>(RecoveryProtocol.GetWriter.Instance, Short);
+        Assert.True(unavailable.Fenced);
+
+        // No segment took any of it, and the new writer, reading pages from the segments, sees none of its rows.
+        var after = await Task.WhenAll(Enumerable.Range(0, 6).Select(SegmentStatusAsync));
+        for (var r = 0; r < 6; r++)
+        {
+            Assert.Equal(2, after[r].Epoch);
+            Assert.Equal(stored[r].MaxLsn, after[r].MaxLsn);
+            Assert.Equal(stored[r].BytesWritten, after[r].BytesWritten);
+            Assert.True(after[r].MaxLsn <= opened.Vdl, $"pg-0-{r} holds LSN {after[r].MaxLsn} above the recovered VDL {opened.Vdl}");
+        }
+        Assert.Equal("before", (await ReadAsync(newClient, 1))!.Fields["v"]);
+        Assert.Null(await ReadAsync(newClient, 2));
+        Assert.Null(await ReadAsync(newClient, 3));
+        Assert.Null(await ReadAsync(newClient, 4));
+        Assert.Equal(2, (await newClient.GetStatusAsync()).Epoch);   // still the same writer: it was not fenced in turn
+
+        AssertDurable(await InsertAsync(newClient, 2, "new writer"));
+        Assert.Equal("new writer", (await ReadAsync(newClient, 2))!.Fields["v"]);
+        await StopWriterAsync(newSupervisor);
+    }
+
+    [Fact]
+    public async Task Recovery_with_exactly_three_reachable_segments_finds_every_commit_that_reached_four()
+    {
+        var (first, client1) = await StartWriterAsync("writer-1");
+        await client1.CreateTableAsync(Kv);
+        var acked = new List<CommitInfo>();
+        for (var i = 0; i < 10; i++) acked.Add(await InsertAsync(client1, i, $"six-{i}"));   // on all six
+        await BlackholeAsync(4, on: true);
+        await BlackholeAsync(5, on: true);
+        for (var i = 10; i < 20; i++) acked.Add(await InsertAsync(client1, i, $"four-{i}"));   // on exactly 0..3
+        Assert.All(acked, AssertDurable);
+        var last = acked[^1].CommitLsn;
+        var scl = (await client1.GetStatusAsync()).Pgs[Pg].Scl;
+        Assert.All(new[] { 0, 1, 2, 3 }, r => Assert.True(scl[r].Value >= last, $"pg-0-{r} SCL {scl[r]}"));
+        Assert.All(new[] { 4, 5 }, r => Assert.True(scl[r].Value < acked[10].CommitLsn, $"pg-0-{r} SCL {scl[r]} though blackholed"));
+        await KillAsync(first);   // the writer crashes
+
+        // Recovery reaches pg-0-3 (the only one of the four that acknowledged rows 10-19) and pg-0-4, pg-0-5 (which lack them).
+        foreach (var r in new[] { 0, 1, 2 }) await BlackholeAsync(r, on: true);
+        await BlackholeAsync(4, on: false);
+        await BlackholeAsync(5, on: false);
+        var (second, client2) = await StartWriterAsync("writer-2");
+        var record = (await client2.GetRecoveryHistoryAsync()).Recoveries.Single();
+        Assert.Equal("PG 0: segments 3,4,5 answered", record.Phases[0].Detail);
+        Assert.Equal("PG 0: segments 3,4,5 installed", record.Phases[2].Detail);
+        Assert.Equal(last, record.Vdl.Value);
+        Assert.Equal("catalog read from pg-0-3, 1 table", record.Phases[3].Detail);
+
+        await using (var tx = client2.Begin())
+        {
+            var rows = await tx.ScanAsync(Kv.Name, 0L, 100);
+            Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), rows.Select(r => (long)r.Key));
+            Assert.Equal(Enumerable.Range(0, 20).Select(i => i < 10 ? $"six-{i}" : $"four-{i}"), rows.Select(r => (string?)r.Fields["v"]));
+            await tx.CommitAsync();
+        }
+
+        // The segments that were unreachable install the epoch (and its truncation) when they return; writes resume.
+        foreach (var r in new[] { 0, 1, 2 }) await BlackholeAsync(r, on: false);
+        var next = await InsertAsync(client2, 20, "after recovery");
+        AssertDurable(next);
+        Assert.True(next.CommitLsn > record.TruncateTo.Value);
+        foreach (var r in new[] { 0, 1, 2 }) Assert.Equal(2, (await SegmentStatusAsync(r)).Epoch);
+        Assert.Equal("after recovery", (await ReadAsync(client2, 20))!.Fields["v"]);
+        await StopWriterAsync(second);
+    }
+
+    [Fact]
+    public async Task A_recovery_that_crashes_after_installing_its_epoch_on_some_segments_can_run_again_with_the_same_vdl()
+    {
+        var (first, client1) = await StartWriterAsync("writer-1");
+        await client1.CreateTableAsync(Kv);
+        for (var i = 0; i < 20; i++) AssertDurable(await InsertAsync(client1, i, $"v{i}"));
+        var vdl1 = (await client1.GetStatusAsync()).Vdl;
+        await KillAsync(first);   // the writer crashes
+
+        // The next recovery installs its epoch on pg-0-0 and pg-0-1 only (the others never get it), then crashes.
+        const string holdKey = "open-epoch to pg-0-2..5";
+        Faults.Hold(holdKey, (m, _) => m is OpenEpoch { Replica: >= 2 });
+        var (crashing, crashingClient) = StartSupervisor("recovery-that-crashes");
+        await AwaitAssertAsync(async () =>
+        {
+            Assert.Equal(2, (await SegmentStatusAsync(0)).Epoch);
+            Assert.Equal(2, (await SegmentStatusAsync(1)).Epoch);
+        }, Short, TimeSpan.FromMilliseconds(100));
+        var halfway = (await crashingClient.GetStatusAsync()).Recovery!;
+        Assert.Equal(RecoveryOutcome.Running, halfway.Outcome);
+        Assert.Equal([RecoverySupervisor.ReadQuorumPhase, RecoverySupervisor.PlanPhase], halfway.Phases.Select(p => p.Name));
+        Assert.Equal(2, halfway.Epoch);
+        Assert.Equal(vdl1, halfway.Vdl);
+        await KillAsync(crashing);
+        var lost = Faults.EndHold(holdKey);   // lost with the crash (delivered late below)
+        Assert.Equal([2, 3, 4, 5], lost.Select(l => ((OpenEpoch)l.Message).Replica).Distinct().Order());
+        foreach (var r in new[] { 2, 3, 4, 5 }) Assert.Equal(1, (await SegmentStatusAsync(r)).Epoch);
+
+        var (again, client) = await StartWriterAsync("recovery-again");
+        var record = (await client.GetRecoveryHistoryAsync()).Recoveries.Single();
+        Assert.Equal(3, record.Epoch);   // above the epoch the crashed recovery left on two segments
+        Assert.Equal(halfway.Vdl, record.Vdl);
+        Assert.Equal(halfway.TruncateTo, record.TruncateTo);
+
+        // The crashed recovery's epoch arriving late changes nothing.
+        var probe = CreateTestProbe();
+        foreach (var (message, _) in lost) Router.Tell(message, probe.Ref);
+        for (var i = 0; i < lost.Count; i++)
+        {
+            var rejected = await probe.ExpectMsgAsync<RedoRejected>(Short);
+            Assert.True(rejected.StaleEpoch, rejected.Reason);
+            Assert.Equal(3, rejected.SegmentEpoch);
+        }
+        for (var r = 0; r < 6; r++) Assert.Equal(3, (await SegmentStatusAsync(r)).Epoch);
+
+        for (var i = 0; i < 20; i++) Assert.Equal($"v{i}", (await ReadAsync(client, i))!.Fields["v"]);
+        var next = await InsertAsync(client, 20, "after");
+        AssertDurable(next);
+        Assert.True(next.CommitLsn > record.TruncateTo.Value, $"commit LSN {next.CommitLsn} inside the annulled range (to {record.TruncateTo})");
+        Assert.Equal("after", (await ReadAsync(client, 20))!.Fields["v"]);
+        await StopWriterAsync(again);
+    }
+
+    // ---------------------------------------------------------------- known gaps (see the Skip reasons)
+    // Each of these fails today, for the reason its Skip gives; they are the acceptance tests of the fix.
+
+    // Bug in the recovery protocol (issue 3 item 2: "never acknowledges a commit after the new recovery began"):
+    // RecoverySupervisor reads the segments (read-quorum), plans, and only then fences them (OpenEpoch). An old writer
+    // still alive can, in between, get a commit onto 4+ segments and acknowledge it; OpenEpoch then annuls it
+    // (its LSN is above the planned VDL). Embedded mode cannot hit it: the old writer is dead before recovery starts
+    // (process restart, or the supervisor waits for its failed writer's Terminated). A cluster handover can.
+    // design.md orders it the other way: install e+1 (step 2), then read (step 3).
+    [Fact(Skip = "recovery reads before it fences: needs the segments to install the new epoch when they report (GetSegmentState with the epoch; OpenEpoch then truncates within that epoch), SegmentActor + RecoveryPlanner, issue 3 item 2")]
+    public async Task A_commit_the_old_writer_gets_acknowledged_between_the_new_recoverys_read_quorum_and_its_epoch_install_survives()
+    {
+        var (oldSupervisor, oldClient) = await StartWriterAsync("writer-old");
+        await oldClient.CreateTableAsync(Kv);
+        AssertDurable(await InsertAsync(oldClient, 1, "before"));
+
+        // The new recovery reads every segment and plans; its epoch install is held back by the network.
+        const string holdKey = "the new recovery's epoch";
+        Faults.Hold(holdKey, (m, sender) => m is OpenEpoch && sender.Path.Name == "writer-new");
+        var (newSupervisor, newClient) = StartSupervisor("writer-new");
+        await AwaitAssertAsync(async () =>
+            Assert.Contains(RecoverySupervisor.PlanPhase, (await newClient.GetStatusAsync()).Recovery!.Phases.Select(p => p.Name)), Short);
+
+        // Meanwhile the old writer, not yet fenced anywhere, gets a commit onto all six segments and acknowledges it.
+        var acked = await InsertAsync(oldClient, 2, "acknowledged in epoch 1");
+        AssertDurable(acked);
+
+        Assert.True(await ReleaseAsync(holdKey) >= 6);
+        await newClient.WaitUntilServingAsync(Short);
+        Assert.Equal("acknowledged in epoch 1", (await ReadAsync(newClient, 2))?.Fields["v"]);
+        await StopWriterAsync(newSupervisor);
+        await KillAsync(oldSupervisor);
+    }
+
+    // A commit that reached only 3 segments before the crash is recovered (a reporter holds it whole), but the other 3
+    // lack its records and no writer outbox holds them: their SCL stays below the PG tail, no new record reaches a
+    // write quorum, and the volume cannot write at all. A kill -9 under load leaves exactly this (issue 3 item 7).
+    [Fact(Skip = "needs peer catch-up (segments of a PG fill each other's holes, issue 4), or recovery copying the recovered records to the segments that lack them")]
+    public async Task After_recovering_a_commit_found_on_only_three_segments_the_volume_accepts_new_commits()
+    {
+        var (first, client1) = await StartWriterAsync("writer-1");
+        await client1.CreateTableAsync(Kv);
+        for (var i = 0; i < 5; i++) AssertDurable(await InsertAsync(client1, i, $"v{i}"));
+        var vdl1 = (await client1.GetStatusAsync()).Vdl;
+        foreach (var r in new[] { 3, 4, 5 }) await BlackholeAsync(r, on: true);
+        var unacked = InsertAsync(client1, 5, "on three segments");
+        await AwaitAssertAsync(async () =>
+            Assert.All(await Task.WhenAll(new[] { 0, 1, 2 }.Select(SegmentStatusAsync)), s => Assert.True(s.Scl > vdl1, $"pg-0-{s.Replica} SCL {s.Scl}")),
+            Short, TimeSpan.FromMilliseconds(100));
+        await KillAsync(first);
+        await Assert.ThrowsAsync<AmbiguousCommitException>(() => unacked.WaitAsync(Short));
+        foreach (var r in new[] { 3, 4, 5 }) await BlackholeAsync(r, on: false);
+
+        var (second, client2) = await StartWriterAsync("writer-2");
+        Assert.True((await client2.GetStatusAsync()).Vdl > vdl1);                      // recovered: a reporter holds it whole
+        Assert.Equal("on three segments", (await ReadAsync(client2, 5))!.Fields["v"]);
+        AssertDurable(await InsertAsync(client2, 6, "needs a fourth segment that holds the recovered commit"));
+        await StopWriterAsync(second);
+    }
+
+    // The first recovery annulled (vdl1, vdl1 + LAL] on pg-0-3 and pg-0-4, then crashed. The next one sees all six,
+    // knows nothing of that annulment (a SegmentReport carries no annulled ranges), and recovers the commit on
+    // pg-0-0..2: a higher VDL, inside a range pg-0-3 and pg-0-4 have durably annulled, so they can never hold those
+    // records (a permanent hole; their reads stay correct, they just never count again).
+    [Fact(Skip = "segment reports carry no annulled ranges, so a rerun can recover a VDL inside a range an earlier, crashed recovery annulled: reports need the ranges and the planner must keep VDL out of them (or a newer epoch lifts older annulments below its VDL), issue 3 item 3")]
+    public async Task A_recovery_that_crashed_after_annulling_on_some_segments_is_run_again_with_the_vdl_it_annulled_from()
+    {
+        var (first, client1) = await StartWriterAsync("writer-1");
+        await client1.CreateTableAsync(Kv);
+        for (var i = 0; i < 5; i++) AssertDurable(await InsertAsync(client1, i, $"v{i}"));
+        var vdl1 = (await client1.GetStatusAsync()).Vdl;
+        foreach (var r in new[] { 3, 4, 5 }) await BlackholeAsync(r, on: true);
+        var unacked = InsertAsync(client1, 5, "on three segments");
+        await AwaitAssertAsync(async () =>
+            Assert.All(await Task.WhenAll(new[] { 0, 1, 2 }.Select(SegmentStatusAsync)), s => Assert.True(s.Scl > vdl1, $"pg-0-{s.Replica} SCL {s.Scl}")),
+            Short, TimeSpan.FromMilliseconds(100));
+        await KillAsync(first);
+        await Assert.ThrowsAsync<AmbiguousCommitException>(() => unacked.WaitAsync(Short));
+
+        // The first recovery reaches only pg-0-3..5, which lack that commit: it plans VDL vdl1, annuls above it on
+        // pg-0-3 and pg-0-4, and crashes before pg-0-5 answers.
+        foreach (var r in new[] { 0, 1, 2 }) await BlackholeAsync(r, on: true);
+        foreach (var r in new[] { 3, 4, 5 }) await BlackholeAsync(r, on: false);
+        const string holdKey = "open-epoch to pg-0-5";
+        Faults.Hold(holdKey, (m, _) => m is OpenEpoch { Replica: 5 });
+        var (crashing, crashingClient) = StartSupervisor("recovery-that-crashes");
+        await AwaitAssertAsync(async () =>
+        {
+            Assert.Equal(2, (await SegmentStatusAsync(3)).Epoch);
+            Assert.Equal(2, (await SegmentStatusAsync(4)).Epoch);
+        }, Short, TimeSpan.FromMilliseconds(100));
+        var halfway = (await crashingClient.GetStatusAsync()).Recovery!;
+        Assert.Equal(vdl1, halfway.Vdl);
+        await KillAsync(crashing);
+        Faults.EndHold(holdKey);
+        foreach (var r in new[] { 0, 1, 2 }) await BlackholeAsync(r, on: false);
+
+        var (again, client) = await StartWriterAsync("recovery-again");
+        var record = (await client.GetRecoveryHistoryAsync()).Recoveries.Single();
+        Assert.Equal(halfway.Vdl, record.Vdl);
+        for (var i = 0; i < 5; i++) Assert.Equal($"v{i}", (await ReadAsync(client, i))!.Fields["v"]);
+        AssertDurable(await InsertAsync(client, 6, "after"));
+        await StopWriterAsync(again);
+    }
+}
