@@ -49,6 +49,9 @@ public sealed record RecoveryRecord(
     public RecoveryRecord WithPhase(string name, TimeSpan duration, string detail) =>
         this with { Phases = [.. Phases, new RecoveryPhase(name, duration, detail)] };
 
+    /// <summary>This record with the epoch it fences the segments with (before the plan).</summary>
+    public RecoveryRecord WithEpoch(long epoch) => this with { Epoch = epoch };
+
     /// <summary>This record with the plan's epoch, VDL and annulled range.</summary>
     public RecoveryRecord WithPlan(RecoveryPlan plan) =>
         this with { Epoch = plan.Epoch, Vdl = plan.Vdl, TruncateAfter = plan.TruncateAfter, TruncateTo = plan.TruncateTo };

@@ -11,7 +11,9 @@ public sealed record CplInfo(Lsn Lsn, IReadOnlyList<Lsn> PgTail);
 /// <param name="Scl">Its segment complete LSN.</param>
 /// <param name="MaxLsn">The highest LSN it holds (complete chain or not).</param>
 /// <param name="Cpls">Its most recent commit records at or below <paramref name="Scl"/>, any order.</param>
-public sealed record SegmentReport(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, IReadOnlyList<CplInfo> Cpls);
+/// <param name="Annulled">The LSN ranges earlier recoveries annulled on it (null: none).</param>
+public sealed record SegmentReport(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, IReadOnlyList<CplInfo> Cpls,
+    IReadOnlyList<Storage.AnnulledRange>? Annulled = null);
 
 /// <summary>The outcome of planning: the epoch to install, the recovered VDL, the range to annul, and each PG's
 /// latest record at or below VDL (the backlinks of the first new records).</summary>
@@ -19,20 +21,26 @@ public sealed record RecoveryPlan(long Epoch, Lsn Vdl, Lsn TruncateAfter, Lsn Tr
 
 /// <summary>
 /// Computes how to open a volume from a read quorum of segment reports per PG (Aurora, SIGMOD 2017 §4.3 and SIGMOD
-/// 2018 §2.3): the new epoch is above every epoch seen; per PG the complete point is the highest SCL among its
-/// reporting segments (with Vr + Vw &gt; V, any record that reached a write quorum is in some reporter's chain); the VDL
-/// is the highest CPL whose per-PG tails are all within those complete points; the range (VDL, max(VDL + LAL, highest
-/// LSN seen)] is annulled (nothing for a brand-new volume), and new LSNs are allocated above it.
+/// 2018 §2.3): the new epoch is above every epoch seen (or the one the reporters were fenced with); per PG the complete
+/// point is the (k - 2)-th highest SCL of its k &gt;= 3 reporting segments: a record on a write quorum of 4 is on at
+/// least k - 2 of any k reporters, so it lies within that point, and with all 6 reporting the point is the PG's write
+/// quorum LSN, which 4 segments hold, so the PG can take new writes at once (with k &lt; 6 the point may be on fewer than
+/// 4 until the others catch up from peers). The VDL is the highest CPL whose per-PG tails are all within those points
+/// and that no reporter has annulled; the range (VDL, max(VDL + LAL, highest LSN seen)] is annulled (nothing for a
+/// brand-new volume), and new LSNs are allocated above it.
 /// </summary>
 public static class RecoveryPlanner
 {
     /// <summary>Plans the opening of a volume with <paramref name="pgCount"/> PGs.</summary>
-    /// <exception cref="InvalidOperationException">a PG has fewer than <see cref="VolumeGeometry.ReadQuorum"/> reports
+    /// <exception cref="InvalidOperationException">a segment reports an epoch above <paramref name="epoch"/>; a PG has fewer than <see cref="VolumeGeometry.ReadQuorum"/> reports
     /// (names the PG and who answered), or segments hold records but no commit point is complete.</exception>
-    public static RecoveryPlan Plan(int pgCount, IReadOnlyList<SegmentReport> reports, long lal)
+    /// <param name="pgCount">PGs of the volume.</param>
+    /// <param name="reports">Segment reports, at least a read quorum per PG.</param>
+    /// <param name="lal">The LSN allocation limit the old writer ran with (records).</param>
+    /// <param name="epoch">The epoch the reporters were fenced with before they reported; null: one above every epoch seen.</param>
+    public static RecoveryPlan Plan(int pgCount, IReadOnlyList<SegmentReport> reports, long lal, long? epoch = null)
     {
         var complete = new Lsn[pgCount];
-        var epoch = 0L;
         var maxSeen = Lsn.Zero;
         for (var pg = 0; pg < pgCount; pg++)
         {
@@ -40,19 +48,25 @@ public static class RecoveryPlanner
             if (mine.Select(r => r.Replica).Distinct().Count() < VolumeGeometry.ReadQuorum)
                 throw new InvalidOperationException(
                     $"PG {pg}: only {mine.Count} segment(s) answered ({string.Join(", ", mine.Select(r => r.Replica))}); recovery needs a read quorum of {VolumeGeometry.ReadQuorum}");
-            complete[pg] = mine.Max(r => r.Scl);
+            var scls = mine.GroupBy(r => r.Replica).Select(g => g.Max(r => r.Scl)).OrderByDescending(l => l).ToList();
+            // A record on a write quorum is on at least k - (V - Vw) of k reporters: the (k - 2)-th highest SCL holds it.
+            complete[pg] = scls[scls.Count - (VolumeGeometry.SegmentsPerPg - VolumeGeometry.WriteQuorum) - 1];
         }
+        var seenEpoch = 0L;
         foreach (var r in reports)
         {
-            epoch = Math.Max(epoch, r.Epoch);
+            seenEpoch = Math.Max(seenEpoch, r.Epoch);
             maxSeen = Lsn.Max(maxSeen, r.MaxLsn);
         }
+        if (epoch is { } fenced && seenEpoch > fenced)
+            throw new InvalidOperationException($"a segment reports epoch {seenEpoch}, above this recovery's epoch {fenced}: another recovery took the volume over");
+        var annulled = reports.SelectMany(r => r.Annulled ?? []).Distinct().ToList();
 
         CplInfo? best = null;
         foreach (var cpl in reports.SelectMany(r => r.Cpls))
         {
             if (best is not null && cpl.Lsn <= best.Lsn) continue;
-            if (cpl.PgTail.Count != pgCount) continue;
+            if (cpl.PgTail.Count != pgCount || annulled.Any(a => a.Contains(cpl.Lsn))) continue;
             var ok = true;
             for (var pg = 0; pg < pgCount && ok; pg++) ok = cpl.PgTail[pg] <= complete[pg];
             if (ok) best = cpl;
@@ -65,7 +79,9 @@ public static class RecoveryPlanner
         var vdl = best?.Lsn ?? Lsn.Zero;
         var tail = best?.PgTail.ToArray() ?? new Lsn[pgCount];
         // A brand-new volume (no epoch ever installed, nothing written anywhere) has no old writer to fence off.
-        var truncateTo = epoch == 0 && maxSeen == Lsn.Zero ? Lsn.Zero : Lsn.Max(vdl + lal, maxSeen);
-        return new RecoveryPlan(epoch + 1, vdl, vdl, truncateTo, tail);
+        var newEpoch = epoch ?? seenEpoch + 1;
+        // A brand-new volume (no epoch before this one, nothing written anywhere) has no old writer to fence off.
+        var truncateTo = newEpoch == 1 && maxSeen == Lsn.Zero ? Lsn.Zero : Lsn.Max(vdl + lal, maxSeen);
+        return new RecoveryPlan(newEpoch, vdl, vdl, truncateTo, tail);
     }
 }

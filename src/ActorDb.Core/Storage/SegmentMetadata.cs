@@ -17,18 +17,35 @@ namespace ActorDb.Core.Storage;
 ///  16        8    vdl i64 (&gt;= 0)
 ///  24        4    rangeCount i32 (&gt;= 0)
 ///  28     24*n    ranges: fromExclusive i64, toInclusive i64, epoch i64 (see <see cref="AnnulledRange"/>)
-///  c=28+24n  8    materialized i64: the page-store checkpoint (version 2; version 1 files end before it)
-///  c+8       8    checkpoint CPL LSN i64 (0: none)
-///  c+16      4    tailCount i32 (&gt;= 0), then tailCount x i64: that CPL's per-PG tails
+///  c=28+24n  8    openedEpoch i64 (version 2; version 1 files end before it: their opened epoch is the epoch)
+///  c+8       8    materialized i64: the page-store checkpoint
+///  c+16      8    checkpoint CPL LSN i64 (0: none)
+///  c+24      4    tailCount i32 (&gt;= 0), then tailCount x i64: that CPL's per-PG tails
 ///  end-4     4    crc32c of every byte before it
 /// </code>
 /// Immutable; equality compares the annulled ranges element by element.
 /// </summary>
-/// <param name="Epoch">The newest volume epoch this segment accepted (0 = none yet).</param>
+/// <param name="Epoch">The newest volume epoch this segment accepted (0 = none yet): requests of older epochs are refused.
+/// A recovery fences with it before it reads the segment's state (<see cref="WithFence"/>); the segment takes redo in it
+/// only once the recovery opened it (<see cref="OpenedEpoch"/>).</param>
 /// <param name="Vdl">The VDL installed together with <paramref name="Epoch"/> (Lsn.Zero when none).</param>
 /// <param name="Annulled">Annulled LSN ranges, in the order they were added.</param>
 public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<AnnulledRange> Annulled)
 {
+    /// <summary>The epoch whose recovery installed its VDL and truncation here (<see cref="WithEpoch"/>); redo is accepted
+    /// only when it equals <see cref="Epoch"/>. Below it between a recovery's fence and its open.</summary>
+    public long OpenedEpoch { get; init; }
+
+    /// <summary>A copy fenced at <paramref name="epoch"/>: older epochs are refused from now on, but redo of
+    /// <paramref name="epoch"/> is not accepted before <see cref="WithEpoch"/> opens it (the truncation comes first).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is below <see cref="Epoch"/>.</exception>
+    public SegmentMetadata WithFence(long epoch)
+    {
+        if (epoch < Epoch)
+            throw new ArgumentOutOfRangeException(nameof(epoch), epoch, $"epoch {epoch} is older than the installed epoch {Epoch}");
+        return this with { Epoch = epoch };
+    }
+
     /// <summary>The page-store checkpoint: every record of the PG at or below it is applied to the durable page store
     /// (<see cref="PageStore"/>), so log files holding only such records may be deleted and opening the segment starts
     /// its SCL here. It is the LSN of a record of the PG (or zero), never above a VDL the segment was told.</summary>
@@ -67,7 +84,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     /// <exception cref="ArgumentNullException">on construction with null.</exception>
     public IReadOnlyList<AnnulledRange> Annulled { get; init; } = Annulled ?? throw new ArgumentNullException(nameof(Annulled));
 
-    /// <summary>A copy with <paramref name="epoch"/> and its installed <paramref name="vdl"/>.</summary>
+    /// <summary>A copy with <paramref name="epoch"/> opened, with its installed <paramref name="vdl"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is below the current
     /// <see cref="Epoch"/> (epochs never go back), or <paramref name="vdl"/> is negative.</exception>
     public SegmentMetadata WithEpoch(long epoch, Lsn vdl)
@@ -76,7 +93,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
             throw new ArgumentOutOfRangeException(nameof(epoch), epoch, $"epoch {epoch} is older than the installed epoch {Epoch}");
         if (vdl.Value < 0)
             throw new ArgumentOutOfRangeException(nameof(vdl), vdl, "VDL must be >= 0");
-        return this with { Epoch = epoch, Vdl = vdl };
+        return this with { Epoch = epoch, OpenedEpoch = epoch, Vdl = vdl };
     }
 
     /// <summary>A copy with <paramref name="range"/> added to <see cref="Annulled"/> (unchanged if already present).</summary>
@@ -104,7 +121,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         int n = Annulled.Count;
         int tails = CheckpointCpl?.PgTail.Count ?? 0;
         int c = HeaderSize + RangeSize * n;
-        var bytes = new byte[c + 20 + 8 * tails + 4];
+        var bytes = new byte[c + 28 + 8 * tails + 4];
         Span<byte> s = bytes;
         BinaryPrimitives.WriteUInt32LittleEndian(s, Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(s.Slice(4), FormatVersion);
@@ -118,10 +135,11 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
             BinaryPrimitives.WriteInt64LittleEndian(r.Slice(8), Annulled[i].ToInclusive.Value);
             BinaryPrimitives.WriteInt64LittleEndian(r.Slice(16), Annulled[i].Epoch);
         }
-        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c), Materialized.Value);
-        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 8), CheckpointCpl?.Lsn.Value ?? 0);
-        BinaryPrimitives.WriteInt32LittleEndian(s.Slice(c + 16), tails);
-        for (int i = 0; i < tails; i++) BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 20 + 8 * i), CheckpointCpl!.PgTail[i].Value);
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c), OpenedEpoch);
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 8), Materialized.Value);
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 16), CheckpointCpl?.Lsn.Value ?? 0);
+        BinaryPrimitives.WriteInt32LittleEndian(s.Slice(c + 24), tails);
+        for (int i = 0; i < tails; i++) BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 28 + 8 * i), CheckpointCpl!.PgTail[i].Value);
         int crcAt = bytes.Length - 4;
         BinaryPrimitives.WriteUInt32LittleEndian(s.Slice(crcAt), Crc32C.Compute(s.Slice(0, crcAt)));
         return bytes;
@@ -150,7 +168,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         long vdl = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(16));
         int n = BinaryPrimitives.ReadInt32LittleEndian(bytes.Slice(24));
         long c = (long)HeaderSize + (long)RangeSize * n;
-        if (epoch < 0 || vdl < 0 || n < 0 || (version == 1 ? c + 4 != bytes.Length : c + 24 > bytes.Length))
+        if (epoch < 0 || vdl < 0 || n < 0 || (version == 1 ? c + 4 != bytes.Length : c + 32 > bytes.Length))
             throw new InvalidDataException($"segment metadata {source}: invalid header (epoch {epoch}, vdl {vdl}, {n} ranges in {bytes.Length} bytes)");
         var ranges = new AnnulledRange[n];
         for (int i = 0; i < n; i++)
@@ -163,17 +181,18 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
                 throw new InvalidDataException($"segment metadata {source}: invalid annulled range #{i} ({from}, {to}] epoch {e} at offset {HeaderSize + RangeSize * i}");
             ranges[i] = new AnnulledRange(new Lsn(from), new Lsn(to), e);
         }
-        var meta = new SegmentMetadata(epoch, new Lsn(vdl), ranges);
+        var meta = new SegmentMetadata(epoch, new Lsn(vdl), ranges) { OpenedEpoch = epoch };
         if (version == 1) return meta;
         ReadOnlySpan<byte> k = bytes.Slice((int)c);
-        long materialized = BinaryPrimitives.ReadInt64LittleEndian(k);
-        long cpl = BinaryPrimitives.ReadInt64LittleEndian(k.Slice(8));
-        int tails = BinaryPrimitives.ReadInt32LittleEndian(k.Slice(16));
-        if (materialized < 0 || cpl < 0 || tails < 0 || c + 24 + 8L * tails != bytes.Length)
-            throw new InvalidDataException($"segment metadata {source}: invalid checkpoint (materialized {materialized}, CPL {cpl}, {tails} tails) at offset {c}");
+        long opened = BinaryPrimitives.ReadInt64LittleEndian(k);
+        long materialized = BinaryPrimitives.ReadInt64LittleEndian(k.Slice(8));
+        long cpl = BinaryPrimitives.ReadInt64LittleEndian(k.Slice(16));
+        int tails = BinaryPrimitives.ReadInt32LittleEndian(k.Slice(24));
+        if (opened < 0 || opened > epoch || materialized < 0 || cpl < 0 || tails < 0 || c + 32 + 8L * tails != bytes.Length)
+            throw new InvalidDataException($"segment metadata {source}: invalid checkpoint section (opened epoch {opened}, materialized {materialized}, CPL {cpl}, {tails} tails) at offset {c}");
         var tail = new Lsn[tails];
-        for (int i = 0; i < tails; i++) tail[i] = new Lsn(BinaryPrimitives.ReadInt64LittleEndian(k.Slice(20 + 8 * i)));
-        return meta with { Materialized = new Lsn(materialized), CheckpointCpl = cpl == 0 ? null : new Recovery.CplInfo(new Lsn(cpl), tail) };
+        for (int i = 0; i < tails; i++) tail[i] = new Lsn(BinaryPrimitives.ReadInt64LittleEndian(k.Slice(28 + 8 * i)));
+        return meta with { OpenedEpoch = opened, Materialized = new Lsn(materialized), CheckpointCpl = cpl == 0 ? null : new Recovery.CplInfo(new Lsn(cpl), tail) };
     }
 
     /// <summary>
@@ -247,7 +266,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     public bool Equals(SegmentMetadata? other)
     {
         if (other is null || Epoch != other.Epoch || Vdl != other.Vdl || Annulled.Count != other.Annulled.Count
-            || Materialized != other.Materialized || CheckpointCpl?.Lsn != other.CheckpointCpl?.Lsn
+            || OpenedEpoch != other.OpenedEpoch || Materialized != other.Materialized || CheckpointCpl?.Lsn != other.CheckpointCpl?.Lsn
             || !(CheckpointCpl?.PgTail ?? []).SequenceEqual(other.CheckpointCpl?.PgTail ?? [])) return false;
         for (int i = 0; i < Annulled.Count; i++)
             if (Annulled[i] != other.Annulled[i]) return false;
@@ -267,5 +286,5 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"epoch {Epoch}, VDL {Vdl}, materialized {Materialized}, annulled: " + (Annulled.Count == 0 ? "none" : string.Join(", ", Annulled));
+        $"epoch {Epoch} (opened {OpenedEpoch}), VDL {Vdl}, materialized {Materialized}, annulled: " + (Annulled.Count == 0 ? "none" : string.Join(", ", Annulled));
 }

@@ -67,7 +67,9 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
     private long _phaseTicks;
     private DateTime _deadline;
     private string _phase = ReadQuorumPhase;
-    private readonly Dictionary<(int Pg, int Replica), SegmentReport> _reports = new();
+    private readonly Dictionary<(int Pg, int Replica), SegmentReport> _probes = new();    // before the fence: epochs seen
+    private readonly Dictionary<(int Pg, int Replica), SegmentReport> _reports = new();   // after the fence, at _fenceEpoch
+    private long _fenceEpoch;                                                             // 0 until the probe decided it
     private readonly Dictionary<(int Pg, int Replica), OpenedSegment> _opened = new();
     private RecoveryPlan? _plan;
     private int _headerReplica;
@@ -136,7 +138,9 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
         _startedTicks = _phaseTicks = Stopwatch.GetTimestamp();
         _deadline = DateTime.UtcNow + _settings.Writer.OpenTimeout;
         _phase = ReadQuorumPhase;
+        _probes.Clear();
         _reports.Clear();
+        _fenceEpoch = 0;
         _opened.Clear();
         _plan = null;
         _headerSent = null;
@@ -151,12 +155,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
 
     private void Recovering()
     {
-        Receive<SegmentState>(s =>
-        {
-            if (_phase != ReadQuorumPhase) return;
-            _reports[(s.Report.Pg, s.Report.Replica)] = s.Report;
-            if (_reports.Count == _pgCount * VolumeGeometry.SegmentsPerPg) PlanRecovery();
-        });
+        Receive<SegmentState>(OnSegmentState);
         Receive<EpochOpened>(OnEpochOpened);
         Receive<RedoRejected>(OnRejectedWhileRecovering);
         Receive<PageImage>(OnHeader);
@@ -184,9 +183,13 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
         }
         switch (_phase)
         {
+            case ReadQuorumPhase when _fenceEpoch == 0:
+                if (ReadQuorumEverywhere(_probes) && Since(_phaseTicks) > WaitForAllReports) Fence();
+                else foreach (var (pg, r) in AllSegments().Where(s => !_probes.ContainsKey(s))) _segments.Tell(new GetSegmentState(pg, r));
+                break;
             case ReadQuorumPhase:
                 if (ReadQuorumEverywhere(_reports) && Since(_phaseTicks) > WaitForAllReports) PlanRecovery();
-                else foreach (var (pg, r) in AllSegments().Where(s => !_reports.ContainsKey(s))) _segments.Tell(new GetSegmentState(pg, r));
+                else foreach (var (pg, r) in AllSegments().Where(s => !_reports.ContainsKey(s))) _segments.Tell(new GetSegmentState(pg, r, _fenceEpoch));
                 break;
             case InstallEpochPhase:
                 foreach (var s in AllSegments().Where(s => !_opened.ContainsKey(s))) _segments.Tell(OpenEpochFor(s.Pg, s.Replica));
@@ -234,12 +237,43 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
         _log.Info("Recovery epoch {Epoch}: phase {Phase} {Ms} ms ({Detail})", _running.Epoch, name, (long)phase.Duration.TotalMilliseconds, phase.Detail);
     }
 
+    /// <summary>The read-quorum phase in two steps. First every segment is asked for its epoch; then the epoch above all
+    /// of them is installed as a fence, and the state each segment reports after its fence is what the plan uses. A writer
+    /// of an older epoch can then no longer get a record onto 4 segments of a PG (at least 3 refuse it), so nothing it
+    /// could still get acknowledged escapes the recovery's read quorum (design.md, Recovery steps 2-3).</summary>
+    private void OnSegmentState(SegmentState s)
+    {
+        if (_phase != ReadQuorumPhase) return;
+        var key = (s.Report.Pg, s.Report.Replica);
+        if (_fenceEpoch == 0)
+        {
+            _probes[key] = s.Report;
+            if (_probes.Count == _pgCount * VolumeGeometry.SegmentsPerPg) Fence();
+            return;
+        }
+        if (s.Report.Epoch > _fenceEpoch)
+        {
+            EndAsFenced($"segment {EntityId(s.Report.Pg, s.Report.Replica)} is already in epoch {s.Report.Epoch}, above this recovery's epoch {_fenceEpoch}: another recovery took the volume over");
+            return;
+        }
+        if (s.Report.Epoch < _fenceEpoch) return;   // an answer to the probe, arriving late
+        _reports[key] = s.Report;
+        if (_reports.Count == _pgCount * VolumeGeometry.SegmentsPerPg) PlanRecovery();
+    }
+
+    private void Fence()
+    {
+        _fenceEpoch = _probes.Values.Max(r => r.Epoch) + 1;
+        _running = _running!.WithEpoch(_fenceEpoch);
+        foreach (var (pg, r) in AllSegments()) _segments.Tell(new GetSegmentState(pg, r, _fenceEpoch));
+    }
+
     private void PlanRecovery()
     {
-        EndPhase(ReadQuorumPhase, Describe(_reports, "answered"));
+        EndPhase(ReadQuorumPhase, Describe(_reports, $"fenced at epoch {_fenceEpoch} and answered"));
         try
         {
-            _plan = RecoveryPlanner.Plan(_pgCount, _reports.Values.ToList(), _settings.Writer.Lal);
+            _plan = RecoveryPlanner.Plan(_pgCount, _reports.Values.ToList(), _settings.Writer.Lal, _fenceEpoch);
         }
         catch (InvalidOperationException e)
         {

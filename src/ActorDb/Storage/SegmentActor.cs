@@ -89,7 +89,7 @@ public sealed class SegmentActor : ReceiveActor
         Receive<CheckpointWritten>(OnCheckpointWritten);
         Receive<CheckpointFailed>(f => Fail(f.Error, "page-store checkpoint"));
         Receive<OpenEpoch>(OnOpenEpoch);
-        Receive<GetSegmentState>(_ => Sender.Tell(new SegmentState(Report())));
+        Receive<GetSegmentState>(OnGetState);
         Receive<ReadPage>(OnReadPage);
         Receive<GetSegmentStatus>(_ => Sender.Tell(Status()));
         Receive<Stop>(_ => StopGracefully());
@@ -178,9 +178,11 @@ public sealed class SegmentActor : ReceiveActor
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {batch.Epoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true));
             return;
         }
-        if (batch.Epoch > _meta.Epoch)
+        if (batch.Epoch > _meta.OpenedEpoch)
         {
-            Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
+            // Not opened in this epoch yet (down during the recovery, or fenced but not yet truncated): the writer answers
+            // with OpenEpoch, whose truncation must come before any record of the epoch.
+            Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
         if (_failure is not null || _stopping)
@@ -277,6 +279,17 @@ public sealed class SegmentActor : ReceiveActor
             new object[] { EntityId(_pg, _replica), _pg, done.Materialized, done.Pages, done.Micros / 1000, files, bytes });
     }
 
+    private void OnGetState(GetSegmentState get)
+    {
+        if (get.FenceEpoch > _meta.Epoch)
+        {
+            _meta = _meta.WithFence(get.FenceEpoch);
+            _meta.Save(_dir, _settings.Segment.Fsync);
+            _log.Info("Segment {Segment} (PG {Pg}) fenced at epoch {Epoch}: SCL {Scl}; older epochs are refused", EntityId(_pg, _replica), _pg, get.FenceEpoch, _durableScl);
+        }
+        Sender.Tell(new SegmentState(Report()));
+    }
+
     private void OnOpenEpoch(OpenEpoch open)
     {
         if (open.Epoch < _meta.Epoch)
@@ -284,10 +297,10 @@ public sealed class SegmentActor : ReceiveActor
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {open.Epoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true));
             return;
         }
-        if (open.Epoch > _meta.Epoch)
+        if (open.Epoch > _meta.OpenedEpoch)
         {
-            // Acks of records of the old epoch still being synced go out under the old epoch; the writer of the new
-            // epoch ignores them (RedoAck carries the epoch).
+            // Acks of records of the old epoch still being synced go out under the new epoch, which the old writer
+            // ignores; the new writer never counts them past the truncation (OnSynced caps at the chain).
             _meta = _meta.WithEpoch(open.Epoch, open.Vdl);
             if (open.TruncateTo > open.Vdl) _meta = _meta.WithAnnulled(new AnnulledRange(open.Vdl, open.TruncateTo, open.Epoch));
             _meta.Save(_dir, _settings.Segment.Fsync);
@@ -406,11 +419,11 @@ public sealed class SegmentActor : ReceiveActor
     // The checkpoint's commit record stands in for those whose log was garbage-collected.
     private SegmentReport Report() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _cpls.Where(c => c.Lsn <= _durableScl).Select(c => new CplInfo(c.Lsn, CommitPayload.Decode(c.Payload.Span).PgHighWater))
-            .Concat(_meta.CheckpointCpl is { } k ? [k] : []).ToArray());
+            .Concat(_meta.CheckpointCpl is { } k ? [k] : []).ToArray(), _meta.Annulled);
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes,
-        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure);
+        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch);
 
     private void StopGracefully()
     {

@@ -39,8 +39,11 @@ public static class SegmentProtocol
     /// the segment failed (<paramref name="Reason"/> says why: e.g. a full disk).</summary>
     public sealed record RedoRejected(int Pg, int Replica, long SegmentEpoch, string Reason, bool StaleEpoch);
 
-    /// <summary>Asks the segment for its <see cref="SegmentReport"/> (recovery's read quorum).</summary>
-    public sealed record GetSegmentState(int Pg, int Replica) : ISegmentMessage;
+    /// <summary>Asks the segment for its <see cref="SegmentReport"/> (recovery's read quorum). With
+    /// <paramref name="FenceEpoch"/> above the segment's epoch, the segment first installs it durably as a fence (it refuses
+    /// every older epoch from then on, including acknowledgements of records still being synced) and reports its state after
+    /// the fence; it takes redo of the new epoch only after <see cref="OpenEpoch"/> (design.md, Recovery steps 2-4).</summary>
+    public sealed record GetSegmentState(int Pg, int Replica, long FenceEpoch = 0) : ISegmentMessage;
 
     /// <summary>Reply to <see cref="GetSegmentState"/>.</summary>
     public sealed record SegmentState(SegmentReport Report);
@@ -70,9 +73,12 @@ public static class SegmentProtocol
     /// write+fsync, µs, over <paramref name="Syncs"/> group commits; <paramref name="BytesWritten"/> is log bytes written since
     /// open and <paramref name="BytesOnDisk"/> the log's size now; <paramref name="Materialized"/> the last record applied to
     /// pages, <paramref name="Checkpoint"/> the durable page-store checkpoint, and <paramref name="PageStoreBytesWritten"/>
-    /// the bytes its <paramref name="Checkpoints"/> wrote since open (doublewrite included).</summary>
+    /// the bytes its <paramref name="Checkpoints"/> wrote since open (doublewrite included). <paramref name="Epoch"/> is the
+    /// newest epoch it accepted (a fence), <paramref name="OpenedEpoch"/> the one it takes redo in (below it between a
+    /// recovery's fence and its truncation).</summary>
     public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long Syncs, long SyncMicros,
-        long BytesWritten, long BytesOnDisk, Lsn Materialized, Lsn Checkpoint, long Checkpoints, long PageStoreBytesWritten, string? Failure);
+        long BytesWritten, long BytesOnDisk, Lsn Materialized, Lsn Checkpoint, long Checkpoints, long PageStoreBytesWritten, string? Failure,
+        long OpenedEpoch);
 
     /// <summary>Handoff/shutdown stop message: the segment finishes its fsync, then stops.</summary>
     public sealed record Stop

@@ -34,6 +34,50 @@ public class RecoveryPlannerTests
         Assert.Equal(L(14), plan.TruncateTo);
     }
 
+    [Theory]
+    [InlineData(6, 4)]   // all six report: the 4th highest SCL, which a write quorum holds
+    [InlineData(5, 3)]
+    [InlineData(4, 2)]
+    [InlineData(3, 1)]   // a bare read quorum: the highest SCL (some reporter holds anything that reached 4)
+    public void The_complete_point_of_k_reporters_is_the_k_minus_2nd_highest_scl(int reporters, int rank)
+    {
+        // Replica r has SCL 10 * (r + 1) with a CPL at each tens; the record at 10 * (r + 1) is held by replicas >= r.
+        var cpls = Enumerable.Range(1, 6).Select(i => new CplInfo(L(10 * i), [L(10 * i)])).ToArray();
+        var reports = Enumerable.Range(6 - reporters, reporters)
+            .Select(r => new SegmentReport(0, r, 1, L(10 * (r + 1)), L(10 * (r + 1)), cpls.Where(c => c.Lsn.Value <= 10 * (r + 1)).ToArray()))
+            .ToList();
+        var plan = RecoveryPlanner.Plan(1, reports, lal: 100);
+        // Sorted descending the SCLs are 60, 50, ...; the rank-th of them is 10 * (7 - rank).
+        Assert.Equal(L(10 * (7 - rank)), plan.Vdl);
+        // Whatever reached a write quorum (4 replicas: LSN <= 30 is on replicas 2..5, 0-based r >= 2 holds 30) is kept.
+        Assert.True(plan.Vdl >= L(30));
+    }
+
+    [Fact]
+    public void A_commit_point_inside_a_range_an_earlier_recovery_annulled_is_never_recovered()
+    {
+        // Three segments hold CPL 20 (written by the old writer, above the VDL 10 of a recovery that annulled (10, 110]
+        // on the other three and crashed): 20 must not come back.
+        var c10 = new CplInfo(L(10), [L(10)]);
+        var c20 = new CplInfo(L(20), [L(20)]);
+        var annulled = new[] { new ActorDb.Core.Storage.AnnulledRange(L(10), L(110), 2) };
+        var reports = Enumerable.Range(0, 3).Select(r => new SegmentReport(0, r, 3, L(20), L(20), [c10, c20]))
+            .Concat(Enumerable.Range(3, 3).Select(r => new SegmentReport(0, r, 3, L(10), L(10), [c10], annulled)))
+            .ToList();
+        // With only these three reporters the complete point alone would allow 20.
+        var plan = RecoveryPlanner.Plan(1, reports.Take(3).Append(reports[3]).ToList(), lal: 100, epoch: 3);
+        Assert.Equal(L(10), plan.Vdl);
+        Assert.Equal(3, plan.Epoch);
+    }
+
+    [Fact]
+    public void A_reporter_in_an_epoch_above_the_fence_means_another_recovery_won()
+    {
+        var reports = Pg(0, 3, 5, 3).Append(new SegmentReport(0, 4, 4, L(5), L(5), [])).ToList();
+        var e = Assert.Throws<InvalidOperationException>(() => RecoveryPlanner.Plan(1, reports, lal: 10, epoch: 3));
+        Assert.Contains("epoch 4", e.Message);
+    }
+
     [Fact]
     public void Fewer_than_a_read_quorum_is_refused_naming_the_pg()
     {

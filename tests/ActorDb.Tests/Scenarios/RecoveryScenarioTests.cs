@@ -94,7 +94,7 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
         await BlackholeAsync(5, on: false);
         var (second, client2) = await StartWriterAsync("writer-2");
         var record = (await client2.GetRecoveryHistoryAsync()).Recoveries.Single();
-        Assert.Equal("PG 0: segments 3,4,5 answered", record.Phases[0].Detail);
+        Assert.Equal("PG 0: segments 3,4,5 fenced at epoch 2 and answered", record.Phases[0].Detail);
         Assert.Equal("PG 0: segments 3,4,5 installed", record.Phases[2].Detail);
         Assert.Equal(last, record.Vdl.Value);
         Assert.Equal("catalog read from pg-0-3, 1 table", record.Phases[3].Detail);
@@ -132,8 +132,8 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
         var (crashing, crashingClient) = StartSupervisor("recovery-that-crashes");
         await AwaitAssertAsync(async () =>
         {
-            Assert.Equal(2, (await SegmentStatusAsync(0)).Epoch);
-            Assert.Equal(2, (await SegmentStatusAsync(1)).Epoch);
+            Assert.Equal(2, (await SegmentStatusAsync(0)).OpenedEpoch);
+            Assert.Equal(2, (await SegmentStatusAsync(1)).OpenedEpoch);
         }, Short, TimeSpan.FromMilliseconds(100));
         var halfway = (await crashingClient.GetStatusAsync()).Recovery!;
         Assert.Equal(RecoveryOutcome.Running, halfway.Outcome);
@@ -143,7 +143,8 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
         await KillAsync(crashing);
         var lost = Faults.EndHold(holdKey);   // lost with the crash (delivered late below)
         Assert.Equal([2, 3, 4, 5], lost.Select(l => ((OpenEpoch)l.Message).Replica).Distinct().Order());
-        foreach (var r in new[] { 2, 3, 4, 5 }) Assert.Equal(1, (await SegmentStatusAsync(r)).Epoch);
+        // Fenced at epoch 2 by the crashed recovery (so the old writer is refused), but never opened in it.
+        foreach (var r in new[] { 2, 3, 4, 5 }) Assert.Equal((2L, 1L), ((await SegmentStatusAsync(r)).Epoch, (await SegmentStatusAsync(r)).OpenedEpoch));
 
         var (again, client) = await StartWriterAsync("recovery-again");
         var record = (await client.GetRecoveryHistoryAsync()).Recoveries.Single();
@@ -173,42 +174,44 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
     // ---------------------------------------------------------------- known gaps (see the Skip reasons)
     // Each of these fails today, for the reason its Skip gives; they are the acceptance tests of the fix.
 
-    // Bug in the recovery protocol (issue 3 item 2: "never acknowledges a commit after the new recovery began"):
-    // RecoverySupervisor reads the segments (read-quorum), plans, and only then fences them (OpenEpoch). An old writer
-    // still alive can, in between, get a commit onto 4+ segments and acknowledge it; OpenEpoch then annuls it
-    // (its LSN is above the planned VDL). Embedded mode cannot hit it: the old writer is dead before recovery starts
-    // (process restart, or the supervisor waits for its failed writer's Terminated). A cluster handover can.
-    // design.md orders it the other way: install e+1 (step 2), then read (step 3).
-    [Fact(Skip = "recovery reads before it fences: needs the segments to install the new epoch when they report (GetSegmentState with the epoch; OpenEpoch then truncates within that epoch), SegmentActor + RecoveryPlanner, issue 3 item 2")]
-    public async Task A_commit_the_old_writer_gets_acknowledged_between_the_new_recoverys_read_quorum_and_its_epoch_install_survives()
+    // Issue 3 item 2: "never acknowledges a commit after the new recovery began". The new recovery first fences every
+    // segment it reaches with its epoch, then reads their state: an old writer still alive (a cluster handover, not
+    // embedded mode) can no longer get 4 acknowledgements, so nothing it commits after the fence is acknowledged, and
+    // the recovery's read quorum sees everything that was.
+    [Fact]
+    public async Task An_old_writer_gets_no_commit_acknowledged_once_a_new_recovery_has_fenced_the_segments()
     {
         var (oldSupervisor, oldClient) = await StartWriterAsync("writer-old");
         await oldClient.CreateTableAsync(Kv);
         AssertDurable(await InsertAsync(oldClient, 1, "before"));
 
-        // The new recovery reads every segment and plans; its epoch install is held back by the network.
+        // The new recovery fences every segment, reads them and plans; its truncation is held back by the network.
         const string holdKey = "the new recovery's epoch";
         Faults.Hold(holdKey, (m, sender) => m is OpenEpoch && sender.Path.Name == "writer-new");
         var (newSupervisor, newClient) = StartSupervisor("writer-new");
         await AwaitAssertAsync(async () =>
             Assert.Contains(RecoverySupervisor.PlanPhase, (await newClient.GetStatusAsync()).Recovery!.Phases.Select(p => p.Name)), Short);
+        for (var r = 0; r < 6; r++) Assert.Equal(2, (await SegmentStatusAsync(r)).Epoch);
 
-        // Meanwhile the old writer, not yet fenced anywhere, gets a commit onto all six segments and acknowledges it.
-        var acked = await InsertAsync(oldClient, 2, "acknowledged in epoch 1");
-        AssertDurable(acked);
+        // Meanwhile the old writer tries to commit: every segment refuses its epoch, so it is told it was fenced.
+        var refused = await Assert.ThrowsAsync<StaleEpochException>(() => InsertAsync(oldClient, 2, "after the fence"));
+        Assert.Contains("fenced by epoch 2", refused.Message);
 
         Assert.True(await ReleaseAsync(holdKey) >= 6);
         await newClient.WaitUntilServingAsync(Short);
-        Assert.Equal("acknowledged in epoch 1", (await ReadAsync(newClient, 2))?.Fields["v"]);
+        Assert.Equal("before", (await ReadAsync(newClient, 1))?.Fields["v"]);
+        Assert.Null(await ReadAsync(newClient, 2));
+        AssertDurable(await InsertAsync(newClient, 3, "new epoch"));
         await StopWriterAsync(newSupervisor);
         await KillAsync(oldSupervisor);
     }
 
-    // A commit that reached only 3 segments before the crash is recovered (a reporter holds it whole), but the other 3
-    // lack its records and no writer outbox holds them: their SCL stays below the PG tail, no new record reaches a
-    // write quorum, and the volume cannot write at all. A kill -9 under load leaves exactly this (issue 3 item 7).
-    [Fact(Skip = "needs peer catch-up (segments of a PG fill each other's holes, issue 4), or recovery copying the recovered records to the segments that lack them")]
-    public async Task After_recovering_a_commit_found_on_only_three_segments_the_volume_accepts_new_commits()
+    // A commit that reached only 3 segments before the crash was never acknowledged. With all six answering, recovery
+    // takes each PG's 4th-highest SCL as its complete point: the commit is not recovered, and the point it recovers is
+    // held by 4 segments, so the volume takes new commits at once. (Recovered from only 3 of 6 reporters, such a commit
+    // would leave the PG without a write quorum until peer catch-up exists: issue 4.)
+    [Fact]
+    public async Task A_commit_found_on_only_three_of_six_segments_is_not_recovered_and_the_volume_accepts_new_commits()
     {
         var (first, client1) = await StartWriterAsync("writer-1");
         await client1.CreateTableAsync(Kv);
@@ -224,9 +227,10 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
         foreach (var r in new[] { 3, 4, 5 }) await BlackholeAsync(r, on: false);
 
         var (second, client2) = await StartWriterAsync("writer-2");
-        Assert.True((await client2.GetStatusAsync()).Vdl > vdl1);                      // recovered: a reporter holds it whole
-        Assert.Equal("on three segments", (await ReadAsync(client2, 5))!.Fields["v"]);
-        AssertDurable(await InsertAsync(client2, 6, "needs a fourth segment that holds the recovered commit"));
+        Assert.Equal(vdl1, (await client2.GetStatusAsync()).Vdl);
+        Assert.Null(await ReadAsync(client2, 5));
+        for (var i = 0; i < 5; i++) Assert.Equal($"v{i}", (await ReadAsync(client2, i))!.Fields["v"]);
+        AssertDurable(await InsertAsync(client2, 6, "a write quorum holds the recovered point"));
         await StopWriterAsync(second);
     }
 
@@ -234,7 +238,7 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
     // knows nothing of that annulment (a SegmentReport carries no annulled ranges), and recovers the commit on
     // pg-0-0..2: a higher VDL, inside a range pg-0-3 and pg-0-4 have durably annulled, so they can never hold those
     // records (a permanent hole; their reads stay correct, they just never count again).
-    [Fact(Skip = "segment reports carry no annulled ranges, so a rerun can recover a VDL inside a range an earlier, crashed recovery annulled: reports need the ranges and the planner must keep VDL out of them (or a newer epoch lifts older annulments below its VDL), issue 3 item 3")]
+    [Fact]
     public async Task A_recovery_that_crashed_after_annulling_on_some_segments_is_run_again_with_the_vdl_it_annulled_from()
     {
         var (first, client1) = await StartWriterAsync("writer-1");
@@ -258,8 +262,8 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
         var (crashing, crashingClient) = StartSupervisor("recovery-that-crashes");
         await AwaitAssertAsync(async () =>
         {
-            Assert.Equal(2, (await SegmentStatusAsync(3)).Epoch);
-            Assert.Equal(2, (await SegmentStatusAsync(4)).Epoch);
+            Assert.Equal(2, (await SegmentStatusAsync(3)).OpenedEpoch);
+            Assert.Equal(2, (await SegmentStatusAsync(4)).OpenedEpoch);
         }, Short, TimeSpan.FromMilliseconds(100));
         var halfway = (await crashingClient.GetStatusAsync()).Recovery!;
         Assert.Equal(vdl1, halfway.Vdl);

@@ -40,7 +40,7 @@ public class RecoverySupervisorTests(ITestOutputHelper output) : WriterScenarioB
         Assert.Equal(vdl1, record.TruncateAfter);
         Assert.Equal(vdl1 + Settings.Writer.Lal, record.TruncateTo);
         Assert.Equal(PhaseNames, record.Phases.Select(p => p.Name));
-        Assert.Equal("PG 0: segments 0,1,2,3,4,5 answered", record.Phases[0].Detail);
+        Assert.Equal("PG 0: segments 0,1,2,3,4,5 fenced at epoch 2 and answered", record.Phases[0].Detail);
         Assert.Equal($"VDL {vdl1}, truncate ({vdl1}, {vdl1 + Settings.Writer.Lal}]", record.Phases[1].Detail);
         Assert.StartsWith("PG 0: segments ", record.Phases[2].Detail);
         Assert.Matches("^catalog read from pg-0-[0-5], 1 table$", record.Phases[3].Detail);
