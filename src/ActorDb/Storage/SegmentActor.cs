@@ -59,6 +59,7 @@ public sealed class SegmentActor : ReceiveActor
     private long _appended;                                                   // records appended since open
     private readonly Queue<(long Appended, Lsn Scl)> _unsynced = new();      // SCL reached after each append run
     private IActorRef _writer = ActorRefs.Nobody;
+    private long _writerEpoch;                                                // the epoch of the batches it sent
     private string? _failure;
     private bool _stopping;
     private long _syncMicros;
@@ -191,6 +192,7 @@ public sealed class SegmentActor : ReceiveActor
             return;
         }
         _writer = Sender;
+        _writerEpoch = batch.Epoch;
         var appended = 0;
         foreach (var record in batch.Records)
         {
@@ -218,7 +220,10 @@ public sealed class SegmentActor : ReceiveActor
         // A sync started before an epoch change may finish after truncation reset the chain: never count past it.
         var completed = Lsn.Min(reached, _scl.Scl);
         if (completed > _durableScl) _durableScl = completed;
-        _writer.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));
+        // A writer fenced meanwhile gets a stale-epoch answer, never an acknowledgement of what it sent before the fence.
+        _writer.Tell(_writerEpoch < _meta.Epoch
+            ? new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true)
+            : new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));
         var backlog = _pending.Count - _applied;
         if (backlog >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), Math.Max(MaterializeStep, backlog / 4));
         MaybeCheckpoint();
