@@ -117,7 +117,7 @@ public sealed class TransactionEngine
         _cache.Add(page);
         _cache.MarkDirty(page);
         _catalog = Tables.Catalog.Format(page, _options.Geometry);
-        _cache.SetAllocator(_catalog.AllocatePageNo);
+        _cache.SetAllocator(AllocatePageNo);
         return SealSystemMtr();
     }
 
@@ -127,7 +127,16 @@ public sealed class TransactionEngine
     {
         _cache.Install(Catalog.HeaderPage, headerImage);
         _catalog = Tables.Catalog.Load(_cache.GetPage(Catalog.HeaderPage), _options.Geometry);
-        _cache.SetAllocator(_catalog.AllocatePageNo);
+        _cache.SetAllocator(AllocatePageNo);
+    }
+
+    /// <summary>Allocates a page number. The allocation counter lives on the catalog page, so that page joins the current
+    /// MTR: its delta is logged with the pages allocated, and a reopened volume never hands a page number out twice.</summary>
+    private long AllocatePageNo()
+    {
+        var catalog = RequireCatalog();
+        _cache.MarkDirty(catalog.Page);
+        return catalog.AllocatePageNo();
     }
 
     /// <summary>Installs a page read from storage.</summary>

@@ -174,6 +174,39 @@ public class TransactionEngineTests
     }
 
     [Fact]
+    public void Pages_allocated_before_a_reopen_are_never_handed_out_again_after_it()
+    {
+        var (storage, first) = NewVolume();
+        for (var i = 0; i < 3000; i += 100)
+        {
+            var t = first.Begin();
+            for (var k = i; k < i + 100; k++) Run(first, t, new InsertStatement("accounts", (long)k, Balance(k)), storage);
+            Commit(first, t, storage);
+            storage.ShipAndAck(first);
+        }
+        var pagesBefore = storage.Pages.Keys.ToHashSet();
+        Assert.True(pagesBefore.Count > 5, $"{pagesBefore.Count} pages: no splits");
+
+        // Reopen from storage only (as recovery does) and insert enough to split many more pages.
+        var vdl = first.Vdl;
+        var second = new TransactionEngine(new EngineOptions(Geometry, CachePages: 64, Lal, MaxRetainedBytesPerPg: 1 << 20), epoch: 2, vdl, vdl + Lal, storage.Tail.ToArray());
+        second.LoadVolume((byte[])storage.Pages[Catalog.HeaderPage].Clone());
+        var allocated = new HashSet<long>();
+        for (var i = 3000; i < 6000; i += 100)
+        {
+            var t = second.Begin();
+            for (var k = i; k < i + 100; k++) Run(second, t, new InsertStatement("accounts", (long)k, Balance(k)), storage);
+            Commit(second, t, storage);
+            storage.ShipAndAck(second);
+        }
+        var txn = second.Begin();
+        var rows = (IReadOnlyList<Row>)Run(second, txn, new ScanStatement("accounts", 0L, 10_000), storage)!;
+        Assert.Equal(Enumerable.Range(0, 6000).Select(i => (object)(long)i), rows.Select(r => r.Key));
+        Assert.All(rows, r => Assert.Equal(r.Key, r.Fields["balance"]));
+        Assert.True(storage.Pages.Count > pagesBefore.Count + 5, "the second writer allocated no new pages");
+    }
+
+    [Fact]
     public void After_reopen_above_the_annulled_range_commits_are_not_held_back_by_LAL()
     {
         var (storage, first) = NewVolume();
