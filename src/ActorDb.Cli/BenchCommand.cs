@@ -85,6 +85,7 @@ internal static class BenchCommand
                 var nodeStart = Stopwatch.StartNew();
                 await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct, stopOnProcessExit: false);
                 nodeStart.Stop();
+                stdout.WriteLine($"[bench] node started in {nodeStart.Elapsed.TotalMilliseconds:0} ms (volume open, writer serving)");
                 fsync = node.Settings.Segment.Fsync;
                 if (!fsync) stdout.WriteLine("[bench] WARNING: fsync is OFF (--unsafe-no-fsync or actordb.segment.fsync = off): acknowledged commits are NOT durable");
                 stdout.WriteLine($"[bench] data directory {Path.GetFullPath(node.Settings.DataDir)}");
