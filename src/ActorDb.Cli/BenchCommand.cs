@@ -30,13 +30,25 @@ internal static class BenchCommand
         var logLevel = CommonOptions.LogLevel();
         var config = CommonOptions.Config();
         var pgCount = new Option<int?>("--pg-count") { Description = "protection groups of a NEW volume (actordb.volume.pg-count)" };
+        var skipLoad = new Option<bool>("--skip-load")
+        {
+            Description = "run only the run phase, on the table an earlier bench left in --data-dir (its rows are kept; a missing " +
+                          "data directory or table is an error). A YCSB run that inserts after an earlier one: -p recordcount=N " +
+                          "-p insertstart=N, N above every key number inserted so far (run-phase inserts start at key number " +
+                          "recordcount; insertcount is then 0). A read/update mix on N loaded rows: -p recordcount=N. Bank prints " +
+                          "[BANK], AccountsBefore / BalanceSumBefore before the run",
+        };
 
         var command = new Command("bench", "run a workload on the embedded default node and report throughput and latency")
         {
-            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount, config,
+            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount, config, skipLoad,
         };
         command.SetAction(async (parse, ct) =>
         {
+            TextWriter? firstCommitOut = null;   // stdout, once reserved below
+            // Read first: the clock measures from the process's start, as the operating system recorded it.
+            var firstCommit = FirstCommitClock.ForCurrentProcess(ms =>
+                firstCommitOut?.WriteLine($"[bench] first commit acknowledged {ms:0} ms after process start"));
             var threadCount = parse.GetValue(threads);
             if (threadCount < 1) return CommonOptions.Error("bench", $"--threads must be at least 1, got {threadCount}");
             WorkloadProperties w;
@@ -50,6 +62,7 @@ internal static class BenchCommand
             }
             var fsync = !parse.GetValue(noFsync);   // a --config file may turn fsync off too: the report says which
             var stdout = CommonOptions.ReserveStdout();
+            firstCommitOut = stdout;   // Console's writer: synchronized and flushed on every line, so a harness sees it at once
             ThreadPool.GetMinThreads(out var minWorkers, out var minIo);
             ThreadPool.SetMinThreads(Math.Max(minWorkers, Environment.ProcessorCount * 2), minIo);
             try
@@ -67,11 +80,17 @@ internal static class BenchCommand
                 using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
                     System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
                 ct = stop.Token;
+                if (parse.GetValue(skipLoad) && ActorDbSettings.Create(options.ToConfig()).DataDir is var existing && !Directory.Exists(existing))
+                    return CommonOptions.Error("bench", $"--skip-load: data directory '{Path.GetFullPath(existing)}' does not exist (run without --skip-load first)");
+                var nodeStart = Stopwatch.StartNew();
                 await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct, stopOnProcessExit: false);
+                nodeStart.Stop();
+                stdout.WriteLine($"[bench] node started in {nodeStart.Elapsed.TotalMilliseconds:0} ms (volume open, writer serving)");
                 fsync = node.Settings.Segment.Fsync;
                 if (!fsync) stdout.WriteLine("[bench] WARNING: fsync is OFF (--unsafe-no-fsync or actordb.segment.fsync = off): acknowledged commits are NOT durable");
                 stdout.WriteLine($"[bench] data directory {Path.GetFullPath(node.Settings.DataDir)}");
-                return await RunAsync(node, w, threadCount, parse.GetValue(seed), parse.GetValue(ackLog), fsync, stdout, ct);
+                return await RunAsync(node, w, threadCount, parse.GetValue(seed), parse.GetValue(ackLog), fsync, stdout, ct,
+                    parse.GetValue(skipLoad), firstCommit, nodeStart.Elapsed);
             }
             catch (Exception e) when (e is IOException or ActorDbException or WorkloadException or Akka.Configuration.ConfigurationException)
             {
@@ -81,14 +100,37 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>Runs the load phase, then the run phase, and writes the report with ActorDb's lines for the run phase.</summary>
-    public static async Task<int> RunAsync(EmbeddedNode node, WorkloadProperties workload, int threads, int? seed, string? ackLog, bool fsync, TextWriter output, CancellationToken ct)
+    /// <summary>Runs the load phase (unless <paramref name="skipLoad"/>), then the run phase, and writes the report with
+    /// ActorDb's lines for the run phase.</summary>
+    /// <param name="skipLoad">Run only the run phase, on the table as an earlier run left it (<c>--skip-load</c>); the
+    /// table must exist. Bank then prints <c>[BANK], AccountsBefore</c> / <c>BalanceSumBefore</c> first.</param>
+    /// <param name="firstCommit">Told of acknowledged write commits; its reading is reported as
+    /// <c>[ACTORDB], StartToFirstCommit(ms)</c>. Null: no such line.</param>
+    /// <param name="nodeStart">How long <see cref="EmbeddedNode.StartAsync"/> took, reported as <c>[ACTORDB], NodeStart(ms)</c>; null: no such line.</param>
+    public static async Task<int> RunAsync(EmbeddedNode node, WorkloadProperties workload, int threads, int? seed, string? ackLog, bool fsync, TextWriter output, CancellationToken ct,
+        bool skipLoad = false, FirstCommitClock? firstCommit = null, TimeSpan? nodeStart = null)
     {
         var seedValue = seed ?? Random.Shared.Next();
-        var common = new BenchOptions { Threads = threads, Seed = seedValue, AckLogPath = ackLog, Progress = output };
-        output.WriteLine($"[bench] workload {workload.Kind}, {threads} threads, seed {seedValue}, fsync {(fsync ? "on" : "OFF")}");
-        await RefuseNonEmptyTableAsync(node, workload, ct);
-        var load = await new BenchRunner(node.Client, workload, common with { Run = false }).RunAsync(ct);
+        var common = new BenchOptions { Threads = threads, Seed = seedValue, AckLogPath = ackLog, Progress = output, FirstCommit = firstCommit };
+        output.WriteLine($"[bench] workload {workload.Kind}, {threads} threads, seed {seedValue}, fsync {(fsync ? "on" : "OFF")}{(skipLoad ? ", load skipped" : "")}");
+        if (skipLoad)
+        {
+            await RequireTableAsync(node, workload, ct);
+            if (workload.Kind == WorkloadKind.Bank)
+            {
+                // Before the run, so a harness that kills the process mid-run still sees the state it found.
+                var (sumBefore, countBefore) = await BenchRunner.BankInvariant(node.Client, workload.Table, ct);
+                output.WriteLine($"[BANK], AccountsBefore, {countBefore}");
+                output.WriteLine($"[BANK], BalanceSumBefore, {sumBefore}");
+            }
+        }
+        else
+        {
+            await RefuseNonEmptyTableAsync(node, workload, ct);
+        }
+        var load = skipLoad
+            ? new BenchResult(workload, threads, seedValue, null, null)
+            : await new BenchRunner(node.Client, workload, common with { Run = false }).RunAsync(ct);
         var before = await Snapshot.TakeAsync(node);
         var run = await new BenchRunner(node.Client, workload, common with { Load = false }).RunAsync(ct);
         var after = await Snapshot.TakeAsync(node);
@@ -99,6 +141,8 @@ internal static class BenchCommand
         double PerCommit(long v) => commits == 0 ? 0 : (double)v / commits;
         string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
         output.WriteLine($"[ACTORDB], Fsync, {(fsync ? "on" : "OFF (not durable)")}");
+        if (nodeStart is { } started) output.WriteLine($"[ACTORDB], NodeStart(ms), {started.TotalMilliseconds:0}");
+        if (firstCommit?.MillisecondsAfterStart is { } firstMs) output.WriteLine($"[ACTORDB], StartToFirstCommit(ms), {firstMs:0}");
         output.WriteLine($"[ACTORDB], Commits, {commits}");
         output.WriteLine($"[ACTORDB], FinalVDL, {after.Vdl}");
         output.WriteLine($"[ACTORDB], Epoch, {after.Epoch}");
@@ -129,6 +173,15 @@ internal static class BenchCommand
         }
         var failed = (run.Run?.FailedOperations ?? 0) + (load.Load?.FailedOperations ?? 0);
         return failed > 0 && (run.Run?.OkOperations ?? 0) == 0 ? 1 : 0;
+    }
+
+    /// <summary><c>--skip-load</c> runs on the table an earlier run left: without it there is nothing to continue.</summary>
+    private static async Task RequireTableAsync(EmbeddedNode node, WorkloadProperties workload, CancellationToken ct)
+    {
+        if (await node.Client.GetTableAsync(workload.Table, ct) is null)
+            throw new WorkloadException(
+                $"--skip-load: table '{workload.Table}' does not exist in data directory {Path.GetFullPath(node.Settings.DataDir)}; " +
+                "run the bench once without --skip-load to create and load it");
     }
 
     /// <summary>A benchmark loads its table from scratch: on a table that already has rows it would only collide with

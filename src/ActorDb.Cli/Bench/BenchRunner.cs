@@ -16,6 +16,10 @@ public sealed record BenchOptions
     /// <summary>Acknowledged-writes log (see <see cref="AckLog"/>); null for none. Appended to if it exists.</summary>
     public string? AckLogPath { get; init; }
 
+    /// <summary>Told of every acknowledged commit that wrote rows (only its first call counts); null for none. Shared by
+    /// the runners of one process, so it sees the process's first write commit whichever phase made it.</summary>
+    public FirstCommitClock? FirstCommit { get; init; }
+
     /// <summary>Where progress lines (<c>[bench] 12 s: 120345 ops, 10034 ops/s, p99 2100 us</c>) and the first errors go; null for none.</summary>
     public TextWriter? Progress { get; init; }
 
@@ -173,6 +177,7 @@ public sealed class BenchRunner
                         Interlocked.Increment(ref state.Commits);
                         if (writes.Count > 0)
                         {
+                            _options.FirstCommit?.Acknowledged();
                             Interlocked.Increment(ref state.WriteCommits);
                             ackLog?.Append(writes, attempt.CommitLsn);
                         }

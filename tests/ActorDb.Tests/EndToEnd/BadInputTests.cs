@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using ActorDb.Cli.Bench;
 using ActorDb.Client;
 using ActorDb.Core.Storage;
@@ -15,38 +14,6 @@ public class BadInputTests
     /// <summary>Bounds a node start (host start and writer registration have no timeout of their own).</summary>
     private static CancellationToken StartLimit() => new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
 
-    private sealed record CliResult(int ExitCode, string Stdout, string Stderr);
-
-    /// <summary>Runs the real CLI (actordb.dll, copied next to the test assembly) as a separate process.</summary>
-    private static async Task<CliResult> RunCliAsync(params string[] args)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "actordb.dll");
-        Assert.True(File.Exists(dll), $"{dll} not found");
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(45));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"actordb {string.Join(' ', args)} did not exit within 45 s");
-        }
-        return new CliResult(process.ExitCode, await stdout, await stderr);
-    }
-
     [Fact]
     public async Task A_data_directory_held_by_a_running_node_is_refused_to_another_process()
     {
@@ -54,7 +21,7 @@ public class BadInputTests
         await using var node = await EmbeddedNode.StartAsync(new ActorDbOptions { DataDir = dir.Path }, "WARNING", ct: StartLimit());
         await node.Client.CreateTableAsync(Accounts);
 
-        var result = await RunCliAsync("dump", "--data-dir", dir.Path, "--table", "accounts");
+        var result = await CliProcess.RunAsync("dump", "--data-dir", dir.Path, "--table", "accounts");
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("in use", result.Stderr);
@@ -83,7 +50,7 @@ public class BadInputTests
         Assert.True(e is IOException or ActorDbException, e.ToString());
 
         // The failed start released only its own hold: another process is still refused.
-        var result = await RunCliAsync("dump", "--data-dir", dir.Path, "--table", "accounts");
+        var result = await CliProcess.RunAsync("dump", "--data-dir", dir.Path, "--table", "accounts");
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("in use", result.Stderr);
 
@@ -101,7 +68,7 @@ public class BadInputTests
         using var dir = new TestDirectory();
         await using var node = await EmbeddedNode.StartAsync(new ActorDbOptions { DataDir = dir.Path }, "WARNING", ct: StartLimit());
 
-        var result = await RunCliAsync("dump", "--data-dir", dir.Path, "--table", "accounts");
+        var result = await CliProcess.RunAsync("dump", "--data-dir", dir.Path, "--table", "accounts");
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.True(result.Stderr.Contains($"(pid {Environment.ProcessId})"), result.Stderr);
@@ -202,13 +169,13 @@ public class BadInputTests
 
         // The real CLI: exit code 1, one clear line on stderr, and no data directory created.
         var dataDir = Path.Combine(dir.Path, "never-created");
-        var r1 = await RunCliAsync("bench", "--workload", badValue, "--data-dir", dataDir);
+        var r1 = await CliProcess.RunAsync("bench", "--workload", badValue, "--data-dir", dataDir);
         Assert.Equal(1, r1.ExitCode);
         Assert.StartsWith($"actordb bench: {badValue}: line 3: ", r1.Stderr);
         Assert.Contains("recordcount", r1.Stderr);
         Assert.Contains("abc", r1.Stderr);
 
-        var r2 = await RunCliAsync("bench", "--workload", unknownKey, "--data-dir", dataDir);
+        var r2 = await CliProcess.RunAsync("bench", "--workload", unknownKey, "--data-dir", dataDir);
         Assert.Equal(1, r2.ExitCode);
         Assert.StartsWith($"actordb bench: {unknownKey}: line 3: unknown property 'recordcont'", r2.Stderr);
         Assert.False(Directory.Exists(dataDir), "the bench started a node before validating its workload");

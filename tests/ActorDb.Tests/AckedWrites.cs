@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace ActorDb.Tests.EndToEnd;
+namespace ActorDb.Tests;
 
 /// <summary>
 /// Reads the bench's acknowledged-writes log and <c>actordb dump</c> output: the expected table state is the ack log
@@ -22,14 +22,44 @@ internal static class AckedWrites
 
     public sealed record Ack(string Table, string Op, object Key, Dictionary<string, object?> Fields, long CommitLsn);
 
-    public static List<Ack> ReadLog(string path) =>
-        File.ReadAllLines(path).Where(l => l.Length > 0).Select(l =>
+    /// <summary>Reads an ack log. Every line must parse, except that with <paramref name="dropTornLastLine"/> a last line
+    /// without its newline (a write cut by kill -9) is left out.</summary>
+    public static List<Ack> ReadLog(string path, bool dropTornLastLine = false) => ReadLog(path, dropTornLastLine, out _);
+
+    /// <inheritdoc cref="ReadLog(string, bool)"/>
+    /// <param name="path">The log file.</param>
+    /// <param name="dropTornLastLine">Leave out a last line without its newline.</param>
+    /// <param name="tornBytes">Bytes of the torn last line that were left out (0 if none).</param>
+    public static List<Ack> ReadLog(string path, bool dropTornLastLine, out int tornBytes)
+    {
+        var text = File.ReadAllText(path);
+        tornBytes = 0;
+        if (dropTornLastLine && text.Length > 0 && text[^1] != '\n')
         {
-            using var doc = JsonDocument.Parse(l);
-            var r = doc.RootElement;
-            return new Ack(r.GetProperty("table").GetString()!, r.GetProperty("op").GetString()!, Scalar(r.GetProperty("key"))!,
-                Fields(r.GetProperty("fields")), r.GetProperty("commitLsn").GetInt64());
-        }).ToList();
+            var cut = text.LastIndexOf('\n') + 1;
+            tornBytes = System.Text.Encoding.UTF8.GetByteCount(text.AsSpan(cut));
+            text = text[..cut];
+        }
+        var acks = new List<Ack>();
+        var lineNo = 0;
+        foreach (var l in text.Split('\n'))
+        {
+            lineNo++;
+            if (l.Length == 0) continue;
+            try
+            {
+                using var doc = JsonDocument.Parse(l);
+                var r = doc.RootElement;
+                acks.Add(new Ack(r.GetProperty("table").GetString()!, r.GetProperty("op").GetString()!, Scalar(r.GetProperty("key"))!,
+                    Fields(r.GetProperty("fields")), r.GetProperty("commitLsn").GetInt64()));
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                throw new InvalidDataException($"{path}: line {lineNo} is not an ack record ({e.Message}): {l}", e);
+            }
+        }
+        return acks;
+    }
 
     /// <summary>The table state the acknowledged writes imply (null fields dropped).</summary>
     public static Dictionary<object, Dictionary<string, object?>> Replay(IEnumerable<Ack> acks, string table)

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace ActorDb.Tests;
+
+/// <summary>What a finished CLI process left: its exit code and everything it wrote.</summary>
+public sealed record CliResult(int ExitCode, string Stdout, string Stderr);
+
+/// <summary>
+/// The real CLI (<c>actordb.dll</c>, copied next to the test assembly) as a separate process: run to completion with
+/// <see cref="RunAsync(string[])"/>, or <see cref="Start"/> one and watch its stdout line by line (for a harness that
+/// kills it). The process runs in the temporary directory, so relative paths in arguments must not be used.
+/// </summary>
+public sealed class CliProcess : IDisposable
+{
+    private const int TailLines = 40;
+    private readonly Process _process;
+    private readonly Lock _lock = new();
+    private readonly List<string> _stdout = [];
+    private readonly Queue<string> _stdoutTail = new();
+    private readonly Action<string>? _onStdoutLine;
+    private Exception? _onStdoutLineError;   // the first exception of _onStdoutLine: rethrown by WaitForExitAsync
+    private readonly Queue<string> _stderrTail = new();
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
+    private readonly TaskCompletionSource _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _stderrClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly StringBuilder _stderr = new();
+
+    private CliProcess(IReadOnlyList<string> args, Action<string>? onStdoutLine)
+    {
+        _onStdoutLine = onStdoutLine;
+        Arguments = string.Join(' ', args);
+        var dll = Path.Combine(AppContext.BaseDirectory, "actordb.dll");
+        Assert.True(File.Exists(dll), $"{dll} not found");
+        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        _process = new Process { StartInfo = psi };
+        _process.OutputDataReceived += (_, e) => OnStdout(e.Data);
+        _process.ErrorDataReceived += (_, e) => OnStderr(e.Data);
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    /// <summary>The arguments after <c>actordb</c>, space-separated (for messages).</summary>
+    public string Arguments { get; }
+
+    /// <summary>The process id.</summary>
+    public int Id => _process.Id;
+
+    /// <summary>Starts <c>actordb</c> with <paramref name="args"/>; stdout and stderr are captured as they come.</summary>
+    public static CliProcess Start(params string[] args) => new(args, null);
+
+    /// <summary>Starts <c>actordb</c> with <paramref name="args"/> and hands each stdout line to
+    /// <paramref name="onStdoutLine"/> (in order, one at a time) instead of keeping it: for output too large to hold,
+    /// such as a big <c>dump</c>. <see cref="WaitForLineAsync"/> and <see cref="CliResult.Stdout"/> then see nothing.</summary>
+    public static CliProcess StartStreaming(Action<string> onStdoutLine, params string[] args) => new(args, onStdoutLine);
+
+    /// <summary>Runs <c>actordb</c> with <paramref name="args"/> to completion (at most 45 s).</summary>
+    public static Task<CliResult> RunAsync(params string[] args) => RunAsync(TimeSpan.FromSeconds(45), args);
+
+    /// <summary>Runs <c>actordb</c> with <paramref name="args"/> to completion; killed and a <see cref="TimeoutException"/>
+    /// after <paramref name="timeout"/>.</summary>
+    public static async Task<CliResult> RunAsync(TimeSpan timeout, params string[] args)
+    {
+        using var cli = Start(args);
+        return await cli.WaitForExitAsync(timeout);
+    }
+
+    /// <summary>Waits for the process to exit and for its output to be read; kills it and throws
+    /// <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
+    public async Task<CliResult> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+            await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).WaitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            KillNow();
+            throw new TimeoutException($"actordb {Arguments} did not exit within {timeout.TotalSeconds:0} s; stderr tail:\n{StderrTail()}");
+        }
+        if (_onStdoutLineError is { } lineError) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(lineError);
+        lock (_lock) return new CliResult(_process.ExitCode, string.Concat(_stdout.Select(l => l + "\n")), _stderr.ToString());
+    }
+
+    /// <summary>
+    /// The first stdout line (already written or still to come) that <paramref name="match"/> accepts. Throws
+    /// <see cref="InvalidOperationException"/> if stdout closes first (the process exited) and
+    /// <see cref="TimeoutException"/> after <paramref name="timeout"/>; both messages carry the output's tails.
+    /// </summary>
+    public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, string what)
+    {
+        var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            var seen = _stdout.FirstOrDefault(match);
+            if (seen is not null) return seen;
+            _waiters.Add((match, found));
+        }
+        var done = await Task.WhenAny(found.Task, _stdoutClosed.Task, Task.Delay(timeout));
+        if (done == found.Task) return await found.Task;
+        lock (_lock) _waiters.RemoveAll(w => w.Found == found);
+        if (found.Task.IsCompletedSuccessfully) return found.Task.Result;
+        if (done == _stdoutClosed.Task)
+        {
+            await _process.WaitForExitAsync();
+            throw new InvalidOperationException(
+                $"actordb {Arguments} exited with code {_process.ExitCode} before {what}; stdout tail:\n{StdoutTail()}\nstderr tail:\n{StderrTail()}");
+        }
+        throw new TimeoutException($"actordb {Arguments}: no {what} within {timeout.TotalSeconds:0} s; stdout tail:\n{StdoutTail()}\nstderr tail:\n{StderrTail()}");
+    }
+
+    /// <summary>
+    /// Kills the process with SIGKILL (what <see cref="Process.Kill()"/> sends on Linux: no handler, no flush, no
+    /// clean stop) and waits until it is gone. Returns the exit code the runtime reports: 137 (128 + 9) for SIGKILL.
+    /// Returns null when the process had already exited by itself before the kill.
+    /// </summary>
+    public async Task<int?> KillNineAsync()
+    {
+        Assert.True(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "kill -9 needs a Unix (Process.Kill sends SIGKILL there)");
+        if (_process.HasExited) return null;
+        try
+        {
+            _process.Kill();   // kill(pid, SIGKILL): the dotnet host runs the app in this very process, there is no child
+        }
+        catch (InvalidOperationException)
+        {
+            return null;   // exited between the check and the kill
+        }
+        await _process.WaitForExitAsync();
+        return _process.ExitCode;
+    }
+
+    /// <summary>stdout lines so far.</summary>
+    public IReadOnlyList<string> StdoutLines
+    {
+        get { lock (_lock) return _stdout.ToList(); }
+    }
+
+    /// <summary>The last stdout lines, for messages.</summary>
+    public string StdoutTail()
+    {
+        lock (_lock) return string.Join('\n', _stdoutTail);
+    }
+
+    /// <summary>Every stderr line so far.</summary>
+    public IReadOnlyList<string> StderrLines
+    {
+        get { lock (_lock) return _stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries); }
+    }
+
+    /// <summary>The last stderr lines, for messages.</summary>
+    public string StderrTail()
+    {
+        lock (_lock) return string.Join('\n', _stderrTail);
+    }
+
+    private void OnStdout(string? line)
+    {
+        if (line is null)
+        {
+            _stdoutClosed.TrySetResult();
+            return;
+        }
+        List<TaskCompletionSource<string>> hits = [];
+        lock (_lock)
+        {
+            _stdoutTail.Enqueue(line);
+            while (_stdoutTail.Count > TailLines) _stdoutTail.Dequeue();
+        }
+        if (_onStdoutLine is not null)
+        {
+            if (_onStdoutLineError is not null) return;
+            try { _onStdoutLine(line); }   // DataReceived events come one at a time, in order
+            catch (Exception e) { _onStdoutLineError = e; }   // thrown here it would end the test host
+            return;
+        }
+        lock (_lock)
+        {
+            _stdout.Add(line);
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (!_waiters[i].Match(line)) continue;
+                hits.Add(_waiters[i].Found);
+                _waiters.RemoveAt(i);
+            }
+        }
+        foreach (var hit in hits) hit.TrySetResult(line);
+    }
+
+    private void OnStderr(string? line)
+    {
+        if (line is null)
+        {
+            _stderrClosed.TrySetResult();
+            return;
+        }
+        lock (_lock)
+        {
+            _stderr.Append(line).Append('\n');
+            _stderrTail.Enqueue(line);
+            while (_stderrTail.Count > TailLines) _stderrTail.Dequeue();
+        }
+    }
+
+    private void KillNow()
+    {
+        try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
+    }
+
+    /// <summary>Kills the process if it still runs (a test that failed half-way leaves no stray node behind).</summary>
+    public void Dispose()
+    {
+        KillNow();
+        _process.Dispose();
+    }
+}
