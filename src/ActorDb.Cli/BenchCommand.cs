@@ -153,7 +153,9 @@ internal static class BenchCommand
         output.WriteLine($"[ACTORDB], SegmentFsyncsPerCommit, {F(PerCommit(after.Fsyncs - before.Fsyncs))}");
         output.WriteLine($"[ACTORDB], RedoBatches, {after.Batches - before.Batches}");
         output.WriteLine($"[ACTORDB], BatchToWriteQuorumAvg(us), {after.BatchQuorumMicros}");
-        output.WriteLine($"[ACTORDB], WriterBusy(%), {F(100.0 * (after.WriterBusyMicros - before.WriterBusyMicros) / Math.Max(1, run.Run?.RunTime.TotalMicroseconds ?? 1))}");
+        // Busy time over a run too short to measure (e.g. no operations) would read as thousands of percent.
+        var runMicros = run.Run?.RunTime.TotalMicroseconds ?? 0;
+        output.WriteLine($"[ACTORDB], WriterBusy(%), {(runMicros < 100_000 ? "n/a" : F(100.0 * (after.WriterBusyMicros - before.WriterBusyMicros) / runMicros))}");
         output.WriteLine($"[ACTORDB], SegmentSyncAvg(us), {F(after.Syncs == before.Syncs ? 0 : (double)(after.SyncMicros - before.SyncMicros) / (after.Syncs - before.Syncs))}");
         output.WriteLine($"[ACTORDB], PeakWorkingSet(MB), {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)}");
         if (ct.IsCancellationRequested) output.WriteLine("[bench] stopped early (Ctrl+C / SIGTERM): the report covers the operations that ran");

@@ -140,6 +140,10 @@ internal sealed class YcsbWorkload : BenchWorkload
             };
         }
 
+        if (_keyChooser is null && p.ReadProportion + p.UpdateProportion + p.ScanProportion + p.ReadModifyWriteProportion > 0)
+            throw new WorkloadException(
+                $"reads, updates and scans choose keys in [insertstart, insertstart + insertcount), which is empty (insertstart={p.InsertStart}, insertcount={p.InsertCount}, recordcount={p.RecordCount}); " +
+                "on a loaded table pass -p recordcount=N (its rows) and leave insertstart at 0");
         _ops.Add(p.ReadProportion, "READ")
             .Add(p.UpdateProportion, "UPDATE")
             .Add(p.InsertProportion, "INSERT")
