@@ -213,17 +213,7 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
     [Fact]
     public async Task A_commit_found_on_only_three_of_six_segments_is_not_recovered_and_the_volume_accepts_new_commits()
     {
-        var (first, client1) = await StartWriterAsync("writer-1");
-        await client1.CreateTableAsync(Kv);
-        for (var i = 0; i < 5; i++) AssertDurable(await InsertAsync(client1, i, $"v{i}"));
-        var vdl1 = (await client1.GetStatusAsync()).Vdl;
-        foreach (var r in new[] { 3, 4, 5 }) await BlackholeAsync(r, on: true);
-        var unacked = InsertAsync(client1, 5, "on three segments");
-        await AwaitAssertAsync(async () =>
-            Assert.All(await Task.WhenAll(new[] { 0, 1, 2 }.Select(SegmentStatusAsync)), s => Assert.True(s.Scl > vdl1, $"pg-0-{s.Replica} SCL {s.Scl}")),
-            Short, TimeSpan.FromMilliseconds(100));
-        await KillAsync(first);
-        await Assert.ThrowsAsync<AmbiguousCommitException>(() => unacked.WaitAsync(Short));
+        var vdl1 = await CrashWithACommitOnlyOnSegments012Async();
         foreach (var r in new[] { 3, 4, 5 }) await BlackholeAsync(r, on: false);
 
         var (second, client2) = await StartWriterAsync("writer-2");
@@ -234,24 +224,14 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
         await StopWriterAsync(second);
     }
 
-    // The first recovery annulled (vdl1, vdl1 + LAL] on pg-0-3 and pg-0-4, then crashed. The next one sees all six,
-    // knows nothing of that annulment (a SegmentReport carries no annulled ranges), and recovers the commit on
-    // pg-0-0..2: a higher VDL, inside a range pg-0-3 and pg-0-4 have durably annulled, so they can never hold those
-    // records (a permanent hole; their reads stay correct, they just never count again).
+    // The first recovery annulled (vdl1, vdl1 + LAL] on pg-0-3 and pg-0-4, then crashed. The next one sees all six and
+    // must not recover the commit pg-0-0..2 hold: it lies inside a range pg-0-3 and pg-0-4 have durably annulled, so
+    // they could never hold those records. Reports carry their annulled ranges, and write-quorum complete points keep
+    // the VDL where the first recovery put it.
     [Fact]
     public async Task A_recovery_that_crashed_after_annulling_on_some_segments_is_run_again_with_the_vdl_it_annulled_from()
     {
-        var (first, client1) = await StartWriterAsync("writer-1");
-        await client1.CreateTableAsync(Kv);
-        for (var i = 0; i < 5; i++) AssertDurable(await InsertAsync(client1, i, $"v{i}"));
-        var vdl1 = (await client1.GetStatusAsync()).Vdl;
-        foreach (var r in new[] { 3, 4, 5 }) await BlackholeAsync(r, on: true);
-        var unacked = InsertAsync(client1, 5, "on three segments");
-        await AwaitAssertAsync(async () =>
-            Assert.All(await Task.WhenAll(new[] { 0, 1, 2 }.Select(SegmentStatusAsync)), s => Assert.True(s.Scl > vdl1, $"pg-0-{s.Replica} SCL {s.Scl}")),
-            Short, TimeSpan.FromMilliseconds(100));
-        await KillAsync(first);
-        await Assert.ThrowsAsync<AmbiguousCommitException>(() => unacked.WaitAsync(Short));
+        var vdl1 = await CrashWithACommitOnlyOnSegments012Async();
 
         // The first recovery reaches only pg-0-3..5, which lack that commit: it plans VDL vdl1, annuls above it on
         // pg-0-3 and pg-0-4, and crashes before pg-0-5 answers.
@@ -277,5 +257,23 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
         for (var i = 0; i < 5; i++) Assert.Equal($"v{i}", (await ReadAsync(client, i))!.Fields["v"]);
         AssertDurable(await InsertAsync(client, 6, "after"));
         await StopWriterAsync(again);
+    }
+
+    /// <summary>Five rows committed on all six segments (their VDL is returned), then a sixth commit that reaches only
+    /// pg-0-0..2 (pg-0-3..5 blackholed, and left so) before the writer crashes: never acknowledged.</summary>
+    private async Task<Lsn> CrashWithACommitOnlyOnSegments012Async()
+    {
+        var (first, client1) = await StartWriterAsync("writer-1");
+        await client1.CreateTableAsync(Kv);
+        for (var i = 0; i < 5; i++) AssertDurable(await InsertAsync(client1, i, $"v{i}"));
+        var vdl1 = (await client1.GetStatusAsync()).Vdl;
+        foreach (var r in new[] { 3, 4, 5 }) await BlackholeAsync(r, on: true);
+        var unacked = InsertAsync(client1, 5, "on three segments");
+        await AwaitAssertAsync(async () =>
+            Assert.All(await Task.WhenAll(new[] { 0, 1, 2 }.Select(SegmentStatusAsync)), s => Assert.True(s.Scl > vdl1, $"pg-0-{s.Replica} SCL {s.Scl}")),
+            Short, TimeSpan.FromMilliseconds(100));
+        await KillAsync(first);
+        await Assert.ThrowsAsync<AmbiguousCommitException>(() => unacked.WaitAsync(Short));
+        return vdl1;
     }
 }
