@@ -41,8 +41,11 @@ public sealed record ClusterNodeSettings(string ActorSystem, string Hostname, st
         var seeds = c.HasPath("akka.cluster.seed-nodes") ? Read(c, "akka.cluster.seed-nodes", k => c.GetStringList(k)).ToList() : [];
         foreach (var seed in seeds)
         {
-            try { Address.Parse(seed); }
-            catch (Exception e) { throw new ConfigurationException($"akka.cluster.seed-nodes: '{seed}' is not an address ({e.Message})"); }
+            Address? address = null;
+            try { address = Address.Parse(seed); }
+            catch (Exception) { /* reported below */ }
+            if (address is null || !address.Protocol.StartsWith("akka", StringComparison.Ordinal) || address.Host is null || address.Port is null or 0)
+                throw new ConfigurationException($"akka.cluster.seed-nodes: '{seed}' is not an address (akka.tcp://system@host:port)");
         }
         return new ClusterNodeSettings(system, host, publicHost, port, seeds, roles);
     }
