@@ -75,4 +75,44 @@ public class NodeSettingsTests
         Assert.Equal(["akka.tcp://prod@10.0.0.1:4053"], n.Cluster.Seeds);
         Assert.Equal(["storage", "az-b"], n.Cluster.Roles);
     }
+
+    private static string RepoFile(string relative)
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "ActorDb.sln"))) return Path.Combine(d.FullName, relative);
+        }
+        throw new DirectoryNotFoundException("repository root (ActorDb.sln) not found");
+    }
+
+    [Fact]
+    public void The_cluster_node_conf_with_the_compose_environment_is_a_storage_node_in_its_az()
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["CLUSTER_IP"] = "storage-b1", ["CLUSTER_SEEDS"] = "akka.tcp://actordb@lighthouse:4053", ["ACTORDB_ROLES"] = "storage",
+            ["ACTORDB_AZ"] = "az-b", ["ACTORDB_DATA_DIR"] = "/var/lib/actordb",
+        };
+        var config = ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/cluster-node.conf")) + "\n" + EnvironmentConfig.ToHocon(env));
+        var n = ActorDbNodeSettings.Create(config);
+        Assert.Equal("akka.tcp://actordb@storage-b1:5055", n.Cluster.SelfAddress);
+        Assert.Equal("0.0.0.0", n.Cluster.Hostname);
+        Assert.Equal(["storage", "az-b"], n.Cluster.Roles);
+        Assert.Equal("/var/lib/actordb", ActorDbSettings.Create(config).DataDir);
+
+        // The file alone names no seeds and only the storage role: refused, not run as a half embedded node.
+        var alone = Assert.Throws<ConfigurationException>(() => ActorDbNodeSettings.Create(ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/cluster-node.conf")))));
+        Assert.StartsWith("actordb.roles = [storage]: a node without seeds", alone.Message);
+    }
+
+    [Fact]
+    public void The_node_and_lighthouse_conf_files_are_valid()
+    {
+        ActorDbSettings.Create(ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/node.conf"))));
+        Assert.True(ActorDbNodeSettings.Create(ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/node.conf")))).IsEmbedded);
+        var lighthouse = ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/lighthouse.conf")));
+        var cluster = ClusterNodeSettings.Create(lighthouse, 4053, ["lighthouse"]);
+        Assert.Equal("akka.tcp://actordb@127.0.0.1:4053", cluster.SelfAddress);
+        Assert.Equal("storage", lighthouse.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
+    }
 }
