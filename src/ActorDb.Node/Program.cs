@@ -63,7 +63,9 @@ try
         Console.WriteLine($"actordb-node: started {cluster.SelfAddress} roles [{string.Join(",", node.Cluster.Roles)}] ({mode})");
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"actordb-node: member Up {cluster.SelfAddress}"));
         if (served is not null)
-            Console.WriteLine($"actordb-node: serving (data dir {Path.GetFullPath(settings.DataDir)}); Ctrl+C to stop");
+            Console.WriteLine(node.Storage
+                ? $"actordb-node: serving (data dir {Path.GetFullPath(settings.DataDir)}); Ctrl+C to stop"
+                : "actordb-node: serving (writer only: segments on the storage nodes); Ctrl+C to stop");
         var stop = new TaskCompletionSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
         AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
