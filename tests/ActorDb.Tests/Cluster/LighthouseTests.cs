@@ -62,6 +62,47 @@ public class LighthouseTests(ITestOutputHelper output)
         output.WriteLine($"total {started.ElapsedMilliseconds} ms");
     }
 
+    [Fact]
+    public async Task Segments_run_only_on_the_storage_node_and_a_writer_only_node_reaches_them_through_its_proxy()
+    {
+        var started = Stopwatch.StartNew();
+        using var dir = new TestDirectory();
+        var port = FreePort();
+        var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
+        var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
+        Dictionary<string, string> Env(string roles, string dataDir) => new()
+        {
+            ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
+            ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["ACTORDB__SEGMENT__FSYNC"] = "off", ["AKKA__LOGLEVEL"] = "WARNING",
+        };
+        var storageDir = Path.Combine(dir.Path, "storage");
+        var writerDir = Path.Combine(dir.Path, "writer");
+
+        using var lighthouse = CliProcess.StartProgram("lighthouse",
+            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString() });
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
+        using var storage = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>(Env("storage", storageDir)) { ["ACTORDB_AZ"] = "az-b" });
+        using var writer = CliProcess.StartProgram("actordb-node", Env("writer", writerDir));
+
+        var storageAddress = (await storage.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the storage node's start")).Split(' ')[2];
+        var writerAddress = (await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the writer node's start")).Split(' ')[2];
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {storageAddress} [az-b,storage]", TimeSpan.FromSeconds(15), "the storage node Up");
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {writerAddress} [writer]", TimeSpan.FromSeconds(15), "the writer node Up");
+        // Recovery ran on the writer node against the six segments on the storage node.
+        Assert.Equal("actordb-node: serving (writer only: segments on the storage nodes); Ctrl+C to stop",
+            await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(30), "the writer serving"));
+        output.WriteLine($"writer serving after {started.ElapsedMilliseconds} ms");
+
+        Assert.Equal(0, await writer.TerminateAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(0, await storage.TerminateAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(0, await lighthouse.TerminateAsync(TimeSpan.FromSeconds(15)));
+        Assert.DoesNotContain(storage.StdoutLines, l => l.StartsWith("actordb-node: serving"));   // no writer there
+        var segments = Directory.GetDirectories(storageDir, "pg-0-*", SearchOption.AllDirectories).Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(["pg-0-0", "pg-0-1", "pg-0-2", "pg-0-3", "pg-0-4", "pg-0-5"], segments);
+        Assert.False(Directory.Exists(writerDir) && Directory.EnumerateFileSystemEntries(writerDir).Any(), "the writer-only node wrote data");
+        output.WriteLine($"total {started.ElapsedMilliseconds} ms");
+    }
+
     [Theory]
     [InlineData("ACTORDB_AZ", "az-q", "actordb-node: ACTORDB_AZ: 'az-q' is not an availability zone")]
     [InlineData("CLUSTER_PORT", "abc", "actordb-node: CLUSTER_PORT: 'abc' is not a port number")]
