@@ -26,11 +26,15 @@ public sealed class CliProcess : IDisposable
     private readonly TaskCompletionSource _stderrClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly StringBuilder _stderr = new();
 
-    private CliProcess(IReadOnlyList<string> args, Action<string>? onStdoutLine)
+    private readonly string _program;
+
+    private CliProcess(IReadOnlyList<string> args, Action<string>? onStdoutLine, string program = "actordb",
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         _onStdoutLine = onStdoutLine;
+        _program = program;
         Arguments = string.Join(' ', args);
-        var dll = Path.Combine(AppContext.BaseDirectory, "actordb.dll");
+        var dll = Path.Combine(AppContext.BaseDirectory, program + ".dll");
         Assert.True(File.Exists(dll), $"{dll} not found");
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
         {
@@ -41,6 +45,7 @@ public sealed class CliProcess : IDisposable
         };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
         _process = new Process { StartInfo = psi };
         _process.OutputDataReceived += (_, e) => OnStdout(e.Data);
         _process.ErrorDataReceived += (_, e) => OnStderr(e.Data);
@@ -57,6 +62,11 @@ public sealed class CliProcess : IDisposable
 
     /// <summary>Starts <c>actordb</c> with <paramref name="args"/>; stdout and stderr are captured as they come.</summary>
     public static CliProcess Start(params string[] args) => new(args, null);
+
+    /// <summary>Starts another of our programs copied next to the test assembly (<c>actordb-node</c>,
+    /// <c>lighthouse</c>) with <paramref name="environment"/> added to this process's environment.</summary>
+    public static CliProcess StartProgram(string program, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        new(args, null, program, environment);
 
     /// <summary>Starts <c>actordb</c> with <paramref name="args"/> and hands each stdout line to
     /// <paramref name="onStdoutLine"/> (in order, one at a time) instead of keeping it: for output too large to hold,
@@ -87,7 +97,7 @@ public sealed class CliProcess : IDisposable
         catch (OperationCanceledException)
         {
             KillNow();
-            throw new TimeoutException($"actordb {Arguments} did not exit within {timeout.TotalSeconds:0} s; stderr tail:\n{StderrTail()}");
+            throw new TimeoutException($"{_program} {Arguments} did not exit within {timeout.TotalSeconds:0} s; stderr tail:\n{StderrTail()}");
         }
         if (_onStdoutLineError is { } lineError) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(lineError);
         lock (_lock) return new CliResult(_process.ExitCode, string.Concat(_stdout.Select(l => l + "\n")), _stderr.ToString());
@@ -115,9 +125,9 @@ public sealed class CliProcess : IDisposable
         {
             await _process.WaitForExitAsync();
             throw new InvalidOperationException(
-                $"actordb {Arguments} exited with code {_process.ExitCode} before {what}; stdout tail:\n{StdoutTail()}\nstderr tail:\n{StderrTail()}");
+                $"{_program} {Arguments} exited with code {_process.ExitCode} before {what}; stdout tail:\n{StdoutTail()}\nstderr tail:\n{StderrTail()}");
         }
-        throw new TimeoutException($"actordb {Arguments}: no {what} within {timeout.TotalSeconds:0} s; stdout tail:\n{StdoutTail()}\nstderr tail:\n{StderrTail()}");
+        throw new TimeoutException($"{_program} {Arguments}: no {what} within {timeout.TotalSeconds:0} s; stdout tail:\n{StdoutTail()}\nstderr tail:\n{StderrTail()}");
     }
 
     /// <summary>
@@ -140,6 +150,21 @@ public sealed class CliProcess : IDisposable
         await _process.WaitForExitAsync();
         return _process.ExitCode;
     }
+
+    /// <summary>
+    /// Sends SIGTERM (a clean stop: what Docker and systemd send) and waits for the exit; returns the exit code.
+    /// Throws <see cref="TimeoutException"/> (and kills the process) if it has not exited after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        Assert.True(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGTERM needs a Unix");
+        if (!_process.HasExited && SendSignal(_process.Id, 15) != 0 && !_process.HasExited)
+            Assert.Fail($"kill -TERM {_process.Id} failed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        return (await WaitForExitAsync(timeout)).ExitCode;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     /// <summary>stdout lines so far.</summary>
     public IReadOnlyList<string> StdoutLines

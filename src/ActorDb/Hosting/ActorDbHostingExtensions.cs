@@ -31,10 +31,13 @@ public sealed class ActorDbOptions
     /// <summary><c>actordb.volume.pg-count</c>.</summary>
     public int? PgCount { get; set; }
     /// <summary>
-    /// Embedded mode (default true): this process is a one-node cluster on 127.0.0.1 (random port) hosting the writer
-    /// and every segment, joining itself. False: remoting and clustering come from the host's own configuration.
+    /// True (default): ActorDb sets up remoting and clustering itself from its node settings
+    /// (<see cref="ActorDbNodeSettings"/>: <c>actordb.roles</c>, <c>actordb.az</c>, <c>akka.remote.dot-netty.tcp.*</c>,
+    /// <c>akka.cluster.seed-nodes</c>). Without seeds that is the embedded node: a one-node cluster on 127.0.0.1
+    /// (random port) hosting the writer and every segment, joining itself. With seeds it joins them. False: remoting and
+    /// clustering come from the host's own configuration (the roles still decide what ActorDb starts).
     /// </summary>
-    public bool Embedded { get; set; } = true;
+    public bool ConfigureCluster { get; set; } = true;
     /// <summary>More HOCON, applied over the defaults (e.g. from hocon/*.conf).</summary>
     public string? Hocon { get; set; }
 
@@ -51,21 +54,57 @@ public sealed class ActorDbOptions
 }
 
 /// <summary>
-/// Akka.Hosting composition of ActorDb: what the node program, the CLI's embedded node, the tests and a user's host
-/// application all call. Registers the segment shard region (<see cref="SegmentRegionKey"/>) and the recovery supervisor
-/// (<see cref="RecoverySupervisorKey"/>), which recovers the volume and then runs the writer, and a coordinated-shutdown
-/// task that drains the writer before the node leaves.
+/// Akka.Hosting composition of ActorDb: what the node program, the lighthouse, the CLI's embedded node, the tests and a
+/// user's host application all call. Registers the segment shard region or its proxy (<see cref="SegmentRegionKey"/>)
+/// and, on writer nodes, the recovery supervisor (<see cref="RecoverySupervisorKey"/>), which recovers the volume and
+/// then runs the writer, and a coordinated-shutdown task that drains the writer before the node leaves.
 /// </summary>
 public static class ActorDbHostingExtensions
 {
-    /// <summary>Adds ActorDb to an actor system being configured.</summary>
-    /// <exception cref="ConfigurationException">at start, when an <c>actordb.*</c> key is invalid (the message names it).</exception>
+    /// <summary>
+    /// Remoting and clustering for a process of an ActorDb cluster (an ActorDb node or the lighthouse): binds
+    /// <see cref="ClusterNodeSettings.Hostname"/>:<see cref="ClusterNodeSettings.Port"/>, announces the public hostname,
+    /// joins the seeds (itself when there are none), and scopes the split brain resolver's keep-majority to the
+    /// <c>storage</c> role, so lighthouses and writer-only nodes are not counted in the majority. Every process of a
+    /// cluster must set the same resolver, since the leader's decides. HOCON added after this call overrides it.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithActorDbClustering(this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster)
+    {
+        builder.AddHocon(ConfigurationFactory.ParseString(
+            "akka.cluster.downing-provider-class = \"Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster\"\n" +
+            "akka.cluster.split-brain-resolver.active-strategy = keep-majority\n" +
+            "akka.cluster.split-brain-resolver.keep-majority.role = storage\n"), HoconAddMode.Prepend);
+        builder.WithRemoting(new RemoteOptions
+        {
+            HostName = cluster.Hostname,
+            Port = cluster.Port,
+            PublicHostName = cluster.PublicHostname == cluster.Hostname ? null : cluster.PublicHostname,
+        });
+        builder.WithClustering(new ClusterOptions
+        {
+            Roles = cluster.Roles.ToArray(),
+            SeedNodes = cluster.Seeds.Count > 0 ? cluster.Seeds.ToArray() : null,
+        });
+        if (cluster.Seeds.Count == 0)
+            builder.AddStartup((system, _) => Cluster.Get(system).Join(Cluster.Get(system).SelfAddress));
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds ActorDb to an actor system being configured. What it starts depends on the node's roles
+    /// (<see cref="ActorDbNodeSettings"/>, from <paramref name="options"/>' HOCON and ActorDb's defaults): a
+    /// <c>storage</c> node hosts the segment shard region, any other a proxy to it; a <c>writer</c> node runs the
+    /// recovery supervisor (and through it the writer). The embedded default has both.
+    /// </summary>
+    /// <exception cref="ConfigurationException">when an <c>actordb.*</c> or cluster key is invalid or missing (the message
+    /// names it): node settings at once, the rest at start.</exception>
     /// <exception cref="IOException">at start, when the data directory is in use by another process, or holds a volume
     /// of another shape (<see cref="VolumeManifestException"/>).</exception>
     public static AkkaConfigurationBuilder WithActorDb(this AkkaConfigurationBuilder builder, ActorDbOptions? options = null)
     {
         options ??= new ActorDbOptions();
-        builder.AddHocon(options.ToConfig(), HoconAddMode.Prepend);
+        var optionsConfig = options.ToConfig();
+        var node = ActorDbNodeSettings.Create(optionsConfig);
         builder.AddHocon(ActorDbSettings.DefaultConfig(), HoconAddMode.Append);
         builder.AddHocon(ConfigurationFactory.ParseString(
             "akka.cluster.sharding.distributed-data.durable.keys = []\n" +
@@ -75,52 +114,68 @@ public static class ActorDbHostingExtensions
             // restart's time to first commit.
             "akka.cluster.sharding.retry-interval = 100ms\n"), HoconAddMode.Prepend);
 
-        if (options.Embedded)
+        if (options.ConfigureCluster) builder.WithActorDbClustering(node.Cluster);
+
+        if (node.Storage)
         {
-            builder.WithRemoting("127.0.0.1", 0);
-            builder.WithClustering(new ClusterOptions { Roles = ["writer", "storage"] });
-            builder.AddStartup((system, _) => Cluster.Get(system).Join(Cluster.Get(system).SelfAddress));
+            builder.WithShardRegion<SegmentRegionKey>(
+                "segment",
+                (system, _, _) =>
+                {
+                    var settings = ActorDbSettings.Create(system.Settings.Config);
+                    return entityId => SegmentActor.Props(entityId, settings).WithDispatcher("actordb.segment-dispatcher");
+                },
+                new SegmentMessageExtractor(),
+                new ShardOptions
+                {
+                    Role = "storage",
+                    StateStoreMode = StateStoreMode.DData,
+                    RememberEntities = false,
+                    ShouldPassivateIdleEntities = false,
+                    HandOffStopMessage = SegmentProtocol.Stop.Instance,
+                });
+        }
+        else
+        {
+            builder.WithShardRegionProxy<SegmentRegionKey>("segment", "storage", new SegmentMessageExtractor());
         }
 
-        builder.WithShardRegion<SegmentRegionKey>(
-            "segment",
-            (system, _, _) =>
-            {
-                var settings = ActorDbSettings.Create(system.Settings.Config);
-                return entityId => SegmentActor.Props(entityId, settings).WithDispatcher("actordb.segment-dispatcher");
-            },
-            new SegmentMessageExtractor(),
-            new ShardOptions
-            {
-                StateStoreMode = StateStoreMode.DData,
-                RememberEntities = false,
-                ShouldPassivateIdleEntities = false,
-                HandOffStopMessage = SegmentProtocol.Stop.Instance,
-            });
+        // Last, so that the options (and the environment overrides the node program puts in them) win over every
+        // default set above, e.g. AKKA__CLUSTER__SHARDING__RETRY_INTERVAL over the 100ms.
+        builder.AddHocon(optionsConfig, HoconAddMode.Prepend);
 
         builder.WithActors((system, registry) =>
         {
             var settings = ActorDbSettings.Create(system.Settings.Config);
-            var dataLock = DataDirectoryLock.Acquire(settings.DataDir);
-            VolumeManifest.CheckOrCreate(settings.DataDir, settings.Geometry);
+            var shutdown = CoordinatedShutdown.Get(system);
+            if (node.Storage)
+            {
+                // Segments keep their data here; the writer keeps none.
+                var dataLock = DataDirectoryLock.Acquire(settings.DataDir);
+                VolumeManifest.CheckOrCreate(settings.DataDir, settings.Geometry);
+                shutdown.AddTask(CoordinatedShutdown.PhaseActorSystemTerminate, "actordb-release-data-dir", () =>
+                {
+                    dataLock.Dispose();
+                    return Task.FromResult(Akka.Done.Instance);
+                });
+            }
+            if (!node.Writer) return;
+
+            // TODO(issue 4, item 5): on a cluster the recovery supervisor must be a cluster singleton on `writer` nodes, so
+            // exactly one writer runs and a standby takes over. For now every writer node starts its own, locally, and
+            // two of them would fence each other in turn (each recovery installs a new epoch): run one writer node.
             var region = registry.Get<SegmentRegionKey>();
             var supervisor = system.ActorOf(
                 RecoverySupervisor.Props(settings, region, writerDispatcher: "actordb.writer-dispatcher", writerMailbox: "actordb.writer-mailbox"),
                 "actordb-recovery");
             registry.Register<RecoverySupervisorKey>(supervisor);
 
-            var shutdown = CoordinatedShutdown.Get(system);
             shutdown.AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "actordb-drain-writer", async () =>
             {
                 // The supervisor passes the drain to the writer, or cancels a recovery still running.
                 try { await supervisor.Ask<WriterProtocol.Drained>(WriterProtocol.Drain.Instance, settings.Writer.DrainTimeout + TimeSpan.FromSeconds(5)); }
                 catch (Exception e) { system.Log.Warning("ActorDb writer drain did not finish: {0}", e.Message); }
                 return Akka.Done.Instance;
-            });
-            shutdown.AddTask(CoordinatedShutdown.PhaseActorSystemTerminate, "actordb-release-data-dir", () =>
-            {
-                dataLock.Dispose();
-                return Task.FromResult(Akka.Done.Instance);
             });
         });
         return builder;

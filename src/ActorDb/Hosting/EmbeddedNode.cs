@@ -12,6 +12,7 @@ namespace ActorDb.Hosting;
 /// The embedded default: a generic host running one actor system (a one-node cluster) with the writer and every
 /// segment, started through <see cref="ActorDbHostingExtensions.WithActorDb"/> exactly as a user's host application
 /// would. Used by the node program, the CLI and the tests. Disposing stops it cleanly (the writer drains first).
+/// A node of a cluster with the writer role (its options' HOCON naming seeds) starts the same way.
 /// </summary>
 public sealed class EmbeddedNode : IAsyncDisposable
 {
@@ -42,24 +43,22 @@ public sealed class EmbeddedNode : IAsyncDisposable
     /// such as a benchmark printing its report).</param>
     /// <exception cref="IOException">the data directory is in use by another process.</exception>
     /// <exception cref="ActorDbException">the volume did not open (the message says why).</exception>
+    /// <exception cref="Akka.Configuration.ConfigurationException">a setting is invalid, or the node has no writer role.</exception>
     public static async Task<EmbeddedNode> StartAsync(ActorDbOptions options, string logLevel = "INFO", TimeSpan? openTimeout = null,
         CancellationToken ct = default, bool stopOnProcessExit = true)
     {
         // Fail fast, with a clear message, before any actor starts.
         var settings = ActorDbSettings.Create(options.ToConfig());
-        using (DataDirectoryLock.Acquire(settings.DataDir))
-            VolumeManifest.CheckOrCreate(settings.DataDir, settings.Geometry);
-
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        builder.Services.AddAkka("actordb", (akka, _) =>
+        var node = ActorDbNodeSettings.Create(options.ToConfig());
+        if (!node.Writer)
+            throw new Akka.Configuration.ConfigurationException($"actordb.roles = [{node.RoleList}]: this node serves transactions and needs the writer role");
+        if (node.Storage)
         {
-            akka.AddHocon($"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.log-dead-letters = off\n" +
-                          "akka.log-dead-letters-during-shutdown = off\n" +
-                          $"akka.coordinated-shutdown.run-by-clr-shutdown-hook = {(stopOnProcessExit ? "on" : "off")}", HoconAddMode.Prepend);
-            akka.WithActorDb(options);
-        });
-        var host = builder.Build();
+            using (DataDirectoryLock.Acquire(settings.DataDir))
+                VolumeManifest.CheckOrCreate(settings.DataDir, settings.Geometry);
+        }
+
+        var host = CreateHost(options, logLevel, stopOnProcessExit);
         await host.StartAsync(ct);
         var system = host.Services.GetRequiredService<ActorSystem>();
         var client = await ActorDbClient.ForAsync(system, ct);
@@ -74,6 +73,30 @@ public sealed class EmbeddedNode : IAsyncDisposable
             throw;
         }
         return new EmbeddedNode(host, system, client);
+    }
+
+    /// <summary>
+    /// A generic host (not started) running one actor system with ActorDb added by
+    /// <see cref="ActorDbHostingExtensions.WithActorDb"/>, named by <c>actordb.actor-system</c>: what
+    /// <see cref="StartAsync"/> runs, and what the node program runs for a node without the writer role.
+    /// </summary>
+    /// <param name="options">ActorDb options (data directory, fsync, extra HOCON with the node's roles and cluster keys).</param>
+    /// <param name="logLevel">Minimum level of Akka log events written to the console.</param>
+    /// <param name="stopOnProcessExit">True: SIGTERM/Ctrl+C run Akka's coordinated shutdown by themselves.</param>
+    /// <exception cref="Akka.Configuration.ConfigurationException">a node setting is invalid; the message names the key.</exception>
+    public static IHost CreateHost(ActorDbOptions options, string logLevel = "INFO", bool stopOnProcessExit = true)
+    {
+        var node = ActorDbNodeSettings.Create(options.ToConfig());
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Services.AddAkka(node.Cluster.ActorSystem, (akka, _) =>
+        {
+            akka.AddHocon($"akka.loglevel = {logLevel}\nakka.stdout-loglevel = {logLevel}\nakka.log-dead-letters = off\n" +
+                          "akka.log-dead-letters-during-shutdown = off\n" +
+                          $"akka.coordinated-shutdown.run-by-clr-shutdown-hook = {(stopOnProcessExit ? "on" : "off")}", HoconAddMode.Prepend);
+            akka.WithActorDb(options);
+        });
+        return builder.Build();
     }
 
     /// <summary>Asks every segment of the volume for its status (segments that do not answer within

@@ -1,0 +1,110 @@
+using Akka.Actor;
+using Akka.Configuration;
+
+namespace ActorDb.Hosting;
+
+/// <summary>
+/// Where a process sits in the Akka cluster: its actor system name, the address it binds and announces, its seeds and
+/// its Akka cluster roles. Shared by ActorDb nodes and the lighthouse (<see cref="ActorDbHostingExtensions.WithActorDbClustering"/>).
+/// </summary>
+/// <param name="ActorSystem">The actor system name (<c>actordb.actor-system</c>, env <c>ACTORSYSTEM</c>).</param>
+/// <param name="Hostname">The address remoting binds (<c>akka.remote.dot-netty.tcp.hostname</c>; the public hostname if unset).</param>
+/// <param name="PublicHostname">The address other nodes reach this one at (<c>akka.remote.dot-netty.tcp.public-hostname</c>,
+/// env <c>CLUSTER_IP</c>; 127.0.0.1 if unset).</param>
+/// <param name="Port">The remoting port (<c>akka.remote.dot-netty.tcp.port</c>, env <c>CLUSTER_PORT</c>; 0: a free port).</param>
+/// <param name="Seeds">The seed nodes (<c>akka.cluster.seed-nodes</c>, env <c>CLUSTER_SEEDS</c>).</param>
+/// <param name="Roles">The Akka cluster roles of this member.</param>
+public sealed record ClusterNodeSettings(string ActorSystem, string Hostname, string PublicHostname, int Port,
+    IReadOnlyList<string> Seeds, IReadOnlyList<string> Roles)
+{
+    /// <summary>This node's own address as a seed would name it (meaningful only with a fixed port).</summary>
+    public string SelfAddress => $"akka.tcp://{ActorSystem}@{PublicHostname}:{Port}";
+
+    /// <summary>Reads the cluster placement from <paramref name="config"/> (ActorDb's defaults as fallback).</summary>
+    /// <param name="config">HOCON with <c>actordb.actor-system</c> and any <c>akka.remote.dot-netty.tcp</c> / <c>akka.cluster.seed-nodes</c> keys.</param>
+    /// <param name="defaultPort">The port when none is configured.</param>
+    /// <param name="roles">The Akka cluster roles.</param>
+    /// <exception cref="ConfigurationException">a value is invalid; the message names the key.</exception>
+    public static ClusterNodeSettings Create(Config config, int defaultPort, IReadOnlyList<string> roles)
+    {
+        var c = config.WithFallback(ActorDbSettings.DefaultConfig());
+        var system = Read(c, "actordb.actor-system", k => c.GetString(k));
+        if (string.IsNullOrEmpty(system) || !char.IsAsciiLetterOrDigit(system[0]) || !system.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_'))
+            throw new ConfigurationException($"actordb.actor-system = {system}: not an actor system name (letters, digits, '-' and '_')");
+        const string tcp = "akka.remote.dot-netty.tcp";
+        var publicHost = c.HasPath($"{tcp}.public-hostname") ? Read(c, $"{tcp}.public-hostname", k => c.GetString(k)) : "";
+        var host = c.HasPath($"{tcp}.hostname") ? Read(c, $"{tcp}.hostname", k => c.GetString(k)) : "";
+        if (string.IsNullOrWhiteSpace(publicHost)) publicHost = string.IsNullOrWhiteSpace(host) || host == "0.0.0.0" ? "127.0.0.1" : host;
+        if (string.IsNullOrWhiteSpace(host)) host = publicHost;
+        var port = c.HasPath($"{tcp}.port") ? Read(c, $"{tcp}.port", k => c.GetInt(k)) : defaultPort;
+        if (port is < 0 or > 65535) throw new ConfigurationException($"{tcp}.port = {port}: must be 0..65535 (0 picks a free port)");
+        var seeds = c.HasPath("akka.cluster.seed-nodes") ? Read(c, "akka.cluster.seed-nodes", k => c.GetStringList(k)).ToList() : [];
+        foreach (var seed in seeds)
+        {
+            Address? address = null;
+            try { address = Address.Parse(seed); }
+            catch (Exception) { /* reported below */ }
+            if (address is null || !address.Protocol.StartsWith("akka", StringComparison.Ordinal) || address.Host is null || address.Port is null or 0)
+                throw new ConfigurationException($"akka.cluster.seed-nodes: '{seed}' is not an address (akka.tcp://system@host:port)");
+        }
+        return new ClusterNodeSettings(system, host, publicHost, port, seeds, roles);
+    }
+
+    internal static T Read<T>(Config c, string key, Func<string, T> get)
+    {
+        try { return get(key); }
+        catch (Exception e) when (e is not ConfigurationException)
+        {
+            throw new ConfigurationException($"{key}: {e.Message}");
+        }
+    }
+}
+
+/// <summary>
+/// What an ActorDb node runs and where it sits in the cluster. A node without seeds is the embedded node (both roles, a
+/// one-node cluster joining itself on 127.0.0.1, random port, unless configured otherwise); with seeds it joins them.
+/// </summary>
+/// <param name="Cluster">Address, seeds and Akka cluster roles (<c>writer</c>, <c>storage</c>, and the AZ of a storage node).</param>
+/// <param name="Writer">Runs the recovery supervisor and the writer.</param>
+/// <param name="Storage">Hosts segments (the segment shard region; otherwise a proxy to it).</param>
+/// <param name="Az">The availability zone of a storage node in a cluster; null for the embedded node.</param>
+public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Writer, bool Storage, string? Az)
+{
+    /// <summary>No seeds: a one-node cluster that joins itself (the embedded default).</summary>
+    public bool IsEmbedded => Cluster.Seeds.Count == 0;
+
+    /// <summary>The roles as written (<c>writer</c>, <c>storage</c>).</summary>
+    public string RoleList => string.Join(",", new[] { Writer ? "writer" : null, Storage ? "storage" : null }.OfType<string>());
+
+    /// <summary>Reads the node's settings from <paramref name="config"/> (ActorDb's defaults as fallback).</summary>
+    /// <exception cref="ConfigurationException">a value is invalid or missing; the message names the key.</exception>
+    public static ActorDbNodeSettings Create(Config config)
+    {
+        var c = config.WithFallback(ActorDbSettings.DefaultConfig());
+        var roles = ClusterNodeSettings.Read(c, "actordb.roles", k => c.GetStringList(k)).ToList();
+        foreach (var role in roles)
+        {
+            if (!EnvironmentConfig.Roles.Contains(role))
+                throw new ConfigurationException($"actordb.roles: unknown role '{role}' (writer, storage)");
+        }
+        if (roles.Count == 0) throw new ConfigurationException("actordb.roles: names no role (writer, storage)");
+        var az = ClusterNodeSettings.Read(c, "actordb.az", k => c.GetString(k)) ?? "";
+        if (az != "" && !EnvironmentConfig.Zones.Contains(az))
+            throw new ConfigurationException($"actordb.az = {az}: not an availability zone (az-a, az-b or az-c)");
+        bool writer = roles.Contains("writer"), storage = roles.Contains("storage");
+
+        var clusterRoles = new List<string>(roles.Distinct());
+        var probe = ClusterNodeSettings.Create(config, 0, clusterRoles);
+        if (probe.Seeds.Count == 0)
+        {
+            if (!writer || !storage)
+                throw new ConfigurationException($"actordb.roles = [{string.Join(", ", roles)}]: a node without seeds (akka.cluster.seed-nodes, CLUSTER_SEEDS) " +
+                                                 "is the embedded node and needs both roles, writer and storage");
+            return new ActorDbNodeSettings(probe, writer, storage, null);
+        }
+        if (storage && az == "")
+            throw new ConfigurationException("actordb.az: a storage node of a cluster needs its availability zone (az-a, az-b or az-c; ACTORDB_AZ)");
+        if (storage) clusterRoles.Add(az);   // the AZ as a cluster role: what placement reads from the member list
+        return new ActorDbNodeSettings(probe with { Roles = clusterRoles }, writer, storage, storage ? az : null);
+    }
+}

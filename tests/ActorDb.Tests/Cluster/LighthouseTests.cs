@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Xunit.Abstractions;
+
+namespace ActorDb.Tests.Cluster;
+
+/// <summary>The lighthouse and a node as separate processes on loopback, configured only through the environment.</summary>
+public class LighthouseTests(ITestOutputHelper output)
+{
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    [Fact]
+    public async Task A_writer_storage_node_joins_the_lighthouse_through_its_seeds_and_both_stop_cleanly()
+    {
+        var started = Stopwatch.StartNew();
+        using var dir = new TestDirectory();
+        var port = FreePort();
+        var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];   // a stray process of another run cannot join
+        var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
+
+        using var lighthouse = CliProcess.StartProgram("lighthouse",
+            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString() });
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
+
+        using var node = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>
+        {
+            ["ACTORSYSTEM"] = system,
+            ["CLUSTER_IP"] = "127.0.0.1",
+            ["CLUSTER_PORT"] = "0",
+            ["CLUSTER_SEEDS"] = seed,
+            ["ACTORDB_ROLES"] = "writer,storage",
+            ["ACTORDB_AZ"] = "az-a",
+            ["ACTORDB_DATA_DIR"] = Path.Combine(dir.Path, "data"),
+            ["ACTORDB__SEGMENT__FSYNC"] = "off",
+            ["AKKA__LOGLEVEL"] = "WARNING",
+        });
+        var startLine = await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the node's start line");
+        var address = startLine.Split(' ')[2];
+        Assert.StartsWith($"akka.tcp://{system}@127.0.0.1:", address);
+        Assert.Contains("roles [writer,storage,az-a]", startLine);
+        Assert.Contains($"(seeds {seed})", startLine);
+        await node.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(20), "serving");
+
+        // The lighthouse (the leader: lowest address or first up) saw the node reach Up, with its roles and AZ.
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {address} [az-a,storage,writer]", TimeSpan.FromSeconds(10), "the node Up at the lighthouse");
+        output.WriteLine($"node serving and Up after {started.ElapsedMilliseconds} ms");
+
+        Assert.Equal(0, await node.TerminateAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains("actordb-node: stopping", node.StdoutLines);
+        // It left the cluster rather than vanished: the lighthouse saw it go through Exiting to Removed.
+        await lighthouse.WaitForLineAsync(l => l.StartsWith($"lighthouse: member Removed {address}"), TimeSpan.FromSeconds(10), "the node Removed");
+        Assert.Equal(0, await lighthouse.TerminateAsync(TimeSpan.FromSeconds(15)));
+        Assert.DoesNotContain(node.StderrLines, l => l.Contains("ERROR", StringComparison.Ordinal));
+        output.WriteLine($"total {started.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task Segments_run_only_on_the_storage_node_and_a_writer_only_node_reaches_them_through_its_proxy()
+    {
+        var started = Stopwatch.StartNew();
+        using var dir = new TestDirectory();
+        var port = FreePort();
+        var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
+        var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
+        Dictionary<string, string> Env(string roles, string dataDir) => new()
+        {
+            ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
+            ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["ACTORDB__SEGMENT__FSYNC"] = "off", ["AKKA__LOGLEVEL"] = "WARNING",
+        };
+        var storageDir = Path.Combine(dir.Path, "storage");
+        var writerDir = Path.Combine(dir.Path, "writer");
+
+        using var lighthouse = CliProcess.StartProgram("lighthouse",
+            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString() });
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
+        using var storage = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>(Env("storage", storageDir)) { ["ACTORDB_AZ"] = "az-b" });
+        using var writer = CliProcess.StartProgram("actordb-node", Env("writer", writerDir));
+
+        var storageAddress = (await storage.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the storage node's start")).Split(' ')[2];
+        var writerAddress = (await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the writer node's start")).Split(' ')[2];
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {storageAddress} [az-b,storage]", TimeSpan.FromSeconds(15), "the storage node Up");
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {writerAddress} [writer]", TimeSpan.FromSeconds(15), "the writer node Up");
+        // Recovery ran on the writer node against the six segments on the storage node.
+        Assert.Equal("actordb-node: serving (writer only: segments on the storage nodes); Ctrl+C to stop",
+            await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(30), "the writer serving"));
+        output.WriteLine($"writer serving after {started.ElapsedMilliseconds} ms");
+
+        Assert.Equal(0, await writer.TerminateAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(0, await storage.TerminateAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(0, await lighthouse.TerminateAsync(TimeSpan.FromSeconds(15)));
+        Assert.DoesNotContain(storage.StdoutLines, l => l.StartsWith("actordb-node: serving"));   // no writer there
+        var segments = Directory.GetDirectories(storageDir, "pg-0-*", SearchOption.AllDirectories).Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(["pg-0-0", "pg-0-1", "pg-0-2", "pg-0-3", "pg-0-4", "pg-0-5"], segments);
+        Assert.False(Directory.Exists(writerDir) && Directory.EnumerateFileSystemEntries(writerDir).Any(), "the writer-only node wrote data");
+        output.WriteLine($"total {started.ElapsedMilliseconds} ms");
+    }
+
+    [Theory]
+    [InlineData("ACTORDB_AZ", "az-q", "actordb-node: ACTORDB_AZ: 'az-q' is not an availability zone")]
+    [InlineData("CLUSTER_PORT", "abc", "actordb-node: CLUSTER_PORT: 'abc' is not a port number")]
+    [InlineData("ACTORDB__WRITER__LOCK_TIMEOUTT", "2s", "actordb-node: actordb.writer.lock-timeoutt: unknown setting")]
+    [InlineData("ACTORDB_ROLES", "storage", "actordb-node: actordb.az: a storage node of a cluster needs its availability zone")]
+    public async Task A_wrong_setting_stops_the_node_at_start_with_one_line_naming_it(string name, string value, string expected)
+    {
+        using var dir = new TestDirectory();
+        using var node = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>
+        {
+            ["CLUSTER_SEEDS"] = "akka.tcp://actordb@127.0.0.1:1",
+            ["ACTORDB_DATA_DIR"] = dir.Path,
+            [name] = value,
+        });
+        var result = await node.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(expected, line);
+    }
+
+    [Fact]
+    public async Task A_lighthouse_on_port_0_is_refused()
+    {
+        using var lighthouse = CliProcess.StartProgram("lighthouse", new Dictionary<string, string> { ["CLUSTER_PORT"] = "0" });
+        var result = await lighthouse.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("lighthouse: akka.remote.dot-netty.tcp.port = 0: a lighthouse needs a fixed port", result.Stderr.Trim());
+    }
+}

@@ -1,0 +1,118 @@
+using Akka.Configuration;
+using ActorDb.Hosting;
+
+namespace ActorDb.Tests.Cluster;
+
+public class NodeSettingsTests
+{
+    private static ActorDbNodeSettings Create(string hocon) => ActorDbNodeSettings.Create(ConfigurationFactory.ParseString(hocon));
+
+    private const string Seeds = "akka.cluster.seed-nodes = [\"akka.tcp://actordb@127.0.0.1:4053\"]\n";
+
+    [Fact]
+    public void The_default_is_the_embedded_node_as_before()
+    {
+        var n = Create("");
+        Assert.True(n.IsEmbedded);
+        Assert.True(n.Writer && n.Storage);
+        Assert.Null(n.Az);
+        Assert.Equal("actordb", n.Cluster.ActorSystem);
+        Assert.Equal("127.0.0.1", n.Cluster.Hostname);
+        Assert.Equal("127.0.0.1", n.Cluster.PublicHostname);
+        Assert.Equal(0, n.Cluster.Port);
+        Assert.Equal(["writer", "storage"], n.Cluster.Roles);
+    }
+
+    [Fact]
+    public void A_storage_node_of_a_cluster_carries_its_az_as_a_cluster_role()
+    {
+        var n = Create(Seeds + "actordb.roles = [storage]\nactordb.az = az-c\nakka.remote.dot-netty.tcp { hostname = \"0.0.0.0\", public-hostname = storage-5, port = 5055 }");
+        Assert.False(n.IsEmbedded);
+        Assert.False(n.Writer);
+        Assert.Equal("az-c", n.Az);
+        Assert.Equal(["storage", "az-c"], n.Cluster.Roles);
+        Assert.Equal("0.0.0.0", n.Cluster.Hostname);
+        Assert.Equal("akka.tcp://actordb@storage-5:5055", n.Cluster.SelfAddress);
+    }
+
+    [Fact]
+    public void A_writer_node_needs_no_az()
+    {
+        var n = Create(Seeds + "actordb.roles = [writer]");
+        Assert.True(n.Writer);
+        Assert.False(n.Storage);
+        Assert.Equal(["writer"], n.Cluster.Roles);
+    }
+
+    [Theory]
+    [InlineData(Seeds + "actordb.roles = [storage]", "actordb.az: a storage node of a cluster needs its availability zone")]
+    [InlineData(Seeds + "actordb.roles = [writer, storage]", "actordb.az: a storage node of a cluster needs its availability zone")]
+    [InlineData("actordb.roles = [writer]", "actordb.roles = [writer]: a node without seeds")]
+    [InlineData("actordb.roles = [writer, reader]", "actordb.roles: unknown role 'reader'")]
+    [InlineData("actordb.roles = []", "actordb.roles: names no role")]
+    [InlineData("actordb.az = az-q", "actordb.az = az-q: not an availability zone")]
+    [InlineData("akka.remote.dot-netty.tcp.port = abc", "akka.remote.dot-netty.tcp.port: ")]
+    [InlineData("akka.remote.dot-netty.tcp.port = 70000", "akka.remote.dot-netty.tcp.port = 70000: must be 0..65535")]
+    [InlineData("akka.cluster.seed-nodes = [\"lighthouse:4053\"]", "akka.cluster.seed-nodes: 'lighthouse:4053' is not an address")]
+    [InlineData("actordb.actor-system = \"a b\"", "actordb.actor-system = a b: not an actor system name")]
+    public void A_wrong_or_missing_setting_is_one_line_naming_the_key(string hocon, string expected)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Create(hocon));
+        Assert.StartsWith(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void The_environment_reaches_the_node_settings()
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["CLUSTER_SEEDS"] = "akka.tcp://prod@10.0.0.1:4053", ["ACTORSYSTEM"] = "prod", ["CLUSTER_IP"] = "10.0.0.7",
+            ["CLUSTER_PORT"] = "5055", ["ACTORDB_ROLES"] = "storage", ["ACTORDB_AZ"] = "az-b",
+        };
+        var n = ActorDbNodeSettings.Create(ConfigurationFactory.ParseString(EnvironmentConfig.ToHocon(env)));
+        Assert.Equal("akka.tcp://prod@10.0.0.7:5055", n.Cluster.SelfAddress);
+        Assert.Equal(["akka.tcp://prod@10.0.0.1:4053"], n.Cluster.Seeds);
+        Assert.Equal(["storage", "az-b"], n.Cluster.Roles);
+    }
+
+    private static string RepoFile(string relative)
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "ActorDb.sln"))) return Path.Combine(d.FullName, relative);
+        }
+        throw new DirectoryNotFoundException("repository root (ActorDb.sln) not found");
+    }
+
+    [Fact]
+    public void The_cluster_node_conf_with_the_compose_environment_is_a_storage_node_in_its_az()
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["CLUSTER_IP"] = "storage-b1", ["CLUSTER_SEEDS"] = "akka.tcp://actordb@lighthouse:4053", ["ACTORDB_ROLES"] = "storage",
+            ["ACTORDB_AZ"] = "az-b", ["ACTORDB_DATA_DIR"] = "/var/lib/actordb",
+        };
+        var config = ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/cluster-node.conf")) + "\n" + EnvironmentConfig.ToHocon(env));
+        var n = ActorDbNodeSettings.Create(config);
+        Assert.Equal("akka.tcp://actordb@storage-b1:5055", n.Cluster.SelfAddress);
+        Assert.Equal("0.0.0.0", n.Cluster.Hostname);
+        Assert.Equal(["storage", "az-b"], n.Cluster.Roles);
+        Assert.Equal("/var/lib/actordb", ActorDbSettings.Create(config).DataDir);
+
+        // The file alone names no seeds and only the storage role: refused, not run as a half embedded node.
+        var alone = Assert.Throws<ConfigurationException>(() => ActorDbNodeSettings.Create(ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/cluster-node.conf")))));
+        Assert.StartsWith("actordb.roles = [storage]: a node without seeds", alone.Message);
+    }
+
+    [Fact]
+    public void The_node_and_lighthouse_conf_files_are_valid()
+    {
+        ActorDbSettings.Create(ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/node.conf"))));
+        Assert.True(ActorDbNodeSettings.Create(ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/node.conf")))).IsEmbedded);
+        var lighthouse = ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/lighthouse.conf")));
+        var cluster = ClusterNodeSettings.Create(lighthouse, 4053, ["lighthouse"]);
+        Assert.Equal("akka.tcp://actordb@127.0.0.1:4053", cluster.SelfAddress);
+        Assert.Equal("storage", lighthouse.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
+    }
+}
