@@ -1,0 +1,61 @@
+namespace ActorDb.Core.Placement;
+
+/// <summary>A storage node that can host segments: its cluster address and its availability zone (null: unknown).</summary>
+public sealed record StorageNode(string Address, string? Az);
+
+/// <summary>Where a segment goes, and why the placement is degraded when it had to relax a rule (null: it did not).</summary>
+public sealed record PlacementChoice(StorageNode Node, string? Degraded);
+
+/// <summary>
+/// Chooses the storage node for one segment of a protection group (design.md, "Quorum and guarantees": the 6 segments
+/// of a PG live on 6 different storage nodes, 2 per AZ). Deterministic and free of Akka; the sharding allocation
+/// strategy calls it with the cluster's storage nodes and the current placement.
+/// <para>Rules, in order: (1) never a node that already hosts a segment of the same PG; (2) the replica's own AZ
+/// (<see cref="VolumeGeometry.AzOf"/>: replicas 0-1 in az-a, 2-3 in az-b, 4-5 in az-c); (3) the node with the fewest
+/// segments; (4) the smallest address. When no node satisfies (1), the node with the fewest segments of the PG is taken;
+/// when no candidate is in the replica's AZ, the AZ with the fewest segments of the PG. Either case is reported as
+/// degraded, with the reason.</para>
+/// </summary>
+public static class SegmentPlacement
+{
+    /// <summary>Chooses the node for segment <paramref name="replica"/> of <paramref name="pg"/>.</summary>
+    /// <param name="pg">The protection group.</param>
+    /// <param name="replica">The replica, 0..5.</param>
+    /// <param name="nodes">The storage nodes that can take it (at least one).</param>
+    /// <param name="placed">The segments each node hosts now, by node address (nodes missing here host none).</param>
+    /// <exception cref="ArgumentException">no nodes.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">a replica outside 0..5.</exception>
+    public static PlacementChoice Choose(int pg, int replica, IReadOnlyList<StorageNode> nodes,
+        IReadOnlyDictionary<string, IReadOnlyList<(int Pg, int Replica)>> placed)
+    {
+        if (nodes.Count == 0) throw new ArgumentException("no storage node to place a segment on", nameof(nodes));
+        ArgumentOutOfRangeException.ThrowIfNegative(replica);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(replica, VolumeGeometry.SegmentsPerPg - 1);
+        IReadOnlyList<(int Pg, int Replica)> On(StorageNode n) => placed.TryGetValue(n.Address, out var s) ? s : [];
+        int SamePg(StorageNode n) => On(n).Count(s => s.Pg == pg && s.Replica != replica);
+
+        var reasons = new List<string>();
+        var candidates = nodes.Where(n => SamePg(n) == 0).ToList();
+        if (candidates.Count == 0)
+        {
+            var fewest = nodes.Min(SamePg);
+            candidates = nodes.Where(n => SamePg(n) == fewest).ToList();
+            reasons.Add($"every storage node already hosts a segment of PG {pg} ({nodes.Count} node(s) for 6 segments)");
+        }
+
+        var az = VolumeGeometry.AzOf(replica);
+        var inAz = candidates.Where(n => n.Az == az).ToList();
+        if (inAz.Count > 0) candidates = inAz;
+        else
+        {
+            // The AZ holding the fewest segments of this PG keeps the copies spread.
+            int PgInAz(string? zone) => nodes.Where(n => n.Az == zone).Sum(n => On(n).Count(s => s.Pg == pg && s.Replica != replica));
+            var zone = candidates.Select(n => n.Az).Distinct().OrderBy(PgInAz).ThenBy(z => z, StringComparer.Ordinal).First();
+            candidates = candidates.Where(n => n.Az == zone).ToList();
+            reasons.Add($"no eligible storage node in {az}; placed in {zone ?? "a node without an AZ"}");
+        }
+
+        var chosen = candidates.OrderBy(n => On(n).Count).ThenBy(n => n.Address, StringComparer.Ordinal).First();
+        return new PlacementChoice(chosen, reasons.Count == 0 ? null : $"segment pg-{pg}-{replica}: " + string.Join("; ", reasons));
+    }
+}

@@ -1,0 +1,86 @@
+using ActorDb.Core.Placement;
+using CsCheck;
+
+namespace ActorDb.Core.Tests.Placement;
+
+public class SegmentPlacementTests
+{
+    private static List<StorageNode> Nodes(params (string Address, string? Az)[] nodes) => nodes.Select(n => new StorageNode(n.Address, n.Az)).ToList();
+
+    /// <summary>Places every segment of <paramref name="pgs"/> PGs one after another, as the coordinator would.</summary>
+    private static (Dictionary<string, List<(int Pg, int Replica)>> Placed, List<string> Degraded) PlaceAll(IReadOnlyList<StorageNode> nodes, int pgs)
+    {
+        var placed = nodes.ToDictionary(n => n.Address, _ => new List<(int, int)>());
+        var degraded = new List<string>();
+        for (var pg = 0; pg < pgs; pg++)
+            for (var r = 0; r < 6; r++)
+            {
+                var view = placed.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<(int Pg, int Replica)>)kv.Value);
+                var choice = SegmentPlacement.Choose(pg, r, nodes, view);
+                placed[choice.Node.Address].Add((pg, r));
+                if (choice.Degraded is not null) degraded.Add(choice.Degraded);
+            }
+        return (placed, degraded);
+    }
+
+    [Fact]
+    public void Six_nodes_two_per_az_take_one_segment_of_each_pg_each_in_the_replicas_own_az()
+    {
+        var nodes = Nodes(("a1", "az-a"), ("a2", "az-a"), ("b1", "az-b"), ("b2", "az-b"), ("c1", "az-c"), ("c2", "az-c"));
+        var (placed, degraded) = PlaceAll(nodes, pgs: 3);
+        Assert.Empty(degraded);
+        foreach (var node in nodes)
+        {
+            Assert.Equal(3, placed[node.Address].Count);                                     // even load
+            Assert.Equal(3, placed[node.Address].Select(s => s.Pg).Distinct().Count());     // never two of one PG
+            Assert.All(placed[node.Address], s => Assert.Equal(node.Az, VolumeGeometry.AzOf(s.Replica)));
+        }
+    }
+
+    [Fact]
+    public void Three_nodes_one_per_az_spread_as_far_as_they_can_and_report_the_degraded_placement()
+    {
+        var nodes = Nodes(("a", "az-a"), ("b", "az-b"), ("c", "az-c"));
+        var (placed, degraded) = PlaceAll(nodes, pgs: 1);
+        Assert.All(nodes, n => Assert.Equal(2, placed[n.Address].Count));   // 2 of the PG's 6 on each node
+        Assert.NotEmpty(degraded);
+        Assert.Contains(degraded, d => d.Contains("every storage node already hosts a segment of PG 0"));
+    }
+
+    [Fact]
+    public void One_node_hosts_everything_and_says_so()
+    {
+        var (placed, degraded) = PlaceAll(Nodes(("only", "az-b")), pgs: 1);
+        Assert.Equal(6, placed["only"].Count);
+        Assert.Equal(6, degraded.Count);   // the first is in the wrong AZ (the node is in az-b); every later one shares the node
+        Assert.Contains("no eligible storage node in az-a", degraded[0]);
+        Assert.All(degraded.Skip(1), d => Assert.Contains("every storage node already hosts a segment of PG 0", d));
+    }
+
+    [Fact]
+    public void A_segment_whose_node_died_goes_to_a_node_without_a_segment_of_its_pg_in_its_az_when_there_is_one()
+    {
+        // pg-0-1's node a2 is gone; a3 (az-a, empty) is the right home, not a1 (az-a, holds pg-0-0) nor b3 (other AZ).
+        var nodes = Nodes(("a1", "az-a"), ("a3", "az-a"), ("b1", "az-b"), ("b2", "az-b"), ("b3", "az-b"), ("c1", "az-c"), ("c2", "az-c"));
+        var placed = new Dictionary<string, IReadOnlyList<(int Pg, int Replica)>>
+        {
+            ["a1"] = [(0, 0)], ["b1"] = [(0, 2)], ["b2"] = [(0, 3)], ["c1"] = [(0, 4)], ["c2"] = [(0, 5)],
+        };
+        var choice = SegmentPlacement.Choose(0, 1, nodes, placed);
+        Assert.Equal("a3", choice.Node.Address);
+        Assert.Null(choice.Degraded);
+    }
+
+    [Fact]
+    public void With_six_or_more_nodes_no_node_ever_holds_two_segments_of_one_pg()
+    {
+        var zones = new[] { "az-a", "az-b", "az-c", null };
+        Gen.Select(Gen.Int[6, 12], Gen.Int[1, 4], Gen.Int[0, 3].Array[12])
+            .Sample((count, pgs, az) =>
+            {
+                var nodes = Enumerable.Range(0, count).Select(i => new StorageNode($"n{i:D2}", zones[az[i]])).ToList();
+                var (placed, _) = PlaceAll(nodes, pgs);
+                return placed.Values.All(s => s.Select(x => x.Pg).Distinct().Count() == s.Count);
+            });
+    }
+}
