@@ -109,6 +109,8 @@ public static class ActorDbHostingExtensions
         builder.AddHocon(ConfigurationFactory.ParseString(
             "akka.cluster.sharding.distributed-data.durable.keys = []\n" +
             "akka.cluster.sharding.passivate-idle-entity-after = off\n" +
+            "akka.cluster.sharding.state-store-mode = ddata\n" +
+            "akka.cluster.sharding.remember-entities = off\n" +
             // The writer cannot open the volume before its segments start; registering the region with the coordinator
             // and asking for shard homes is retried at this interval (2 s by default), which measured 150-300 ms of a
             // restart's time to first commit.
@@ -118,22 +120,21 @@ public static class ActorDbHostingExtensions
 
         if (node.Storage)
         {
-            builder.WithShardRegion<SegmentRegionKey>(
-                "segment",
-                (system, _, _) =>
-                {
-                    var settings = ActorDbSettings.Create(system.Settings.Config);
-                    return entityId => SegmentActor.Props(entityId, settings).WithDispatcher("actordb.segment-dispatcher");
-                },
-                new SegmentMessageExtractor(),
-                new ShardOptions
-                {
-                    Role = "storage",
-                    StateStoreMode = StateStoreMode.DData,
-                    RememberEntities = false,
-                    ShouldPassivateIdleEntities = false,
-                    HandOffStopMessage = SegmentProtocol.Stop.Instance,
-                });
+            // Started by hand rather than with WithShardRegion, which takes no allocation strategy: segments are placed by
+            // SegmentAllocationStrategy (AZ-aware, never two of a PG on one node). ddata state store and no idle
+            // passivation come from the HOCON above; the hand-off stop message lets a segment finish its fsync.
+            builder.WithActors((ActorStarter)(async (system, registry) =>
+            {
+                var settings = ActorDbSettings.Create(system.Settings.Config);
+                var region = await ClusterSharding.Get(system).StartAsync(
+                    "segment",
+                    SegmentActor.ShardedProps(settings).WithDispatcher("actordb.segment-dispatcher"),
+                    ClusterShardingSettings.Create(system).WithRole("storage").WithRememberEntities(false),
+                    new SegmentMessageExtractor(),
+                    new SegmentAllocationStrategy(),
+                    SegmentProtocol.Stop.Instance);
+                registry.Register<SegmentRegionKey>(region);
+            }));
         }
         else
         {

@@ -72,6 +72,15 @@ public sealed class SegmentActor : ReceiveActor
         return Akka.Actor.Props.Create(() => new SegmentActor(pg, replica, settings));
     }
 
+    /// <summary>Props for a segment started by Cluster.Sharding: the entity's actor name is its id <c>pg-N-R</c>.</summary>
+    public static Props ShardedProps(ActorDbSettings settings) => Akka.Actor.Props.Create(() => new SegmentActor(settings));
+
+    /// <summary>Creates the segment named by this actor's name, its sharding entity id (<c>pg-N-R</c>); use <see cref="ShardedProps"/>.</summary>
+    /// <exception cref="FormatException">the actor's name is not a segment id.</exception>
+    public SegmentActor(ActorDbSettings settings) : this(ParseEntityId(Context.Self.Path.Name), settings) { }
+
+    private SegmentActor((int Pg, int Replica) id, ActorDbSettings settings) : this(id.Pg, id.Replica, settings) { }
+
     /// <summary>The directory of a segment under a data directory: <c>{dataDir}/{az}/pg-{pg}-{replica}</c>.</summary>
     public static string DirectoryOf(string dataDir, int pg, int replica) =>
         Path.Combine(dataDir, VolumeGeometry.AzOf(replica), EntityId(pg, replica));
