@@ -103,6 +103,51 @@ public class LighthouseTests(ITestOutputHelper output)
         output.WriteLine($"total {started.ElapsedMilliseconds} ms");
     }
 
+    [Fact]
+    public async Task Three_storage_nodes_in_three_azs_take_two_segments_each_and_the_degraded_placement_is_logged()
+    {
+        using var dir = new TestDirectory();
+        var port = FreePort();
+        var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
+        var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
+        Dictionary<string, string> Env(string roles, string dataDir) => new()
+        {
+            ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
+            ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["ACTORDB__SEGMENT__FSYNC"] = "off", ["AKKA__LOGLEVEL"] = "WARNING",
+        };
+        using var lighthouse = CliProcess.StartProgram("lighthouse",
+            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString() });
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
+        var zones = new[] { "az-a", "az-b", "az-c" };
+        var storage = zones.Select(az => CliProcess.StartProgram("actordb-node",
+            new Dictionary<string, string>(Env("storage", Path.Combine(dir.Path, az))) { ["ACTORDB_AZ"] = az })).ToList();
+        try
+        {
+            foreach (var (node, az) in storage.Zip(zones))
+            {
+                var address = (await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), $"the {az} node's start")).Split(' ')[2];
+                await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {address} [{az},storage]", TimeSpan.FromSeconds(15), $"the {az} node Up");
+            }
+            using var writer = CliProcess.StartProgram("actordb-node", Env("writer", Path.Combine(dir.Path, "writer")));
+            await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(30), "the writer serving");
+            Assert.Equal(0, await writer.TerminateAsync(TimeSpan.FromSeconds(20)));
+        }
+        finally
+        {
+            foreach (var node in storage) await node.TerminateAsync(TimeSpan.FromSeconds(20));
+        }
+        await lighthouse.TerminateAsync(TimeSpan.FromSeconds(15));
+
+        // Six segments over three nodes: two each, so no node holds three of the PG (a write quorum of 4 survives any one
+        // node). The coordinator (on one storage node) says the placement is degraded.
+        var perNode = zones.ToDictionary(az => az, az => Directory.GetDirectories(Path.Combine(dir.Path, az), "pg-0-*", SearchOption.AllDirectories).Select(Path.GetFileName).Order().ToList());
+        foreach (var (az, segments) in perNode) output.WriteLine($"{az}: {string.Join(", ", segments)}");
+        Assert.All(perNode.Values, segments => Assert.Equal(2, segments.Count));
+        Assert.Equal(["pg-0-0", "pg-0-1", "pg-0-2", "pg-0-3", "pg-0-4", "pg-0-5"], perNode.Values.SelectMany(s => s).Order().ToList());
+        Assert.Contains(storage.SelectMany(n => n.StderrLines.Concat(n.StdoutLines)), l => l.Contains("Degraded segment placement", StringComparison.Ordinal));
+        foreach (var node in storage) node.Dispose();
+    }
+
     [Theory]
     [InlineData("ACTORDB_AZ", "az-q", "actordb-node: ACTORDB_AZ: 'az-q' is not an availability zone")]
     [InlineData("CLUSTER_PORT", "abc", "actordb-node: CLUSTER_PORT: 'abc' is not a port number")]
