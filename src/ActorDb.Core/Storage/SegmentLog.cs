@@ -47,6 +47,8 @@ public sealed class SegmentLog : IDisposable
     public const string FileSuffix = ".log";
     /// <summary>Name of the lock file in the segment directory.</summary>
     public const string LockFileName = "redo.lock";
+    /// <summary>File name of the next log file while it is zero-filled in the background (not a log file: never scanned).</summary>
+    public const string PreparedFileName = "redo-next.tmp";
 
     private const int MaxRetainedBufferBytes = 16 * 1024 * 1024;
 
@@ -59,6 +61,8 @@ public sealed class SegmentLog : IDisposable
     private SafeFileHandle _current;                 // written by the single WriteAndSync; replaced under _gate
     private long _currentLength;                     // bytes of the current file known durable; updated under _gate
     private long _preallocated;                      // the current file is zero-filled up to here (guarded by _writeLock)
+    private Task<SafeFileHandle>? _prepared;         // the next file, zero-filled in the background (guarded by _writeLock)
+    private long _preparedUsed;
     private static readonly byte[] Zeros = new byte[1 << 20];
     private long _closedBytes;                       // bytes in files before the current one; guarded by _gate
 
@@ -91,6 +95,7 @@ public sealed class SegmentLog : IDisposable
         Recovery = report;
         _knownHoles = report.CorruptRanges.Select(r => (r.File, r.Offset)).ToHashSet();
         _active = new byte[options.InitialBufferBytes];
+        PrepareNext();
     }
 
     /// <summary>Full path of the segment directory.</summary>
@@ -128,6 +133,12 @@ public sealed class SegmentLog : IDisposable
 
     /// <summary>Records appended through this instance since open (see <see cref="SyncBatch.CumulativeRecords"/>).</summary>
     public long AppendedRecords { get { lock (_gate) return _appendedRecords; } }
+
+    /// <summary>True when the next log file is zero-filled and synced, ready for the next roll-over.</summary>
+    public bool NextFileReady { get { lock (_writeLock) return _prepared is { IsCompletedSuccessfully: true }; } }
+
+    /// <summary>Roll-overs that took a file zero-filled ahead in the background (no zero-fill in the write path).</summary>
+    public long PreparedFilesUsed => Interlocked.Read(ref _preparedUsed);
 
     /// <summary>The error that faulted the log, or null while it is healthy.</summary>
     public Exception? Fault { get { lock (_gate) return _fault; } }
@@ -180,6 +191,8 @@ public sealed class SegmentLog : IDisposable
 
         try
         {
+            string prepared = Path.Combine(dir, PreparedFileName);
+            Io(prepared, "delete", () => File.Delete(prepared));   // a background zero-fill cut short: never part of the log
             List<LogFile> files = ListFiles(dir);
             if (files.Count == 0)
             {
@@ -507,6 +520,17 @@ public sealed class SegmentLog : IDisposable
                 }
             }
             _current.Dispose();
+            if (_prepared is not null)
+            {
+                try
+                {
+                    _prepared.Wait();
+                    _prepared.Result.Dispose();
+                }
+                catch (AggregateException) { /* a failed background zero-fill: nothing to keep */ }
+                try { File.Delete(Path.Combine(Directory, PreparedFileName)); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* deleted at the next open */ }
+            }
             _lock.Dispose();
         }
     }
@@ -658,13 +682,39 @@ public sealed class SegmentLog : IDisposable
         lock (_gate) last = _files[^1];
         string path = Path.Combine(Directory, FileName(last.Seq + 1));
         SafeFileHandle next;
-        try
+        long preallocated = 0;
+        if (_prepared is { IsCompletedSuccessfully: true } ready)
         {
-            next = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            // Zero-filled and fdatasynced in the background: the write path pays only a rename.
+            next = ready.Result;
+            _prepared = null;
+            try
+            {
+                File.Move(Path.Combine(Directory, PreparedFileName), path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                next.Dispose();
+                throw Faulted(e, path, "create", "renaming the prepared next log file failed", batch);
+            }
+            preallocated = Options.MaxFileBytes;
+            Interlocked.Increment(ref _preparedUsed);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        else
         {
-            throw Faulted(e, path, "create", "creating the next log file failed", batch);
+            if (_prepared is { IsCompleted: true } failed)
+            {
+                _ = failed.Exception;   // observed: a failed zero-fill (e.g. a full disk) is retried after this roll
+                _prepared = null;
+            }
+            try
+            {
+                next = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw Faulted(e, path, "create", "creating the next log file failed", batch);
+            }
         }
         if (Options.Fsync)
         {
@@ -701,8 +751,39 @@ public sealed class SegmentLog : IDisposable
             _current = next;
             _currentLength = 0;
         }
-        _preallocated = 0;
+        _preallocated = preallocated;
         old.Dispose();
+        PrepareNext();
+    }
+
+    /// <summary>Starts zero-filling the next log file (<see cref="PreparedFileName"/>, <see cref="SegmentLogOptions.MaxFileBytes"/>
+    /// bytes, fdatasynced) in the background, unless preallocation is off or one is already under way.</summary>
+    private void PrepareNext()
+    {
+        if (Options.PreallocateBytes <= 0 || _prepared is not null) return;
+        string path = Path.Combine(Directory, PreparedFileName);
+        long size = Options.MaxFileBytes;
+        bool fsync = Options.Fsync;
+        _prepared = Task.Run(() =>
+        {
+            SafeFileHandle h = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            try
+            {
+                for (long at = 0; at < size;)
+                {
+                    int n = (int)Math.Min(Zeros.Length, size - at);
+                    RandomAccess.Write(h, Zeros.AsSpan(0, n), at);
+                    at += n;
+                }
+                if (fsync) NativeFileSync.FlushData(h);
+                return h;
+            }
+            catch
+            {
+                h.Dispose();
+                throw;
+            }
+        });
     }
 
     private SegmentLogException Faulted(Exception e, string path, string operation, string what, SyncBatch batch)

@@ -154,6 +154,32 @@ public class SegmentLogGarbageCollectionTests
         Assert.Empty(reopened.Recovery.CorruptRanges);
         Assert.Equal(6000, reopened.ReadAll().Count());
     }
+
+    [Fact]
+    public void Rolling_over_takes_the_next_file_zero_filled_in_the_background_and_nothing_of_it_is_left_after_close()
+    {
+        using var dir = new TempDir();
+        var options = new SegmentLogOptions { Fsync = true, MaxFileBytes = 1 << 20, PreallocateBytes = 1 << 20 };
+        var records = StorageTestSupport.Chain(6000, payloadBytes: 400);
+        using (var log = SegmentLog.Open(dir.Path, options))
+        {
+            foreach (var batch in records.Chunk(100))
+            {
+                // Deterministic: let the background zero-fill finish before each batch (a roll may take it).
+                Assert.True(SpinWait.SpinUntil(() => log.NextFileReady, TimeSpan.FromSeconds(10)), "the next file was never prepared");
+                log.Append(batch);
+                log.Sync();
+            }
+            Assert.True(log.FileCount >= 3);
+            Assert.Equal(log.FileCount - 1, log.PreparedFilesUsed);
+            Assert.True(File.Exists(dir.File(SegmentLog.PreparedFileName)));
+        }
+        Assert.False(File.Exists(dir.File(SegmentLog.PreparedFileName)));
+        using var reopened = SegmentLog.Open(dir.Path, options);
+        Assert.Empty(reopened.Recovery.CorruptRanges);
+        Assert.Equal(0, reopened.Recovery.TailBytesCut);   // the clean close gave the padding back
+        Assert.Equal(records.Select(r => r.Lsn), reopened.ReadAll().Select(r => r.Lsn));
+    }
 }
 
 public class SegmentMetadataCheckpointTests
