@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Akka.Hosting;
 using ActorDb.Core;
 using ActorDb.Core.Pages;
 using ActorDb.Core.Recovery;
@@ -19,8 +20,14 @@ namespace ActorDb.Storage;
 /// checkpoint from <see cref="SegmentMetadata"/> and only the log above it, so its time does not grow with the redo
 /// written before (Aurora SIGMOD 2017 §3.3, §4.3: no redo replay at compute, bounded work at storage).</para>
 /// </summary>
-public sealed class SegmentActor : ReceiveActor
+public sealed class SegmentActor : ReceiveActor, IWithTimers
 {
+    private sealed record CatchUpTick { public static readonly CatchUpTick Instance = new(); }
+    /// <summary>How often a segment checks whether it misses records its PG's peers hold.</summary>
+    private static readonly TimeSpan CatchUpInterval = TimeSpan.FromSeconds(1);
+    /// <summary>Most record bytes a peer sends in one <see cref="PeerRedo"/>.</summary>
+    private const int MaxPeerRedoBytes = 4 << 20;
+
     private sealed record Synced(long CumulativeRecords, long Micros);
     private sealed record SyncFailed(Exception Error);
     private sealed record CheckpointWritten(Lsn Materialized, RedoRecord? Cpl, int Pages, long Micros);
@@ -64,6 +71,14 @@ public sealed class SegmentActor : ReceiveActor
     private bool _stopping;
     private long _syncMicros;
     private long _syncs;
+    private IActorRef? _peers;                 // the segment region (or a test's router), found in the ActorRegistry
+    private Lsn _sclAtLastTick = Lsn.Zero;
+    private Lsn _peerScl = Lsn.Zero;            // the highest SCL a peer reported: the PG holds at least that much
+    private int _nextPeer;
+    private DateTime _fetchSentAt = DateTime.MinValue;
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for the segment with sharding entity id <paramref name="entityId"/> (<c>pg-N-R</c>).</summary>
     public static Props Props(string entityId, ActorDbSettings settings)
@@ -103,6 +118,9 @@ public sealed class SegmentActor : ReceiveActor
         Receive<ReadPage>(OnReadPage);
         Receive<GetSegmentStatus>(_ => Sender.Tell(Status()));
         Receive<Stop>(_ => StopGracefully());
+        Receive<CatchUpTick>(_ => OnCatchUpTick());
+        Receive<FetchRedo>(OnFetchRedo);
+        Receive<PeerRedo>(OnPeerRedo);
     }
 
     /// <inheritdoc />
@@ -137,6 +155,7 @@ public sealed class SegmentActor : ReceiveActor
 
         _durableScl = _scl.Scl;
         _knownVdl = Lsn.Max(_meta.Vdl, _meta.Materialized);
+        Timers.StartPeriodicTimer("catch-up", CatchUpTick.Instance, CatchUpInterval);
         Materialize(Lsn.Min(_durableScl, _knownVdl));
         _log.Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, checkpoint {Materialized}, SCL {Scl}, {Records} records read above the checkpoint, {Files} old log file(s) deleted",
             new object[] { EntityId(_pg, _replica), _pg, (int)(DateTime.UtcNow - started).TotalMilliseconds, _meta.Epoch, _meta.Materialized, _durableScl, records, gcFiles });
@@ -192,6 +211,7 @@ public sealed class SegmentActor : ReceiveActor
         {
             // Not opened in this epoch yet (down during the recovery, or fenced but not yet truncated): the writer answers
             // with OpenEpoch, whose truncation must come before any record of the epoch.
+            if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;   // what the PG holds: a catch-up target
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
@@ -237,6 +257,90 @@ public sealed class SegmentActor : ReceiveActor
         if (backlog >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), Math.Max(MaterializeStep, backlog / 4));
         MaybeCheckpoint();
         if (_stopping && _unsynced.Count == 0) Context.Stop(Self);
+    }
+
+    /// <summary>
+    /// Catch-up from peers (design.md: segments gossip with PG peers to fill holes). When the chain stops below what the
+    /// segment knows exists (the writer's VDL, or records held above a hole) and has not moved for a whole interval, it
+    /// asks the next peer of its PG for the missing records. Records written before the current writer started are in no
+    /// writer outbox, so without this a segment that was down across a restart would never count again.
+    /// </summary>
+    private void OnCatchUpTick()
+    {
+        var stuck = _scl.Scl < CatchUpTarget && _scl.Scl == _sclAtLastTick;
+        _sclAtLastTick = _scl.Scl;
+        if (stuck && DateTime.UtcNow - _fetchSentAt >= 3 * CatchUpInterval)   // one request at a time (or a lost one)
+            FetchFrom((_replica + 1 + _nextPeer++ % (VolumeGeometry.SegmentsPerPg - 1)) % VolumeGeometry.SegmentsPerPg);
+    }
+
+    /// <summary>What the segment knows its PG holds: the writer's VDL, records held above a hole, a peer's SCL.</summary>
+    private Lsn CatchUpTarget => Lsn.Max(Lsn.Max(_knownVdl, _scl.MaxLsn), _peerScl);
+
+    private void FetchFrom(int peer)
+    {
+        if (_failure is not null || _stopping || _meta.Epoch == 0 || _meta.OpenedEpoch != _meta.Epoch) return;
+        if (_peers is null && !ActorRegistry.For(Context.System).TryGet<Hosting.SegmentRegionKey>(out _peers)) return;
+        _fetchSentAt = DateTime.UtcNow;
+        _peers!.Tell(new FetchRedo(_pg, peer, _meta.Epoch, _scl.Scl, new Lsn(long.MaxValue), _replica));   // the peer caps at its SCL
+    }
+
+    private void OnFetchRedo(FetchRedo f)
+    {
+        string? unavailable =
+            _meta.OpenedEpoch != f.Epoch ? $"pg-{_pg}-{_replica} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
+            : f.FromExclusive < _meta.Materialized ? $"pg-{_pg}-{_replica} keeps records above its checkpoint {_meta.Materialized} only (a page copy is needed below it)"
+            : _durableScl <= f.FromExclusive ? $"pg-{_pg}-{_replica} holds nothing above {f.FromExclusive} (SCL {_durableScl})"
+            : null;
+        if (unavailable is not null)
+        {
+            Sender.Tell(new PeerRedo(_pg, _replica, [], unavailable, _durableScl));
+            return;
+        }
+        var upTo = Lsn.Min(f.ToInclusive, _durableScl);
+        var records = new SortedDictionary<long, RedoRecord>();
+        var bytes = 0;
+        foreach (var r in _segmentLog.ReadAll())
+        {
+            if (r.Lsn <= f.FromExclusive || r.Lsn > upTo || _scl.IsAnnulled(r.Lsn)) continue;
+            if (records.TryAdd(r.Lsn.Value, r)) bytes += r.Payload.Length + RedoCodec.BodyFixedSize;
+        }
+        // Bounded: the lowest LSNs first, so the requester's chain grows; it asks again for the rest.
+        var batch = new List<RedoRecord>();
+        var sent = 0;
+        foreach (var r in records.Values)
+        {
+            if (sent > MaxPeerRedoBytes) break;
+            batch.Add(r);
+            sent += r.Payload.Length + RedoCodec.BodyFixedSize;
+        }
+        Sender.Tell(new PeerRedo(_pg, _replica, batch.ToArray(), null, _durableScl));
+    }
+
+    private void OnPeerRedo(PeerRedo p)
+    {
+        _fetchSentAt = DateTime.MinValue;
+        if (p.Unavailable is null && p.PeerScl > _peerScl) _peerScl = p.PeerScl;
+        if (p.Unavailable is not null)
+        {
+            _log.Debug("Segment {Segment} (PG {Pg}): peer pg-{Pg}-{Peer} cannot help: {Reason}", EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.Unavailable);
+            return;
+        }
+        if (_failure is not null || _stopping) return;
+        var appended = 0;
+        foreach (var record in p.Records)
+        {
+            if (!_scl.Add(record.Lsn, record.PrevLsn)) continue;
+            _segmentLog.Append(record);
+            AddPending(record);
+            appended++;
+        }
+        if (appended == 0) return;
+        _appended += appended;
+        _unsynced.Enqueue((_appended, _scl.Scl));
+        _syncThread.Signal();
+        _log.Info("Segment {Segment} (PG {Pg}): {Records} record(s) from peer pg-{Pg}-{Peer}; SCL now {Scl}",
+            new object[] { EntityId(_pg, _replica), _pg, appended, _pg, p.FromReplica, _scl.Scl });
+        if (_scl.Scl < _peerScl) FetchFrom(p.FromReplica);   // more where these came from
     }
 
     private void OnSyncFailed(SyncFailed failed)

@@ -66,6 +66,16 @@ public static class SegmentProtocol
     /// <summary>The segment cannot serve the read (its SCL is below the read point).</summary>
     public sealed record PageUnavailable(int Pg, int Replica, long PageNo, Lsn Scl);
 
+    /// <summary>Peer catch-up: segment <paramref name="RequesterReplica"/> asks segment (<paramref name="Pg"/>,
+    /// <paramref name="Replica"/>) for the records of their PG in (<paramref name="FromExclusive"/>, <paramref name="ToInclusive"/>]
+    /// that it holds durably. Served only when both are opened in <paramref name="Epoch"/> (same truncation) and the range
+    /// starts at or above the peer's page-store checkpoint (older records are in pages only).</summary>
+    public sealed record FetchRedo(int Pg, int Replica, long Epoch, Lsn FromExclusive, Lsn ToInclusive, int RequesterReplica) : ISegmentMessage;
+
+    /// <summary>Reply to <see cref="FetchRedo"/>: records in LSN order (at most a bounded batch: ask again from the new SCL),
+    /// or why none can be served (<paramref name="Unavailable"/>); <paramref name="PeerScl"/> tells how far the peer's chain goes.</summary>
+    public sealed record PeerRedo(int Pg, int FromReplica, RedoRecord[] Records, string? Unavailable, Lsn PeerScl);
+
     /// <summary>Asks for <see cref="SegmentStatus"/>.</summary>
     public sealed record GetSegmentStatus(int Pg, int Replica) : ISegmentMessage;
 

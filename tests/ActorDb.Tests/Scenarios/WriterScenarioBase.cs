@@ -34,6 +34,8 @@ public abstract class WriterScenarioBase : Akka.TestKit.Xunit2.TestKit
                 "actordb.writer.resend-after = 300ms")
             .WithFallback(ActorDbSettings.DefaultConfig()));
         Router = Sys.ActorOf(SegmentRouter.Props(Settings, Faults), "segments");
+        // Segments find their PG's peers (catch-up) where a node finds the shard region.
+        Akka.Hosting.ActorRegistry.For(Sys).Register<ActorDb.Hosting.SegmentRegionKey>(Router);
     }
 
     protected ActorDbSettings Settings { get; }
