@@ -138,6 +138,7 @@ public class MetricsTests
                      "actordb_redo_batch_records_count", "actordb_redo_batch_size_bytes_count", "actordb_redo_bytes_total",
                      "actordb_redo_backlog", "actordb_redo_headroom", "actordb_segment_lag", "actordb_volume_vcl",
                      "actordb_volume_allocated_lsn", "actordb_volume_epoch",
+                     "actordb_recovery_phase_duration_seconds_count",   // the node's start-up recovery
                  })
             Assert.True(Lines(text, name).Any(), $"{name} is not on the endpoint:\n{text}");
         Assert.Equal(status.Vdl.Value, Value(text, "actordb_volume_vdl"));
