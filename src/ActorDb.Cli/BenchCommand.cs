@@ -39,9 +39,14 @@ internal static class BenchCommand
                           "[BANK], AccountsBefore / BalanceSumBefore before the run",
         };
 
+        var plot = new Option<string?>("--plot")
+        {
+            Description = "write FILE.png: the run phase's latency over time (p50, p99 per second) and its latency histogram",
+        };
+
         var command = new Command("bench", "run a workload on the embedded default node and report throughput and latency")
         {
-            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount, config, skipLoad,
+            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount, config, skipLoad, plot,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -90,7 +95,7 @@ internal static class BenchCommand
                 if (!fsync) stdout.WriteLine("[bench] WARNING: fsync is OFF (--unsafe-no-fsync or actordb.segment.fsync = off): acknowledged commits are NOT durable");
                 stdout.WriteLine($"[bench] data directory {Path.GetFullPath(node.Settings.DataDir)}");
                 return await RunAsync(node, w, threadCount, parse.GetValue(seed), parse.GetValue(ackLog), fsync, stdout, ct,
-                    parse.GetValue(skipLoad), firstCommit, nodeStart.Elapsed);
+                    parse.GetValue(skipLoad), firstCommit, nodeStart.Elapsed, parse.GetValue(plot));
             }
             catch (Exception e) when (e is IOException or ActorDbException or WorkloadException or Akka.Configuration.ConfigurationException)
             {
@@ -107,8 +112,9 @@ internal static class BenchCommand
     /// <param name="firstCommit">Told of acknowledged write commits; its reading is reported as
     /// <c>[ACTORDB], StartToFirstCommit(ms)</c>. Null: no such line.</param>
     /// <param name="nodeStart">How long <see cref="EmbeddedNode.StartAsync"/> took, reported as <c>[ACTORDB], NodeStart(ms)</c>; null: no such line.</param>
+    /// <param name="plotPath"><c>--plot</c>: a PNG to draw the run phase's latency over time and latency histogram in.</param>
     public static async Task<int> RunAsync(EmbeddedNode node, WorkloadProperties workload, int threads, int? seed, string? ackLog, bool fsync, TextWriter output, CancellationToken ct,
-        bool skipLoad = false, FirstCommitClock? firstCommit = null, TimeSpan? nodeStart = null)
+        bool skipLoad = false, FirstCommitClock? firstCommit = null, TimeSpan? nodeStart = null, string? plotPath = null)
     {
         var seedValue = seed ?? Random.Shared.Next();
         var common = new BenchOptions { Threads = threads, Seed = seedValue, AckLogPath = ackLog, Progress = output, FirstCommit = firstCommit };
@@ -132,7 +138,15 @@ internal static class BenchCommand
             ? new BenchResult(workload, threads, seedValue, null, null)
             : await new BenchRunner(node.Client, workload, common with { Run = false }).RunAsync(ct);
         var before = await Snapshot.TakeAsync(node);
-        var run = await new BenchRunner(node.Client, workload, common with { Load = false }).RunAsync(ct);
+        var samples = new List<BenchProgress>();
+        var runOptions = common with { Load = false };
+        if (plotPath is not null)
+            runOptions = runOptions with { ProgressInterval = TimeSpan.FromSeconds(1), OnProgress = p => { if (p.Phase == "run") samples.Add(p); } };
+        // Listens to the commits of the run phase only; disposing stops the listening, the numbers stay.
+        var breakdown = new CommitBreakdown(node.Metrics);
+        BenchResult run;
+        try { run = await new BenchRunner(node.Client, workload, runOptions).RunAsync(ct); }
+        finally { breakdown.Dispose(); }
         var after = await Snapshot.TakeAsync(node);
 
         if (load.Load is not null) load.Load.WriteReport(output, "LOAD", "LOAD-");
@@ -158,6 +172,21 @@ internal static class BenchCommand
         output.WriteLine($"[ACTORDB], WriterBusy(%), {(runMicros < 100_000 ? "n/a" : F(100.0 * (after.WriterBusyMicros - before.WriterBusyMicros) / runMicros))}");
         output.WriteLine($"[ACTORDB], SegmentSyncAvg(us), {F(after.Syncs == before.Syncs ? 0 : (double)(after.SyncMicros - before.SyncMicros) / (after.Syncs - before.Syncs))}");
         output.WriteLine($"[ACTORDB], PeakWorkingSet(MB), {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)}");
+        breakdown.WriteReport(output);
+        var plotFailed = false;
+        if (plotPath is not null && run.Run is { } measured)
+        {
+            try
+            {
+                LatencyPlot.Write(plotPath, $"{workload.Kind}, {threads} threads, fsync {(fsync ? "on" : "OFF")}", samples, measured, breakdown);
+                output.WriteLine($"[bench] plot written to {Path.GetFullPath(plotPath)}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
+            {
+                Console.Error.WriteLine($"actordb bench: --plot {plotPath}: not written: {e.Message}");
+                plotFailed = true;
+            }
+        }
         if (ct.IsCancellationRequested) output.WriteLine("[bench] stopped early (Ctrl+C / SIGTERM): the report covers the operations that ran");
         if (workload.Kind == WorkloadKind.Bank)
         {
@@ -174,7 +203,7 @@ internal static class BenchCommand
             output.WriteLine($"[BANK], Invariant, OK");
         }
         var failed = (run.Run?.FailedOperations ?? 0) + (load.Load?.FailedOperations ?? 0);
-        return failed > 0 && (run.Run?.OkOperations ?? 0) == 0 ? 1 : 0;
+        return (failed > 0 && (run.Run?.OkOperations ?? 0) == 0) || plotFailed ? 1 : 0;
     }
 
     /// <summary><c>--skip-load</c> runs on the table an earlier run left: without it there is nothing to continue.</summary>

@@ -24,6 +24,18 @@ public sealed record WriterSettings(
 /// <param name="CheckpointBytes">Log bytes written between page-store checkpoints (bounds the log read when a segment opens).</param>
 public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int RememberedCpls, long PreallocateBytes, long CheckpointBytes);
 
+/// <summary>Settings of the metrics export (section <c>actordb.metrics</c>).</summary>
+/// <param name="PrometheusPort">Port of the Prometheus scrape endpoint (<c>/metrics</c>); 0: no endpoint.</param>
+/// <param name="PrometheusHost">Address the endpoint listens on (loopback by default).</param>
+public sealed record MetricsSettings(int PrometheusPort, string PrometheusHost)
+{
+    /// <summary>No export (the defaults).</summary>
+    public static readonly MetricsSettings Off = new(0, "127.0.0.1");
+
+    /// <summary>The HttpListener prefix of the endpoint, e.g. <c>http://127.0.0.1:9464/</c>.</summary>
+    public string PrometheusPrefix => $"http://{(PrometheusHost.Contains(':') && !PrometheusHost.StartsWith('[') ? $"[{PrometheusHost}]" : PrometheusHost)}:{PrometheusPort}/";
+}
+
 /// <summary>
 /// ActorDb's settings, read from the <c>actordb</c> HOCON section (defaults in the embedded <c>reference.conf</c>).
 /// Immutable.
@@ -35,6 +47,9 @@ public sealed record ActorDbSettings(
     SegmentSettings Segment,
     TimeSpan AskTimeout)
 {
+    /// <summary>The metrics export (<c>actordb.metrics</c>).</summary>
+    public MetricsSettings Metrics { get; init; } = MetricsSettings.Off;
+
     private static readonly Lazy<Config> Reference = new(() =>
     {
         using var stream = typeof(ActorDbSettings).Assembly.GetManifestResourceStream("ActorDb.reference.conf")
@@ -118,6 +133,11 @@ public sealed record ActorDbSettings(
                 Read("segment.remembered-cpls", k => c.GetInt(k), v => v >= 16, "must be at least 16"),
                 Read("segment.preallocate-bytes", k => c.GetLong(k), v => v >= 0, "must not be negative"),
                 Read("segment.checkpoint-bytes", k => c.GetLong(k), v => v >= 1 << 16, "must be at least 64 KiB")),
-            Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"));
+            Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"))
+        {
+            Metrics = new MetricsSettings(
+                Read("metrics.prometheus-port", k => c.GetInt(k), v => v is >= 0 and <= 65535, "must be 0 (off) or a TCP port, 1..65535"),
+                Read("metrics.prometheus-host", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v) && !v.Contains('/'), "must be a host name or address")),
+        };
     }
 }

@@ -51,7 +51,8 @@ public sealed record BenchOptions
 /// <param name="Operations">Operations completed in the phase so far.</param>
 /// <param name="Throughput">Operations per second over the last interval.</param>
 /// <param name="P99Us">99th percentile latency (µs) over the last interval.</param>
-public readonly record struct BenchProgress(string Phase, TimeSpan Elapsed, long Operations, double Throughput, long P99Us);
+/// <param name="P50Us">Median latency (µs) over the last interval.</param>
+public readonly record struct BenchProgress(string Phase, TimeSpan Elapsed, long Operations, double Throughput, long P99Us, long P50Us = 0);
 
 /// <summary>
 /// Drives a workload (YCSB CoreWorkload, sysbench oltp_write_only or bank) against an <see cref="IActorDbClient"/>:
@@ -283,7 +284,8 @@ public sealed class BenchRunner
                 long ops = Interlocked.Read(ref state.Completed);
                 double secs = (now - lastTime).TotalSeconds;
                 var sample = new BenchProgress(phase, now, ops, secs > 0 ? (ops - lastOps) / secs : 0,
-                    interval.TotalCount > 0 ? interval.GetValueAtPercentile(99) : 0);
+                    interval.TotalCount > 0 ? interval.GetValueAtPercentile(99) : 0,
+                    interval.TotalCount > 0 ? interval.GetValueAtPercentile(50) : 0);
                 (lastOps, lastTime) = (ops, now);
                 _options.OnProgress?.Invoke(sample);
                 _progress?.WriteLine(FormatProgress(sample));

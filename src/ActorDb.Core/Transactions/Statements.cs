@@ -41,8 +41,9 @@ public abstract record StatementOutcome
 /// <summary>What a commit request led to.</summary>
 public abstract record CommitOutcome
 {
-    /// <summary>The redo is allocated and queued; the commit is durable once VDL &gt;= <paramref name="CommitLsn"/>.</summary>
-    public sealed record Pending(Lsn CommitLsn, int Records, long RedoBytes) : CommitOutcome;
+    /// <summary>The redo is allocated and queued; the commit is durable once VDL &gt;= <paramref name="CommitLsn"/>.
+    /// <paramref name="Pg"/> is the PG whose outbox holds the commit record.</summary>
+    public sealed record Pending(Lsn CommitLsn, int Records, long RedoBytes, int Pg = 0) : CommitOutcome;
     /// <summary>Nothing to write: committed now; <paramref name="Granted"/> lock requests may resume.</summary>
     public sealed record ReadOnly(IReadOnlyList<(long Txn, RowId Row)> Granted) : CommitOutcome;
     /// <summary>A page is not in the buffer cache; load it and retry the commit.</summary>

@@ -410,6 +410,13 @@ public sealed class TransactionEngine
         return pending;
     }
 
+    /// <summary>Redo allocated and not yet durable: allocated - VDL, counted from the top of the annulled range right after a
+    /// recovery (LSNs inside that range are never used). <see cref="RedoBacklog"/> + <see cref="LalHeadroom"/> = LAL.</summary>
+    public long RedoBacklog => _tracker.Allocated.Value - Lsn.Max(Vdl, _allocationFloor).Value;
+
+    /// <summary>LSNs that can still be allocated before LAL stops new commits: max(VDL, allocation floor) + LAL - allocated.</summary>
+    public long LalHeadroom => _options.Lal - RedoBacklog;
+
     /// <summary>
     /// LAL back-pressure: would allocating <paramref name="records"/> more LSNs take the redo backlog past LAL? The
     /// backlog counts from VDL, or, right after recovery, from the top of the annulled range (new LSNs start above it
@@ -451,7 +458,7 @@ public sealed class TransactionEngine
         var payload = new CommitPayload(txnId, tail).Encode();
         Emit(new RedoRecord(commitLsn, _pgTail[lastPg], lastPg, -1, RedoKind.Commit, true, txnId, Epoch, payload));
         _tracker.MarkCpl(commitLsn);
-        return new CommitOutcome.Pending(commitLsn, records + 1, bytes + payload.Length);
+        return new CommitOutcome.Pending(commitLsn, records + 1, bytes + payload.Length, lastPg);
     }
 
     private void Emit(RedoRecord record)

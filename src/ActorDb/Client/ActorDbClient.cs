@@ -190,7 +190,7 @@ public sealed class ActorDbClient : IActorDbClient
             StatementReply reply;
             try
             {
-                reply = await writer.Ask<StatementReply>(new ExecuteStatement(_txnId, statement, Commit: true), Remaining(deadline), ct);
+                reply = await writer.Ask<StatementReply>(new ExecuteStatement(_txnId, statement, Commit: true, Sent: System.Diagnostics.Stopwatch.GetTimestamp()), Remaining(deadline), ct);
             }
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or OperationCanceledException)
             {
@@ -223,7 +223,7 @@ public sealed class ActorDbClient : IActorDbClient
             CommitReply reply;
             try
             {
-                reply = await writer.Ask<CommitReply>(new CommitTransaction(_txnId), client._timeout, ct);
+                reply = await writer.Ask<CommitReply>(new CommitTransaction(_txnId, System.Diagnostics.Stopwatch.GetTimestamp()), client._timeout, ct);
             }
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or OperationCanceledException)
             {

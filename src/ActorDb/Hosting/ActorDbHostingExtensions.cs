@@ -6,7 +6,10 @@ using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 using ActorDb.Core.Storage;
+using ActorDb.Metrics;
 using ActorDb.Recovery;
 using ActorDb.Storage;
 using ActorDb.Writer;
@@ -30,6 +33,8 @@ public sealed class ActorDbOptions
     public bool? Fsync { get; set; }
     /// <summary><c>actordb.volume.pg-count</c>.</summary>
     public int? PgCount { get; set; }
+    /// <summary><c>actordb.metrics.prometheus-port</c>: serve the Prometheus scrape endpoint on this port (0: off).</summary>
+    public int? PrometheusPort { get; set; }
     /// <summary>
     /// True (default): ActorDb sets up remoting and clustering itself from its node settings
     /// (<see cref="ActorDbNodeSettings"/>: <c>actordb.roles</c>, <c>actordb.az</c>, <c>akka.remote.dot-netty.tcp.*</c>,
@@ -48,6 +53,7 @@ public sealed class ActorDbOptions
         if (DataDir is not null) lines.Add($"actordb.data-dir = \"{DataDir.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"");
         if (Fsync is not null) lines.Add($"actordb.segment.fsync = {(Fsync.Value ? "on" : "off")}");
         if (PgCount is not null) lines.Add($"actordb.volume.pg-count = {PgCount.Value}");
+        if (PrometheusPort is not null) lines.Add($"actordb.metrics.prometheus-port = {PrometheusPort.Value}");
         var config = ConfigurationFactory.ParseString(string.Join("\n", lines));
         return Hocon is null ? config : config.WithFallback(ConfigurationFactory.ParseString(Hocon));
     }
@@ -57,7 +63,9 @@ public sealed class ActorDbOptions
 /// Akka.Hosting composition of ActorDb: what the node program, the lighthouse, the CLI's embedded node, the tests and a
 /// user's host application all call. Registers the segment shard region or its proxy (<see cref="SegmentRegionKey"/>)
 /// and, on writer nodes, the recovery supervisor (<see cref="RecoverySupervisorKey"/>), which recovers the volume and
-/// then runs the writer, and a coordinated-shutdown task that drains the writer before the node leaves.
+/// then runs the writer, and a coordinated-shutdown task that drains the writer before the node leaves. With
+/// <c>actordb.metrics.prometheus-port</c> set it also serves the node's <see cref="ActorDbMetrics"/> on a Prometheus
+/// scrape endpoint (OpenTelemetry), stopped when the actor system terminates.
 /// </summary>
 public static class ActorDbHostingExtensions
 {
@@ -149,6 +157,8 @@ public static class ActorDbHostingExtensions
         {
             var settings = ActorDbSettings.Create(system.Settings.Config);
             var shutdown = CoordinatedShutdown.Get(system);
+            var metrics = ActorDbMetrics.For(system);   // now: listeners see the instruments from the start
+            if (settings.Metrics.PrometheusPort > 0) ServePrometheus(system, shutdown, metrics, settings.Metrics);
             if (node.Storage)
             {
                 // Segments keep their data here; the writer keeps none.
@@ -180,5 +190,41 @@ public static class ActorDbHostingExtensions
             });
         });
         return builder;
+    }
+
+    /// <summary>
+    /// The Prometheus scrape endpoint: an OpenTelemetry meter provider for ActorDb's meters with the HttpListener
+    /// exporter. Only this node's instruments are exported (a view drops those of another node in the same process). It
+    /// is disposed, and the port closed, in the actor system's last coordinated-shutdown phase. A port that cannot be
+    /// opened is logged as an error; the node runs on without the endpoint.
+    /// </summary>
+    private static void ServePrometheus(ActorSystem system, CoordinatedShutdown shutdown, ActorDbMetrics metrics, MetricsSettings settings)
+    {
+        var prefix = settings.PrometheusPrefix;
+        MeterProvider provider;
+        try
+        {
+            provider = Sdk.CreateMeterProviderBuilder()
+                .AddMeter(ActorDbMetrics.MeterNames.ToArray())
+                .AddView(instrument => metrics.Owns(instrument) ? null : MetricStreamConfiguration.Drop)
+                .AddPrometheusHttpListener(o =>
+                {
+                    o.Host = settings.PrometheusHost;
+                    o.Port = settings.PrometheusPort;
+                })
+                .Build();
+        }
+        catch (Exception e)
+        {
+            system.Log.Error(e, "ActorDb metrics: cannot serve the Prometheus endpoint {0}metrics (actordb.metrics.prometheus-port = {1}): {2}; the node runs without it",
+                prefix, settings.PrometheusPort, e.InnerException?.Message ?? e.Message);
+            return;
+        }
+        system.Log.Info("ActorDb metrics: Prometheus endpoint at {0}metrics", prefix);
+        shutdown.AddTask(CoordinatedShutdown.PhaseActorSystemTerminate, "actordb-stop-metrics", () =>
+        {
+            provider.Dispose();
+            return Task.FromResult(Akka.Done.Instance);
+        });
     }
 }

@@ -30,6 +30,10 @@ public sealed class EmbeddedNode : IAsyncDisposable
     /// <summary>A client of this node's writer.</summary>
     public ActorDbClient Client { get; }
 
+    /// <summary>The node's instruments (<c>actordb.*</c>); a listener tells them from another node's in the same process
+    /// with <see cref="global::ActorDb.Metrics.ActorDbMetrics.Owns"/>.</summary>
+    public global::ActorDb.Metrics.ActorDbMetrics Metrics => global::ActorDb.Metrics.ActorDbMetrics.For(System);
+
     /// <summary>The settings in force (defaults, config files and options merged).</summary>
     public ActorDbSettings Settings => ActorDbSettings.Create(System.Settings.Config);
 

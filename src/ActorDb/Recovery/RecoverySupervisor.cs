@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using ActorDb.Core;
 using ActorDb.Core.Recovery;
+using ActorDb.Metrics;
 using ActorDb.Writer;
 using static ActorDb.Recovery.RecoveryProtocol;
 using static ActorDb.Storage.SegmentProtocol;
@@ -13,7 +14,7 @@ namespace ActorDb.Recovery;
 /// <summary>
 /// Owns the writer's life (design.md, "Recovery"). When it starts (a process start in embedded mode; later a
 /// cluster-singleton handover) and whenever its writer fails, it recovers the volume before any transaction is
-/// accepted, in four phases, each logged with its duration:
+/// accepted, in four phases, each logged with its duration and recorded in <c>actordb.recovery.phase.duration</c>:
 /// <list type="number">
 /// <item><b>read-quorum</b>: every segment is asked for its <see cref="Core.Recovery.SegmentReport"/>; the phase ends when
 /// all answered, or when a read quorum of every PG answered and no more answers came for 3 s.</item>
@@ -59,6 +60,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly int _pgCount;
     private readonly RecoveryHistory _history = new();
+    private readonly RecoveryMetrics _metrics = ActorDbMetrics.For(Context.System).Recovery;
     private int _recoveries;
 
     // The recovery running now.
@@ -229,6 +231,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
         var duration = Since(_phaseTicks);
         _phaseTicks = Stopwatch.GetTimestamp();
         _running = _running!.WithPhase(name, duration, detail);
+        _metrics.RecordPhase(name, duration);
     }
 
     private void LogPhase(string name)

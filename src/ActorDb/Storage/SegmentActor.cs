@@ -6,6 +6,7 @@ using ActorDb.Core.Pages;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Redo;
 using ActorDb.Core.Storage;
+using ActorDb.Metrics;
 using static ActorDb.Storage.SegmentProtocol;
 
 namespace ActorDb.Storage;
@@ -19,6 +20,9 @@ namespace ActorDb.Storage;
 /// <c>actordb.segment.checkpoint-bytes</c> of log; the log files below the checkpoint are then deleted. Opening reads the
 /// checkpoint from <see cref="SegmentMetadata"/> and only the log above it, so its time does not grow with the redo
 /// written before (Aurora SIGMOD 2017 §3.3, §4.3: no redo replay at compute, bounded work at storage).</para>
+/// <para>Metrics: each group commit's duration (<see cref="SegmentMetrics.FsyncDuration"/>) and bytes, and the page-store
+/// bytes of each checkpoint (<see cref="RedoMetrics.Bytes"/>); each acknowledgement carries its sync's duration, so the
+/// writer knows the fsync behind a commit's 4th acknowledgement.</para>
 /// </summary>
 public sealed class SegmentActor : ReceiveActor, IWithTimers
 {
@@ -28,7 +32,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     /// <summary>Most record bytes a peer sends in one <see cref="PeerRedo"/>.</summary>
     private const int MaxPeerRedoBytes = 4 << 20;
 
-    private sealed record Synced(long CumulativeRecords, long Micros);
+    private sealed record Synced(long CumulativeRecords, long Micros, int Bytes);
     private sealed record SyncFailed(Exception Error);
     private sealed record CheckpointWritten(Lsn Materialized, RedoRecord? Cpl, int Pages, long Micros);
     private sealed record CheckpointFailed(Exception Error);
@@ -79,6 +83,10 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
+    private readonly SegmentMetrics _metrics;
+    private readonly RedoMetrics _redoMetrics;
+    private readonly KeyValuePair<string, object?> _pgTag, _segmentTag;
+    private long _pageStoreBytesCounted;
 
     /// <summary>Props for the segment with sharding entity id <paramref name="entityId"/> (<c>pg-N-R</c>).</summary>
     public static Props Props(string entityId, ActorDbSettings settings)
@@ -107,6 +115,10 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _replica = replica;
         _settings = settings;
         _dir = DirectoryOf(settings.DataDir, pg, replica);
+        var metrics = ActorDbMetrics.For(Context.System);
+        _metrics = metrics.Segment;
+        _redoMetrics = metrics.Redo;
+        (_pgTag, _segmentTag) = SegmentMetrics.Tags(pg, replica);
 
         Receive<RedoBatch>(OnBatch);
         Receive<Synced>(OnSynced);
@@ -143,7 +155,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             });
         var (gcFiles, _) = _segmentLog.CollectGarbage(_meta.Materialized);   // left by a crash between checkpoint and GC
         _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
-            (records, micros) => new Synced(records, micros), e => new SyncFailed(e));
+            (records, micros, bytes) => new Synced(records, micros, bytes), e => new SyncFailed(e));
         var report = _segmentLog.Recovery;
         if (report.TailBytesCut > 0)
             _log.Warning("Segment {Segment} (PG {Pg}): cut {Bytes} bytes after the last whole record of {File} (a torn write and/or unused preallocated zeros; nothing acknowledged is in them)",
@@ -244,6 +256,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     {
         _syncMicros += synced.Micros;
         _syncs++;
+        _metrics.FsyncDuration.Record(synced.Micros / 1_000_000.0, _pgTag, _segmentTag);
+        _redoMetrics.Bytes.Add(synced.Bytes, RedoMetrics.SegmentLogTag);
         var reached = Lsn.Zero;
         while (_unsynced.Count > 0 && _unsynced.Peek().Appended <= synced.CumulativeRecords) reached = _unsynced.Dequeue().Scl;
         // A sync started before an epoch change may finish after truncation reset the chain: never count past it.
@@ -252,7 +266,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         // A writer fenced meanwhile gets a stale-epoch answer, never an acknowledgement of what it sent before the fence.
         _writer.Tell(_writerEpoch < _meta.Epoch
             ? new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true)
-            : new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));
+            : new RedoAck(_pg, _replica, _meta.Epoch, _durableScl, synced.Micros));
         var backlog = _pending.Count - _applied;
         if (backlog >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), Math.Max(MaterializeStep, backlog / 4));
         MaybeCheckpoint();
@@ -393,6 +407,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _meta = _meta.WithCheckpoint(done.Materialized, cpl);
         _meta.Save(_dir, _settings.Segment.Fsync);
         var (files, bytes) = _segmentLog.CollectGarbage(done.Materialized);
+        var pageStoreBytes = _store.BytesWritten;
+        _redoMetrics.Bytes.Add(pageStoreBytes - _pageStoreBytesCounted, RedoMetrics.PageStoreTag);
+        _pageStoreBytesCounted = pageStoreBytes;
         _log.Debug("Segment {Segment} (PG {Pg}): checkpoint at {Materialized}: {Pages} pages in {Ms} ms; {Files} log file(s) ({Bytes} bytes) deleted",
             new object[] { EntityId(_pg, _replica), _pg, done.Materialized, done.Pages, done.Micros / 1000, files, bytes });
     }

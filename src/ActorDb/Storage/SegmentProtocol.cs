@@ -32,8 +32,9 @@ public static class SegmentProtocol
     /// <summary>Redo records for one segment, in LSN order; <paramref name="WriterVdl"/> lets the segment materialize up to it.</summary>
     public sealed record RedoBatch(int Pg, int Replica, long Epoch, RedoRecord[] Records, Lsn WriterVdl) : ISegmentMessage;
 
-    /// <summary>The segment holds (fsynced) every record of its PG up to <paramref name="Scl"/>.</summary>
-    public sealed record RedoAck(int Pg, int Replica, long Epoch, Lsn Scl);
+    /// <summary>The segment holds (fsynced) every record of its PG up to <paramref name="Scl"/>; <paramref name="SyncMicros"/>
+    /// is how long the group commit (log write + fdatasync) that got it there took, µs (0 for a re-acknowledgement).</summary>
+    public sealed record RedoAck(int Pg, int Replica, long Epoch, Lsn Scl, long SyncMicros = 0);
 
     /// <summary>The segment refused a request: <paramref name="SegmentEpoch"/> is newer than the sender's (stale epoch), or
     /// the segment failed (<paramref name="Reason"/> says why: e.g. a full disk).</summary>

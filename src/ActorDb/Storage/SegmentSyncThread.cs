@@ -13,16 +13,16 @@ internal sealed class SegmentSyncThread : IDisposable
 {
     private readonly SegmentLog _log;
     private readonly IActorRef _segment;
-    private readonly Func<long, long, object> _onSynced;
+    private readonly Func<long, long, int, object> _onSynced;
     private readonly Func<Exception, object> _onFailed;
     private readonly SemaphoreSlim _signal = new(0);
     private readonly Thread _thread;
     private int _signalled;
     private volatile bool _stopping;
 
-    /// <summary>Starts the thread. <paramref name="onSynced"/>(cumulative records, µs) and <paramref name="onFailed"/> make
-    /// the messages told to <paramref name="segment"/>.</summary>
-    public SegmentSyncThread(string name, SegmentLog log, IActorRef segment, Func<long, long, object> onSynced, Func<Exception, object> onFailed)
+    /// <summary>Starts the thread. <paramref name="onSynced"/>(cumulative records, µs, bytes written) and
+    /// <paramref name="onFailed"/> make the messages told to <paramref name="segment"/>.</summary>
+    public SegmentSyncThread(string name, SegmentLog log, IActorRef segment, Func<long, long, int, object> onSynced, Func<Exception, object> onFailed)
     {
         _log = log;
         _segment = segment;
@@ -52,7 +52,7 @@ internal sealed class SegmentSyncThread : IDisposable
                     if (batch.IsEmpty) break;
                     var started = System.Diagnostics.Stopwatch.GetTimestamp();
                     _log.WriteAndSync(batch);
-                    _segment.Tell(_onSynced(batch.CumulativeRecords, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds));
+                    _segment.Tell(_onSynced(batch.CumulativeRecords, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMicroseconds, batch.Length));
                 }
             }
             catch (Exception e)

@@ -1,9 +1,13 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Event;
 using ActorDb.Client;
 using ActorDb.Core;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Transactions;
+using ActorDb.Metrics;
 using ActorDb.Recovery;
 using ActorDb.Storage;
 using static ActorDb.Recovery.RecoveryProtocol;
@@ -19,6 +23,10 @@ namespace ActorDb.Writer;
 /// from segments, resends redo to segments that missed it, and reports stalled PGs. Batching is pipelined: a PG's
 /// unsent records go out at once while fewer than <c>max-batches-in-flight-per-pg</c> batches of that PG await a write
 /// quorum, otherwise they accumulate and leave together when an ack frees a slot; no timer.
+/// <para>Metrics (<see cref="WriterMetrics"/>): each commit is timestamped where it passes (request handled, MTR sealed,
+/// batch sent, 4th ack, VDL) and the timestamps travel to its coordinator, which records them after replying; batch sizes
+/// and network bytes are recorded per batch; the LSN gauges and segment SCLs are published into a
+/// <see cref="WriterGaugeSource"/> (volatile stores), which the metrics thread reads.</para>
 /// <para>It starts on a volume its parent <see cref="RecoverySupervisor"/> has already recovered (epoch installed,
 /// truncation done, header page read): it loads the catalog, or formats a new volume, and reports
 /// <see cref="RecoveryProtocol.WriterOpened"/>. It is never restarted: a failure ends it, and the supervisor recovers
@@ -28,8 +36,16 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 {
     private sealed record Tick { public static readonly Tick Instance = new(); }
     /// <summary>The commit half of an <see cref="ExecuteStatement"/> with Commit set, after its statement succeeded
-    /// (re-sent to self when the commit must wait for a page or for LAL; the statement is never re-run).</summary>
-    private sealed record AutoCommit(long TxnId, object? Result);
+    /// (re-sent to self when the commit must wait for a page or for LAL; the statement is never re-run). <paramref name="Sent"/>
+    /// is the client's timestamp of the statement.</summary>
+    private sealed record AutoCommit(long TxnId, object? Result, long Sent);
+
+    /// <summary>A commit in flight: its coordinator and the timestamps it has passed (see <see cref="CommitTimes"/>).</summary>
+    private struct PendingCommit
+    {
+        public IActorRef Coordinator;
+        public long Requested, Received, Sealed, Shipped, Quorum, FsyncTicks;
+    }
 
     private readonly ActorDbSettings _settings;
     private readonly IActorRef _segments;
@@ -46,7 +62,14 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly Dictionary<long, (int Replica, DateTime Sent)> _pageReadReplica = new();
     private static readonly TimeSpan PageReadRetryAfter = TimeSpan.FromMilliseconds(500);
     private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
-    private readonly Dictionary<long, IActorRef> _coordinators = new();
+    private readonly Dictionary<long, PendingCommit> _coordinators = new();
+    /// <summary>Per PG, the commits whose commit record is in that PG, in LSN order: not yet sent, and sent but not yet on a
+    /// write quorum. Only for timing: an entry whose commit is gone (fenced, drained) is skipped.</summary>
+    private readonly Queue<(long TxnId, Lsn CommitLsn)>[] _unshipped, _unquorate;
+    private readonly WriterMetrics _metrics;
+    private readonly RedoMetrics _redoMetrics;
+    private readonly WriterGaugeSource _gauges;
+    private long _messageStarted;
     private readonly Dictionary<Lsn, Action> _systemWaiters = new();
     private readonly Queue<(Lsn Last, long SentTicks)>[] _batchesInFlight;
     private long _batchQuorumTicks;
@@ -77,7 +100,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// error before the failure ends it: the client learns at once instead of waiting out its timeout.</summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = _messageStarted = Stopwatch.GetTimestamp();
         try { return base.AroundReceive(receive, message); }
         catch (Exception e)
         {
@@ -87,7 +110,11 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
                 : new TransactionAbortedException(reason, e));
             throw;
         }
-        finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started; }
+        finally
+        {
+            _busyTicks += Stopwatch.GetTimestamp() - started;
+            _gauges.PublishVolume(_engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _engine.RedoBacklog, _engine.LalHeadroom);
+        }
     }
 
     /// <summary>Creates the writer; use <see cref="Props"/>.</summary>
@@ -102,6 +129,12 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             new EngineOptions(_settings.Geometry, _settings.Writer.BufferCachePages, _settings.Writer.Lal, _settings.Writer.RetainedRedoBytesPerPg),
             _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail);
         _batchesInFlight = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(Lsn, long)>()).ToArray();
+        _unshipped = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(long, Lsn)>()).ToArray();
+        _unquorate = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(long, Lsn)>()).ToArray();
+        var metrics = ActorDbMetrics.For(Context.System);
+        _metrics = metrics.Writer;
+        _redoMetrics = metrics.Redo;
+        _gauges = new WriterGaugeSource(_pgCount);
         var now = DateTime.UtcNow;
         _lastProgress = Enumerable.Range(0, _pgCount).Select(_ => Enumerable.Repeat(now, 6).ToArray()).ToArray();
         _lastAcked = Enumerable.Range(0, _pgCount).Select(_ => new Lsn[6]).ToArray();
@@ -123,6 +156,13 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromMilliseconds(100));
+        _gauges.PublishVolume(_engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _engine.RedoBacklog, _engine.LalHeadroom);
+        for (var pg = 0; pg < _pgCount; pg++)
+        {
+            _gauges.PublishSent(pg, _engine.Outboxes[pg].LastSent);
+            for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++) _gauges.PublishScl(pg, r, _engine.Tracker.Scl(pg, r));
+        }
+        _metrics.Attach(_gauges);
         if (_plan.Vdl == Lsn.Zero)
         {
             var format = _engine.FormatVolume();
@@ -164,6 +204,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// None of them holds a commit LSN: commits that do are answered by their coordinators.</summary>
     protected override void PostStop()
     {
+        _metrics.Detach(_gauges);
         var error = new TransactionAbortedException($"the writer of epoch {_engine.Epoch} stopped ({_state}); the transaction is gone");
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
         foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
@@ -189,8 +230,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private void Serving()
     {
         Receive<ExecuteStatement>(OnStatement);
-        Receive<CommitTransaction>(c => Commit(c.TxnId, c));
-        Receive<AutoCommit>(a => Commit(a.TxnId, a));
+        Receive<CommitTransaction>(c => Commit(c.TxnId, c, c.Sent));
+        Receive<AutoCommit>(a => Commit(a.TxnId, a, a.Sent));
         Receive<RollbackTransaction>(r =>
         {
             _lockWaits.Remove(r.TxnId);
@@ -225,7 +266,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         switch (_engine.Execute(txnId, m.Statement))
         {
             case StatementOutcome.Done d when m.Commit:
-                Commit(txnId, new AutoCommit(txnId, d.Result));
+                Commit(txnId, new AutoCommit(txnId, d.Result, m.Sent), m.Sent);
                 break;
             case StatementOutcome.Done d:
                 Sender.Tell(new StatementReply(txnId, d.Result, null, false));
@@ -247,14 +288,24 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Commits <paramref name="txnId"/>; <paramref name="request"/> (a <see cref="CommitTransaction"/> or an
-    /// <see cref="AutoCommit"/>) decides the reply's shape and is what waits, if the commit must wait.</summary>
-    private void Commit(long txnId, object request)
+    /// <see cref="AutoCommit"/>) decides the reply's shape and is what waits, if the commit must wait. <paramref name="sent"/>
+    /// is the client's timestamp of the request, used only when the client is in this process (a timestamp of another
+    /// machine's clock means nothing here).</summary>
+    private void Commit(long txnId, object request, long sent)
     {
         var statement = request is AutoCommit a ? new CommitCoordinator.StatementResult(a.Result) : null;
         switch (_engine.Commit(txnId))
         {
             case CommitOutcome.Pending p:
-                _coordinators[txnId] = Context.ActorOf(CommitCoordinator.Props(txnId, p.CommitLsn, _engine.Epoch, Sender, _settings.Writer.SlowCommitThreshold, statement));
+                var coordinator = Context.ActorOf(CommitCoordinator.Props(txnId, p.CommitLsn, _engine.Epoch, Sender, _settings.Writer.SlowCommitThreshold, statement, _metrics));
+                _coordinators[txnId] = new PendingCommit
+                {
+                    Coordinator = coordinator,
+                    Requested = sent != 0 && sent <= _messageStarted && Sender.Path.Address.HasLocalScope ? sent : 0,
+                    Received = _messageStarted,
+                    Sealed = Stopwatch.GetTimestamp(),
+                };
+                _unshipped[p.Pg].Enqueue((txnId, p.CommitLsn));
                 Ship();
                 break;
             case CommitOutcome.ReadOnly r:
@@ -384,12 +435,27 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             if (outbox.UnsentCount == 0 || _batchesInFlight[pg].Count >= _settings.Writer.MaxBatchesInFlightPerPg) continue;
             if (_batchesInFlight[pg].Count == 0) _quorumProgress[pg] = DateTime.UtcNow;
             var records = outbox.TakeBatch();
-            _batchesInFlight[pg].Enqueue((records[^1].Lsn, System.Diagnostics.Stopwatch.GetTimestamp()));
+            var last = records[^1].Lsn;
+            var now = Stopwatch.GetTimestamp();
+            _batchesInFlight[pg].Enqueue((last, now));
             _batches++;
             var bytes = records.Sum(r => (long)Core.Redo.RedoCodec.FrameSize(r));
             _bytesShipped += bytes * VolumeGeometry.SegmentsPerPg;
             for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
                 TellSegment(pg, r, new RedoBatch(pg, r, _engine.Epoch, records, _engine.Vdl));
+            _gauges.PublishSent(pg, last);
+            _metrics.BatchRecords.Record(records.Length);
+            _metrics.BatchSize.Record(bytes);
+            _redoMetrics.Bytes.Add(bytes * VolumeGeometry.SegmentsPerPg, RedoMetrics.NetworkTag);
+            var unshipped = _unshipped[pg];
+            while (unshipped.Count > 0 && unshipped.Peek().CommitLsn <= last)
+            {
+                var commit = unshipped.Dequeue();
+                ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_coordinators, commit.TxnId);
+                if (Unsafe.IsNullRef(ref c)) continue;
+                c.Shipped = now;
+                _unquorate[pg].Enqueue(commit);
+            }
         }
     }
 
@@ -404,22 +470,38 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         }
         var quorumBefore = _engine.Tracker.PgQuorumLsn(ack.Pg);
         var (durable, granted) = _engine.OnAck(ack.Pg, ack.Replica, ack.Scl);
+        _gauges.PublishScl(ack.Pg, ack.Replica, _engine.Tracker.Scl(ack.Pg, ack.Replica));
         var quorum = _engine.Tracker.PgQuorumLsn(ack.Pg);
         if (quorum > quorumBefore) _quorumProgress[ack.Pg] = DateTime.UtcNow;
+        var now = Stopwatch.GetTimestamp();
         var inFlight = _batchesInFlight[ack.Pg];
         while (inFlight.Count > 0 && inFlight.Peek().Last <= quorum)
         {
-            _batchQuorumTicks += System.Diagnostics.Stopwatch.GetTimestamp() - inFlight.Dequeue().SentTicks;
+            _batchQuorumTicks += now - inFlight.Dequeue().SentTicks;
             _batchesQuorate++;
         }
-
-        foreach (var c in durable)
+        // Commits this ack brought onto a write quorum: its segment's sync is the fsync they waited for.
+        var unquorate = _unquorate[ack.Pg];
+        while (unquorate.Count > 0 && unquorate.Peek().CommitLsn <= quorum)
         {
-            if (c.TxnId == 0)
+            ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_coordinators, unquorate.Dequeue().TxnId);
+            if (Unsafe.IsNullRef(ref c)) continue;
+            c.Quorum = now;
+            c.FsyncTicks = ack.SyncMicros * Stopwatch.Frequency / 1_000_000;
+        }
+
+        if (durable.Count > 0)
+        {
+            foreach (var c in durable)
             {
-                if (_systemWaiters.Remove(c.CommitLsn, out var action)) action();
+                if (c.TxnId == 0)
+                {
+                    if (_systemWaiters.Remove(c.CommitLsn, out var action)) action();
+                }
+                else if (_coordinators.Remove(c.TxnId, out var p))
+                    p.Coordinator.Tell(new CommitCoordinator.Durable(_engine.Vdl,
+                        new CommitTimes(p.Requested, p.Received, p.Sealed, p.Shipped, p.Quorum, now, p.FsyncTicks)));
             }
-            else if (_coordinators.Remove(c.TxnId, out var coordinator)) coordinator.Tell(new CommitCoordinator.Durable(_engine.Vdl));
         }
         Resume(granted);
         if (durable.Count > 0 && _backpressured.Count > 0)
@@ -455,8 +537,9 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _log.Error("Writer fenced in epoch {Epoch} by segment {Segment} (PG {Pg}) in epoch {SegmentEpoch}; no further commit can be acknowledged",
             _engine.Epoch, EntityId(r.Pg, r.Replica), r.Pg, r.SegmentEpoch);
         // A commit in flight may or may not have reached the read quorum the new epoch recovered from: ambiguous.
-        foreach (var c in _coordinators.Values) c.Tell(new CommitCoordinator.Abandoned(_failure, FencedByEpoch: r.SegmentEpoch));
+        foreach (var c in _coordinators.Values) c.Coordinator.Tell(new CommitCoordinator.Abandoned(_failure, FencedByEpoch: r.SegmentEpoch));
         _coordinators.Clear();
+        ClearCommitQueues();
         Context.Parent.Tell(new WriterFenced(_engine.Epoch, r.SegmentEpoch, _failure));
         var error = new StaleEpochException($"the writer of epoch {_engine.Epoch} was fenced by epoch {r.SegmentEpoch}", ambiguous: false);
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
@@ -569,11 +652,18 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _log.Warning("Writer drain timed out in epoch {Epoch}: {Commits} commits not durable (VDL {Vdl}, allocated {Allocated})",
                 _engine.Epoch, left, _engine.Vdl, _engine.Allocated);
         else _log.Info("Writer drained in epoch {Epoch}: VDL {Vdl}", _engine.Epoch, _engine.Vdl);
-        foreach (var c in _coordinators.Values) c.Tell(new CommitCoordinator.Abandoned("the writer stopped"));
+        foreach (var c in _coordinators.Values) c.Coordinator.Tell(new CommitCoordinator.Abandoned("the writer stopped"));
         _coordinators.Clear();
+        ClearCommitQueues();
         _drain = null;
         _state = "stopped";
         sender.Tell(new Drained(left));
+    }
+
+    private void ClearCommitQueues()
+    {
+        foreach (var q in _unshipped) q.Clear();
+        foreach (var q in _unquorate) q.Clear();
     }
 
     private WriterStatus Status()
@@ -584,8 +674,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _engine.Tracker.OldestOutstanding(pg) is { } o && _stalled[pg] ? StalledReplicas(pg, o) : [])).ToArray();
         return new WriterStatus(_state, _engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _settings.Writer.Lal,
             _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _bytesShipped, _batches,
-            _batchesQuorate == 0 ? 0 : _batchQuorumTicks * 1_000_000 / System.Diagnostics.Stopwatch.Frequency / _batchesQuorate,
-            _busyTicks * 1_000_000 / System.Diagnostics.Stopwatch.Frequency,
+            _batchesQuorate == 0 ? 0 : _batchQuorumTicks * 1_000_000 / Stopwatch.Frequency / _batchesQuorate,
+            _busyTicks * 1_000_000 / Stopwatch.Frequency,
             _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _failure, _recovery);
     }
 }

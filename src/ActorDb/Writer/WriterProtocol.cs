@@ -10,16 +10,19 @@ public static class WriterProtocol
 {
     /// <summary>Runs one statement in transaction <paramref name="TxnId"/> (0 starts a new transaction); with
     /// <paramref name="Commit"/>, commits the transaction right after a successful statement. Reply: <see cref="StatementReply"/>
-    /// (with <paramref name="Commit"/>: once the commit is durable).</summary>
-    public sealed record ExecuteStatement(long TxnId, Statement Statement, bool Commit = false);
+    /// (with <paramref name="Commit"/>: once the commit is durable). <paramref name="Sent"/>: the client's
+    /// <see cref="System.Diagnostics.Stopwatch"/> timestamp when it sent the request (0: none), from which a writer in the
+    /// same process measures how long the request queued (<c>actordb.commit.phase.duration</c>, phase queue).</summary>
+    public sealed record ExecuteStatement(long TxnId, Statement Statement, bool Commit = false, long Sent = 0);
 
     /// <summary>Reply to <see cref="ExecuteStatement"/>: the transaction id (new when the request said 0), the result
     /// (see each statement type for its shape), or the error. <paramref name="TxnAborted"/>: the transaction is gone.
     /// <paramref name="Committed"/>: the commit, when the request asked to commit and it succeeded.</summary>
     public sealed record StatementReply(long TxnId, object? Result, ActorDbException? Error, bool TxnAborted, CommitInfo? Committed = null);
 
-    /// <summary>Commits a transaction. Reply: <see cref="CommitReply"/> once VDL &gt;= its commit LSN, or an error.</summary>
-    public sealed record CommitTransaction(long TxnId);
+    /// <summary>Commits a transaction. Reply: <see cref="CommitReply"/> once VDL &gt;= its commit LSN, or an error.
+    /// <paramref name="Sent"/>: as in <see cref="ExecuteStatement"/>.</summary>
+    public sealed record CommitTransaction(long TxnId, long Sent = 0);
 
     /// <summary>Reply to <see cref="CommitTransaction"/>.</summary>
     public sealed record CommitReply(long TxnId, CommitInfo? Info, ActorDbException? Error);

@@ -65,6 +65,18 @@ public class RecoverySupervisorTests(ITestOutputHelper output) : WriterScenarioB
     }
 
     [Fact]
+    public async Task Each_recovery_phase_is_recorded_in_the_phase_histogram_with_the_duration_in_its_history()
+    {
+        using var capture = new MetricsCapture(Metrics.ActorDbMetrics.For(Sys));
+        var (_, client) = await StartWriterAsync("writer-metrics");
+
+        var record = Assert.Single((await client.GetRecoveryHistoryAsync()).Recoveries);
+        var measured = capture.Of("actordb.recovery.phase.duration");
+        Assert.Equal(PhaseNames, measured.Select(m => (string)m.Tags[Metrics.RecoveryMetrics.PhaseTag]!));
+        Assert.Equal(record.Phases.Select(p => p.Duration.TotalSeconds), measured.Select(m => m.Value));
+    }
+
+    [Fact]
     public async Task A_client_call_made_while_recovery_runs_waits_and_then_proceeds()
     {
         var (first, client1) = await StartWriterAsync("writer-1");

@@ -1,0 +1,29 @@
+using System.Diagnostics.Metrics;
+
+namespace ActorDb.Metrics;
+
+/// <summary>The storage segments' instruments (meter <c>ActorDb.Segment</c>).</summary>
+public sealed class SegmentMetrics
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "ActorDb.Segment";
+
+    /// <summary>The meter.</summary>
+    public Meter Meter { get; }
+
+    /// <summary><c>actordb.segment.fsync.duration</c> (s), tags <c>actordb.pg</c> and <c>actordb.segment</c>: one group
+    /// commit of a segment log, write + fdatasync (write only with fsync off).</summary>
+    public Histogram<double> FsyncDuration { get; }
+
+    /// <summary>Creates the instruments on <paramref name="meter"/>.</summary>
+    public SegmentMetrics(Meter meter)
+    {
+        Meter = meter;
+        FsyncDuration = meter.CreateHistogram("actordb.segment.fsync.duration", "s",
+            "One group commit of a segment log: write and fdatasync", tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ActorDbMetrics.SecondsBuckets });
+    }
+
+    /// <summary>The tags of one segment, made once per segment so that recording allocates nothing.</summary>
+    public static (KeyValuePair<string, object?> Pg, KeyValuePair<string, object?> Segment) Tags(int pg, int replica) =>
+        (new(WriterMetrics.PgTag, pg), new(WriterMetrics.SegmentTag, Storage.SegmentProtocol.EntityId(pg, replica)));
+}
