@@ -6,6 +6,8 @@ using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using ActorDb.Commands;
+using ActorDb.Commands.Palettes;
 using ActorDb.Core.Storage;
 using ActorDb.Recovery;
 using ActorDb.Storage;
@@ -38,6 +40,8 @@ public sealed class ActorDbOptions
     /// clustering come from the host's own configuration (the roles still decide what ActorDb starts).
     /// </summary>
     public bool ConfigureCluster { get; set; } = true;
+    /// <summary><c>actordb.cmd.enabled</c>: serve <c>actordb HOST:PORT</c> clients (on <c>actordb.cmd.host</c>:<c>port</c>).</summary>
+    public bool? CommandHost { get; set; }
     /// <summary>More HOCON, applied over the defaults (e.g. from hocon/*.conf).</summary>
     public string? Hocon { get; set; }
 
@@ -48,6 +52,7 @@ public sealed class ActorDbOptions
         if (DataDir is not null) lines.Add($"actordb.data-dir = \"{DataDir.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"");
         if (Fsync is not null) lines.Add($"actordb.segment.fsync = {(Fsync.Value ? "on" : "off")}");
         if (PgCount is not null) lines.Add($"actordb.volume.pg-count = {PgCount.Value}");
+        if (CommandHost is not null) lines.Add($"actordb.cmd.enabled = {(CommandHost.Value ? "on" : "off")}");
         var config = ConfigurationFactory.ParseString(string.Join("\n", lines));
         return Hocon is null ? config : config.WithFallback(ConfigurationFactory.ParseString(Hocon));
     }
@@ -159,6 +164,7 @@ public static class ActorDbHostingExtensions
                     return Task.FromResult(Akka.Done.Instance);
                 });
             }
+            if (settings.Cmd.Enabled) StartCommandHost(system, registry, settings);
             if (!node.Writer) return;
 
             // TODO(issue 4, item 5): on a cluster the recovery supervisor must be a cluster singleton on `writer` nodes, so
@@ -179,5 +185,23 @@ public static class ActorDbHostingExtensions
             });
         });
         return builder;
+    }
+
+    /// <summary>The command host (<c>/user/actordb-cmd</c>) with the built-in palettes. The port is bound here, so a
+    /// port in use stops the node's start with a message naming it.</summary>
+    private static void StartCommandHost(ActorSystem system, IActorRegistry registry, ActorDbSettings settings)
+    {
+        var palettes = CommandPaletteRegistry.Get(system);
+        foreach (var palette in new ICommandPalette[]
+                 {
+                     new ClusterPalette(), new ClusterShardingPalette(), new VolumePalette(), new PgPalette(),
+                     new WriterPalette(), new RecoveryPalette(), new MetricsPalette(),
+                 })
+        {
+            if (palettes.Find(palette.Definition.Name) is null) palettes.Register(palette);   // a host's own palette wins
+        }
+        var listener = CommandHost.Listen(settings.Cmd);
+        var host = system.ActorOf(CommandHost.Props(listener, TimeSpan.FromSeconds(10)), "actordb-cmd");
+        registry.Register<CommandHostKey>(host);
     }
 }
