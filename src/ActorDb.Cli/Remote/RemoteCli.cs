@@ -75,7 +75,12 @@ internal static class RemoteCli
         Console.CancelKeyPress += onCancel;
         try
         {
-            var end = await client.RunAsync(words, item => Print(item, json), cancel.Token);
+            string? header = null;
+            var end = await client.RunAsync(words, item =>
+            {
+                if (!json && CommandFormatter.Header(item, header) is { } names) Console.WriteLine(header = names);
+                Print(item, json);
+            }, cancel.Token);
             if (end.Error is not null) Console.Error.WriteLine($"actordb: {end.Error}");
             return end.Exit;
         }

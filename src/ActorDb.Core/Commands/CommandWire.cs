@@ -23,11 +23,16 @@ public sealed record CommandRequest(string Op, IReadOnlyList<string> Args)
 public abstract record CommandItem;
 
 /// <summary>A row of named values, in order. Values are strings, whole numbers (long), doubles, booleans or null.
-/// <paramref name="Vertical"/>: one record shown as <c>name | value</c> lines (a status), not one pipe-delimited line.</summary>
+/// <paramref name="Vertical"/>: one record shown as <c>name | value</c> lines (a status), not one pipe-delimited line.
+/// <paramref name="Header"/>: a table whose columns need names (numbers); text output prints the names once above it.</summary>
 /// <param name="Fields">The values by name, in display order.</param>
 /// <param name="Vertical">Shown one field per line.</param>
-public sealed record CommandRow(IReadOnlyList<KeyValuePair<string, object?>> Fields, bool Vertical = false) : CommandItem
+/// <param name="Header">Text output names the columns above the first such row.</param>
+public sealed record CommandRow(IReadOnlyList<KeyValuePair<string, object?>> Fields, bool Vertical = false, bool Header = false) : CommandItem
 {
+    /// <summary>This row with its column names printed above it in text output.</summary>
+    public CommandRow WithHeader() => this with { Header = true };
+
     /// <summary>A row from (name, value) pairs.</summary>
     public static CommandRow Of(params (string Name, object? Value)[] fields) =>
         new(fields.Select(f => new KeyValuePair<string, object?>(f.Name, Normalize(f.Value))).ToList());
@@ -118,6 +123,7 @@ public static class CommandWire
             case CommandRow row:
                 w.WriteString("kind", "row");
                 if (row.Vertical) w.WriteBoolean("vertical", true);
+                if (row.Header) w.WriteBoolean("header", true);
                 w.WritePropertyName("fields");
                 WriteFields(w, row);
                 break;
@@ -160,7 +166,8 @@ public static class CommandWire
             {
                 "row" => new CommandRow(root.GetProperty("fields").EnumerateObject()
                         .Select(p => new KeyValuePair<string, object?>(p.Name, ReadValue(p.Value))).ToList(),
-                    root.TryGetProperty("vertical", out var v) && v.GetBoolean()),
+                    root.TryGetProperty("vertical", out var v) && v.GetBoolean(),
+                    root.TryGetProperty("header", out var h) && h.GetBoolean()),
                 "text" => new CommandText(root.GetProperty("text").GetString() ?? ""),
                 "footer" => new CommandFooter(root.GetProperty("text").GetString() ?? ""),
                 "end" => new CommandEnd(root.GetProperty("exit").GetInt32(),
@@ -302,6 +309,15 @@ public static class CommandFormatter
                 yield return footer.Text;
                 break;
         }
+    }
+
+    /// <summary>The column names of a <see cref="CommandRow.Header"/> row, as a line to print above it when they differ
+    /// from <paramref name="previous"/> (the last header printed); null when none is due.</summary>
+    public static string? Header(CommandItem item, string? previous)
+    {
+        if (item is not CommandRow { Header: true, Vertical: false } row) return null;
+        var header = string.Join(" | ", row.Fields.Select(f => f.Key));
+        return header == previous ? null : header;
     }
 
     /// <summary>The line(s) <c>--json</c> prints for <paramref name="item"/>: a row as one JSON object of its fields,

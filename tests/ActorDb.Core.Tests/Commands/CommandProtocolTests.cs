@@ -101,6 +101,11 @@ public class CommandProtocolTests
             CommandFormatter.Text(CommandRow.Record(("epoch", 3), ("commits/s", 1234.5678))));
         Assert.Equal(["{\"epoch\":3,\"vdl\":42,\"failure\":null}"], CommandFormatter.Json(CommandRow.Of(("epoch", 3), ("vdl", 42L), ("failure", null))));
         Assert.Equal(["Count: 1 nodes"], CommandFormatter.Text(new CommandFooter("Count: 1 nodes")));
+        Assert.Null(CommandFormatter.Header(member, null));   // pbm's member rows have no header
+        var pg = CommandRow.Of(("pg", 0), ("scl", 7)).WithHeader();
+        var wire = Assert.IsType<CommandRow>(CommandWire.DecodeItem(CommandWire.Encode(pg)));
+        Assert.Equal("pg | scl", CommandFormatter.Header(wire, null));
+        Assert.Null(CommandFormatter.Header(wire, "pg | scl"));   // once per table
         Assert.Contains("  pg show -g|--pg PG [-w]  -- segments", CommandFormatter.Help(Palettes));
     }
 

@@ -88,8 +88,9 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
         var r = await CliProcess.RunAsync(fixture.Target, "pg", "list");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var lines = Lines(r.Stdout);
-        Assert.StartsWith("0 | ", lines[0]);
-        Assert.Contains("| serving 6/6 |", lines[0]);
+        Assert.Equal("pg | quorum-lsn | serving | catching-up | unreachable | fenced | failed | max-lag", lines[0]);
+        Assert.StartsWith("0 | ", lines[1]);
+        Assert.EndsWith("| 6/6 | 0 | 0 | 0 | 0 | 0", lines[1]);
         Assert.Equal("Count: 1 PGs", lines[^1]);
 
         var show = await CliProcess.RunAsync(fixture.Target, "pg", "show", "-g", "0", "--json");

@@ -170,12 +170,12 @@ public sealed class PgPalette : ICommandPalette
             yield return CommandRow.Of(
                 ("pg", pg),
                 ("quorum-lsn", writer?.Pgs.FirstOrDefault(p => p.Pg == pg)?.QuorumLsn.Value),
-                ("serving", $"serving {Count(SegmentHealth.Serving)}/{VolumeGeometry.SegmentsPerPg}"),
-                ("catching-up", $"catching up {Count(SegmentHealth.CatchingUp)}"),
-                ("unreachable", $"unreachable {Count(SegmentHealth.Unreachable)}"),
-                ("fenced", $"fenced {Count(SegmentHealth.Fenced) + Count(SegmentHealth.StaleEpoch)}"),
-                ("failed", $"failed {Count(SegmentHealth.Failed)}"),
-                ("max-lag", mine.Where(s => s.Status is not null).Select(s => top - s.Status!.Scl.Value).DefaultIfEmpty(0).Max()));
+                ("serving", $"{Count(SegmentHealth.Serving)}/{VolumeGeometry.SegmentsPerPg}"),
+                ("catching-up", Count(SegmentHealth.CatchingUp)),
+                ("unreachable", Count(SegmentHealth.Unreachable)),
+                ("fenced", Count(SegmentHealth.Fenced) + Count(SegmentHealth.StaleEpoch)),
+                ("failed", Count(SegmentHealth.Failed)),
+                ("max-lag", mine.Where(s => s.Status is not null).Select(s => top - s.Status!.Scl.Value).DefaultIfEmpty(0).Max())).WithHeader();
         }
         yield return new CommandFooter($"Count: {geometry.PgCount} PGs");
     }
@@ -202,7 +202,7 @@ public sealed class PgPalette : ICommandPalette
                 ("fsync-avg-us", st is null ? null : ActorDbStatus.FsyncAvgMicros(st)),
                 ("syncs", st?.Syncs),
                 ("bytes-on-disk", st?.BytesOnDisk),
-                ("failure", st?.Failure));
+                ("failure", st?.Failure)).WithHeader();
         }
         yield return new CommandFooter($"Count: {segments.Count} segments (lag: LSNs behind the PG's most advanced replica or write-quorum point)");
     }
@@ -230,8 +230,8 @@ public sealed class WriterPalette : ICommandPalette
             yield return CommandRow.Of(
                 ("pg", $"pg-{pg.Pg}"),
                 ("quorum-lsn", pg.QuorumLsn.Value),
-                ("scl", $"scl [{string.Join(",", pg.Scl.Select(s => s.Value))}]"),
-                ("stalled", pg.StalledReplicas.Count == 0 ? "" : $"stalled on replicas {string.Join(",", pg.StalledReplicas)}"));
+                ("scl", $"[{string.Join(",", pg.Scl.Select(s => s.Value))}]"),
+                ("stalled", pg.StalledReplicas.Count == 0 ? "" : $"stalled on replicas {string.Join(",", pg.StalledReplicas)}")).WithHeader();
         yield return new CommandFooter($"Count: {w.Pgs.Count} PGs");
     }
 }
@@ -264,7 +264,7 @@ public sealed class RecoveryPalette : ICommandPalette
         ("phases", r.PhasesText()),
         ("started", r.StartedUtc.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture)),
         ("reason", r.Reason),
-        ("failure", r.Failure));
+        ("failure", r.Failure)).WithHeader();
 }
 
 /// <summary>
