@@ -78,7 +78,8 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
         Assert.True(writer.Vdl.Value > 0);
         Assert.Equal(writer.Vdl.Value, root.GetProperty("vdl").GetInt64());   // the node is idle: nothing moves it
         Assert.Equal(writer.Epoch, root.GetProperty("epoch").GetInt64());
-        Assert.Equal(writer.Allocated.Value - writer.Vdl.Value, root.GetProperty("redo-backlog").GetInt64());
+        Assert.Equal(0, root.GetProperty("redo-backlog").GetInt64());   // idle: every allocated LSN is durable
+        Assert.Equal(writer.Lal, root.GetProperty("lal-headroom").GetInt64());
         Assert.Equal("no", root.GetProperty("recovery").GetString());
     }
 
@@ -166,5 +167,23 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
         Assert.Equal(0, next.Exit);
         Assert.Equal("pg-0-3", rows[^1]["entity"]);
         Assert.NotEqual("not running", rows[^1]["running"]);
+    }
+}
+
+public class RedoBacklogTests
+{
+    private static global::ActorDb.Writer.WriterProtocol.WriterStatus Status(long allocated, long vdl, global::ActorDb.Core.Recovery.RecoveryRecord? recovery) =>
+        new("serving", 2, new global::ActorDb.Core.Lsn(allocated), new global::ActorDb.Core.Lsn(vdl), new global::ActorDb.Core.Lsn(vdl), 10_000_000, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], null, recovery);
+
+    [Fact]
+    public void The_backlog_after_a_recovery_does_not_count_the_annulled_range()
+    {
+        var opened = global::ActorDb.Core.Recovery.RecoveryRecord.Start(1, "start", DateTime.UtcNow)
+            .WithPlan(new global::ActorDb.Core.Recovery.RecoveryPlan(2, new global::ActorDb.Core.Lsn(2), new global::ActorDb.Core.Lsn(2), new global::ActorDb.Core.Lsn(10_000_002), []))
+            .Finish(global::ActorDb.Core.Recovery.RecoveryOutcome.Opened, TimeSpan.FromMilliseconds(5));
+        Assert.Equal(0, global::ActorDb.Commands.Palettes.ActorDbStatus.Backlog(Status(10_000_002, 2, opened)));     // idle right after recovery
+        Assert.Equal(3, global::ActorDb.Commands.Palettes.ActorDbStatus.Backlog(Status(10_000_005, 2, opened)));     // 3 records in flight
+        Assert.Equal(4, global::ActorDb.Commands.Palettes.ActorDbStatus.Backlog(Status(10_000_009, 10_000_005, opened)));
+        Assert.Equal(7, global::ActorDb.Commands.Palettes.ActorDbStatus.Backlog(Status(9, 2, null)));               // a new volume: allocated - VDL
     }
 }

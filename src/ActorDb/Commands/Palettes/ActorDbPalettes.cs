@@ -84,6 +84,15 @@ internal static class ActorDbStatus
             : SegmentHealth.Unreachable;
     }
 
+    /// <summary>Where the writer's LSN allocation counts from: VDL, or the end of the range the recovery of this epoch
+    /// annulled when that is higher (the writer allocates above it, and those LSNs are never written).</summary>
+    public static long AllocationFloor(WriterProtocol.WriterStatus w) =>
+        w.Recovery is { Outcome: RecoveryOutcome.Opened } r && r.Epoch == w.Epoch ? Math.Max(w.Vdl.Value, r.TruncateTo.Value) : w.Vdl.Value;
+
+    /// <summary>Redo backlog: LSNs allocated and not yet durable, i.e. allocated minus <see cref="AllocationFloor"/>.
+    /// Right after a recovery, allocated - VDL would also count the annulled range, which no record will ever fill.</summary>
+    public static long Backlog(WriterProtocol.WriterStatus w) => Math.Max(0, w.Allocated.Value - AllocationFloor(w));
+
     public static double? FsyncAvgMicros(SegmentProtocol.SegmentStatus s) => s.Syncs == 0 ? null : (double)s.SyncMicros / s.Syncs;
 }
 
@@ -111,7 +120,7 @@ public sealed class VolumePalette : ICommandPalette
             rate = (w.Commits - first.Commits) / (DateTime.UtcNow - started).TotalSeconds;
         }
         var history = await ActorDbStatus.Supervisor(context).Ask<RecoveryProtocol.RecoveryHistoryReply>(RecoveryProtocol.GetRecoveryHistory.Instance, context.Timeout, ct);
-        var backlog = w.Allocated - w.Vdl;
+        var backlog = ActorDbStatus.Backlog(w);
         var last = history.Running ?? history.Recoveries.LastOrDefault() ?? w.Recovery;
         yield return CommandRow.Record(
             ("state", w.State),
@@ -119,6 +128,7 @@ public sealed class VolumePalette : ICommandPalette
             ("allocated", w.Allocated.Value),
             ("vcl", w.Vcl.Value),
             ("vdl", w.Vdl.Value),
+            ("annulled-to", ActorDbStatus.AllocationFloor(w) > w.Vdl.Value ? ActorDbStatus.AllocationFloor(w) : null),
             ("redo-backlog", backlog),
             ("lal", w.Lal),
             ("lal-headroom", w.Lal - backlog),
@@ -293,7 +303,7 @@ public sealed class MetricsPalette : ICommandPalette
             ("actordb.lsn.allocated", w?.Allocated.Value),
             ("actordb.vcl", w?.Vcl.Value),
             ("actordb.vdl", w?.Vdl.Value),
-            ("actordb.redo.backlog", w is null ? null : w.Allocated - w.Vdl),
+            ("actordb.redo.backlog", w is null ? null : ActorDbStatus.Backlog(w)),
             ("actordb.commits", w?.Commits),
             ("actordb.redo.records", w?.RedoRecords),
             ("actordb.redo.bytes{layer=writer}", w?.RedoBytes),
