@@ -164,7 +164,7 @@ public static class ActorDbHostingExtensions
                     return Task.FromResult(Akka.Done.Instance);
                 });
             }
-            if (settings.Cmd.Enabled) StartCommandHost(system, registry, settings);
+            if (settings.Cmd.Enabled) StartCommandHost(system, registry, settings.Cmd, actorDbPalettes: true);
             if (!node.Writer) return;
 
             // TODO(issue 4, item 5): on a cluster the recovery supervisor must be a cluster singleton on `writer` nodes, so
@@ -187,20 +187,36 @@ public static class ActorDbHostingExtensions
         return builder;
     }
 
+    /// <summary>
+    /// A command host for a process that is not an ActorDb node (the lighthouse): <c>cluster</c> and
+    /// <c>cluster-sharding</c> palettes only, plus any registered with
+    /// <see cref="ActorDbCommandsHostingExtensions.WithActorDbCommandPalette"/>. <see cref="WithActorDb"/> starts its own
+    /// (with the volume, pg, writer, recovery and metrics palettes) when <c>actordb.cmd.enabled</c> is on.
+    /// </summary>
+    /// <exception cref="IOException">at start, when the port cannot be bound.</exception>
+    public static AkkaConfigurationBuilder WithActorDbCommandHost(this AkkaConfigurationBuilder builder, CommandHostSettings settings)
+    {
+        builder.WithActors((system, registry) => StartCommandHost(system, registry, settings, actorDbPalettes: false));
+        return builder;
+    }
+
     /// <summary>The command host (<c>/user/actordb-cmd</c>) with the built-in palettes. The port is bound here, so a
     /// port in use stops the node's start with a message naming it.</summary>
-    private static void StartCommandHost(ActorSystem system, IActorRegistry registry, ActorDbSettings settings)
+    private static void StartCommandHost(ActorSystem system, IActorRegistry registry, CommandHostSettings settings, bool actorDbPalettes)
     {
         var palettes = CommandPaletteRegistry.Get(system);
-        foreach (var palette in new ICommandPalette[]
-                 {
-                     new ClusterPalette(), new ClusterShardingPalette(), new VolumePalette(), new PgPalette(),
-                     new WriterPalette(), new RecoveryPalette(), new MetricsPalette(),
-                 })
+        var builtIn = actorDbPalettes
+            ? new ICommandPalette[]
+            {
+                new ClusterPalette(), new ClusterShardingPalette(), new VolumePalette(), new PgPalette(),
+                new WriterPalette(), new RecoveryPalette(), new MetricsPalette(),
+            }
+            : [new ClusterPalette(), new ClusterShardingPalette()];
+        foreach (var palette in builtIn)
         {
             if (palettes.Find(palette.Definition.Name) is null) palettes.Register(palette);   // a host's own palette wins
         }
-        var listener = CommandHost.Listen(settings.Cmd);
+        var listener = CommandHost.Listen(settings);
         var host = system.ActorOf(CommandHost.Props(listener, TimeSpan.FromSeconds(10)), "actordb-cmd");
         registry.Register<CommandHostKey>(host);
     }
