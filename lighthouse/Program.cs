@@ -44,6 +44,10 @@ try
     if (cluster.Seeds.Count == 0) cluster = cluster with { Seeds = [cluster.SelfAddress] };
     if (!cluster.Seeds.Contains(cluster.SelfAddress))   // Lighthouse's convention: a seed is in its own seed list
         cluster = cluster with { Seeds = [cluster.SelfAddress, .. cluster.Seeds] };
+    // The command host (`actordb HOST:PORT cluster show`), on by default as in actordb-node; actordb.cmd.* or
+    // ACTORDB__CMD__ENABLED / ACTORDB__CMD__PORT change it. Bound once here so a port in use is one line.
+    var cmd = ActorDb.ActorDbSettings.Create(config.WithFallback(ConfigurationFactory.ParseString("actordb.cmd.enabled = on"))).Cmd;
+    if (cmd.Enabled && cmd.Port > 0) ActorDb.Commands.CommandHost.Listen(cmd).Stop();
 
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
     builder.Logging.ClearProviders();
@@ -54,11 +58,14 @@ try
         akka.WithActorDbClustering(cluster);
         akka.AddHocon(config, HoconAddMode.Prepend);   // the file and environment win over the defaults above
         akka.WithActors((system, _) => system.ActorOf(Props.Create(() => new MemberLog()), "member-log"));
+        if (cmd.Enabled) akka.WithActorDbCommandHost(cmd);
     });
     using var host = builder.Build();
     await host.StartAsync();
     var system = host.Services.GetRequiredService<ActorSystem>();
     Console.WriteLine($"lighthouse: started {Cluster.Get(system).SelfAddress} seeds {string.Join(",", cluster.Seeds)}");
+    if (await ActorDb.Commands.CommandHost.GetEndpointAsync(system) is { } endpoint)
+        Console.WriteLine($"lighthouse: command host on {endpoint} (actordb {endpoint})");
 
     var stop = new TaskCompletionSource();
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
@@ -69,7 +76,7 @@ try
     await host.StopAsync(CancellationToken.None);
     return 0;
 }
-catch (Exception e) when (e is ConfigurationException or EnvironmentConfigException)
+catch (Exception e) when (e is ConfigurationException or EnvironmentConfigException or IOException)
 {
     Console.Error.WriteLine($"lighthouse: {e.Message}");
     return 1;

@@ -36,7 +36,8 @@ if (configFile is not null && !File.Exists(configFile))
 try
 {
     // Later HOCON text overrides earlier: the file first, then the environment.
-    var hocon = (configFile is null ? "" : File.ReadAllText(configFile)) + "\n" + EnvironmentConfig.FromProcess();
+    // The node program serves `actordb HOST:PORT` by default (actordb.cmd.*); the file or the environment may turn it off.
+    var hocon = "actordb.cmd.enabled = on\n" + (configFile is null ? "" : File.ReadAllText(configFile)) + "\n" + EnvironmentConfig.FromProcess();
     var options = new ActorDbOptions { DataDir = dataDir, Hocon = hocon };
     // Every setting is checked before anything starts, so a wrong one is one line naming its key.
     var settings = ActorDbSettings.Create(options.ToConfig());
@@ -61,6 +62,8 @@ try
         var cluster = Cluster.Get(system);
         var mode = node.IsEmbedded ? "embedded" : $"seeds {string.Join(",", node.Cluster.Seeds)}";
         Console.WriteLine($"actordb-node: started {cluster.SelfAddress} roles [{string.Join(",", node.Cluster.Roles)}] ({mode})");
+        if (await ActorDb.Commands.CommandHost.GetEndpointAsync(system) is { } cmd)
+            Console.WriteLine($"actordb-node: command host on {cmd} (actordb {cmd})");
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"actordb-node: member Up {cluster.SelfAddress}"));
         if (served is not null)
             Console.WriteLine(node.Storage

@@ -35,6 +35,11 @@ public sealed record MetricsSettings(int PrometheusPort, string PrometheusHost)
     /// <summary>The HttpListener prefix of the endpoint, e.g. <c>http://127.0.0.1:9464/</c>.</summary>
     public string PrometheusPrefix => $"http://{(PrometheusHost.Contains(':') && !PrometheusHost.StartsWith('[') ? $"[{PrometheusHost}]" : PrometheusHost)}:{PrometheusPort}/";
 }
+/// <summary>Settings of the command host (section <c>actordb.cmd</c>).</summary>
+/// <param name="Enabled">Whether the node listens for <c>actordb HOST:PORT</c> clients.</param>
+/// <param name="Host">The address it binds (loopback by default).</param>
+/// <param name="Port">The TCP port; 0 picks a free one.</param>
+public sealed record CommandHostSettings(bool Enabled, string Host, int Port);
 
 /// <summary>
 /// ActorDb's settings, read from the <c>actordb</c> HOCON section (defaults in the embedded <c>reference.conf</c>).
@@ -45,7 +50,8 @@ public sealed record ActorDbSettings(
     VolumeGeometry Geometry,
     WriterSettings Writer,
     SegmentSettings Segment,
-    TimeSpan AskTimeout)
+    TimeSpan AskTimeout,
+    CommandHostSettings Cmd)
 {
     /// <summary>The metrics export (<c>actordb.metrics</c>).</summary>
     public MetricsSettings Metrics { get; init; } = MetricsSettings.Off;
@@ -133,7 +139,11 @@ public sealed record ActorDbSettings(
                 Read("segment.remembered-cpls", k => c.GetInt(k), v => v >= 16, "must be at least 16"),
                 Read("segment.preallocate-bytes", k => c.GetLong(k), v => v >= 0, "must not be negative"),
                 Read("segment.checkpoint-bytes", k => c.GetLong(k), v => v >= 1 << 16, "must be at least 64 KiB")),
-            Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"))
+            Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
+            new CommandHostSettings(
+                Read("cmd.enabled", k => c.GetBoolean(k)),
+                Read("cmd.host", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v), "must name an address"),
+                Read("cmd.port", k => c.GetInt(k), v => v is >= 0 and <= 65535, "must be 0..65535 (0 picks a free port)")))
         {
             Metrics = new MetricsSettings(
                 Read("metrics.prometheus-port", k => c.GetInt(k), v => v is >= 0 and <= 65535, "must be 0 (off) or a TCP port, 1..65535"),

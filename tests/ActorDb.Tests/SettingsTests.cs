@@ -37,4 +37,13 @@ public class SettingsTests
         var s = Create("actordb.segment-dispatcher.dedicated-thread-pool.thread-count = 3\nactordb.writer.lal = 20000");
         Assert.Equal(20000, s.Writer.Lal);
     }
+
+    [Fact]
+    public void The_command_host_is_off_on_loopback_9110_by_default_and_its_port_is_checked()
+    {
+        Assert.Equal(new CommandHostSettings(false, "127.0.0.1", 9110), Create("").Cmd);
+        Assert.Equal(0, Create("actordb.cmd { enabled = on, port = 0 }").Cmd.Port);
+        Assert.Contains("actordb.cmd.port = 70000", Assert.Throws<ConfigurationException>(() => Create("actordb.cmd.port = 70000")).Message);
+        Assert.Contains("actordb.cmd.hots", Assert.Throws<ConfigurationException>(() => Create("actordb.cmd.hots = x")).Message);
+    }
 }

@@ -8,6 +8,8 @@ using Akka.Hosting;
 using Akka.Remote.Hosting;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using ActorDb.Commands;
+using ActorDb.Commands.Palettes;
 using ActorDb.Core.Storage;
 using ActorDb.Metrics;
 using ActorDb.Recovery;
@@ -43,6 +45,8 @@ public sealed class ActorDbOptions
     /// clustering come from the host's own configuration (the roles still decide what ActorDb starts).
     /// </summary>
     public bool ConfigureCluster { get; set; } = true;
+    /// <summary><c>actordb.cmd.enabled</c>: serve <c>actordb HOST:PORT</c> clients (on <c>actordb.cmd.host</c>:<c>port</c>).</summary>
+    public bool? CommandHost { get; set; }
     /// <summary>More HOCON, applied over the defaults (e.g. from hocon/*.conf).</summary>
     public string? Hocon { get; set; }
 
@@ -54,6 +58,7 @@ public sealed class ActorDbOptions
         if (Fsync is not null) lines.Add($"actordb.segment.fsync = {(Fsync.Value ? "on" : "off")}");
         if (PgCount is not null) lines.Add($"actordb.volume.pg-count = {PgCount.Value}");
         if (PrometheusPort is not null) lines.Add($"actordb.metrics.prometheus-port = {PrometheusPort.Value}");
+        if (CommandHost is not null) lines.Add($"actordb.cmd.enabled = {(CommandHost.Value ? "on" : "off")}");
         var config = ConfigurationFactory.ParseString(string.Join("\n", lines));
         return Hocon is null ? config : config.WithFallback(ConfigurationFactory.ParseString(Hocon));
     }
@@ -170,6 +175,7 @@ public static class ActorDbHostingExtensions
                     return Task.FromResult(Akka.Done.Instance);
                 });
             }
+            if (settings.Cmd.Enabled) StartCommandHost(system, registry, settings.Cmd, actorDbPalettes: true);
             if (!node.Writer) return;
 
             // TODO(issue 4, item 5): on a cluster the recovery supervisor must be a cluster singleton on `writer` nodes, so
@@ -226,5 +232,39 @@ public static class ActorDbHostingExtensions
             provider.Dispose();
             return Task.FromResult(Akka.Done.Instance);
         });
+    }
+
+    /// <summary>
+    /// A command host for a process that is not an ActorDb node (the lighthouse): <c>cluster</c> and
+    /// <c>cluster-sharding</c> palettes only, plus any registered with
+    /// <see cref="ActorDbCommandsHostingExtensions.WithActorDbCommandPalette"/>. <see cref="WithActorDb"/> starts its own
+    /// (with the volume, pg, writer, recovery and metrics palettes) when <c>actordb.cmd.enabled</c> is on.
+    /// </summary>
+    /// <exception cref="IOException">at start, when the port cannot be bound.</exception>
+    public static AkkaConfigurationBuilder WithActorDbCommandHost(this AkkaConfigurationBuilder builder, CommandHostSettings settings)
+    {
+        builder.WithActors((system, registry) => StartCommandHost(system, registry, settings, actorDbPalettes: false));
+        return builder;
+    }
+
+    /// <summary>The command host (<c>/user/actordb-cmd</c>) with the built-in palettes. The port is bound here, so a
+    /// port in use stops the node's start with a message naming it.</summary>
+    private static void StartCommandHost(ActorSystem system, IActorRegistry registry, CommandHostSettings settings, bool actorDbPalettes)
+    {
+        var palettes = CommandPaletteRegistry.Get(system);
+        var builtIn = actorDbPalettes
+            ? new ICommandPalette[]
+            {
+                new ClusterPalette(), new ClusterShardingPalette(), new VolumePalette(), new PgPalette(),
+                new WriterPalette(), new RecoveryPalette(), new MetricsPalette(),
+            }
+            : [new ClusterPalette(), new ClusterShardingPalette()];
+        foreach (var palette in builtIn)
+        {
+            if (palettes.Find(palette.Definition.Name) is null) palettes.Register(palette);   // a host's own palette wins
+        }
+        var listener = CommandHost.Listen(settings);
+        var host = system.ActorOf(CommandHost.Props(listener, TimeSpan.FromSeconds(10)), "actordb-cmd");
+        registry.Register<CommandHostKey>(host);
     }
 }

@@ -45,11 +45,13 @@ public sealed class EmbeddedNode : IAsyncDisposable
     /// <param name="stopOnProcessExit">True: SIGTERM/Ctrl+C run Akka's coordinated shutdown by themselves (a node that
     /// only serves). False: the caller stops the node by disposing it (a program that must first finish its own work,
     /// such as a benchmark printing its report).</param>
+    /// <param name="configure">More Akka.Hosting composition after ActorDb's (e.g. a host application's own command
+    /// palette, <see cref="Commands.ActorDbCommandsHostingExtensions.WithActorDbCommandPalette"/>).</param>
     /// <exception cref="IOException">the data directory is in use by another process.</exception>
     /// <exception cref="ActorDbException">the volume did not open (the message says why).</exception>
     /// <exception cref="Akka.Configuration.ConfigurationException">a setting is invalid, or the node has no writer role.</exception>
     public static async Task<EmbeddedNode> StartAsync(ActorDbOptions options, string logLevel = "INFO", TimeSpan? openTimeout = null,
-        CancellationToken ct = default, bool stopOnProcessExit = true)
+        CancellationToken ct = default, bool stopOnProcessExit = true, Action<AkkaConfigurationBuilder>? configure = null)
     {
         // Fail fast, with a clear message, before any actor starts.
         var settings = ActorDbSettings.Create(options.ToConfig());
@@ -62,7 +64,7 @@ public sealed class EmbeddedNode : IAsyncDisposable
                 VolumeManifest.CheckOrCreate(settings.DataDir, settings.Geometry);
         }
 
-        var host = CreateHost(options, logLevel, stopOnProcessExit);
+        var host = CreateHost(options, logLevel, stopOnProcessExit, configure);
         await host.StartAsync(ct);
         var system = host.Services.GetRequiredService<ActorSystem>();
         var client = await ActorDbClient.ForAsync(system, ct);
@@ -87,10 +89,16 @@ public sealed class EmbeddedNode : IAsyncDisposable
     /// <param name="options">ActorDb options (data directory, fsync, extra HOCON with the node's roles and cluster keys).</param>
     /// <param name="logLevel">Minimum level of Akka log events written to the console.</param>
     /// <param name="stopOnProcessExit">True: SIGTERM/Ctrl+C run Akka's coordinated shutdown by themselves.</param>
+    /// <param name="configure">More Akka.Hosting composition after ActorDb's.</param>
     /// <exception cref="Akka.Configuration.ConfigurationException">a node setting is invalid; the message names the key.</exception>
-    public static IHost CreateHost(ActorDbOptions options, string logLevel = "INFO", bool stopOnProcessExit = true)
+    /// <exception cref="IOException">the command host is enabled and its port cannot be bound.</exception>
+    public static IHost CreateHost(ActorDbOptions options, string logLevel = "INFO", bool stopOnProcessExit = true,
+        Action<AkkaConfigurationBuilder>? configure = null)
     {
         var node = ActorDbNodeSettings.Create(options.ToConfig());
+        var cmd = ActorDbSettings.Create(options.ToConfig()).Cmd;
+        // A port in use is one clear line now rather than a failed start of the hosted service later.
+        if (cmd is { Enabled: true, Port: > 0 }) Commands.CommandHost.Listen(cmd).Stop();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Services.AddAkka(node.Cluster.ActorSystem, (akka, _) =>
@@ -99,6 +107,7 @@ public sealed class EmbeddedNode : IAsyncDisposable
                           "akka.log-dead-letters-during-shutdown = off\n" +
                           $"akka.coordinated-shutdown.run-by-clr-shutdown-hook = {(stopOnProcessExit ? "on" : "off")}", HoconAddMode.Prepend);
             akka.WithActorDb(options);
+            configure?.Invoke(akka);
         });
         return builder.Build();
     }
@@ -120,6 +129,11 @@ public sealed class EmbeddedNode : IAsyncDisposable
         }
         return result;
     }
+
+    /// <summary>Where this node's command host listens (<c>actordb HOST:PORT</c>), or null when
+    /// <c>actordb.cmd.enabled</c> is off.</summary>
+    public Task<Commands.CommandHostProtocol.Endpoint?> GetCommandEndpointAsync(CancellationToken ct = default) =>
+        Commands.CommandHost.GetEndpointAsync(System, ct);
 
     /// <summary>Stops the node: drains the writer, stops segments after their last fsync, leaves the cluster.</summary>
     public async ValueTask DisposeAsync()

@@ -27,7 +27,7 @@ public class LighthouseTests(ITestOutputHelper output)
         var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
 
         using var lighthouse = CliProcess.StartProgram("lighthouse",
-            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString() });
+            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0" });
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
 
         using var node = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>
@@ -41,6 +41,7 @@ public class LighthouseTests(ITestOutputHelper output)
             ["ACTORDB_DATA_DIR"] = Path.Combine(dir.Path, "data"),
             ["ACTORDB__SEGMENT__FSYNC"] = "off",
             ["AKKA__LOGLEVEL"] = "WARNING",
+            ["ACTORDB__CMD__PORT"] = "0",   // the command host is on in actordb-node: never collide on 9110
         });
         var startLine = await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the node's start line");
         var address = startLine.Split(' ')[2];
@@ -52,6 +53,14 @@ public class LighthouseTests(ITestOutputHelper output)
         // The lighthouse (the leader: lowest address or first up) saw the node reach Up, with its roles and AZ.
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {address} [az-a,storage,writer]", TimeSpan.FromSeconds(10), "the node Up at the lighthouse");
         output.WriteLine($"node serving and Up after {started.ElapsedMilliseconds} ms");
+
+        // The lighthouse's command host serves the cluster palettes (and no ActorDb palette: it runs no volume).
+        var lighthouseCmd = CommandTarget(await lighthouse.WaitForLineAsync(l => l.StartsWith("lighthouse: command host on "), TimeSpan.FromSeconds(5), "the lighthouse's command host"));
+        var show = await CliProcess.RunAsync(lighthouseCmd, "cluster", "show");
+        Assert.True(show.ExitCode == 0, show.Stderr);
+        Assert.Equal([$"{seed} | [lighthouse] | up |", $"{address} | [az-a,storage,writer] | up |", "Count: 2 nodes"],
+            show.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).OrderBy(l => l.StartsWith("Count") ? 1 : 0).ThenBy(l => l.Contains("[lighthouse]") ? 0 : 1));
+        Assert.Equal(2, (await CliProcess.RunAsync(lighthouseCmd, "volume", "status")).ExitCode);
 
         Assert.Equal(0, await node.TerminateAsync(TimeSpan.FromSeconds(20)));
         Assert.Contains("actordb-node: stopping", node.StdoutLines);
@@ -74,12 +83,13 @@ public class LighthouseTests(ITestOutputHelper output)
         {
             ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
             ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["ACTORDB__SEGMENT__FSYNC"] = "off", ["AKKA__LOGLEVEL"] = "WARNING",
+            ["ACTORDB__CMD__PORT"] = "0",   // the command host is on in actordb-node: never collide on 9110
         };
         var storageDir = Path.Combine(dir.Path, "storage");
         var writerDir = Path.Combine(dir.Path, "writer");
 
         using var lighthouse = CliProcess.StartProgram("lighthouse",
-            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString() });
+            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0" });
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
         using var storage = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>(Env("storage", storageDir)) { ["ACTORDB_AZ"] = "az-b" });
         using var writer = CliProcess.StartProgram("actordb-node", Env("writer", writerDir));
@@ -92,6 +102,15 @@ public class LighthouseTests(ITestOutputHelper output)
         Assert.Equal("actordb-node: serving (writer only: segments on the storage nodes); Ctrl+C to stop",
             await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(30), "the writer serving"));
         output.WriteLine($"writer serving after {started.ElapsedMilliseconds} ms");
+
+        // The writer-only node's command host sees the six segments, through its proxy, on the storage node.
+        var writerCmd = CommandTarget(await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: command host on "), TimeSpan.FromSeconds(5), "the writer's command host"));
+        var pg = await CliProcess.RunAsync(writerCmd, "pg", "show", "-g", "0", "--json");
+        Assert.True(pg.ExitCode == 0, pg.Stderr);
+        var rows = pg.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("\"segment\"")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(6, rows.Count);
+        Assert.All(rows, r => Assert.Equal(storageAddress, r.GetProperty("node").GetString()));
+        Assert.All(rows, r => Assert.Equal("serving", r.GetProperty("state").GetString()));
 
         Assert.Equal(0, await writer.TerminateAsync(TimeSpan.FromSeconds(20)));
         Assert.Equal(0, await storage.TerminateAsync(TimeSpan.FromSeconds(20)));
@@ -176,4 +195,7 @@ public class LighthouseTests(ITestOutputHelper output)
         Assert.Equal(1, result.ExitCode);
         Assert.StartsWith("lighthouse: akka.remote.dot-netty.tcp.port = 0: a lighthouse needs a fixed port", result.Stderr.Trim());
     }
+
+    /// <summary>HOST:PORT from a line <c>...: command host on 127.0.0.1:PORT (actordb 127.0.0.1:PORT)</c>.</summary>
+    private static string CommandTarget(string line) => line.Split(' ')[4];
 }

@@ -1,0 +1,321 @@
+using System.Runtime.CompilerServices;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Sharding;
+using ActorDb.Core;
+using ActorDb.Core.Commands;
+using ActorDb.Core.Recovery;
+using ActorDb.Hosting;
+using ActorDb.Recovery;
+using ActorDb.Storage;
+using ActorDb.Writer;
+
+namespace ActorDb.Commands.Palettes;
+
+/// <summary>One segment as <c>pg show</c> sees it: its status (null: no answer in time) and the node that hosts it.</summary>
+internal sealed record SegmentView(int Pg, int Replica, SegmentProtocol.SegmentStatus? Status, string Node);
+
+/// <summary>Reads the writer's and the segments' status through the protocols clients already use: the recovery
+/// supervisor (<see cref="WriterProtocol.GetWriterStatus"/>, <see cref="RecoveryProtocol.GetRecoveryHistory"/>) and the
+/// segment shard region (<see cref="SegmentProtocol.GetSegmentStatus"/>, <see cref="GetEntityLocation"/>).</summary>
+internal static class ActorDbStatus
+{
+    /// <summary>A segment that does not answer within this is shown unreachable.</summary>
+    private static readonly TimeSpan SegmentTimeout = TimeSpan.FromSeconds(2);
+
+    public static IActorRef Supervisor(CommandContext context) =>
+        context.Registry.TryGet<RecoverySupervisorKey>(out var supervisor)
+            ? supervisor
+            : throw new CommandException("this node has no writer role (actordb.roles): ask a writer node");
+
+    public static Task<WriterProtocol.WriterStatus> WriterAsync(CommandContext context, CancellationToken ct) =>
+        Supervisor(context).Ask<WriterProtocol.WriterStatus>(WriterProtocol.GetWriterStatus.Instance, context.Timeout, ct);
+
+    /// <summary>The writer's status, or null on a node without the writer role.</summary>
+    public static async Task<WriterProtocol.WriterStatus?> WriterOrNullAsync(CommandContext context, CancellationToken ct) =>
+        context.Registry.TryGet<RecoverySupervisorKey>(out _) ? await WriterAsync(context, ct) : null;
+
+    public static VolumeGeometry Geometry(CommandContext context) => ActorDbSettings.Create(context.System.Settings.Config).Geometry;
+
+    public static async Task<IReadOnlyList<SegmentView>> SegmentsAsync(CommandContext context, IEnumerable<int> pgs, CancellationToken ct)
+    {
+        if (!context.Registry.TryGet<SegmentRegionKey>(out var region))
+            throw new CommandException("this node has no segment region");
+        var self = Cluster.Get(context.System).SelfAddress;
+        var asks = new List<(int Pg, int Replica, Task<SegmentProtocol.SegmentStatus> Status, Task<EntityLocation> Location)>();
+        foreach (var pg in pgs)
+            for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
+                asks.Add((pg, r,
+                    region.Ask<SegmentProtocol.SegmentStatus>(new SegmentProtocol.GetSegmentStatus(pg, r), SegmentTimeout, ct),
+                    region.Ask<EntityLocation>(new GetEntityLocation(SegmentProtocol.EntityId(pg, r), SegmentTimeout), SegmentTimeout + TimeSpan.FromSeconds(1), ct)));
+        var views = new List<SegmentView>();
+        foreach (var (pg, r, statusTask, locationTask) in asks)
+        {
+            SegmentProtocol.SegmentStatus? status = null;
+            try { status = await statusTask; }
+            catch (AskTimeoutException) { }
+            var node = "?";
+            try
+            {
+                var location = await locationTask;
+                node = (location.ShardRegion.HasLocalScope ? self : location.ShardRegion).ToString();
+            }
+            catch (AskTimeoutException) { }
+            views.Add(new SegmentView(pg, r, status, node));
+        }
+        return views;
+    }
+
+    /// <summary>The PG's highest known LSN: its write-quorum point and every SCL the writer or a segment reported.</summary>
+    public static long PgTop(int pg, IEnumerable<SegmentView> segments, WriterProtocol.WriterStatus? writer)
+    {
+        var top = segments.Where(s => s.Pg == pg && s.Status is not null).Select(s => s.Status!.Scl.Value).DefaultIfEmpty(0).Max();
+        if (writer?.Pgs.FirstOrDefault(p => p.Pg == pg) is { } w)
+            top = Math.Max(top, Math.Max(w.QuorumLsn.Value, w.Scl.Select(s => s.Value).DefaultIfEmpty(0).Max()));
+        return top;
+    }
+
+    public static string State(SegmentView s, WriterProtocol.WriterStatus? writer)
+    {
+        var quorum = writer?.Pgs.FirstOrDefault(p => p.Pg == s.Pg)?.QuorumLsn.Value ?? 0;
+        var writerEpoch = writer is { State: "serving" or "draining" } ? writer.Epoch : 0;
+        return s.Status is { } st
+            ? SegmentHealth.Classify(true, st.Failure, st.Epoch, st.OpenedEpoch, writerEpoch, st.Scl.Value, quorum)
+            : SegmentHealth.Unreachable;
+    }
+
+    /// <summary>Where the writer's LSN allocation counts from: VDL, or the end of the range the recovery of this epoch
+    /// annulled when that is higher (the writer allocates above it, and those LSNs are never written).</summary>
+    public static long AllocationFloor(WriterProtocol.WriterStatus w) =>
+        w.Recovery is { Outcome: RecoveryOutcome.Opened } r && r.Epoch == w.Epoch ? Math.Max(w.Vdl.Value, r.TruncateTo.Value) : w.Vdl.Value;
+
+    /// <summary>Redo backlog: LSNs allocated and not yet durable, i.e. allocated minus <see cref="AllocationFloor"/>.
+    /// Right after a recovery, allocated - VDL would also count the annulled range, which no record will ever fill.</summary>
+    public static long Backlog(WriterProtocol.WriterStatus w) => Math.Max(0, w.Allocated.Value - AllocationFloor(w));
+
+    public static double? FsyncAvgMicros(SegmentProtocol.SegmentStatus s) => s.Syncs == 0 ? null : (double)s.SyncMicros / s.Syncs;
+}
+
+/// <summary><c>volume status</c>: the volume's LSNs, redo backlog against the LAL, commit rate, and recovery.</summary>
+public sealed class VolumePalette : ICommandPalette
+{
+    /// <summary>How long <c>volume status</c> watches the commit counter to compute commits/s.</summary>
+    public static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(1);
+
+    /// <inheritdoc />
+    public PaletteDefinition Definition { get; } = new("volume", "the volume as the writer sees it",
+        [new CommandDefinition("status", "epoch, allocated LSN, VCL, VDL, redo backlog and headroom to LAL, commits/s, recovery")]);
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var first = await ActorDbStatus.WriterAsync(context, ct);
+        var started = DateTime.UtcNow;
+        double? rate = null;
+        var w = first;
+        if (first.State == "serving")
+        {
+            await Task.Delay(RateWindow, ct);
+            w = await ActorDbStatus.WriterAsync(context, ct);
+            rate = (w.Commits - first.Commits) / (DateTime.UtcNow - started).TotalSeconds;
+        }
+        var history = await ActorDbStatus.Supervisor(context).Ask<RecoveryProtocol.RecoveryHistoryReply>(RecoveryProtocol.GetRecoveryHistory.Instance, context.Timeout, ct);
+        var backlog = ActorDbStatus.Backlog(w);
+        var last = history.Running ?? history.Recoveries.LastOrDefault() ?? w.Recovery;
+        yield return CommandRow.Record(
+            ("state", w.State),
+            ("epoch", w.Epoch),
+            ("allocated", w.Allocated.Value),
+            ("vcl", w.Vcl.Value),
+            ("vdl", w.Vdl.Value),
+            ("annulled-to", ActorDbStatus.AllocationFloor(w) > w.Vdl.Value ? ActorDbStatus.AllocationFloor(w) : null),
+            ("redo-backlog", backlog),
+            ("lal", w.Lal),
+            ("lal-headroom", w.Lal - backlog),
+            ("commits", w.Commits),
+            ("commits-per-sec", rate),
+            // TODO(issue 5 item 3): p50/p99 over the last minute from the actordb.commit.duration histogram once the
+            // metrics branch is merged; WriterStatus carries no latency distribution.
+            ("commit-p50-ms", "n/a (not in WriterStatus yet)"),
+            ("commit-p99-ms", "n/a (not in WriterStatus yet)"),
+            ("open-transactions", w.OpenTransactions),
+            ("commits-in-flight", w.CommitsInFlight),
+            ("recovery", history.Running is not null || w.State == "recovering" ? "in progress" : "no"),
+            ("last-recovery", last?.Summary()),
+            ("failure", w.Failure));
+    }
+}
+
+/// <summary><c>pg list</c> and <c>pg show -g N</c>: each protection group's segments: node, AZ, state, SCL, lag, fsync
+/// latency, bytes on disk.</summary>
+public sealed class PgPalette : ICommandPalette
+{
+    /// <inheritdoc />
+    public PaletteDefinition Definition { get; } = new("pg", "protection groups and their six segments",
+    [
+        new CommandDefinition("list", "every PG: segments serving, catching up, unreachable, fenced; quorum LSN; largest lag"),
+        new CommandDefinition("show", "the six segments of a PG: node, AZ, state, SCL, lag, fsync latency, bytes on disk",
+            [new SwitchDefinition("pg", ["-g", "--pg"], "the protection group number", Required: true, Values: ["0"])]),
+    ]);
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, CancellationToken ct) => command.Command switch
+    {
+        "list" => List(context, ct),
+        "show" => Show(context, command.Required("pg"), ct),
+        _ => throw new CommandException($"not implemented: {command}"),
+    };
+
+    private static async IAsyncEnumerable<CommandItem> List(CommandContext context, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var geometry = ActorDbStatus.Geometry(context);
+        var writer = await ActorDbStatus.WriterOrNullAsync(context, ct);
+        var segments = await ActorDbStatus.SegmentsAsync(context, Enumerable.Range(0, geometry.PgCount), ct);
+        for (var pg = 0; pg < geometry.PgCount; pg++)
+        {
+            var mine = segments.Where(s => s.Pg == pg).ToList();
+            var states = mine.Select(s => ActorDbStatus.State(s, writer)).ToList();
+            var top = ActorDbStatus.PgTop(pg, segments, writer);
+            int Count(string state) => states.Count(s => s == state);
+            yield return CommandRow.Of(
+                ("pg", pg),
+                ("quorum-lsn", writer?.Pgs.FirstOrDefault(p => p.Pg == pg)?.QuorumLsn.Value),
+                ("serving", $"{Count(SegmentHealth.Serving)}/{VolumeGeometry.SegmentsPerPg}"),
+                ("catching-up", Count(SegmentHealth.CatchingUp)),
+                ("unreachable", Count(SegmentHealth.Unreachable)),
+                ("fenced", Count(SegmentHealth.Fenced) + Count(SegmentHealth.StaleEpoch)),
+                ("failed", Count(SegmentHealth.Failed)),
+                ("max-lag", mine.Where(s => s.Status is not null).Select(s => top - s.Status!.Scl.Value).DefaultIfEmpty(0).Max())).WithHeader();
+        }
+        yield return new CommandFooter($"Count: {geometry.PgCount} PGs");
+    }
+
+    private static async IAsyncEnumerable<CommandItem> Show(CommandContext context, string pgText, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var geometry = ActorDbStatus.Geometry(context);
+        if (!int.TryParse(pgText, out var pg) || pg < 0 || pg >= geometry.PgCount)
+            throw new CommandException($"-g {pgText}: not a PG of this volume (0..{geometry.PgCount - 1})");
+        var writer = await ActorDbStatus.WriterOrNullAsync(context, ct);
+        var segments = await ActorDbStatus.SegmentsAsync(context, [pg], ct);
+        var top = ActorDbStatus.PgTop(pg, segments, writer);
+        foreach (var s in segments)
+        {
+            var st = s.Status;
+            yield return CommandRow.Of(
+                ("segment", SegmentProtocol.EntityId(s.Pg, s.Replica)),
+                ("node", s.Node),
+                ("az", VolumeGeometry.AzOf(s.Replica)),
+                ("state", ActorDbStatus.State(s, writer)),
+                ("epoch", st?.Epoch),
+                ("scl", st?.Scl.Value),
+                ("lag", st is null ? null : top - st.Scl.Value),
+                ("fsync-avg-us", st is null ? null : ActorDbStatus.FsyncAvgMicros(st)),
+                ("syncs", st?.Syncs),
+                ("bytes-on-disk", st?.BytesOnDisk),
+                ("failure", st?.Failure)).WithHeader();
+        }
+        yield return new CommandFooter($"Count: {segments.Count} segments (lag: LSNs behind the PG's most advanced replica or write-quorum point)");
+    }
+}
+
+/// <summary><c>writer status</c>: everything <see cref="WriterProtocol.WriterStatus"/> carries, and each PG as the writer
+/// tracks it.</summary>
+public sealed class WriterPalette : ICommandPalette
+{
+    /// <inheritdoc />
+    public PaletteDefinition Definition { get; } = new("writer", "the writer (one per volume)",
+        [new CommandDefinition("status", "state, epoch, LSNs, counters, and each PG's SCLs and quorum as the writer tracks them")]);
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var w = await ActorDbStatus.WriterAsync(context, ct);
+        yield return CommandRow.Record(
+            ("state", w.State), ("epoch", w.Epoch), ("allocated", w.Allocated.Value), ("vcl", w.Vcl.Value), ("vdl", w.Vdl.Value),
+            ("lal", w.Lal), ("commits", w.Commits), ("open-transactions", w.OpenTransactions), ("commits-in-flight", w.CommitsInFlight),
+            ("redo-records", w.RedoRecords), ("redo-bytes", w.RedoBytes), ("redo-bytes-shipped", w.RedoBytesShipped),
+            ("batches", w.Batches), ("batch-quorum-avg-us", w.AvgBatchQuorumMicros), ("busy-ms", w.BusyMicros / 1000),
+            ("failure", w.Failure), ("recovery", w.Recovery?.Summary()));
+        foreach (var pg in w.Pgs)
+            yield return CommandRow.Of(
+                ("pg", $"pg-{pg.Pg}"),
+                ("quorum-lsn", pg.QuorumLsn.Value),
+                ("scl", $"[{string.Join(",", pg.Scl.Select(s => s.Value))}]"),
+                ("stalled", pg.StalledReplicas.Count == 0 ? "" : $"stalled on replicas {string.Join(",", pg.StalledReplicas)}")).WithHeader();
+        yield return new CommandFooter($"Count: {w.Pgs.Count} PGs");
+    }
+}
+
+/// <summary><c>recovery history</c>: each recovery the supervisor ran: epoch, VDL, annulled range, phase durations.</summary>
+public sealed class RecoveryPalette : ICommandPalette
+{
+    /// <inheritdoc />
+    public PaletteDefinition Definition { get; } = new("recovery", "the writer's crash recoveries",
+        [new CommandDefinition("history", "every recovery: outcome, epoch, VDL, truncated range, phases with durations")]);
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var reply = await ActorDbStatus.Supervisor(context).Ask<RecoveryProtocol.RecoveryHistoryReply>(RecoveryProtocol.GetRecoveryHistory.Instance, context.Timeout, ct);
+        var all = reply.Recoveries.ToList();
+        if (reply.Running is not null) all.Add(reply.Running);
+        foreach (var r in all) yield return Row(r);
+        yield return new CommandFooter($"Count: {all.Count} recoveries (undo: none to do, deferred update keeps uncommitted changes out of storage)");
+    }
+
+    /// <summary>One recovery as a row.</summary>
+    internal static CommandRow Row(RecoveryRecord r) => CommandRow.Of(
+        ("number", r.Number),
+        ("epoch", r.Epoch),
+        ("outcome", r.Outcome.ToString().ToLowerInvariant()),
+        ("vdl", r.Vdl.Value),
+        ("truncated", r.TruncateTo > r.TruncateAfter ? $"({r.TruncateAfter}, {r.TruncateTo}]" : "none"),
+        ("total-ms", (long)Math.Round(r.Total.TotalMilliseconds)),
+        ("phases", r.PhasesText()),
+        ("started", r.StartedUtc.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture)),
+        ("reason", r.Reason),
+        ("failure", r.Failure)).WithHeader();
+}
+
+/// <summary>
+/// <c>metrics</c>: the current values ActorDb measures, named like the instruments of issue 5 item 3.
+/// TODO(issue 5 item 3): read the System.Diagnostics.Metrics instruments (a MeterListener over the ActorDb meters) once
+/// the metrics branch is merged; until then the values come from the writer's and segments' status messages, and
+/// commit latency and batch sizes are missing.
+/// </summary>
+public sealed class MetricsPalette : ICommandPalette
+{
+    /// <inheritdoc />
+    public PaletteDefinition Definition { get; } = new("metrics", "current values of ActorDb's measurements",
+        [new CommandDefinition("show", "LSN gauges, redo backlog, redo bytes by layer, segment fsyncs and lag")], DefaultCommand: "show");
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var geometry = ActorDbStatus.Geometry(context);
+        var w = await ActorDbStatus.WriterOrNullAsync(context, ct);
+        var segments = await ActorDbStatus.SegmentsAsync(context, Enumerable.Range(0, geometry.PgCount), ct);
+        var answered = segments.Where(s => s.Status is not null).Select(s => s.Status!).ToList();
+        long syncs = answered.Sum(s => s.Syncs), syncMicros = answered.Sum(s => s.SyncMicros);
+        var maxLag = segments.Where(s => s.Status is not null)
+            .Select(s => ActorDbStatus.PgTop(s.Pg, segments, w) - s.Status!.Scl.Value).DefaultIfEmpty(0).Max();
+        yield return CommandRow.Record(
+            ("actordb.lsn.allocated", w?.Allocated.Value),
+            ("actordb.vcl", w?.Vcl.Value),
+            ("actordb.vdl", w?.Vdl.Value),
+            ("actordb.redo.backlog", w is null ? null : ActorDbStatus.Backlog(w)),
+            ("actordb.commits", w?.Commits),
+            ("actordb.redo.records", w?.RedoRecords),
+            ("actordb.redo.bytes{layer=writer}", w?.RedoBytes),
+            ("actordb.redo.bytes{layer=network}", w?.RedoBytesShipped),
+            ("actordb.redo.bytes{layer=segment-log}", answered.Sum(s => s.BytesWritten)),
+            ("actordb.redo.bytes{layer=page-store}", answered.Sum(s => s.PageStoreBytesWritten)),
+            ("actordb.redo.batches", w?.Batches),
+            ("actordb.redo.batch.quorum.avg_us", w?.AvgBatchQuorumMicros),
+            ("actordb.segment.fsyncs", answered.Sum(s => s.Fsyncs)),
+            ("actordb.segment.fsync.avg_us", syncs == 0 ? null : (double)syncMicros / syncs),
+            ("actordb.segment.lag.max", maxLag),
+            ("actordb.segments.answering", $"{answered.Count}/{segments.Count}"));
+        yield return new CommandFooter("source: writer and segment status messages (the System.Diagnostics.Metrics instruments are not merged yet)");
+    }
+}
