@@ -24,7 +24,7 @@ public sealed class ActorDbMetrics : IExtension
 
     /// <summary>The writer's instruments: commit latency and its phases, redo batches, LSN gauges, segment lag.</summary>
     public WriterMetrics Writer { get; }
-    /// <summary>The segments' instruments: fsync latency.</summary>
+    /// <summary>The segments' instruments: fsync latency, records repaired from PG peers.</summary>
     public SegmentMetrics Segment { get; }
     /// <summary>Redo bytes by layer (network, segment log, page store).</summary>
     public RedoMetrics Redo { get; }

@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 
 namespace ActorDb.Metrics;
 
-/// <summary>The storage segments' instruments (meter <c>ActorDb.Segment</c>).</summary>
+/// <summary>The storage segments' instruments (meter <c>ActorDb.Segment</c>): fsync latency and peer repairs.</summary>
 public sealed class SegmentMetrics
 {
     /// <summary>The meter's name.</summary>
@@ -15,12 +15,18 @@ public sealed class SegmentMetrics
     /// commit of a segment log, write + fdatasync (write only with fsync off).</summary>
     public Histogram<double> FsyncDuration { get; }
 
+    /// <summary><c>actordb.gossip.repairs</c> ({record}), tags <c>actordb.pg</c> and <c>actordb.segment</c> (the segment
+    /// repaired): redo records a segment appended from a PG peer to fill its chain (catch-up, FetchRedo).</summary>
+    public Counter<long> GossipRepairs { get; }
+
     /// <summary>Creates the instruments on <paramref name="meter"/>.</summary>
     public SegmentMetrics(Meter meter)
     {
         Meter = meter;
         FsyncDuration = meter.CreateHistogram("actordb.segment.fsync.duration", "s",
             "One group commit of a segment log: write and fdatasync", tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ActorDbMetrics.SecondsBuckets });
+        GossipRepairs = meter.CreateCounter<long>("actordb.gossip.repairs", "{record}",
+            "Redo records a segment appended from a PG peer to fill holes in its chain");
     }
 
     /// <summary>The tags of one segment, made once per segment so that recording allocates nothing.</summary>

@@ -352,6 +352,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _appended += appended;
         _unsynced.Enqueue((_appended, _scl.Scl));
         _syncThread.Signal();
+        _metrics.GossipRepairs.Add(appended, _pgTag, _segmentTag);
         _log.Info("Segment {Segment} (PG {Pg}): {Records} record(s) from peer pg-{Pg}-{Peer}; SCL now {Scl}",
             new object[] { EntityId(_pg, _replica), _pg, appended, _pg, p.FromReplica, _scl.Scl });
         if (_scl.Scl < _peerScl) FetchFrom(p.FromReplica);   // more where these came from
