@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using ActorDb.Core;
+using ActorDb.Core.Metrics;
 
 namespace ActorDb.Metrics;
 
@@ -60,6 +61,10 @@ public sealed class WriterMetrics
     /// <summary><c>actordb.redo.batch.size</c> (By): bytes of one copy of a batch (frames as on disk).</summary>
     public Histogram<long> BatchSize { get; }
 
+    /// <summary>The durable commits of the last minute, as <see cref="CommitDuration"/> records them, kept for the
+    /// percentiles of <c>volume status</c> (a histogram instrument's buckets are the exporter's, not readable here).</summary>
+    public LatencyWindow RecentCommits { get; } = new();
+
     /// <summary>Creates the instruments on <paramref name="meter"/>.</summary>
     public WriterMetrics(Meter meter)
     {
@@ -104,6 +109,7 @@ public sealed class WriterMetrics
         var start = t.Requested != 0 ? t.Requested : t.Received;
         if (start == 0) return;
         CommitDuration.Record(Seconds(start, replied));
+        RecentCommits.Record(replied, (long)(Seconds(start, replied) * 1_000_000));
         if (t.Requested != 0 && t.Received != 0) RecordPhase(0, t.Requested, t.Received);
         if (t.Received != 0 && t.Sealed != 0) RecordPhase(1, t.Received, t.Sealed);
         if (t.Sealed != 0 && t.Shipped != 0) RecordPhase(2, t.Sealed, t.Shipped);

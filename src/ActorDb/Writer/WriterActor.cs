@@ -676,6 +676,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _bytesShipped, _batches,
             _batchesQuorate == 0 ? 0 : _batchQuorumTicks * 1_000_000 / Stopwatch.Frequency / _batchesQuorate,
             _busyTicks * 1_000_000 / Stopwatch.Frequency,
-            _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _failure, _recovery);
+            _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _failure, _recovery,
+            _metrics.RecentCommits.Summarize(Stopwatch.GetTimestamp()));
     }
 }

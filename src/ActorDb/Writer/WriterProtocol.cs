@@ -1,5 +1,6 @@
 using ActorDb.Client;
 using ActorDb.Core;
+using ActorDb.Core.Metrics;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Transactions;
 
@@ -54,11 +55,13 @@ public static class WriterProtocol
     /// serving, draining, stopping, stopped, fenced or failed; <paramref name="AvgBatchQuorumMicros"/> is the mean time
     /// from sending a redo batch to its write quorum, in µs; <paramref name="BusyMicros"/> the writer's total time spent
     /// handling messages, µs; <paramref name="Recovery"/> the recovery that opened this writer's epoch (or the one
-    /// running now, or the last one that failed).</summary>
+    /// running now, or the last one that failed); <paramref name="CommitLatency"/> the durable commits of this node over
+    /// the last minute (<see cref="Metrics.WriterMetrics.RecentCommits"/>: count, p50, p99), null from the supervisor.</summary>
     public sealed record WriterStatus(
         string State, long Epoch, Lsn Allocated, Lsn Vcl, Lsn Vdl, long Lal,
         long Commits, long RedoRecords, long RedoBytes, long RedoBytesShipped, long Batches, long AvgBatchQuorumMicros, long BusyMicros,
-        int OpenTransactions, int CommitsInFlight, IReadOnlyList<PgStatus> Pgs, string? Failure, RecoveryRecord? Recovery = null);
+        int OpenTransactions, int CommitsInFlight, IReadOnlyList<PgStatus> Pgs, string? Failure, RecoveryRecord? Recovery = null,
+        LatencySummary? CommitLatency = null);
 
     /// <summary>One PG as the writer sees it: SCL per replica, quorum LSN, and the replicas a stall is waiting for.</summary>
     public sealed record PgStatus(int Pg, IReadOnlyList<Lsn> Scl, Lsn QuorumLsn, IReadOnlyList<int> StalledReplicas);

@@ -84,6 +84,35 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
     }
 
     [Fact]
+    public async Task Volume_status_shows_the_commit_latency_percentiles_of_the_last_minute()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            await using var tx = fixture.Node.Client.Begin();
+            await tx.InsertAsync("t", 1000L + i, new Dictionary<string, object?> { ["v"] = (long)i });
+            await tx.CommitAsync();
+        }
+        // Each coordinator records its commit after replying: wait until the writer's window holds all five.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while ((await fixture.Node.Client.GetStatusAsync()).CommitLatency is not { Count: >= 5 } && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+
+        var r = await CliProcess.RunAsync(fixture.Target, "volume", "status", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var json = JsonDocument.Parse(Assert.Single(Lines(r.Stdout)));
+        var root = json.RootElement;
+        Assert.True(root.GetProperty("commits-last-min").GetInt64() >= 5, r.Stdout);
+        Assert.Equal(JsonValueKind.Number, root.GetProperty("commit-p50-ms").ValueKind);
+        Assert.Equal(JsonValueKind.Number, root.GetProperty("commit-p99-ms").ValueKind);
+        var (p50, p99) = (root.GetProperty("commit-p50-ms").GetDouble(), root.GetProperty("commit-p99-ms").GetDouble());
+        Assert.True(p50 > 0 && p50 <= p99, r.Stdout);
+
+        var text = await CliProcess.RunAsync(fixture.Target, "volume", "status");
+        Assert.True(text.ExitCode == 0, text.Stderr);
+        Assert.Matches(@"(?m)^commit-p99-ms\s+\| \d+(\.\d+)?$", text.Stdout);
+    }
+
+    [Fact]
     public async Task Pg_list_and_show_see_six_serving_segments()
     {
         var r = await CliProcess.RunAsync(fixture.Target, "pg", "list");

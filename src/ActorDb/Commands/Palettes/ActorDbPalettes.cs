@@ -96,7 +96,8 @@ internal static class ActorDbStatus
     public static double? FsyncAvgMicros(SegmentProtocol.SegmentStatus s) => s.Syncs == 0 ? null : (double)s.SyncMicros / s.Syncs;
 }
 
-/// <summary><c>volume status</c>: the volume's LSNs, redo backlog against the LAL, commit rate, and recovery.</summary>
+/// <summary><c>volume status</c>: the volume's LSNs, redo backlog against the LAL, commit rate, commit latency p50/p99
+/// over the last minute, and recovery.</summary>
 public sealed class VolumePalette : ICommandPalette
 {
     /// <summary>How long <c>volume status</c> watches the commit counter to compute commits/s.</summary>
@@ -104,7 +105,7 @@ public sealed class VolumePalette : ICommandPalette
 
     /// <inheritdoc />
     public PaletteDefinition Definition { get; } = new("volume", "the volume as the writer sees it",
-        [new CommandDefinition("status", "epoch, allocated LSN, VCL, VDL, redo backlog and headroom to LAL, commits/s, recovery")]);
+        [new CommandDefinition("status", "epoch, allocated LSN, VCL, VDL, redo backlog and headroom to LAL, commits/s, p50/p99 commit latency over the last minute, recovery")]);
 
     /// <inheritdoc />
     public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)
@@ -134,16 +135,18 @@ public sealed class VolumePalette : ICommandPalette
             ("lal-headroom", w.Lal - backlog),
             ("commits", w.Commits),
             ("commits-per-sec", rate),
-            // TODO(issue 5 item 3): p50/p99 over the last minute from the actordb.commit.duration histogram once the
-            // metrics branch is merged; WriterStatus carries no latency distribution.
-            ("commit-p50-ms", "n/a (not in WriterStatus yet)"),
-            ("commit-p99-ms", "n/a (not in WriterStatus yet)"),
+            // Durable commits of the last minute on this node (WriterMetrics.RecentCommits); empty when there were none.
+            ("commits-last-min", w.CommitLatency?.Count),
+            ("commit-p50-ms", Round(w.CommitLatency?.P50Ms)),
+            ("commit-p99-ms", Round(w.CommitLatency?.P99Ms)),
             ("open-transactions", w.OpenTransactions),
             ("commits-in-flight", w.CommitsInFlight),
             ("recovery", history.Running is not null || w.State == "recovering" ? "in progress" : "no"),
             ("last-recovery", last?.Summary()),
             ("failure", w.Failure));
     }
+
+    private static double? Round(double? ms) => ms is { } v ? Math.Round(v, 3) : null;
 }
 
 /// <summary><c>pg list</c> and <c>pg show -g N</c>: each protection group's segments: node, AZ, state, SCL, lag, fsync
