@@ -42,7 +42,12 @@ public sealed class ActorDbMetrics : IExtension
         Segment = new SegmentMetrics(Create(SegmentMetrics.MeterName));
         Redo = new RedoMetrics(Create(RedoMetrics.MeterName));
         Recovery = new RecoveryMetrics(Create(RecoveryMetrics.MeterName));
+        Reader = new MetricsReader(this);
     }
+
+    /// <summary>The current values of these instruments, read by a listener of this node's own (the <c>metrics</c>
+    /// command).</summary>
+    public MetricsReader Reader { get; }
 
     private readonly bool _ownsMeters;
 
@@ -54,9 +59,11 @@ public sealed class ActorDbMetrics : IExtension
         ReferenceEquals(instrument.Meter, Writer.Meter) || ReferenceEquals(instrument.Meter, Segment.Meter)
         || ReferenceEquals(instrument.Meter, Redo.Meter) || ReferenceEquals(instrument.Meter, Recovery.Meter);
 
-    /// <summary>Disposes the meters this object created itself (not those of a factory: the factory owns them).</summary>
+    /// <summary>Stops <see cref="Reader"/> and disposes the meters this object created itself (not those of a factory:
+    /// the factory owns them).</summary>
     public void Dispose()
     {
+        Reader.Dispose();
         if (!_ownsMeters) return;
         Writer.Meter.Dispose();
         Segment.Meter.Dispose();

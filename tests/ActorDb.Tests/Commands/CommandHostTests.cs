@@ -113,6 +113,33 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
     }
 
     [Fact]
+    public async Task Metrics_reads_the_nodes_instruments()
+    {
+        var writer = await fixture.Node.Client.GetStatusAsync();
+        var r = await CliProcess.RunAsync(fixture.Target, "metrics", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var rows = Lines(r.Stdout).Where(l => l.Contains("\"instrument\"")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        JsonElement Row(string instrument, string tags = "") =>
+            Assert.Single(rows, e => e.GetProperty("instrument").GetString() == instrument && e.GetProperty("tags").GetString() == tags);
+
+        // Gauges: the writer's own values (the node is idle).
+        Assert.Equal(writer.Vdl.Value, Row("actordb.volume.vdl").GetProperty("value").GetInt64());
+        Assert.Equal(writer.Allocated.Value, Row("actordb.volume.allocated_lsn").GetProperty("value").GetInt64());
+        Assert.Equal("gauge", Row("actordb.volume.vdl").GetProperty("kind").GetString());
+        // Histograms: measured since the node started (the fixture committed before the test).
+        var commits = Row("actordb.commit.duration");
+        Assert.Equal("histogram", commits.GetProperty("kind").GetString());
+        Assert.True(commits.GetProperty("count").GetInt64() >= 1, commits.ToString());
+        Assert.True(commits.GetProperty("value").GetDouble() > 0, commits.ToString());
+        for (var replica = 0; replica < 6; replica++)
+            Assert.True(Row("actordb.segment.fsync.duration", $"actordb.pg=0,actordb.segment=pg-0-{replica}").GetProperty("count").GetInt64() > 0);
+        // Counters: redo on the network is six copies of every batch.
+        var network = Row("actordb.redo.bytes", "layer=network");
+        Assert.Equal("counter", network.GetProperty("kind").GetString());
+        Assert.Equal(6 * Row("actordb.redo.batch.size").GetProperty("value").GetInt64(), network.GetProperty("value").GetInt64());
+    }
+
+    [Fact]
     public async Task Pg_list_and_show_see_six_serving_segments()
     {
         var r = await CliProcess.RunAsync(fixture.Target, "pg", "list");

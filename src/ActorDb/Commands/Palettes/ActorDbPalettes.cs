@@ -281,44 +281,33 @@ public sealed class RecoveryPalette : ICommandPalette
 }
 
 /// <summary>
-/// <c>metrics</c>: the current values ActorDb measures, named like the instruments of issue 5 item 3.
-/// TODO(issue 5 item 3): read the System.Diagnostics.Metrics instruments (a MeterListener over the ActorDb meters) once
-/// the metrics branch is merged; until then the values come from the writer's and segments' status messages, and
-/// commit latency and batch sizes are missing.
+/// <c>metrics</c>: the current value of each of this node's System.Diagnostics.Metrics instruments, one row per
+/// instrument and tag set, read through the node's own listener (<see cref="Metrics.ActorDbMetrics.Reader"/>): what an
+/// exporter would see. Counters: the total since the node started; histograms: count, sum and mean; gauges: observed now.
 /// </summary>
 public sealed class MetricsPalette : ICommandPalette
 {
     /// <inheritdoc />
-    public PaletteDefinition Definition { get; } = new("metrics", "current values of ActorDb's measurements",
-        [new CommandDefinition("show", "LSN gauges, redo backlog, redo bytes by layer, segment fsyncs and lag")], DefaultCommand: "show");
+    public PaletteDefinition Definition { get; } = new("metrics", "current values of ActorDb's instruments",
+        [new CommandDefinition("show", "every instrument of this node by tag set: counter totals, histogram count/sum/mean, gauges now")], DefaultCommand: "show");
 
     /// <inheritdoc />
     public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)
     {
-        var geometry = ActorDbStatus.Geometry(context);
-        var w = await ActorDbStatus.WriterOrNullAsync(context, ct);
-        var segments = await ActorDbStatus.SegmentsAsync(context, Enumerable.Range(0, geometry.PgCount), ct);
-        var answered = segments.Where(s => s.Status is not null).Select(s => s.Status!).ToList();
-        long syncs = answered.Sum(s => s.Syncs), syncMicros = answered.Sum(s => s.SyncMicros);
-        var maxLag = segments.Where(s => s.Status is not null)
-            .Select(s => ActorDbStatus.PgTop(s.Pg, segments, w) - s.Status!.Scl.Value).DefaultIfEmpty(0).Max();
-        yield return CommandRow.Record(
-            ("actordb.lsn.allocated", w?.Allocated.Value),
-            ("actordb.vcl", w?.Vcl.Value),
-            ("actordb.vdl", w?.Vdl.Value),
-            ("actordb.redo.backlog", w is null ? null : ActorDbStatus.Backlog(w)),
-            ("actordb.commits", w?.Commits),
-            ("actordb.redo.records", w?.RedoRecords),
-            ("actordb.redo.bytes{layer=writer}", w?.RedoBytes),
-            ("actordb.redo.bytes{layer=network}", w?.RedoBytesShipped),
-            ("actordb.redo.bytes{layer=segment-log}", answered.Sum(s => s.BytesWritten)),
-            ("actordb.redo.bytes{layer=page-store}", answered.Sum(s => s.PageStoreBytesWritten)),
-            ("actordb.redo.batches", w?.Batches),
-            ("actordb.redo.batch.quorum.avg_us", w?.AvgBatchQuorumMicros),
-            ("actordb.segment.fsyncs", answered.Sum(s => s.Fsyncs)),
-            ("actordb.segment.fsync.avg_us", syncs == 0 ? null : (double)syncMicros / syncs),
-            ("actordb.segment.lag.max", maxLag),
-            ("actordb.segments.answering", $"{answered.Count}/{segments.Count}"));
-        yield return new CommandFooter("source: writer and segment status messages (the System.Diagnostics.Metrics instruments are not merged yet)");
+        await Task.Yield();
+        var reader = Metrics.ActorDbMetrics.For(context.System).Reader;
+        var series = reader.Read();
+        foreach (var s in series)
+            yield return CommandRow.Of(
+                ("instrument", s.Instrument),
+                ("tags", s.Tags),
+                ("kind", s.Kind),
+                ("unit", s.Unit),
+                ("value", s.Value),
+                ("count", s.Count),
+                ("mean", s.Count is > 0 ? s.Value / s.Count.Value : null)).WithHeader();
+        var silent = reader.Instruments().Except(series.Select(s => s.Instrument)).ToList();
+        yield return new CommandFooter($"Count: {series.Count} series (value: counter total since start, histogram sum, gauge now)"
+                                       + (silent.Count == 0 ? "" : $"; nothing measured yet: {string.Join(", ", silent)}"));
     }
 }
