@@ -10,6 +10,8 @@ public sealed class PgOutbox(int pg, long maxRetainedBytes)
 {
     private readonly List<RedoRecord> _unsent = new();
     private readonly LinkedList<RedoRecord> _retained = new();
+    private readonly Queue<(Lsn Last, long At)> _shipped = new();   // each batch's last LSN and when it was taken
+    private const int MaxShipTimes = 4096;
 
     /// <summary>The protection group.</summary>
     public int Pg { get; } = pg;
@@ -29,7 +31,8 @@ public sealed class PgOutbox(int pg, long maxRetainedBytes)
     }
 
     /// <summary>Takes every unsent record as one batch (in LSN order) and retains it for resending.</summary>
-    public RedoRecord[] TakeBatch()
+    /// <param name="now">When the batch is shipped, in the caller's clock (e.g. Stopwatch ticks); kept for <see cref="ShippedAt"/>.</param>
+    public RedoRecord[] TakeBatch(long now = 0)
     {
         var batch = _unsent.ToArray();
         _unsent.Clear();
@@ -38,7 +41,12 @@ public sealed class PgOutbox(int pg, long maxRetainedBytes)
             _retained.AddLast(r);
             RetainedBytes += Size(r);
         }
-        if (batch.Length > 0) LastSent = batch[^1].Lsn;
+        if (batch.Length > 0)
+        {
+            LastSent = batch[^1].Lsn;
+            _shipped.Enqueue((LastSent, now));
+            if (_shipped.Count > MaxShipTimes) _shipped.Dequeue();
+        }
         return batch;
     }
 
@@ -59,6 +67,17 @@ public sealed class PgOutbox(int pg, long maxRetainedBytes)
             RetainedBytes -= Size(n.Value);
             _retained.RemoveFirst();
         }
+    }
+
+    /// <summary>When the first record above <paramref name="scl"/> was shipped (the clock given to <see cref="TakeBatch"/>):
+    /// how long a segment at that SCL has lagged. Null when nothing shipped is above it; the oldest time kept when the
+    /// batch is older than the last 4096.</summary>
+    public long? ShippedAt(Lsn scl)
+    {
+        if (scl >= LastSent || _shipped.Count == 0) return null;
+        foreach (var (last, at) in _shipped)
+            if (last > scl) return at;
+        return null;
     }
 
     private static long Size(RedoRecord r) => r.Payload.Length + 64;

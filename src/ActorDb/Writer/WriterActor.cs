@@ -434,7 +434,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             var pg = outbox.Pg;
             if (outbox.UnsentCount == 0 || _batchesInFlight[pg].Count >= _settings.Writer.MaxBatchesInFlightPerPg) continue;
             if (_batchesInFlight[pg].Count == 0) _quorumProgress[pg] = DateTime.UtcNow;
-            var records = outbox.TakeBatch();
+            var records = outbox.TakeBatch(Stopwatch.GetTimestamp());
             var last = records[^1].Lsn;
             var now = Stopwatch.GetTimestamp();
             _batchesInFlight[pg].Enqueue((last, now));
@@ -671,7 +671,9 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         var pgs = Enumerable.Range(0, _pgCount).Select(pg => new PgStatus(pg,
             Enumerable.Range(0, 6).Select(r => _engine.Tracker.Scl(pg, r)).ToArray(),
             _engine.Tracker.PgQuorumLsn(pg),
-            _engine.Tracker.OldestOutstanding(pg) is { } o && _stalled[pg] ? StalledReplicas(pg, o) : [])).ToArray();
+            _engine.Tracker.OldestOutstanding(pg) is { } o && _stalled[pg] ? StalledReplicas(pg, o) : [],
+            Enumerable.Range(0, 6).Select(r => _engine.Outboxes[pg].ShippedAt(_engine.Tracker.Scl(pg, r)) is { } at
+                ? (long)Stopwatch.GetElapsedTime(at).TotalMilliseconds : 0L).ToArray())).ToArray();
         return new WriterStatus(_state, _engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _settings.Writer.Lal,
             _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _bytesShipped, _batches,
             _batchesQuorate == 0 ? 0 : _batchQuorumTicks * 1_000_000 / Stopwatch.Frequency / _batchesQuorate,

@@ -63,8 +63,9 @@ public static class WriterProtocol
         int OpenTransactions, int CommitsInFlight, IReadOnlyList<PgStatus> Pgs, string? Failure, RecoveryRecord? Recovery = null,
         LatencySummary? CommitLatency = null);
 
-    /// <summary>One PG as the writer sees it: SCL per replica, quorum LSN, and the replicas a stall is waiting for.</summary>
-    public sealed record PgStatus(int Pg, IReadOnlyList<Lsn> Scl, Lsn QuorumLsn, IReadOnlyList<int> StalledReplicas);
+    /// <summary>One PG as the writer sees it: SCL per replica, quorum LSN, the replicas a stall is waiting for, and per
+    /// replica how long (ms) the oldest record it lacks has been shipped (0: it lacks nothing the writer shipped).</summary>
+    public sealed record PgStatus(int Pg, IReadOnlyList<Lsn> Scl, Lsn QuorumLsn, IReadOnlyList<int> StalledReplicas, IReadOnlyList<long>? LagMs = null);
 
     /// <summary>Clean stop: stop accepting work, abort open transactions, wait (up to the drain timeout) for in-flight
     /// commits to become durable. Reply: <see cref="Drained"/>.</summary>

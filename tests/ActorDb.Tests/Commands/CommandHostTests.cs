@@ -160,6 +160,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
             Assert.Equal("serving", s.GetProperty("state").GetString());
             Assert.True(s.GetProperty("scl").GetInt64() >= vdl);
             Assert.True(s.GetProperty("bytes-on-disk").GetInt64() > 0);
+            Assert.True(s.GetProperty("lag-ms").GetInt64() >= 0);   // a number: how long it lags the writer, in ms
         });
         Assert.Equal(["az-a", "az-a", "az-b", "az-b", "az-c", "az-c"], segments.Select(s => s.GetProperty("az").GetString()));
     }

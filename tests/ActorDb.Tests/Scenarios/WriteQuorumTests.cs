@@ -119,4 +119,22 @@ public class WriteQuorumTests(ITestOutputHelper output) : WriterScenarioBase(out
         foreach (var r in new[] { 1, 5 }) await StartSegmentAsync(r);
         await StopWriterAsync(writer);
     }
+
+    [Fact]
+    public async Task A_segment_that_misses_batches_shows_how_long_it_has_lagged_in_ms()
+    {
+        var (writer, client) = await StartWriterAsync("writer-lag");
+        await client.CreateTableAsync(Kv);
+        await BlackholeAsync(5, on: true);
+        AssertDurable(await InsertAsync(client, 1, "pg-0-5 misses this"));
+        var before = DateTime.UtcNow;
+        await Task.Delay(400);
+        var status = await client.GetStatusAsync();
+        var lag = status.Pgs[Pg].LagMs!;
+        var waited = (long)(DateTime.UtcNow - before).TotalMilliseconds;
+        Assert.True(lag[5] >= 400 && lag[5] <= waited + 5_000, $"pg-0-5 lag {lag[5]} ms after {waited} ms");
+        Assert.All(Enumerable.Range(0, 5), r => Assert.Equal(0, lag[r]));   // the others hold everything shipped
+        await BlackholeAsync(5, on: false);
+        await StopWriterAsync(writer);
+    }
 }

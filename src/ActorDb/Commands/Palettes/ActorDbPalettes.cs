@@ -212,12 +212,13 @@ public sealed class PgPalette : ICommandPalette
                 ("epoch", st?.Epoch),
                 ("scl", st?.Scl.Value),
                 ("lag", st is null ? null : top - st.Scl.Value),
+                ("lag-ms", writer?.Pgs.ElementAtOrDefault(pg)?.LagMs?[s.Replica]),
                 ("fsync-avg-us", st is null ? null : ActorDbStatus.FsyncAvgMicros(st)),
                 ("syncs", st?.Syncs),
                 ("bytes-on-disk", st?.BytesOnDisk),
                 ("failure", st?.Failure)).WithHeader();
         }
-        yield return new CommandFooter($"Count: {segments.Count} segments (lag: LSNs behind the PG's most advanced replica or write-quorum point)");
+        yield return new CommandFooter($"Count: {segments.Count} segments (lag: LSNs behind the PG's most advanced replica or write-quorum point; lag-ms: how long ago the writer shipped the oldest record the segment still lacks, as the writer's acks show)");
     }
 }
 
