@@ -22,10 +22,10 @@ public sealed record RecoveryPlan(long Epoch, Lsn Vdl, Lsn TruncateAfter, Lsn Tr
 /// <summary>
 /// Computes how to open a volume from a read quorum of segment reports per PG (Aurora, SIGMOD 2017 §4.3 and SIGMOD
 /// 2018 §2.3): the new epoch is above every epoch seen (or the one the reporters were fenced with); per PG the complete
-/// point is the (k - 2)-th highest SCL of its k &gt;= 3 reporting segments: a record on a write quorum of 4 is on at
-/// least k - 2 of any k reporters, so it lies within that point, and with all 6 reporting the point is the PG's write
-/// quorum LSN, which 4 segments hold, so the PG can take new writes at once (with k &lt; 6 the point may be on fewer than
-/// 4 until the others catch up from peers). The VDL is the highest CPL whose per-PG tails are all within those points
+/// point is the highest SCL among its reporting segments: with Vr + Vw &gt; V any record that reached a write quorum
+/// is in some reporter's chain, and it stays found when another segment that held it lost its tail (a disk that cut
+/// a torn or damaged tail). The point may be held by fewer than 4 segments; the others fetch the records from their
+/// peers (segment catch-up) before the PG takes a write quorum again. The VDL is the highest CPL whose per-PG tails are all within those points
 /// and that no reporter has annulled; the range (VDL, max(VDL + LAL, highest LSN seen)] is annulled (nothing for a
 /// brand-new volume), and new LSNs are allocated above it.
 /// </summary>
@@ -49,8 +49,7 @@ public static class RecoveryPlanner
                 throw new InvalidOperationException(
                     $"PG {pg}: only {mine.Count} segment(s) answered ({string.Join(", ", mine.Select(r => r.Replica))}); recovery needs a read quorum of {VolumeGeometry.ReadQuorum}");
             var scls = mine.GroupBy(r => r.Replica).Select(g => g.Max(r => r.Scl)).OrderByDescending(l => l).ToList();
-            // A record on a write quorum is on at least k - (V - Vw) of k reporters: the (k - 2)-th highest SCL holds it.
-            complete[pg] = scls[scls.Count - (VolumeGeometry.SegmentsPerPg - VolumeGeometry.WriteQuorum) - 1];
+            complete[pg] = scls[0];
         }
         var seenEpoch = 0L;
         foreach (var r in reports)

@@ -34,23 +34,22 @@ public class RecoveryPlannerTests
         Assert.Equal(L(14), plan.TruncateTo);
     }
 
-    [Theory]
-    [InlineData(6, 4)]   // all six report: the 4th highest SCL, which a write quorum holds
-    [InlineData(5, 3)]
-    [InlineData(4, 2)]
-    [InlineData(3, 1)]   // a bare read quorum: the highest SCL (some reporter holds anything that reached 4)
-    public void The_complete_point_of_k_reporters_is_the_k_minus_2nd_highest_scl(int reporters, int rank)
+    [Fact]
+    public void A_commit_on_four_segments_is_recovered_even_when_one_of_them_lost_its_tail()
     {
-        // Replica r has SCL 10 * (r + 1) with a CPL at each tens; the record at 10 * (r + 1) is held by replicas >= r.
-        var cpls = Enumerable.Range(1, 6).Select(i => new CplInfo(L(10 * i), [L(10 * i)])).ToArray();
-        var reports = Enumerable.Range(6 - reporters, reporters)
-            .Select(r => new SegmentReport(0, r, 1, L(10 * (r + 1)), L(10 * (r + 1)), cpls.Where(c => c.Lsn.Value <= 10 * (r + 1)).ToArray()))
-            .ToList();
-        var plan = RecoveryPlanner.Plan(1, reports, lal: 100);
-        // Sorted descending the SCLs are 60, 50, ...; the rank-th of them is 10 * (7 - rank).
-        Assert.Equal(L(10 * (7 - rank)), plan.Vdl);
-        // Whatever reached a write quorum (4 replicas: LSN <= 30 is on replicas 2..5, 0-based r >= 2 holds 30) is kept.
-        Assert.True(plan.Vdl >= L(30));
+        // CPL 50 was acknowledged on replicas 0..3; replica 2 then lost its tail (a cut, damaged log end): it reports 40.
+        // Only 0, 1 and 3 still hold 50, fewer than a write quorum, but the commit was acknowledged and must survive.
+        var c40 = new CplInfo(L(40), [L(40)]);
+        var c50 = new CplInfo(L(50), [L(50)]);
+        var reports = new List<SegmentReport>
+        {
+            new(0, 0, 1, L(50), L(50), [c40, c50]), new(0, 1, 1, L(50), L(50), [c40, c50]),
+            new(0, 2, 1, L(40), L(40), [c40]), new(0, 3, 1, L(50), L(50), [c40, c50]),
+            new(0, 4, 1, L(40), L(40), [c40]), new(0, 5, 1, L(40), L(40), [c40]),
+        };
+        Assert.Equal(L(50), RecoveryPlanner.Plan(1, reports, lal: 100).Vdl);
+        // Any read quorum that includes one holder finds it.
+        Assert.Equal(L(50), RecoveryPlanner.Plan(1, [reports[2], reports[4], reports[0]], lal: 100).Vdl);
     }
 
     [Fact]
