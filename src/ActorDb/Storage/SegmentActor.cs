@@ -77,6 +77,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private long _syncs;
     private IActorRef? _peers;                 // the segment region (or a test's router), found in the ActorRegistry
     private Lsn _sclAtLastTick = Lsn.Zero;
+    private Lsn _gcFloor;                       // the previous checkpoint: log files at or below it may go
     private Lsn _peerScl = Lsn.Zero;            // the highest SCL a peer reported: the PG holds at least that much
     private int _nextPeer;
     private DateTime _fetchSentAt = DateTime.MinValue;
@@ -153,7 +154,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
                 AddPending(record);
                 records++;
             });
-        var (gcFiles, _) = _segmentLog.CollectGarbage(_meta.Materialized);   // left by a crash between checkpoint and GC
+        // Log files are kept one checkpoint longer than the pages need them, so a peer that lags a little behind this
+        // segment's checkpoint can still catch up from its records; they go at the next checkpoint.
+        _gcFloor = _meta.Materialized;
         _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
             (records, micros, bytes) => new Synced(records, micros, bytes), e => new SyncFailed(e));
         var report = _segmentLog.Recovery;
@@ -169,8 +172,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _knownVdl = Lsn.Max(_meta.Vdl, _meta.Materialized);
         Timers.StartPeriodicTimer("catch-up", CatchUpTick.Instance, CatchUpInterval);
         Materialize(Lsn.Min(_durableScl, _knownVdl));
-        _log.Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, checkpoint {Materialized}, SCL {Scl}, {Records} records read above the checkpoint, {Files} old log file(s) deleted",
-            new object[] { EntityId(_pg, _replica), _pg, (int)(DateTime.UtcNow - started).TotalMilliseconds, _meta.Epoch, _meta.Materialized, _durableScl, records, gcFiles });
+        _log.Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, checkpoint {Materialized}, SCL {Scl}, {Records} records read above the checkpoint",
+            new object[] { EntityId(_pg, _replica), _pg, (int)(DateTime.UtcNow - started).TotalMilliseconds, _meta.Epoch, _meta.Materialized, _durableScl, records });
     }
 
     /// <inheritdoc />
@@ -302,7 +305,6 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     {
         string? unavailable =
             _meta.OpenedEpoch != f.Epoch ? $"pg-{_pg}-{_replica} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
-            : f.FromExclusive < _meta.Materialized ? $"pg-{_pg}-{_replica} keeps records above its checkpoint {_meta.Materialized} only (a page copy is needed below it)"
             : _durableScl <= f.FromExclusive ? $"pg-{_pg}-{_replica} holds nothing above {f.FromExclusive} (SCL {_durableScl})"
             : null;
         if (unavailable is not null)
@@ -327,7 +329,10 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             batch.Add(r);
             sent += r.Payload.Length + RedoCodec.BodyFixedSize;
         }
-        Sender.Tell(new PeerRedo(_pg, _replica, batch.ToArray(), null, _durableScl));
+        // Records below what its log still holds (one checkpoint back) are in pages only: a page copy would be needed.
+        Sender.Tell(batch.Count == 0
+            ? new PeerRedo(_pg, _replica, [], $"pg-{_pg}-{_replica} has no record above {f.FromExclusive} in its log (checkpoint {_meta.Materialized}; below it a page copy is needed)", _durableScl)
+            : new PeerRedo(_pg, _replica, batch.ToArray(), null, _durableScl));
     }
 
     private void OnPeerRedo(PeerRedo p)
@@ -407,7 +412,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         var cpl = done.Cpl is null ? null : new CplInfo(done.Cpl.Lsn, CommitPayload.Decode(done.Cpl.Payload.Span).PgHighWater);
         _meta = _meta.WithCheckpoint(done.Materialized, cpl);
         _meta.Save(_dir, _settings.Segment.Fsync);
-        var (files, bytes) = _segmentLog.CollectGarbage(done.Materialized);
+        var (files, bytes) = _segmentLog.CollectGarbage(_gcFloor);
+        _gcFloor = done.Materialized;
         var pageStoreBytes = _store.BytesWritten;
         _redoMetrics.Bytes.Add(pageStoreBytes - _pageStoreBytesCounted, RedoMetrics.PageStoreTag);
         _pageStoreBytesCounted = pageStoreBytes;
