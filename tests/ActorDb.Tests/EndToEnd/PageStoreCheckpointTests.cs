@@ -25,7 +25,7 @@ public class PageStoreCheckpointTests
     public async Task Log_below_the_checkpoint_is_deleted_and_every_row_reads_back_from_the_page_store_before_and_after_reopen()
     {
         using var dir = new TestDirectory();
-        const int rows = 4000;
+        const int rows = 8000;
         var options = new ActorDbOptions { DataDir = dir.Path, Hocon = SmallCheckpoints };
         await using (var node = await EmbeddedNode.StartAsync(options, "WARNING"))
         {
@@ -46,8 +46,9 @@ public class PageStoreCheckpointTests
             {
                 Assert.True(s.Checkpoints >= 2, $"segment {s.Replica}: {s.Checkpoints} checkpoints");
                 Assert.True(s.Checkpoint > Lsn.Zero && s.Checkpoint <= s.Scl, $"segment {s.Replica}: checkpoint {s.Checkpoint}, SCL {s.Scl}");
-                // More than 3 MB of log was written; what is left on disk is the part above the checkpoint.
-                Assert.True(s.BytesWritten > 3_000_000, $"segment {s.Replica}: {s.BytesWritten} log bytes written");
+                // More than 6 MB of log was written; what is left on disk is the part above the checkpoint before last
+                // (log is kept one checkpoint longer, for peers that lag a little).
+                Assert.True(s.BytesWritten > 6_000_000, $"segment {s.Replica}: {s.BytesWritten} log bytes written");
                 Assert.True(s.BytesOnDisk < s.BytesWritten / 2, $"segment {s.Replica}: {s.BytesOnDisk} of {s.BytesWritten} log bytes still on disk");
             }
         }
@@ -56,7 +57,7 @@ public class PageStoreCheckpointTests
         {
             var segments = await node.GetSegmentStatusesAsync(TimeSpan.FromSeconds(10));
             foreach (var s in segments)
-                Assert.True(s.BytesOnDisk < 2_000_000, $"segment {s.Replica}: {s.BytesOnDisk} log bytes on disk after reopen");
+                Assert.True(s.BytesOnDisk < 3_500_000, $"segment {s.Replica}: {s.BytesOnDisk} log bytes on disk after reopen");
             await AssertAllRowsAsync(node.Client, rows);
             await using var tx = node.Client.Begin();
             await tx.InsertAsync("docs", (long)rows, new Dictionary<string, object?> { ["body"] = Body(rows) });
