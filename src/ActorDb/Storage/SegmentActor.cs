@@ -68,7 +68,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private Lsn _knownVdl;
     private SegmentSyncThread _syncThread = null!;
     private long _appended;                                                   // records appended since open
-    private readonly Queue<(long Appended, Lsn Scl)> _unsynced = new();      // SCL reached after each append run
+    private readonly Queue<(long Appended, Lsn Scl, bool FromWriter)> _unsynced = new();   // SCL reached after each append run
     private IActorRef _writer = ActorRefs.Nobody;
     private long _writerEpoch;                                                // the epoch of the batches it sent
     private string? _failure;
@@ -80,6 +80,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private Lsn _gcFloor;                       // the previous checkpoint: log files at or below it may go
     private Lsn _peerScl = Lsn.Zero;            // the highest SCL a peer reported: the PG holds at least that much
     private int _nextPeer;
+    private int _peersTried;                    // peers asked in a row without getting a record
     private DateTime _fetchSentAt = DateTime.MinValue;
 
     /// <inheritdoc />
@@ -249,7 +250,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         if (appended > 0)
         {
             _appended += appended;
-            _unsynced.Enqueue((_appended, _scl.Scl));
+            _unsynced.Enqueue((_appended, _scl.Scl, true));
             _syncThread.Signal();
         }
         else Sender.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));   // nothing new: re-ack
@@ -262,12 +263,19 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _metrics.FsyncDuration.Record(synced.Micros / 1_000_000.0, _pgTag, _segmentTag);
         _redoMetrics.Bytes.Add(synced.Bytes, RedoMetrics.SegmentLogTag);
         var reached = Lsn.Zero;
-        while (_unsynced.Count > 0 && _unsynced.Peek().Appended <= synced.CumulativeRecords) reached = _unsynced.Dequeue().Scl;
+        var fromWriter = false;
+        while (_unsynced.Count > 0 && _unsynced.Peek().Appended <= synced.CumulativeRecords)
+        {
+            var run = _unsynced.Dequeue();
+            reached = run.Scl;
+            fromWriter |= run.FromWriter;
+        }
         // A sync started before an epoch change may finish after truncation reset the chain: never count past it.
         var completed = Lsn.Min(reached, _scl.Scl);
         if (completed > _durableScl) _durableScl = completed;
         // A writer fenced meanwhile gets a stale-epoch answer, never an acknowledgement of what it sent before the fence.
-        _writer.Tell(_writerEpoch < _meta.Epoch
+        // A sync of records fetched from peers only answers the writer when it also holds the writer's own.
+        if (fromWriter) _writer.Tell(_writerEpoch < _meta.Epoch
             ? new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true)
             : new RedoAck(_pg, _replica, _meta.Epoch, _durableScl, synced.Micros));
         var backlog = _pending.Count - _applied;
@@ -287,7 +295,10 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         var stuck = _scl.Scl < CatchUpTarget && _scl.Scl == _sclAtLastTick;
         _sclAtLastTick = _scl.Scl;
         if (stuck && DateTime.UtcNow - _fetchSentAt >= 3 * CatchUpInterval)   // one request at a time (or a lost one)
+        {
+            _peersTried = 0;
             FetchFrom((_replica + 1 + _nextPeer++ % (VolumeGeometry.SegmentsPerPg - 1)) % VolumeGeometry.SegmentsPerPg);
+        }
     }
 
     /// <summary>What the segment knows its PG holds: the writer's VDL, records held above a hole, a peer's SCL.</summary>
@@ -339,6 +350,12 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     {
         _fetchSentAt = DateTime.MinValue;
         if (p.Unavailable is null && p.PeerScl > _peerScl) _peerScl = p.PeerScl;
+        if (p.Unavailable is not null || p.Records.Length == 0)
+        {
+            // Try the other peers at once (one round), rather than a stuck interval per peer.
+            if (++_peersTried < VolumeGeometry.SegmentsPerPg - 1 && _scl.Scl < CatchUpTarget)
+                FetchFrom((_replica + 1 + _nextPeer++ % (VolumeGeometry.SegmentsPerPg - 1)) % VolumeGeometry.SegmentsPerPg);
+        }
         if (p.Unavailable is not null)
         {
             _log.Debug("Segment {Segment} (PG {Pg}): peer pg-{Pg}-{Peer} cannot help: {Reason}", EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.Unavailable);
@@ -354,8 +371,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             appended++;
         }
         if (appended == 0) return;
+        _peersTried = 0;
         _appended += appended;
-        _unsynced.Enqueue((_appended, _scl.Scl));
+        _unsynced.Enqueue((_appended, _scl.Scl, false));
         _syncThread.Signal();
         _metrics.GossipRepairs.Add(appended, _pgTag, _segmentTag);
         _log.Info("Segment {Segment} (PG {Pg}): {Records} record(s) from peer pg-{Pg}-{Peer}; SCL now {Scl}",
@@ -466,6 +484,13 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         if (open.Vdl > _knownVdl) _knownVdl = open.Vdl;
         Materialize(Lsn.Min(_durableScl, _knownVdl));
         Sender.Tell(new EpochOpened(_pg, _replica, _meta.Epoch, _durableScl));
+        // Below the PG's recovered tail: its peers hold what it lacks; ask at once rather than after a stuck interval,
+        // since the PG may need this segment for its next write quorum.
+        if (_scl.Scl < open.PgTail && open.Epoch == _meta.OpenedEpoch && DateTime.UtcNow - _fetchSentAt >= 3 * CatchUpInterval)
+        {
+            _peersTried = 0;
+            FetchFrom((_replica + 1 + _nextPeer++ % (VolumeGeometry.SegmentsPerPg - 1)) % VolumeGeometry.SegmentsPerPg);
+        }
     }
 
     private void OnReadPage(ReadPage read)
