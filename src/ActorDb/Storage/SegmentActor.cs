@@ -297,12 +297,15 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         if (stuck && DateTime.UtcNow - _fetchSentAt >= 3 * CatchUpInterval)   // one request at a time (or a lost one)
         {
             _peersTried = 0;
-            FetchFrom((_replica + 1 + _nextPeer++ % (VolumeGeometry.SegmentsPerPg - 1)) % VolumeGeometry.SegmentsPerPg);
+            FetchFrom(NextPeer());
         }
     }
 
     /// <summary>What the segment knows its PG holds: the writer's VDL, records held above a hole, a peer's SCL.</summary>
     private Lsn CatchUpTarget => Lsn.Max(Lsn.Max(_knownVdl, _scl.MaxLsn), _peerScl);
+
+    /// <summary>The next replica of this PG to ask, round robin over the five others.</summary>
+    private int NextPeer() => (_replica + 1 + _nextPeer++ % (VolumeGeometry.SegmentsPerPg - 1)) % VolumeGeometry.SegmentsPerPg;
 
     private void FetchFrom(int peer)
     {
@@ -325,12 +328,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         }
         var upTo = Lsn.Min(f.ToInclusive, _durableScl);
         var records = new SortedDictionary<long, RedoRecord>();
-        var bytes = 0;
         foreach (var r in _segmentLog.ReadAll())
-        {
-            if (r.Lsn <= f.FromExclusive || r.Lsn > upTo || _scl.IsAnnulled(r.Lsn)) continue;
-            if (records.TryAdd(r.Lsn.Value, r)) bytes += r.Payload.Length + RedoCodec.BodyFixedSize;
-        }
+            if (r.Lsn > f.FromExclusive && r.Lsn <= upTo && !_scl.IsAnnulled(r.Lsn)) records.TryAdd(r.Lsn.Value, r);
         // Bounded: the lowest LSNs first, so the requester's chain grows; it asks again for the rest.
         var batch = new List<RedoRecord>();
         var sent = 0;
@@ -354,7 +353,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         {
             // Try the other peers at once (one round), rather than a stuck interval per peer.
             if (++_peersTried < VolumeGeometry.SegmentsPerPg - 1 && _scl.Scl < CatchUpTarget)
-                FetchFrom((_replica + 1 + _nextPeer++ % (VolumeGeometry.SegmentsPerPg - 1)) % VolumeGeometry.SegmentsPerPg);
+                FetchFrom(NextPeer());
         }
         if (p.Unavailable is not null)
         {
@@ -489,7 +488,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         if (_scl.Scl < open.PgTail && open.Epoch == _meta.OpenedEpoch && DateTime.UtcNow - _fetchSentAt >= 3 * CatchUpInterval)
         {
             _peersTried = 0;
-            FetchFrom((_replica + 1 + _nextPeer++ % (VolumeGeometry.SegmentsPerPg - 1)) % VolumeGeometry.SegmentsPerPg);
+            FetchFrom(NextPeer());
         }
     }
 
