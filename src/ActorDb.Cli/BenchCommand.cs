@@ -39,6 +39,7 @@ internal static class BenchCommand
                           "[BANK], AccountsBefore / BalanceSumBefore before the run",
         };
 
+        var seeds = CommonOptions.Seeds();
         var plot = new Option<string?>("--plot")
         {
             Description = "write FILE.png: the run phase's latency over time (p50, p99 per second) and its latency histogram",
@@ -46,7 +47,7 @@ internal static class BenchCommand
 
         var command = new Command("bench", "run a workload on the embedded default node and report throughput and latency")
         {
-            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount, config, skipLoad, plot,
+            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount, config, skipLoad, plot, seeds,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -66,6 +67,14 @@ internal static class BenchCommand
                 return CommonOptions.Error("bench", e.Message);
             }
             var fsync = !parse.GetValue(noFsync);   // a --config file may turn fsync off too: the report says which
+            string? clusterHocon = null;
+            if (parse.GetValue(seeds) is { } seedList)
+            {
+                foreach (var (given, name) in new[] { (parse.GetValue(dataDir) is not null, "--data-dir"), (!fsync, "--unsafe-no-fsync"), (parse.GetValue(pgCount) is not null, "--pg-count") })
+                    if (given) return CommonOptions.Error("bench", $"{name} cannot be used with --seeds: the cluster's storage nodes own the volume and its settings");
+                try { clusterHocon = CommonOptions.ClientNodeHocon(seedList); }
+                catch (Exception e) when (e is FormatException or ArgumentException or EnvironmentConfigException) { return CommonOptions.Error("bench", e.Message); }
+            }
             var stdout = CommonOptions.ReserveStdout();
             firstCommitOut = stdout;   // Console's writer: synchronized and flushed on every line, so a harness sees it at once
             ThreadPool.GetMinThreads(out var minWorkers, out var minIo);
@@ -75,7 +84,7 @@ internal static class BenchCommand
                 var options = new ActorDbOptions
                 {
                     DataDir = parse.GetValue(dataDir), Fsync = fsync ? null : false, PgCount = parse.GetValue(pgCount),
-                    Hocon = CommonOptions.ReadConfig(parse.GetValue(config)),
+                    Hocon = clusterHocon is null ? CommonOptions.ReadConfig(parse.GetValue(config)) : CommonOptions.ReadConfig(parse.GetValue(config)) + "\n" + clusterHocon,
                 };
                 // Ctrl+C / SIGTERM stop the run: no new operations start, the report covers what ran, and the node is
                 // stopped cleanly by the dispose below (not by the signal, which would stop it under the workload).
@@ -85,12 +94,18 @@ internal static class BenchCommand
                 using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
                     System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
                 ct = stop.Token;
-                if (parse.GetValue(skipLoad) && ActorDbSettings.Create(options.ToConfig()).DataDir is var existing && !Directory.Exists(existing))
+                if (clusterHocon is null && parse.GetValue(skipLoad) && ActorDbSettings.Create(options.ToConfig()).DataDir is var existing && !Directory.Exists(existing))
                     return CommonOptions.Error("bench", $"--skip-load: data directory '{Path.GetFullPath(existing)}' does not exist (run without --skip-load first)");
                 var nodeStart = Stopwatch.StartNew();
                 await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct, stopOnProcessExit: false);
                 nodeStart.Stop();
                 stdout.WriteLine($"[bench] node started in {nodeStart.Elapsed.TotalMilliseconds:0} ms (volume open, writer serving)");
+                if (clusterHocon is not null)
+                {
+                    stdout.WriteLine($"[bench] client node {Akka.Cluster.Cluster.Get(node.System).SelfAddress} of the cluster at {parse.GetValue(seeds)}, writer epoch {node.Client.WriterEpoch}");
+                    return await RunAsync(node, w, threadCount, parse.GetValue(seed), parse.GetValue(ackLog), fsync: null, stdout, ct,
+                        parse.GetValue(skipLoad), firstCommit, nodeStart.Elapsed, parse.GetValue(plot));
+                }
                 fsync = node.Settings.Segment.Fsync;
                 if (!fsync) stdout.WriteLine("[bench] WARNING: fsync is OFF (--unsafe-no-fsync or actordb.segment.fsync = off): acknowledged commits are NOT durable");
                 stdout.WriteLine($"[bench] data directory {Path.GetFullPath(node.Settings.DataDir)}");
@@ -113,12 +128,18 @@ internal static class BenchCommand
     /// <c>[ACTORDB], StartToFirstCommit(ms)</c>. Null: no such line.</param>
     /// <param name="nodeStart">How long <see cref="EmbeddedNode.StartAsync"/> took, reported as <c>[ACTORDB], NodeStart(ms)</c>; null: no such line.</param>
     /// <param name="plotPath"><c>--plot</c>: a PNG to draw the run phase's latency over time and latency histogram in.</param>
-    public static async Task<int> RunAsync(EmbeddedNode node, WorkloadProperties workload, int threads, int? seed, string? ackLog, bool fsync, TextWriter output, CancellationToken ct,
+    /// <param name="fsync">The segments' fsync setting, for the report; null for a client node of a cluster (set on the
+    /// storage nodes, not known here).</param>
+    public static async Task<int> RunAsync(EmbeddedNode node, WorkloadProperties workload, int threads, int? seed, string? ackLog, bool? fsync, TextWriter output, CancellationToken ct,
         bool skipLoad = false, FirstCommitClock? firstCommit = null, TimeSpan? nodeStart = null, string? plotPath = null)
     {
         var seedValue = seed ?? Random.Shared.Next();
-        var common = new BenchOptions { Threads = threads, Seed = seedValue, AckLogPath = ackLog, Progress = output, FirstCommit = firstCommit };
-        output.WriteLine($"[bench] workload {workload.Kind}, {threads} threads, seed {seedValue}, fsync {(fsync ? "on" : "OFF")}{(skipLoad ? ", load skipped" : "")}");
+        var gaps = new CommitGapClock((ms, before, after) => output.WriteLine(
+            $"[bench] no commit acknowledged for {ms:0} ms: last before at {before:HH:mm:ss.fff}, first after at {after:HH:mm:ss.fff} UTC " +
+            $"({after.Subtract(DateTime.UnixEpoch).TotalMilliseconds:0} ms since the epoch)"));
+        var common = new BenchOptions { Threads = threads, Seed = seedValue, AckLogPath = ackLog, Progress = output, FirstCommit = firstCommit, CommitGaps = gaps };
+        var fsyncText = fsync switch { true => "on", false => "OFF", null => "as the storage nodes set it" };
+        output.WriteLine($"[bench] workload {workload.Kind}, {threads} threads, seed {seedValue}, fsync {fsyncText}{(skipLoad ? ", load skipped" : "")}");
         if (skipLoad)
         {
             await RequireTableAsync(node, workload, ct);
@@ -138,6 +159,7 @@ internal static class BenchCommand
             ? new BenchResult(workload, threads, seedValue, null, null)
             : await new BenchRunner(node.Client, workload, common with { Run = false }).RunAsync(ct);
         var before = await Snapshot.TakeAsync(node);
+        gaps.Restart();
         var samples = new List<BenchProgress>();
         var runOptions = common with { Load = false };
         if (plotPath is not null)
@@ -148,16 +170,24 @@ internal static class BenchCommand
         try { run = await new BenchRunner(node.Client, workload, runOptions).RunAsync(ct); }
         finally { breakdown.Dispose(); }
         var after = await Snapshot.TakeAsync(node);
+        if (after.Epoch != before.Epoch)
+        {
+            // A failover (or a writer restart) during the run: the new writer counts from its start.
+            output.WriteLine($"[ACTORDB], WriterChanged, epoch {before.Epoch} -> {after.Epoch}: the writer's counters below cover epoch {after.Epoch} only");
+            before = before with { Commits = 0, RedoBytes = 0, RedoBytesShipped = 0, RedoRecords = 0, Batches = 0, WriterBusyMicros = 0 };
+        }
 
         if (load.Load is not null) load.Load.WriteReport(output, "LOAD", "LOAD-");
         run.Run?.WriteReport(output);
         var commits = after.Commits - before.Commits;
         double PerCommit(long v) => commits == 0 ? 0 : (double)v / commits;
         string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
-        output.WriteLine($"[ACTORDB], Fsync, {(fsync ? "on" : "OFF (not durable)")}");
+        output.WriteLine($"[ACTORDB], Fsync, {fsync switch { true => "on", false => "OFF (not durable)", null => "set on the storage nodes" }}");
         if (nodeStart is { } started) output.WriteLine($"[ACTORDB], NodeStart(ms), {started.TotalMilliseconds:0}");
         if (firstCommit?.MillisecondsAfterStart is { } firstMs) output.WriteLine($"[ACTORDB], StartToFirstCommit(ms), {firstMs:0}");
         output.WriteLine($"[ACTORDB], Commits, {commits}");
+        output.WriteLine($"[ACTORDB], CommitGaps, {gaps.Gaps}");
+        output.WriteLine($"[ACTORDB], LongestCommitGap(ms), {gaps.LongestMs:0}");
         output.WriteLine($"[ACTORDB], FinalVDL, {after.Vdl}");
         output.WriteLine($"[ACTORDB], Epoch, {after.Epoch}");
         output.WriteLine($"[ACTORDB], RedoBytesPerCommit, {F(PerCommit(after.RedoBytes - before.RedoBytes))}");
@@ -178,7 +208,7 @@ internal static class BenchCommand
         {
             try
             {
-                LatencyPlot.Write(plotPath, $"{workload.Kind}, {threads} threads, fsync {(fsync ? "on" : "OFF")}", samples, measured, breakdown);
+                LatencyPlot.Write(plotPath, $"{workload.Kind}, {threads} threads, fsync {fsyncText}", samples, measured, breakdown);
                 output.WriteLine($"[bench] plot written to {Path.GetFullPath(plotPath)}");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
@@ -206,12 +236,18 @@ internal static class BenchCommand
         return (failed > 0 && (run.Run?.OkOperations ?? 0) == 0) || plotFailed ? 1 : 0;
     }
 
+    /// <summary>Where the volume is, for messages: the embedded node's data directory, or the cluster's storage nodes.</summary>
+    private static string VolumeName(EmbeddedNode node) =>
+        ActorDbNodeSettings.Create(node.System.Settings.Config).IsClient
+            ? "the cluster's volume (its storage nodes)"
+            : $"data directory {Path.GetFullPath(node.Settings.DataDir)}";
+
     /// <summary><c>--skip-load</c> runs on the table an earlier run left: without it there is nothing to continue.</summary>
     private static async Task RequireTableAsync(EmbeddedNode node, WorkloadProperties workload, CancellationToken ct)
     {
         if (await node.Client.GetTableAsync(workload.Table, ct) is null)
             throw new WorkloadException(
-                $"--skip-load: table '{workload.Table}' does not exist in data directory {Path.GetFullPath(node.Settings.DataDir)}; " +
+                $"--skip-load: table '{workload.Table}' does not exist in {VolumeName(node)}; " +
                 "run the bench once without --skip-load to create and load it");
     }
 
@@ -227,7 +263,7 @@ internal static class BenchCommand
         await tx.CommitAsync(ct);
         if (rows.Count > 0)
             throw new WorkloadException(
-                $"table '{workload.Table}' in data directory {Path.GetFullPath(node.Settings.DataDir)} already has rows from an earlier run; " +
+                $"table '{workload.Table}' in {VolumeName(node)} already has rows from an earlier run; " +
                 "delete that directory or pass another --data-dir (dump shows what is there)");
     }
 

@@ -14,15 +14,23 @@ internal static class DumpCommand
         var table = new Option<string>("--table") { Description = "table to print", Required = true };
         var logLevel = CommonOptions.LogLevel();
         var config = CommonOptions.Config();
-        var command = new Command("dump", "print a table as JSON lines sorted by key: {\"key\": ..., \"fields\": {...}}") { dataDir, table, logLevel, config };
+        var seeds = CommonOptions.Seeds();
+        var command = new Command("dump", "print a table as JSON lines sorted by key: {\"key\": ..., \"fields\": {...}}") { dataDir, table, logLevel, config, seeds };
         command.SetAction(async (parse, ct) =>
         {
             var stdout = CommonOptions.ReserveStdout();   // JSON lines only on stdout; logs go to stderr
             try
             {
-                var options = new ActorDbOptions { DataDir = parse.GetValue(dataDir), Hocon = CommonOptions.ReadConfig(parse.GetValue(config)) };
+                var hocon = CommonOptions.ReadConfig(parse.GetValue(config));
+                if (parse.GetValue(seeds) is { } seedList)
+                {
+                    if (parse.GetValue(dataDir) is not null) return CommonOptions.Error("dump", "--data-dir cannot be used with --seeds: the cluster's storage nodes own the volume");
+                    try { hocon += "\n" + CommonOptions.ClientNodeHocon(seedList); }
+                    catch (Exception e) when (e is FormatException or EnvironmentConfigException) { return CommonOptions.Error("dump", e.Message); }
+                }
+                var options = new ActorDbOptions { DataDir = parse.GetValue(dataDir), Hocon = hocon };
                 var dir = ActorDbSettings.Create(options.ToConfig()).DataDir;
-                if (!Directory.Exists(dir)) return CommonOptions.Error("dump", $"data directory '{dir}' does not exist");
+                if (parse.GetValue(seeds) is null && !Directory.Exists(dir)) return CommonOptions.Error("dump", $"data directory '{dir}' does not exist");
                 await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct);
                 return await DumpAsync(node.Client, parse.GetValue(table)!, stdout, ct);
             }

@@ -20,6 +20,9 @@ public sealed record BenchOptions
     /// the runners of one process, so it sees the process's first write commit whichever phase made it.</summary>
     public FirstCommitClock? FirstCommit { get; init; }
 
+    /// <summary>Told of every acknowledged commit, to find pauses in them (a writer failover); null for none.</summary>
+    public CommitGapClock? CommitGaps { get; init; }
+
     /// <summary>Where progress lines (<c>[bench] 12 s: 120345 ops, 10034 ops/s, p99 2100 us</c>) and the first errors go; null for none.</summary>
     public TextWriter? Progress { get; init; }
 
@@ -176,6 +179,7 @@ public sealed class BenchRunner
                     if (s == OpStatus.Ok)
                     {
                         Interlocked.Increment(ref state.Commits);
+                        _options.CommitGaps?.Acknowledged(DateTime.UtcNow);
                         if (writes.Count > 0)
                         {
                             _options.FirstCommit?.Acknowledged();

@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
@@ -21,9 +22,10 @@ namespace ActorDb.Hosting;
 /// <summary>Registry key of the segment shard region.</summary>
 public sealed class SegmentRegionKey;
 
-/// <summary>Registry key of the <see cref="RecoverySupervisor"/>: the actor that recovers the volume and runs the writer.
-/// Clients ask it for the writer (<see cref="RecoveryProtocol.GetWriter"/>) and then talk to the writer directly; the
-/// writer itself is not registered, since each recovery starts a new one.</summary>
+/// <summary>Registry key of the proxy to the <see cref="RecoverySupervisor"/> (a cluster singleton on the oldest
+/// <c>writer</c> node): the actor that recovers the volume and runs the writer. Every node registers it. Clients ask it
+/// for the writer (<see cref="RecoveryProtocol.GetWriter"/>) and then talk to the writer directly; the writer itself is
+/// not registered, since each recovery starts a new one.</summary>
 public sealed class RecoverySupervisorKey;
 
 /// <summary>Overrides for <see cref="ActorDbHostingExtensions.WithActorDb"/>; null leaves the HOCON value in force.</summary>
@@ -74,19 +76,41 @@ public sealed class ActorDbOptions
 /// </summary>
 public static class ActorDbHostingExtensions
 {
+    /// <summary>Name of the cluster singleton manager of the recovery supervisor (<c>/user/actordb-recovery</c>); its
+    /// proxy is <c>/user/actordb-recovery-proxy</c>.</summary>
+    public const string SupervisorManagerName = "actordb-recovery";
+    /// <summary>Name of the recovery supervisor singleton under its manager (<c>/user/actordb-recovery/supervisor</c>).</summary>
+    public const string SupervisorName = "supervisor";
+
     /// <summary>
     /// Remoting and clustering for a process of an ActorDb cluster (an ActorDb node or the lighthouse): binds
     /// <see cref="ClusterNodeSettings.Hostname"/>:<see cref="ClusterNodeSettings.Port"/>, announces the public hostname,
     /// joins the seeds (itself when there are none), and scopes the split brain resolver's keep-majority to the
-    /// <c>storage</c> role, so lighthouses and writer-only nodes are not counted in the majority. Every process of a
-    /// cluster must set the same resolver, since the leader's decides. HOCON added after this call overrides it.
+    /// <c>storage</c> role, so lighthouses and writer-only nodes are not counted in the majority. Failure detection
+    /// (heartbeats every 500 ms, 1.5 s acceptable pause), the resolver's stable-after (1.5 s), gossip and leader actions
+    /// (250 ms) and the singleton's hand-over retry (200 ms) are short, so that a writer failover completes in seconds. Every process of a cluster must set the same resolver, since the leader's decides. HOCON
+    /// added after this call overrides it.
     /// </summary>
     public static AkkaConfigurationBuilder WithActorDbClustering(this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster)
     {
         builder.AddHocon(ConfigurationFactory.ParseString(
             "akka.cluster.downing-provider-class = \"Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster\"\n" +
             "akka.cluster.split-brain-resolver.active-strategy = keep-majority\n" +
-            "akka.cluster.split-brain-resolver.keep-majority.role = storage\n"), HoconAddMode.Prepend);
+            "akka.cluster.split-brain-resolver.keep-majority.role = storage\n" +
+            // Failover time is failure detection + the resolver's stable-after + recovery (issue 4 targets < 5 s). Akka's
+            // defaults (3 s pause, 20 s stable) would make it ~25 s. Downing early costs availability, never safety:
+            // a writer that is wrongly cut off is fenced by the new epoch and acknowledges nothing (design.md, fencing).
+            // On VMs with long GC or network pauses, raise both (AKKA__CLUSTER__FAILURE_DETECTOR__ACCEPTABLE_HEARTBEAT_PAUSE,
+            // AKKA__CLUSTER__SPLIT_BRAIN_RESOLVER__STABLE_AFTER).
+            "akka.cluster.failure-detector.heartbeat-interval = 500ms\n" +
+            "akka.cluster.failure-detector.acceptable-heartbeat-pause = 1500ms\n" +
+            "akka.cluster.split-brain-resolver.stable-after = 1500ms\n" +
+            // A downed node is removed once every reachable member has seen the Down; gossip and leader actions at
+            // 250 ms (1 s by default) make that one step rather than several seconds.
+            "akka.cluster.gossip-interval = 250ms\n" +
+            "akka.cluster.leader-actions-interval = 250ms\n" +
+            // The next writer node asks the removed one for the hand-over at this interval before it takes over.
+            "akka.cluster.singleton.hand-over-retry-interval = 200ms\n"), HoconAddMode.Prepend);
         builder.WithRemoting(new RemoteOptions
         {
             HostName = cluster.Hostname,
@@ -127,7 +151,15 @@ public static class ActorDbHostingExtensions
             // The writer cannot open the volume before its segments start; registering the region with the coordinator
             // and asking for shard homes is retried at this interval (2 s by default), which measured 150-300 ms of a
             // restart's time to first commit.
-            "akka.cluster.sharding.retry-interval = 100ms\n"), HoconAddMode.Prepend);
+            "akka.cluster.sharding.retry-interval = 100ms\n" +
+            // The proxy looks for the supervisor singleton at this interval until it finds it (1 s by default): at a
+            // node's start and after a failover, that wait would come before the first commit.
+            "akka.cluster.singleton-proxy.singleton-identification-interval = 100ms\n" +
+            // Recovery reports (a segment's recent commit points), peer catch-up batches (up to 4 MiB of records) and
+            // page images are larger than remoting's 128 kB default frame, which would drop them.
+            "akka.remote.dot-netty.tcp.maximum-frame-size = 16MiB\n" +
+            "akka.remote.dot-netty.tcp.send-buffer-size = 16MiB\n" +
+            "akka.remote.dot-netty.tcp.receive-buffer-size = 16MiB\n"), HoconAddMode.Prepend);
 
         if (options.ConfigureCluster) builder.WithActorDbClustering(node.Cluster);
 
@@ -175,22 +207,33 @@ public static class ActorDbHostingExtensions
                     return Task.FromResult(Akka.Done.Instance);
                 });
             }
+            // The recovery supervisor (and through it the writer) is a cluster singleton on the oldest `writer` node: when
+            // that node leaves, the supervisor drains its writer (HandOver) and the next writer node starts one; when it
+            // dies, the next starts one once the node is downed, and its recovery fences the old epoch. Every node, writer
+            // or not, reaches it through a proxy, which buffers requests while the singleton moves.
+            if (node.Writer)
+            {
+                var region = registry.Get<SegmentRegionKey>();
+                system.ActorOf(ClusterSingletonManager.Props(
+                        RecoverySupervisor.Props(settings, region, writerDispatcher: "actordb.writer-dispatcher", writerMailbox: "actordb.writer-mailbox"),
+                        RecoveryProtocol.HandOver.Instance,
+                        ClusterSingletonManagerSettings.Create(system).WithRole("writer").WithSingletonName(SupervisorName)),
+                    SupervisorManagerName);
+            }
+            var supervisor = system.ActorOf(ClusterSingletonProxy.Props($"/user/{SupervisorManagerName}",
+                ClusterSingletonProxySettings.Create(system).WithRole("writer").WithSingletonName(SupervisorName)), SupervisorManagerName + "-proxy");
+            registry.Register<RecoverySupervisorKey>(supervisor);
             if (settings.Cmd.Enabled) StartCommandHost(system, registry, settings.Cmd, actorDbPalettes: true);
             if (!node.Writer) return;
 
-            // TODO(issue 4, item 5): on a cluster the recovery supervisor must be a cluster singleton on `writer` nodes, so
-            // exactly one writer runs and a standby takes over. For now every writer node starts its own, locally, and
-            // two of them would fence each other in turn (each recovery installs a new epoch): run one writer node.
-            var region = registry.Get<SegmentRegionKey>();
-            var supervisor = system.ActorOf(
-                RecoverySupervisor.Props(settings, region, writerDispatcher: "actordb.writer-dispatcher", writerMailbox: "actordb.writer-mailbox"),
-                "actordb-recovery");
-            registry.Register<RecoverySupervisorKey>(supervisor);
-
             shutdown.AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "actordb-drain-writer", async () =>
             {
-                // The supervisor passes the drain to the writer, or cancels a recovery still running.
-                try { await supervisor.Ask<WriterProtocol.Drained>(WriterProtocol.Drain.Instance, settings.Writer.DrainTimeout + TimeSpan.FromSeconds(5)); }
+                // Only a supervisor on this node: the one of another writer node keeps serving. It passes the drain to
+                // the writer, or cancels a recovery still running.
+                IActorRef local;
+                try { local = await system.ActorSelection($"/user/{SupervisorManagerName}/{SupervisorName}").ResolveOne(TimeSpan.FromSeconds(2)); }
+                catch (ActorNotFoundException) { return Akka.Done.Instance; }
+                try { await local.Ask<WriterProtocol.Drained>(WriterProtocol.Drain.Instance, settings.Writer.DrainTimeout + TimeSpan.FromSeconds(5)); }
                 catch (Exception e) { system.Log.Warning("ActorDb writer drain did not finish: {0}", e.Message); }
                 return Akka.Done.Instance;
             });

@@ -73,8 +73,12 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
     /// <summary>No seeds: a one-node cluster that joins itself (the embedded default).</summary>
     public bool IsEmbedded => Cluster.Seeds.Count == 0;
 
-    /// <summary>The roles as written (<c>writer</c>, <c>storage</c>).</summary>
-    public string RoleList => string.Join(",", new[] { Writer ? "writer" : null, Storage ? "storage" : null }.OfType<string>());
+    /// <summary>Neither writer nor storage: a process of a cluster that only runs transactions against the writer
+    /// singleton (role <c>client</c>, e.g. <c>actordb bench --seeds</c>).</summary>
+    public bool IsClient => !Writer && !Storage;
+
+    /// <summary>The roles as written (<c>writer</c>, <c>storage</c>, or <c>client</c>).</summary>
+    public string RoleList => IsClient ? "client" : string.Join(",", new[] { Writer ? "writer" : null, Storage ? "storage" : null }.OfType<string>());
 
     /// <summary>Reads the node's settings from <paramref name="config"/> (ActorDb's defaults as fallback).</summary>
     /// <exception cref="ConfigurationException">a value is invalid or missing; the message names the key.</exception>
@@ -85,9 +89,11 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
         foreach (var role in roles)
         {
             if (!EnvironmentConfig.Roles.Contains(role))
-                throw new ConfigurationException($"actordb.roles: unknown role '{role}' (writer, storage)");
+                throw new ConfigurationException($"actordb.roles: unknown role '{role}' (writer, storage, client)");
         }
-        if (roles.Count == 0) throw new ConfigurationException("actordb.roles: names no role (writer, storage)");
+        if (roles.Count == 0) throw new ConfigurationException("actordb.roles: names no role (writer, storage, client)");
+        if (roles.Contains("client") && roles.Any(r => r != "client"))
+            throw new ConfigurationException($"actordb.roles = [{string.Join(", ", roles)}]: client is a role of its own (a node that only runs transactions); a writer or storage node serves clients already");
         var az = ClusterNodeSettings.Read(c, "actordb.az", k => c.GetString(k)) ?? "";
         if (az != "" && !EnvironmentConfig.Zones.Contains(az))
             throw new ConfigurationException($"actordb.az = {az}: not an availability zone (az-a, az-b or az-c)");

@@ -12,7 +12,8 @@ namespace ActorDb.Hosting;
 /// The embedded default: a generic host running one actor system (a one-node cluster) with the writer and every
 /// segment, started through <see cref="ActorDbHostingExtensions.WithActorDb"/> exactly as a user's host application
 /// would. Used by the node program, the CLI and the tests. Disposing stops it cleanly (the writer drains first).
-/// A node of a cluster with the writer role (its options' HOCON naming seeds) starts the same way.
+/// A node of a cluster with the writer role (its options' HOCON naming seeds) starts the same way, and so does a
+/// client node (role <c>client</c>: no segments, no writer; <see cref="Client"/> reaches the cluster's writer singleton).
 /// </summary>
 public sealed class EmbeddedNode : IAsyncDisposable
 {
@@ -56,8 +57,9 @@ public sealed class EmbeddedNode : IAsyncDisposable
         // Fail fast, with a clear message, before any actor starts.
         var settings = ActorDbSettings.Create(options.ToConfig());
         var node = ActorDbNodeSettings.Create(options.ToConfig());
-        if (!node.Writer)
-            throw new Akka.Configuration.ConfigurationException($"actordb.roles = [{node.RoleList}]: this node serves transactions and needs the writer role");
+        if (!node.Writer && !node.IsClient)
+            throw new Akka.Configuration.ConfigurationException($"actordb.roles = [{node.RoleList}]: this node runs transactions and needs the writer role " +
+                                                                "(or the client role, to run them against a cluster's writer)");
         if (node.Storage)
         {
             using (DataDirectoryLock.Acquire(settings.DataDir))

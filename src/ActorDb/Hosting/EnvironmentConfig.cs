@@ -35,8 +35,10 @@ public static class EnvironmentConfig
     /// <summary>The availability zones a storage node may be in.</summary>
     public static readonly IReadOnlyList<string> Zones = ["az-a", "az-b", "az-c"];
 
-    /// <summary>The node roles ActorDb knows.</summary>
-    public static readonly IReadOnlyList<string> Roles = ["writer", "storage"];
+    /// <summary>The node roles ActorDb knows: <c>writer</c> (may run the writer singleton), <c>storage</c> (hosts
+    /// segments) and <c>client</c> (neither: a process of a cluster that only runs transactions against its writer,
+    /// such as <c>actordb bench --seeds</c>).</summary>
+    public static readonly IReadOnlyList<string> Roles = ["writer", "storage", "client"];
 
     /// <summary>The HOCON for the process's environment variables.</summary>
     /// <exception cref="EnvironmentConfigException">a variable has an unusable value.</exception>
@@ -93,9 +95,9 @@ public static class EnvironmentConfig
             foreach (var role in roles)
             {
                 if (!Roles.Contains(role))
-                    throw new EnvironmentConfigException("ACTORDB_ROLES", $"unknown role '{role}' (roles: writer, storage, comma-separated)");
+                    throw new EnvironmentConfigException("ACTORDB_ROLES", $"unknown role '{role}' (roles: writer, storage, client, comma-separated)");
             }
-            if (roles.Count == 0) throw new EnvironmentConfigException("ACTORDB_ROLES", "names no role (roles: writer, storage, comma-separated)");
+            if (roles.Count == 0) throw new EnvironmentConfigException("ACTORDB_ROLES", "names no role (roles: writer, storage, client, comma-separated)");
             Line(hocon, "actordb.roles", "[" + string.Join(", ", roles.Distinct().Select(Quote)) + "]");
         }
         if (vars.TryGetValue("ACTORDB_AZ", out var az))

@@ -22,8 +22,20 @@ public static class RecoveryProtocol
     public sealed record CurrentWriter(IActorRef Writer, long Epoch);
 
     /// <summary>No writer serves: recovery failed, the writer was fenced by a newer epoch (<paramref name="Fenced"/>), or
-    /// the node is stopping. <paramref name="Reason"/> says which.</summary>
-    public sealed record WriterUnavailable(string Reason, bool Fenced);
+    /// the supervisor's node is stopping or handing the writer over (<paramref name="Stopping"/>: in a cluster a standby
+    /// writer node takes over, so a client asks again). <paramref name="Reason"/> says which.</summary>
+    public sealed record WriterUnavailable(string Reason, bool Fenced, bool Stopping = false);
+
+    /// <summary>
+    /// The cluster singleton's termination message (Akka.Cluster.Tools' <c>ClusterSingletonManager</c> sends it when the
+    /// supervisor's node leaves, before the singleton starts on the next writer node): the supervisor drains its writer
+    /// (in-flight commits finish or abort), or cancels a recovery still running, and then stops itself.
+    /// </summary>
+    public sealed record HandOver
+    {
+        /// <summary>The instance.</summary>
+        public static readonly HandOver Instance = new();
+    }
 
     /// <summary>Asks for the recoveries run so far. Reply: <see cref="RecoveryHistoryReply"/>.</summary>
     public sealed record GetRecoveryHistory

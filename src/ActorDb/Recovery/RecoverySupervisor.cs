@@ -44,6 +44,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
 
     private sealed record Tick { public static readonly Tick Instance = new(); }
     private sealed record BeginRecovery(string Reason);
+    private sealed record HandOverTimedOut { public static readonly HandOverTimedOut Instance = new(); }
 
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(500);
     /// <summary>With a read quorum of every PG but not every segment, planning waits this long for the others.</summary>
@@ -173,6 +174,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
         Receive<GetWriterStatus>(_ => Sender.Tell(OwnStatus()));
         Receive<GetRecoveryHistory>(_ => ReplyHistory());
         Receive<Drain>(_ => Cancel());
+        Receive<HandOver>(_ => OnHandOver());
         Receive<GetWriter>(_ => Stash.Stash());
     }
 
@@ -435,6 +437,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
             _writer!.Forward(m);
             Become(Unavailable);
         });
+        Receive<HandOver>(_ => OnHandOver());
         Receive<EpochOpened>(e => { if (e.Epoch == _writerEpoch) _writer!.Forward(e); });
         Receive<RedoRejected>(r => _writer!.Forward(r));
         Receive<WriterFenced>(OnFenced);
@@ -485,6 +488,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
         Receive<GetWriterStatus>(_ => Sender.Tell(OwnStatus()));
         Receive<GetRecoveryHistory>(_ => ReplyHistory());
         Receive<Drain>(_ => Cancel());
+        Receive<HandOver>(_ => OnHandOver());
         Receive<GetWriter>(_ => Stash.Stash());
         ReceiveAny(_ => { });   // late segment replies of the failed writer's epoch
     }
@@ -517,7 +521,9 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
 
     private void Unavailable()
     {
-        Receive<GetWriter>(_ => Sender.Tell(new WriterUnavailable($"no writer: {_state}: {_failure}", _state == "fenced")));
+        Receive<GetWriter>(_ => Sender.Tell(new WriterUnavailable($"no writer: {_state}: {_failure}", _state == "fenced",
+            Stopping: _state is "stopping" or "stopped")));
+        Receive<HandOver>(_ => OnHandOver());
         Receive<GetWriterStatus>(m =>
         {
             if (_writer is not null) _writer.Forward(m);
@@ -537,6 +543,57 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
         });
         Receive<RedoRejected>(r => _writer?.Forward(r));
         Receive<EpochOpened>(e => _writer?.Forward(e));
+        ReceiveAny(_ => { });
+    }
+
+    // ---------------------------------------------------------------- hand-over (cluster singleton)
+
+    /// <summary>
+    /// The singleton manager hands the writer over (this node leaves the cluster). A serving writer is drained first:
+    /// its in-flight commits become durable or are aborted, so the next writer node's recovery finds every acknowledged
+    /// commit. A recovery still running is cancelled (the next one starts above its epoch). Then the supervisor stops,
+    /// which tells the manager the hand-over may go on. A node stopping by coordinated shutdown has drained already.
+    /// </summary>
+    private void OnHandOver()
+    {
+        if (_state == "serving" && _writer is not null)
+        {
+            _log.Info("Handing the writer of epoch {Epoch} over to the next writer node: draining", _writerEpoch);
+            _state = "stopping";
+            _failure = "the writer is being handed over to another writer node";
+            _writer.Tell(Drain.Instance, Self);
+            Timers.StartSingleTimer("hand-over", HandOverTimedOut.Instance, _settings.Writer.DrainTimeout + TimeSpan.FromSeconds(5));
+            Become(HandingOver);
+            return;
+        }
+        if (_running is not null)
+        {
+            _history.Add(_running.Finish(RecoveryOutcome.Cancelled, Since(_startedTicks), "handed over to another writer node"));
+            _log.Info("Recovery {Number} cancelled in phase {Phase}: the writer is handed over to another writer node", _running.Number, _phase);
+            _running = null;
+        }
+        _log.Info("Writer handed over (state {State}, epoch {Epoch})", _state, _writerEpoch);
+        Context.Stop(Self);
+    }
+
+    private void HandingOver()
+    {
+        Receive<Drained>(d =>
+        {
+            _log.Info("Writer of epoch {Epoch} drained ({Left} commits not durable); handed over", _writerEpoch, d.CommitsNotDurable);
+            Context.Stop(Self);
+        });
+        Receive<HandOverTimedOut>(_ =>
+        {
+            _log.Warning("Writer of epoch {Epoch} did not drain in time; handing over anyway", _writerEpoch);
+            Context.Stop(Self);
+        });
+        Receive<Terminated>(t => { if (t.ActorRef.Equals(_writer)) Context.Stop(Self); });
+        Receive<GetWriter>(_ => Sender.Tell(new WriterUnavailable($"no writer: {_failure}", Fenced: false, Stopping: true)));
+        Receive<GetWriterStatus>(m => _writer!.Forward(m));
+        Receive<GetRecoveryHistory>(_ => ReplyHistory());
+        Receive<Drain>(_ => Sender.Tell(new Drained(0)));
+        Receive<RedoRejected>(r => _writer?.Forward(r));
         ReceiveAny(_ => { });
     }
 

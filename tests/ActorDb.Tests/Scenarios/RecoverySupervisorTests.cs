@@ -156,7 +156,7 @@ public class RecoverySupervisorTests(ITestOutputHelper output) : WriterScenarioB
 
         // The transaction that was open on the failed writer is gone: nothing of it was committed.
         var gone = await Assert.ThrowsAsync<TransactionAbortedException>(() => open.CommitAsync());
-        Assert.Contains("the writer that ran it has stopped", gone.Message);
+        Assert.Contains("the writer that ran it (epoch 1) has stopped", gone.Message);
         Assert.Null(await ReadAsync(client, 100));
         for (var i = 0; i < 5; i++) Assert.Equal($"v{i}", (await ReadAsync(client, i))!.Fields["v"]);
         Assert.Equal("after the failure", (await ReadAsync(client, 5))!.Fields["v"]);

@@ -1,0 +1,139 @@
+using System.Runtime.Serialization;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Configuration;
+using ActorDb.Client;
+using ActorDb.Core;
+using ActorDb.Core.Metrics;
+using ActorDb.Core.Recovery;
+using ActorDb.Core.Redo;
+using ActorDb.Core.Storage;
+using ActorDb.Core.Transactions;
+using ActorDb.Serialization;
+using static ActorDb.Recovery.RecoveryProtocol;
+using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Writer.WriterProtocol;
+
+namespace ActorDb.Tests.Cluster;
+
+/// <summary>
+/// Every ActorDb message that crosses nodes goes through <see cref="ActorDbSerializer"/> (bound in reference.conf) and
+/// comes back equal: what a client node, a standby writer and the storage nodes exchange. Built with collection
+/// expressions on purpose: Akka's default JSON serializer names their compiler-generated types, which the receiving
+/// process cannot load.
+/// </summary>
+public sealed class SerializationTests : IDisposable
+{
+    private readonly ActorSystem _system = ActorSystem.Create("ser", ConfigurationFactory.ParseString("akka.loglevel = WARNING")
+        .WithFallback(ActorDbSettings.DefaultConfig()));
+
+    public void Dispose() => _system.Dispose();
+
+    private object RoundTrip(object message)
+    {
+        var serializer = _system.Serialization.FindSerializerFor(message);
+        Assert.IsType<ActorDbSerializer>(serializer);
+        var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
+        var bytes = serializer.ToBinary(message);
+        return _system.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
+    }
+
+    /// <summary>Records holding lists compare by reference; their JSON (System.Text.Json's defaults, every public
+    /// property) compares by value.</summary>
+    private static string Canonical(object o) => JsonSerializer.Serialize(o, o.GetType());
+
+    private static RedoRecord Record(long lsn, long prev, bool cpl = false) =>
+        new(new Lsn(lsn), new Lsn(prev), 0, 7, RedoKind.PageDelta, cpl, 42, 3, new byte[] { 1, 2, 3, (byte)lsn });
+
+    public static TheoryData<string> Messages() => new(AllMessages().Select(m => m.Name));
+
+    private static IEnumerable<(string Name, object Message)> AllMessages()
+    {
+        var fields = new Dictionary<string, object?> { ["c"] = "text", ["k"] = 5L, ["pad"] = new byte[] { 0, 255, 7 }, ["gone"] = null };
+        var row = new Row(9L, fields);
+        yield return ("insert", new ExecuteStatement(17, new InsertStatement("sbtest", 9L, fields), Commit: true, Sent: 123));
+        yield return ("update", new ExecuteStatement(17, new UpdateStatement("usertable", "user42", fields)));
+        yield return ("get", new ExecuteStatement(0, new GetStatement("sbtest", 9L, ForUpdate: true)));
+        yield return ("scan", new ExecuteStatement(3, new ScanStatement("sbtest", long.MinValue, 100)));
+        yield return ("delete", new ExecuteStatement(3, new DeleteStatement("sbtest", "k")));
+        yield return ("reply-row", new StatementReply(5, row, null, false, new CommitInfo(100, 104)));
+        yield return ("reply-rows", new StatementReply(5, (IReadOnlyList<Row>)[row, new Row("a", new Dictionary<string, object?>())], null, false));
+        yield return ("reply-bool", new StatementReply(5, true, null, false));
+        yield return ("reply-duplicate", new StatementReply(5, null, new DuplicateKeyException("key 9 exists"), false));
+        yield return ("reply-deadlock", new StatementReply(5, null, new DeadlockException("cycle"), true));
+        yield return ("reply-lock-timeout", new StatementReply(5, null, new LockTimeoutException("waited 2 s"), true));
+        yield return ("reply-stale", new StatementReply(5, null, new StaleEpochException("fenced by 4", ambiguous: true), true));
+        yield return ("commit", new CommitTransaction(8, 99));
+        yield return ("commit-reply", new CommitReply(8, new CommitInfo(7, 9), null));
+        yield return ("commit-reply-error", new CommitReply(8, null, new TransactionAbortedException("the writer is stopping")));
+        yield return ("rollback", new RollbackTransaction(8));
+        yield return ("rolled-back", new RolledBack(8));
+        yield return ("create-table", new CreateTable(new TableSchema("t", [new ColumnDef("id", ColumnType.Int64), new ColumnDef("b", ColumnType.Bytes)])));
+        yield return ("get-table", new GetTable("t"));
+        yield return ("table-reply", new TableReply(new TableSchema("t", [new ColumnDef("id", ColumnType.String)]), null));
+        yield return ("table-reply-error", new TableReply(null, new SchemaException("bad column")));
+        yield return ("get-writer", GetWriter.Instance);
+        yield return ("writer-unavailable", new WriterUnavailable("no writer: stopping", Fenced: false, Stopping: true));
+        yield return ("redo-batch", new RedoBatch(0, 4, 3, [Record(10, 9), Record(11, 10, cpl: true)], new Lsn(9)));
+        yield return ("redo-ack", new RedoAck(0, 4, 3, new Lsn(11), 950));
+        yield return ("redo-rejected", new RedoRejected(0, 1, 5, "epoch 3 is stale", true));
+        yield return ("segment-state", new SegmentState(new SegmentReport(0, 2, 3, new Lsn(50), new Lsn(60),
+            [new CplInfo(new Lsn(50), [new Lsn(49)])], [new AnnulledRange(new Lsn(60), new Lsn(1000), 2)])));
+        yield return ("get-segment-state", new GetSegmentState(0, 2, 4));
+        yield return ("open-epoch", new OpenEpoch(0, 2, 4, new Lsn(50), new Lsn(1000), new Lsn(49)));
+        yield return ("page-image", new PageImage(0, 1, 3, [1, 2, 3], new Lsn(40)));
+        yield return ("peer-redo", new PeerRedo(0, 5, [Record(12, 11)], null, new Lsn(12)));
+        yield return ("fetch-redo", new FetchRedo(0, 5, 4, new Lsn(10), new Lsn(long.MaxValue), 2));
+        yield return ("stop", Stop.Instance);
+        yield return ("writer-status", new WriterStatus("serving", 4, new Lsn(100), new Lsn(99), new Lsn(98), 10_000_000, 5, 6, 7, 8, 9, 10, 11, 1, 2,
+            [new PgStatus(0, [new Lsn(1), new Lsn(2)], new Lsn(1), [3], [0L, 5L])], null,
+            RecoveryRecord.Start(1, "start", new DateTime(2026, 11, 29, 0, 0, 0, DateTimeKind.Utc)).WithPhase("plan", TimeSpan.FromMilliseconds(3), "VDL 9"),
+            new LatencySummary(10, 1.5, 9.25)));
+        yield return ("history", new RecoveryHistoryReply([RecoveryRecord.Start(2, "writer failed", DateTime.UnixEpoch)], null));
+    }
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void A_message_comes_back_with_the_same_content(string name)
+    {
+        var message = AllMessages().Single(m => m.Name == name).Message;
+        var back = RoundTrip(message);
+        Assert.Equal(message.GetType(), back.GetType());
+        Assert.Equal(Canonical(message), Canonical(back));
+    }
+
+    [Fact]
+    public void Column_values_keep_their_type_and_errors_their_kind_and_message()
+    {
+        var back = (StatementReply)RoundTrip(new StatementReply(1, new Row(9L, new Dictionary<string, object?> { ["pad"] = new byte[] { 9 }, ["k"] = 3L }), null, false));
+        var row = (Row)back.Result!;
+        Assert.IsType<long>(row.Key);
+        Assert.Equal(new byte[] { 9 }, Assert.IsType<byte[]>(row.Fields["pad"]));
+        Assert.IsType<long>(row.Fields["k"]);
+
+        var stale = (StatementReply)RoundTrip(new StatementReply(1, null, new StaleEpochException("fenced", ambiguous: true), true));
+        Assert.True(Assert.IsType<StaleEpochException>(stale.Error).Ambiguous);
+        Assert.Equal("fenced", stale.Error!.Message);
+    }
+
+    [Fact]
+    public void A_writer_reference_resolves_to_the_same_actor()
+    {
+        var writer = _system.ActorOf(Props.Empty, "writer-e4");
+        var back = (CurrentWriter)RoundTrip(new CurrentWriter(writer, 4));
+        Assert.Equal(writer, back.Writer);
+        Assert.Equal(4, back.Epoch);
+    }
+
+    [Fact]
+    public void A_redo_batch_damaged_on_the_wire_is_refused_not_delivered()
+    {
+        var batch = new RedoBatch(0, 1, 3, [Record(10, 9), Record(11, 10)], new Lsn(9));
+        var serializer = _system.Serialization.FindSerializerFor(batch);
+        var bytes = serializer.ToBinary(batch);
+        bytes[^3] ^= 0x40;   // a payload byte of the last record
+        var e = Assert.Throws<SerializationException>(() =>
+            _system.Serialization.Deserialize(bytes, serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, batch)));
+        Assert.Contains("record 1 of 2 does not decode", e.Message);
+    }
+}
