@@ -64,6 +64,24 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         return this with { Materialized = materialized, CheckpointCpl = cpl ?? CheckpointCpl };
     }
 
+    /// <summary>
+    /// A copy recording a page copy from a peer (<see cref="PageCopy"/>): the pages as of the peer's checkpoint
+    /// <paramref name="checkpoint"/> are durable in this segment's page store, so it becomes this segment's checkpoint
+    /// with the peer's commit point <paramref name="cpl"/>, and the peer's annulled ranges are added (records in them
+    /// must stay annulled here too). Unlike <see cref="WithCheckpoint"/> the commit point is replaced, not kept: this
+    /// segment's own one is older.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="checkpoint"/> is not above the current <see cref="Materialized"/>.</exception>
+    public SegmentMetadata WithPageCopy(Lsn checkpoint, Recovery.CplInfo? cpl, IEnumerable<AnnulledRange> peerAnnulled)
+    {
+        ArgumentNullException.ThrowIfNull(peerAnnulled);
+        if (checkpoint <= Materialized)
+            throw new ArgumentOutOfRangeException(nameof(checkpoint), checkpoint, $"a page copy at {checkpoint} is not above the checkpoint {Materialized}");
+        var meta = this with { Materialized = checkpoint, CheckpointCpl = cpl };
+        foreach (var r in peerAnnulled) meta = meta.WithAnnulled(r);
+        return meta;
+    }
+
     /// <summary>File name of the metadata file in the segment directory.</summary>
     public const string FileName = "segment.meta";
 
