@@ -1,0 +1,150 @@
+using Akka.Actor;
+using ActorDb.Client;
+using ActorDb.Core;
+using ActorDb.Core.Commands;
+using ActorDb.Storage;
+using Xunit.Abstractions;
+using static ActorDb.Storage.SegmentProtocol;
+
+namespace ActorDb.Tests.Scenarios;
+
+/// <summary>
+/// design.md: "A segment that starts empty (new node, lost disk, moved shard) does not count in any quorum until it has
+/// caught up from its peers to the PG's state at the time it joined." Its peers have garbage-collected their logs below
+/// their page-store checkpoints, so records alone cannot bring it back: it copies a peer's pages, then fetches the
+/// records above the copy.
+/// </summary>
+public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase(output, SmallCheckpoints)
+{
+    // Small checkpoints and log files, so a few MB of redo checkpoint and collect the log several times.
+    private const string SmallCheckpoints = """
+        actordb.segment.checkpoint-bytes = 262144
+        actordb.segment.max-file-bytes = 1048576
+        actordb.segment.preallocate-bytes = 262144
+        actordb.segment.page-copy-chunk-bytes = 262144
+        """;
+
+    /// <summary>Rows written before the segment is emptied (900-byte values): 6000 by default; set
+    /// <c>ACTORDB_CATCHUP_ROWS</c> for a bigger hand-run measurement of the catch-up rate (its log line gives MB/s).</summary>
+    private static int Rows => int.TryParse(Environment.GetEnvironmentVariable("ACTORDB_CATCHUP_ROWS"), out var n) && n > 0 ? n : 6000;
+
+    private static string Body(long id) => new string((char)('a' + id % 26), 900) + id;
+
+    [Fact]
+    public async Task An_emptied_segment_copies_pages_from_a_peer_counts_in_no_quorum_before_and_then_holds_every_page()
+    {
+        var (writer, client) = await StartWriterAsync("writer-1");
+        await client.CreateTableAsync(Kv);
+        for (var i = 0; i < Rows; i += 10)
+        {
+            await using var tx = client.Begin();
+            for (var id = i; id < Math.Min(i + 10, Rows); id++) await tx.InsertAsync(Kv.Name, (long)id, Value(Body(id)));
+            AssertDurable(await tx.CommitAsync());
+        }
+        var epoch = (await client.GetStatusAsync()).Epoch;
+
+        // The peers checkpointed and collected their logs: a segment with nothing (SCL 0) gets no record from them, only
+        // the answer that a page copy is needed, at the peer's checkpoint.
+        await AwaitAssertAsync(async () =>
+        {
+            var answer = await Router.Ask<PeerRedo>(new FetchRedo(Pg, 0, epoch, Lsn.Zero, new Lsn(long.MaxValue), 5), Short);
+            var peer = await SegmentStatusAsync(0);
+            Assert.True(answer.Records.Length == 0, $"pg-0-0 (checkpoint {peer.Checkpoint}, SCL {peer.Scl}, {peer.BytesWritten} log bytes written, {peer.BytesOnDisk} on disk) served {answer.Records.Length} records from {answer.Records.FirstOrDefault()?.Lsn}");
+            Assert.True(answer.CopyPagesAt > 0, $"pg-0-0 answered {answer.Unavailable} without a page-copy point");
+            Assert.Equal((await SegmentStatusAsync(0)).Checkpoint.Value, answer.CopyPagesAt);
+        }, Short, TimeSpan.FromMilliseconds(200));
+
+        // pg-0-5 loses its disk and comes back empty. Its page copy is held, so it stays below the PG's state for a while.
+        await StopSegmentAsync(5);
+        Directory.Delete(SegmentActor.DirectoryOf(DataDir, Pg, 5), recursive: true);
+        Faults.Hold("copy", (m, _) => m is FetchPages { RequesterReplica: 5 });
+        var joined = await client.GetStatusAsync();
+        await StartSegmentAsync(5);
+        AssertDurable(await InsertAsync(client, Rows, "pg-0-5 is back"));   // five full segments are a quorum
+        await AwaitAssertAsync(() => Assert.NotEmpty(Faults.Held("copy")), Short, TimeSpan.FromMilliseconds(100));
+        Assert.All(Faults.Held("copy"), m => Assert.Equal(0, m.Replica));   // its first peer answered with a page-copy point
+
+        var empty = await SegmentStatusAsync(5);
+        Assert.Equal(epoch, empty.OpenedEpoch);
+        Assert.Equal(Lsn.Zero, empty.Scl);
+        Assert.Equal(Lsn.Zero, empty.Checkpoint);
+        Assert.NotNull(empty.CatchUp);
+        Assert.True(empty.CatchUp!.Target >= joined.Vdl, $"catch-up target {empty.CatchUp.Target} below the VDL {joined.Vdl} it joined at");
+        Assert.Equal(SegmentHealth.CatchingUp, SegmentHealth.Classify(true, empty.Failure, empty.Epoch, empty.OpenedEpoch, epoch, empty.Scl.Value, 0, empty.CatchUp is not null));
+        Assert.Contains("SCL 0 of", empty.CatchUp.Describe(Pg, empty.Scl, DateTime.UtcNow));
+        // It serves no read: it does not hold the read point.
+        var firstPage = Settings.Geometry.FirstPageOf(Pg);
+        Assert.IsType<PageUnavailable>(await Router.Ask<object>(new ReadPage(Pg, 5, firstPage, joined.Vdl, joined.Vdl), Short));
+
+        // It counts in no quorum: with pg-0-1 and pg-0-2 down, pg-0-0, 3, 4 and the empty pg-0-5 are four segments, and a
+        // commit does not become durable.
+        await StopSegmentAsync(1);
+        await StopSegmentAsync(2);
+        var blocked = InsertAsync(client, Rows + 1, "needs pg-0-5 caught up");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.False(blocked.IsCompleted, "a commit became durable with an empty segment as the 4th acknowledgement");
+        // The writer keeps the highest SCL a segment ever acknowledged (what was durable there before its disk was lost,
+        // at or below the VDL it joined at, long since counted); the emptied segment's acknowledgements add nothing above.
+        var stalled = await client.GetStatusAsync();
+        Assert.True(stalled.Pgs[Pg].Scl[5] <= joined.Vdl, $"the writer tracks SCL {stalled.Pgs[Pg].Scl[5]} for pg-0-5, above the VDL {joined.Vdl} it joined at");
+        Assert.True(stalled.Vdl < stalled.Allocated, $"VDL {stalled.Vdl} reached the allocated LSN {stalled.Allocated}");
+        Assert.Equal(Lsn.Zero, (await SegmentStatusAsync(5)).Scl);
+
+        // The copy goes on: pages from pg-0-0, then its records; pg-0-5 becomes the 4th acknowledgement.
+        Assert.Equal(1, await ReleaseAsync("copy"));
+        var info = await blocked.WaitAsync(TimeSpan.FromSeconds(30));
+        AssertDurable(info);
+        SegmentStatus caughtUp = null!;
+        await AwaitAssertAsync(async () =>
+        {
+            caughtUp = await SegmentStatusAsync(5);
+            Assert.Null(caughtUp.CatchUp);
+            Assert.True(caughtUp.Scl.Value >= info.CommitLsn, $"pg-0-5 SCL {caughtUp.Scl} below {info.CommitLsn}");
+        }, Short, TimeSpan.FromMilliseconds(200));
+        Assert.True(caughtUp.Checkpoint > Lsn.Zero, "pg-0-5 has no checkpoint: its pages did not come from a copy");
+        Assert.True(caughtUp.Checkpoint < joined.Vdl, $"copy point {caughtUp.Checkpoint} should be a peer checkpoint below the VDL {joined.Vdl}");
+        await StartSegmentAsync(1);
+        await StartSegmentAsync(2);
+        await StopWriterAsync(writer);
+
+        // It holds every page: read at the same point from pg-0-5 and from pg-0-3 (never emptied), they are equal.
+        var point = Lsn.Zero;
+        await AwaitAssertAsync(async () =>
+        {
+            var s3 = await SegmentStatusAsync(3);
+            var s5 = await SegmentStatusAsync(5);
+            Assert.Equal(s3.Scl, s5.Scl);
+            point = s5.Scl;
+        }, Short, TimeSpan.FromMilliseconds(200));
+        var pages = 0;
+        var emptyRun = 0;
+        for (var pageNo = firstPage; emptyRun < 64; pageNo++)
+        {
+            var fromPeer = Assert.IsType<PageImage>(await Router.Ask<object>(new ReadPage(Pg, 3, pageNo, point, point), Short));
+            var fromCopy = Assert.IsType<PageImage>(await Router.Ask<object>(new ReadPage(Pg, 5, pageNo, point, point), Short));
+            Assert.Equal(fromPeer.PageLsn, fromCopy.PageLsn);
+            Assert.Equal(fromPeer.Image, fromCopy.Image);
+            if (fromPeer.Image is null) emptyRun++;
+            else
+            {
+                emptyRun = 0;
+                pages++;
+            }
+        }
+        Assert.True(pages > Rows / 10, $"only {pages} pages compared for {Rows} rows of 900 bytes");
+
+        // And a writer that can read only from pg-0-5 and two others finds every row.
+        await StopSegmentAsync(0);
+        await StopSegmentAsync(1);
+        await StopSegmentAsync(3);
+        var (writer2, client2) = await StartWriterAsync("writer-2");
+        await using (var tx = client2.Begin())
+        {
+            var rows = await tx.ScanAsync(Kv.Name, 0L, Rows + 10);
+            Assert.Equal(Rows + 2, rows.Count);
+            Assert.Equal(Body(1234 % Rows), (string?)rows[1234 % Rows].Fields["v"]);
+            await tx.CommitAsync();
+        }
+        await KillAsync(writer2);
+    }
+}
