@@ -1,4 +1,6 @@
+using System.Text.RegularExpressions;
 using Akka.Actor;
+using Akka.Event;
 using ActorDb.Client;
 using ActorDb.Core;
 using ActorDb.Core.Commands;
@@ -16,12 +18,13 @@ namespace ActorDb.Tests.Scenarios;
 /// </summary>
 public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase(output, SmallCheckpoints)
 {
-    // Small checkpoints and log files, so a few MB of redo checkpoint and collect the log several times.
-    private const string SmallCheckpoints = """
+    // Small checkpoints and log files, so a few MB of redo checkpoint and collect the log several times; small chunks, so
+    // a copy takes many (ACTORDB_CATCHUP_CHUNK_BYTES sets another size for a hand-run measurement).
+    private static string SmallCheckpoints => $"""
         actordb.segment.checkpoint-bytes = 262144
         actordb.segment.max-file-bytes = 1048576
         actordb.segment.preallocate-bytes = 262144
-        actordb.segment.page-copy-chunk-bytes = 262144
+        actordb.segment.page-copy-chunk-bytes = {Environment.GetEnvironmentVariable("ACTORDB_CATCHUP_CHUNK_BYTES") ?? "262144"}
         """;
 
     /// <summary>Rows written before the segment is emptied (900-byte values): 6000 by default; set
@@ -146,5 +149,42 @@ public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase
             await tx.CommitAsync();
         }
         await KillAsync(writer2);
+    }
+
+    // Benchmark-style: the catch-up rate is printed (test output), never asserted. A hand run with a bigger volume:
+    //   ACTORDB_CATCHUP_ROWS=60000 dotnet test tests/ActorDb.Tests -c Release --filter "FullyQualifiedName~PageCopyCatchUp" --logger "console;verbosity=detailed"
+    [Fact]
+    public async Task An_emptied_segment_catches_up_unaided_and_reports_its_rate()
+    {
+        var (writer, client) = await StartWriterAsync("writer-1");
+        await client.CreateTableAsync(Kv);
+        for (var i = 0; i < Rows; i += 10)
+        {
+            await using var tx = client.Begin();
+            for (var id = i; id < Math.Min(i + 10, Rows); id++) await tx.InsertAsync(Kv.Name, (long)id, Value(Body(id)));
+            AssertDurable(await tx.CommitAsync());
+        }
+        var logs = CreateTestProbe();
+        Sys.EventStream.Subscribe(logs, typeof(Info));
+        await StopSegmentAsync(4);
+        Directory.Delete(SegmentActor.DirectoryOf(DataDir, Pg, 4), recursive: true);
+        await StartSegmentAsync(4);
+        var last = await InsertAsync(client, Rows, "pg-0-4 is back");
+        AssertDurable(last);
+
+        var copied = (Info)await logs.FishForMessageAsync(m => m is Info i && i.Message.ToString()!.Contains("pg-0-4 (PG 0) page copy from") && i.Message.ToString()!.Contains("finished"), TimeSpan.FromSeconds(60));
+        var caughtUp = (Info)await logs.FishForMessageAsync(m => m is Info i && i.Message.ToString()!.Contains("pg-0-4 (PG 0) caught up"), TimeSpan.FromSeconds(60));
+        var copyLine = copied.Message.ToString()!;
+        var doneLine = caughtUp.Message.ToString()!;
+        output.WriteLine($"CATCH-UP {Rows} rows: {copyLine}");
+        output.WriteLine($"CATCH-UP {Rows} rows: {doneLine}");
+        Assert.Contains("finished in epoch 1", copyLine);
+        var pageBytes = long.Parse(Regex.Match(copyLine, @"(\d+) pages, (\d+) bytes").Groups[2].Value);
+        Assert.True(pageBytes >= Rows * 900L, $"{pageBytes} page bytes copied for {Rows} rows of 900 bytes");
+        Assert.Matches(@"\d+\.\d MB/s", doneLine);
+        var s4 = await SegmentStatusAsync(4);
+        Assert.Null(s4.CatchUp);
+        Assert.True(s4.Scl.Value >= last.CommitLsn, $"pg-0-4 SCL {s4.Scl} below {last.CommitLsn}");
+        await StopWriterAsync(writer);
     }
 }
