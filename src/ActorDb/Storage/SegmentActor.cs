@@ -91,6 +91,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private CopyState? _copy;                   // a page copy in progress (catch-up below every peer's log start)
     private long _copySessions;
     private CatchUpProgress? _catchUp;          // a catch-up in progress, for pg show and the start/finish log lines
+    private Lsn _joinHint;                      // the PG's state as the writer's batches show it before the first open
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
@@ -239,6 +240,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             // Not opened in this epoch yet (down during the recovery, or fenced but not yet truncated): the writer answers
             // with OpenEpoch, whose truncation must come before any record of the epoch.
             if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;   // what the PG holds: a catch-up target
+            // Each record's backlink is a record the PG held when the writer shipped it: at or above anything this
+            // segment could have acknowledged before it lost its data, if it did.
+            foreach (var r in batch.Records) if (r.PrevLsn > _joinHint) _joinHint = r.PrevLsn;
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
@@ -292,6 +296,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         var backlog = _pending.Count - _applied;
         if (backlog >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), Math.Max(MaterializeStep, backlog / 4));
         CheckCatchUpDone();
+        MaybeJoined();
         MaybeCheckpoint();
         if (_stopping && _unsynced.Count == 0) Context.Stop(Self);
     }
@@ -571,8 +576,29 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _log.Info("Segment {Segment} (PG {Pg}) page copy from pg-{Pg}-{Peer} finished in epoch {Epoch}: checkpoint {Checkpoint}, {Pages} pages, {Bytes} bytes in {Ms} ms ({MBps:0.0} MB/s); SCL now {Scl}, fetching the records above it",
             new object[] { EntityId(_pg, _replica), _pg, _pg, copy.Peer, _meta.Epoch, point, copy.Pages, copy.Bytes, (long)elapsed.TotalMilliseconds, PageCopy.MegabytesPerSecond(copy.Bytes, elapsed), _durableScl });
         CheckCatchUpDone();
+        MaybeJoined();
         _peersTried = 0;
         FetchFrom(copy.Peer);
+    }
+
+    /// <summary>A joining segment whose durable SCL reached its join target counts in quorums again (durably).</summary>
+    private void MaybeJoined()
+    {
+        if (_meta.JoinTarget == Lsn.Zero || _durableScl < _meta.JoinTarget || _failure is not null) return;
+        var target = _meta.JoinTarget;
+        var meta = _meta.WithJoinTarget(Lsn.Zero);
+        try
+        {
+            meta.Save(_dir, _settings.Segment.Fsync);
+        }
+        catch (Exception e)
+        {
+            Fail(e, "segment.meta write (joined)");
+            return;
+        }
+        _meta = meta;
+        _log.Info("Segment {Segment} (PG {Pg}) joined its PG in epoch {Epoch}: SCL {Scl} reached {Target}; it counts in quorums again",
+            new object[] { EntityId(_pg, _replica), _pg, _meta.Epoch, _durableScl, target });
     }
 
     private void AbortCopy(string reason)
@@ -676,8 +702,17 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             // Acks of records of the old epoch still being synced go out under the new epoch, which the old writer
             // ignores; the new writer never counts them past the truncation (OnSynced caps at the chain).
             if (_copy is not null) AbortCopy($"epoch {open.Epoch} installed");
+            // Never opened and holding nothing, in a PG that holds records: it joins empty (new node, lost disk, moved
+            // shard) and counts in no quorum until its SCL reaches the PG's state now (design.md). Durable with the epoch.
+            var joining = _meta.OpenedEpoch == 0 && _scl.Scl == Lsn.Zero && _scl.MaxLsn == Lsn.Zero && _meta.Materialized == Lsn.Zero;
             _meta = _meta.WithEpoch(open.Epoch, open.Vdl);
             if (open.TruncateTo > open.Vdl) _meta = _meta.WithAnnulled(new AnnulledRange(open.Vdl, open.TruncateTo, open.Epoch));
+            var joinTarget = joining ? Lsn.Max(open.PgTail, _joinHint) : _meta.JoinTarget;
+            if (joinTarget > open.Vdl && joinTarget <= open.TruncateTo) joinTarget = open.PgTail;   // annulled: what is left at or below VDL
+            if (joinTarget != _meta.JoinTarget) _meta = _meta.WithJoinTarget(joinTarget);
+            if (joining && joinTarget > Lsn.Zero)
+                _log.Info("Segment {Segment} (PG {Pg}) joins its PG empty in epoch {Epoch}: it counts in no quorum until its SCL reaches {Target}",
+                    EntityId(_pg, _replica), _pg, open.Epoch, joinTarget);
             _meta.Save(_dir, _settings.Segment.Fsync);
             if (open.TruncateTo > open.Vdl)
             {
@@ -801,7 +836,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     // The checkpoint's commit record stands in for those whose log was garbage-collected.
     private SegmentReport Report() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _cpls.Where(c => c.Lsn <= _durableScl).Select(c => new CplInfo(c.Lsn, CommitPayload.Decode(c.Payload.Span).PgHighWater))
-            .Concat(_meta.CheckpointCpl is { } k ? [k] : []).ToArray(), _meta.Annulled);
+            .Concat(_meta.CheckpointCpl is { } k ? [k] : []).ToArray(), _meta.Annulled, _meta.OpenedEpoch, _meta.JoinTarget);
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes,

@@ -18,6 +18,8 @@ namespace ActorDb.Tests.Scenarios;
 /// </summary>
 public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase(output, SmallCheckpoints)
 {
+    private readonly ITestOutputHelper _output = output;
+
     // Small checkpoints and log files, so a few MB of redo checkpoint and collect the log several times; small chunks, so
     // a copy takes many (ACTORDB_CATCHUP_CHUNK_BYTES sets another size for a hand-run measurement).
     private static string SmallCheckpoints => $"""
@@ -74,7 +76,7 @@ public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase
         Assert.NotNull(empty.CatchUp);
         Assert.True(empty.CatchUp!.Target >= joined.Vdl, $"catch-up target {empty.CatchUp.Target} below the VDL {joined.Vdl} it joined at");
         Assert.Equal(SegmentHealth.CatchingUp, SegmentHealth.Classify(true, empty.Failure, empty.Epoch, empty.OpenedEpoch, epoch, empty.Scl.Value, 0, empty.CatchUp is not null));
-        Assert.Contains("SCL 0 of", empty.CatchUp.Describe(Pg, empty.Scl, DateTime.UtcNow));
+        Assert.Contains("SCL 0 of", empty.CatchUp!.Describe(Pg, empty.Scl, DateTime.UtcNow));
         // It serves no read: it does not hold the read point.
         var firstPage = Settings.Geometry.FirstPageOf(Pg);
         Assert.IsType<PageUnavailable>(await Router.Ask<object>(new ReadPage(Pg, 5, firstPage, joined.Vdl, joined.Vdl), Short));
@@ -176,8 +178,8 @@ public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase
         var caughtUp = (Info)await logs.FishForMessageAsync(m => m is Info i && i.Message.ToString()!.Contains("pg-0-4 (PG 0) caught up"), TimeSpan.FromSeconds(60));
         var copyLine = copied.Message.ToString()!;
         var doneLine = caughtUp.Message.ToString()!;
-        output.WriteLine($"CATCH-UP {Rows} rows: {copyLine}");
-        output.WriteLine($"CATCH-UP {Rows} rows: {doneLine}");
+        _output.WriteLine($"CATCH-UP {Rows} rows: {copyLine}");
+        _output.WriteLine($"CATCH-UP {Rows} rows: {doneLine}");
         Assert.Contains("finished in epoch 1", copyLine);
         var pageBytes = long.Parse(Regex.Match(copyLine, @"(\d+) pages, (\d+) bytes").Groups[2].Value);
         Assert.True(pageBytes >= Rows * 900L, $"{pageBytes} page bytes copied for {Rows} rows of 900 bytes");
@@ -186,5 +188,47 @@ public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase
         Assert.Null(s4.CatchUp);
         Assert.True(s4.Scl.Value >= last.CommitLsn, $"pg-0-4 SCL {s4.Scl} below {last.CommitLsn}");
         await StopWriterAsync(writer);
+    }
+
+    // The read quorum of a recovery too: a commit on pg-0-0, 1, 2 and 5 only; pg-0-5 then loses its disk. pg-0-3 and 4
+    // (which lack the commit) and the empty pg-0-5 are 3 segments, but counting pg-0-5 would plan a VDL below the commit
+    // and annul it. The recovery waits for a segment that counts instead, and then finds the commit.
+    [Fact]
+    public async Task A_recovery_does_not_count_a_segment_that_lost_its_disk_in_its_read_quorum()
+    {
+        var (writer, client) = await StartWriterAsync("writer-1");
+        await client.CreateTableAsync(Kv);
+        for (var i = 0; i < 10; i++) AssertDurable(await InsertAsync(client, i, $"v{i}"));
+        await BlackholeAsync(3, true);
+        await BlackholeAsync(4, true);
+        var onFour = await InsertAsync(client, 100, "on pg-0-0, 1, 2 and 5 only");
+        AssertDurable(onFour);
+        await StopWriterAsync(writer);
+
+        await StopSegmentAsync(5);
+        Directory.Delete(SegmentActor.DirectoryOf(DataDir, Pg, 5), recursive: true);
+        await StartSegmentAsync(5);
+        await BlackholeAsync(3, false);
+        await BlackholeAsync(4, false);
+        await StopSegmentAsync(0);
+        await StopSegmentAsync(1);
+        await StopSegmentAsync(2);
+        Assert.True((await SegmentStatusAsync(3)).Scl.Value < onFour.CommitLsn);
+        Assert.True((await SegmentStatusAsync(4)).Scl.Value < onFour.CommitLsn);
+
+        var (writer2, client2) = StartSupervisor("writer-2");
+        await Assert.ThrowsAnyAsync<Exception>(() => client2.WaitUntilServingAsync(TimeSpan.FromSeconds(5)));
+        var report = (await Router.Ask<SegmentState>(new GetSegmentState(Pg, 5), Short)).Report;
+        Assert.Equal(0, report.OpenedEpoch);   // fenced by the waiting recovery, never opened: it holds nothing
+        Assert.Equal(Lsn.Zero, report.Scl);
+
+        await StartSegmentAsync(0);   // comes back at the recovery's next request
+        await client2.WaitUntilServingAsync(TimeSpan.FromSeconds(30));
+        var status = await client2.GetStatusAsync();
+        Assert.True(status.Vdl.Value >= onFour.CommitLsn, $"recovered VDL {status.Vdl} below the commit {onFour.CommitLsn}");
+        Assert.Equal("on pg-0-0, 1, 2 and 5 only", (await ReadAsync(client2, 100))!.Fields["v"]);
+        await StartSegmentAsync(1);
+        await StartSegmentAsync(2);
+        await StopWriterAsync(writer2);
     }
 }
