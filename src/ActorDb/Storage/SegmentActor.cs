@@ -29,8 +29,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private sealed record CatchUpTick { public static readonly CatchUpTick Instance = new(); }
     /// <summary>How often a segment checks whether it misses records its PG's peers hold.</summary>
     private static readonly TimeSpan CatchUpInterval = TimeSpan.FromSeconds(1);
-    /// <summary>Most record bytes a peer sends in one <see cref="PeerRedo"/>.</summary>
-    private const int MaxPeerRedoBytes = 4 << 20;
+    /// <summary>Most record bytes a peer sends in one <see cref="PeerRedo"/>: across processes a message must fit the
+    /// transport's frame (4 MiB in hocon/cluster-node.conf) after the default serializer's base64.</summary>
+    private const int MaxPeerRedoBytes = 1 << 20;
 
     private sealed record Synced(long CumulativeRecords, long Micros, int Bytes);
     private sealed record SyncFailed(Exception Error);
@@ -840,7 +841,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes,
-        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch, _catchUp);
+        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch, _catchUp, _meta.JoinTarget);
 
     private void StopGracefully()
     {

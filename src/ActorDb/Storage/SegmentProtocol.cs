@@ -106,10 +106,12 @@ public static class SegmentProtocol
     /// the bytes its <paramref name="Checkpoints"/> wrote since open (doublewrite included). <paramref name="Epoch"/> is the
     /// newest epoch it accepted (a fence), <paramref name="OpenedEpoch"/> the one it takes redo in (below it between a
     /// recovery's fence and its truncation). <paramref name="CatchUp"/> is set while the segment catches up from its peers
-    /// (a page copy and/or records): it counts in no quorum and serves no read above its SCL meanwhile.</summary>
+    /// (a page copy and/or records): it counts in no quorum and serves no read above its SCL meanwhile. <paramref name="JoinTarget"/>
+    /// is set while it joins its PG empty (durable; see <see cref="ActorDb.Core.Storage.SegmentMetadata.JoinTarget"/>): until
+    /// its SCL reaches it, it counts in no quorum, a recovery's read quorum included.</summary>
     public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long Syncs, long SyncMicros,
         long BytesWritten, long BytesOnDisk, Lsn Materialized, Lsn Checkpoint, long Checkpoints, long PageStoreBytesWritten, string? Failure,
-        long OpenedEpoch, ActorDb.Core.Storage.CatchUpProgress? CatchUp = null);
+        long OpenedEpoch, ActorDb.Core.Storage.CatchUpProgress? CatchUp = null, Lsn JoinTarget = default);
 
     /// <summary>Handoff/shutdown stop message: the segment finishes its fsync, then stops.</summary>
     public sealed record Stop

@@ -74,6 +74,7 @@ public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase
         Assert.Equal(Lsn.Zero, empty.Scl);
         Assert.Equal(Lsn.Zero, empty.Checkpoint);
         Assert.NotNull(empty.CatchUp);
+        Assert.True(empty.JoinTarget >= joined.Vdl, $"join target {empty.JoinTarget} below the VDL {joined.Vdl} it joined at");
         Assert.True(empty.CatchUp!.Target >= joined.Vdl, $"catch-up target {empty.CatchUp.Target} below the VDL {joined.Vdl} it joined at");
         Assert.Equal(SegmentHealth.CatchingUp, SegmentHealth.Classify(true, empty.Failure, empty.Epoch, empty.OpenedEpoch, epoch, empty.Scl.Value, 0, empty.CatchUp is not null));
         Assert.Contains("SCL 0 of", empty.CatchUp!.Describe(Pg, empty.Scl, DateTime.UtcNow));
@@ -107,6 +108,7 @@ public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase
             Assert.True(caughtUp.Scl.Value >= info.CommitLsn, $"pg-0-5 SCL {caughtUp.Scl} below {info.CommitLsn}");
         }, Short, TimeSpan.FromMilliseconds(200));
         Assert.True(caughtUp.Checkpoint > Lsn.Zero, "pg-0-5 has no checkpoint: its pages did not come from a copy");
+        Assert.Equal(Lsn.Zero, caughtUp.JoinTarget);   // joined: it counts in quorums again
         Assert.True(caughtUp.Checkpoint < joined.Vdl, $"copy point {caughtUp.Checkpoint} should be a peer checkpoint below the VDL {joined.Vdl}");
         await StartSegmentAsync(1);
         await StartSegmentAsync(2);
