@@ -22,7 +22,12 @@ public sealed record WriterSettings(
 /// <param name="RememberedCpls">Commit records kept in memory for recovery reports.</param>
 /// <param name="PreallocateBytes">Zero bytes the log file is extended by ahead of the data (0: off).</param>
 /// <param name="CheckpointBytes">Log bytes written between page-store checkpoints (bounds the log read when a segment opens).</param>
-public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int RememberedCpls, long PreallocateBytes, long CheckpointBytes);
+public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int RememberedCpls, long PreallocateBytes, long CheckpointBytes)
+{
+    /// <summary>Most page-image bytes in one message of a page copy between peers (catch-up of a segment that starts
+    /// empty), bytes; section key <c>page-copy-chunk-bytes</c>. A message must fit the transport's frame size.</summary>
+    public int PageCopyChunkBytes { get; init; } = 1 << 20;
+}
 
 /// <summary>Settings of the metrics export (section <c>actordb.metrics</c>).</summary>
 /// <param name="PrometheusPort">Port of the Prometheus scrape endpoint (<c>/metrics</c>); 0: no endpoint.</param>
@@ -138,7 +143,10 @@ public sealed record ActorDbSettings(
                 Read("segment.max-file-bytes", k => c.GetLong(k), v => v >= 1 << 20, "must be at least 1 MiB"),
                 Read("segment.remembered-cpls", k => c.GetInt(k), v => v >= 16, "must be at least 16"),
                 Read("segment.preallocate-bytes", k => c.GetLong(k), v => v >= 0, "must not be negative"),
-                Read("segment.checkpoint-bytes", k => c.GetLong(k), v => v >= 1 << 16, "must be at least 64 KiB")),
+                Read("segment.checkpoint-bytes", k => c.GetLong(k), v => v >= 1 << 16, "must be at least 64 KiB"))
+            {
+                PageCopyChunkBytes = Read("segment.page-copy-chunk-bytes", k => c.GetInt(k), v => v >= 1 << 16 && v <= 64 << 20, "must be 64 KiB..64 MiB"),
+            },
             Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
             new CommandHostSettings(
                 Read("cmd.enabled", k => c.GetBoolean(k)),

@@ -5,8 +5,9 @@ public static class SegmentHealth
 {
     /// <summary>Answers the writer's requests and holds its PG's write-quorum point.</summary>
     public const string Serving = "serving";
-    /// <summary>In the writer's epoch but below its PG's write-quorum point (it lags, or is filling a hole).</summary>
-    public const string CatchingUp = "catching up";
+    /// <summary>Catching up from its peers (a page copy and/or records; it counts in no quorum above its SCL meanwhile), or
+    /// in the writer's epoch but below its PG's write-quorum point (it lags, or is filling a hole).</summary>
+    public const string CatchingUp = "catching-up";
     /// <summary>Did not answer the status request in time.</summary>
     public const string Unreachable = "unreachable";
     /// <summary>Fenced by a recovery and not (yet) opened in its epoch, or holding an epoch newer than the writer's
@@ -25,13 +26,14 @@ public static class SegmentHealth
     /// <param name="writerEpoch">The writer's epoch; 0 when unknown (no writer on this node).</param>
     /// <param name="scl">Its segment complete LSN.</param>
     /// <param name="pgQuorumLsn">Its PG's write-quorum LSN as the writer tracks it; 0 when unknown.</param>
-    public static string Classify(bool answered, string? failure, long epoch, long openedEpoch, long writerEpoch, long scl, long pgQuorumLsn)
+    /// <param name="catchingUp">The segment reports a catch-up from its peers in progress.</param>
+    public static string Classify(bool answered, string? failure, long epoch, long openedEpoch, long writerEpoch, long scl, long pgQuorumLsn, bool catchingUp = false)
     {
         if (!answered) return Unreachable;
         if (failure is not null) return Failed;
         if (epoch > openedEpoch) return Fenced;
         if (writerEpoch > 0 && epoch > writerEpoch) return Fenced;
         if (writerEpoch > 0 && openedEpoch < writerEpoch) return StaleEpoch;
-        return scl < pgQuorumLsn ? CatchingUp : Serving;
+        return catchingUp || scl < pgQuorumLsn ? CatchingUp : Serving;
     }
 }

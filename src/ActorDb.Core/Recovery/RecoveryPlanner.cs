@@ -12,8 +12,12 @@ public sealed record CplInfo(Lsn Lsn, IReadOnlyList<Lsn> PgTail);
 /// <param name="MaxLsn">The highest LSN it holds (complete chain or not).</param>
 /// <param name="Cpls">Its most recent commit records at or below <paramref name="Scl"/>, any order.</param>
 /// <param name="Annulled">The LSN ranges earlier recoveries annulled on it (null: none).</param>
+/// <param name="OpenedEpoch">The last epoch a recovery opened on it (0: never; a segment that joins a volume opened
+/// before it holds nothing); null when not reported (counted as opened).</param>
+/// <param name="JoinTarget">While it joins its PG empty, the PG's state when it joined
+/// (<see cref="Storage.SegmentMetadata.JoinTarget"/>); Lsn.Zero otherwise.</param>
 public sealed record SegmentReport(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, IReadOnlyList<CplInfo> Cpls,
-    IReadOnlyList<Storage.AnnulledRange>? Annulled = null);
+    IReadOnlyList<Storage.AnnulledRange>? Annulled = null, long? OpenedEpoch = null, Lsn JoinTarget = default);
 
 /// <summary>The outcome of planning: the epoch to install, the recovered VDL, the range to annul, and each PG's
 /// latest record at or below VDL (the backlinks of the first new records).</summary>
@@ -31,6 +35,34 @@ public sealed record RecoveryPlan(long Epoch, Lsn Vdl, Lsn TruncateAfter, Lsn Tr
 /// </summary>
 public static class RecoveryPlanner
 {
+    /// <summary>
+    /// Whether <paramref name="report"/> counts toward its PG's read quorum (design.md: a segment that starts empty
+    /// "does not count in any quorum until it has caught up"): not while it joins below its join target, and not when
+    /// it was never opened in an epoch while <paramref name="volumeOpened"/> (some segment of the volume was): it
+    /// holds nothing, though it may be the replacement of a segment that acknowledged records. Its SCL and commit
+    /// points still count as facts (whatever it holds, it holds durably).
+    /// </summary>
+    /// <param name="report">One segment's report.</param>
+    /// <param name="volumeOpened">Some report of the volume has an opened epoch above 0 (see <see cref="VolumeOpened"/>).</param>
+    public static bool CountsInReadQuorum(SegmentReport report, bool volumeOpened)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (report.JoinTarget > report.Scl) return false;
+        return !(volumeOpened && report.OpenedEpoch == 0);
+    }
+
+    /// <summary>True when some report has an opened epoch above 0: the volume was opened before.</summary>
+    public static bool VolumeOpened(IEnumerable<SegmentReport> reports) => reports.Any(r => r.OpenedEpoch > 0);
+
+    /// <summary>True when every one of <paramref name="pgCount"/> PGs has a read quorum of reports that count
+    /// (<see cref="CountsInReadQuorum"/>), one per replica.</summary>
+    public static bool HasReadQuorum(int pgCount, IReadOnlyCollection<SegmentReport> reports)
+    {
+        var opened = VolumeOpened(reports);
+        return Enumerable.Range(0, pgCount).All(pg =>
+            reports.Where(r => r.Pg == pg && CountsInReadQuorum(r, opened)).Select(r => r.Replica).Distinct().Count() >= VolumeGeometry.ReadQuorum);
+    }
+
     /// <summary>Plans the opening of a volume with <paramref name="pgCount"/> PGs.</summary>
     /// <exception cref="InvalidOperationException">a segment reports an epoch above <paramref name="epoch"/>; a PG has fewer than <see cref="VolumeGeometry.ReadQuorum"/> reports
     /// (names the PG and who answered), or segments hold records but no commit point is complete.</exception>
@@ -42,12 +74,16 @@ public static class RecoveryPlanner
     {
         var complete = new Lsn[pgCount];
         var maxSeen = Lsn.Zero;
+        var volumeOpened = VolumeOpened(reports);
         for (var pg = 0; pg < pgCount; pg++)
         {
             var mine = reports.Where(r => r.Pg == pg).ToList();
-            if (mine.Select(r => r.Replica).Distinct().Count() < VolumeGeometry.ReadQuorum)
+            var counting = mine.Where(r => CountsInReadQuorum(r, volumeOpened)).Select(r => r.Replica).Distinct().ToList();
+            if (counting.Count < VolumeGeometry.ReadQuorum)
                 throw new InvalidOperationException(
-                    $"PG {pg}: only {mine.Count} segment(s) answered ({string.Join(", ", mine.Select(r => r.Replica))}); recovery needs a read quorum of {VolumeGeometry.ReadQuorum}");
+                    $"PG {pg}: only {counting.Count} segment(s) that count answered ({string.Join(", ", counting)}"
+                    + (counting.Count < mine.Count ? $"; joining, not counted: {string.Join(", ", mine.Select(r => r.Replica).Except(counting))}" : "")
+                    + $"); recovery needs a read quorum of {VolumeGeometry.ReadQuorum}");
             var scls = mine.GroupBy(r => r.Replica).Select(g => g.Max(r => r.Scl)).OrderByDescending(l => l).ToList();
             complete[pg] = scls[0];
         }

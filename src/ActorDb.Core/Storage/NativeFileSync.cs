@@ -27,6 +27,38 @@ internal static partial class NativeFileSync
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static partial long LSeek(int fd, long offset, int whence);
+
+    private const int SeekDataWhence = 3;   // SEEK_DATA (Linux)
+    private const int ENXIO = 6;
+
+    /// <summary>
+    /// The first byte offset at or after <paramref name="offset"/> that holds data in a sparse file (lseek SEEK_DATA on
+    /// Linux), or -1 when there is no data from there to the end of the file. Where holes cannot be found (another system,
+    /// or a file system without SEEK_DATA) it returns <paramref name="offset"/> itself: the caller reads and looks.
+    /// </summary>
+    /// <exception cref="Win32Exception">lseek failed for another reason than "no data" or "not supported".</exception>
+    public static long SeekData(SafeFileHandle handle, long offset)
+    {
+        if (!OperatingSystem.IsLinux()) return offset;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            long at = LSeek((int)handle.DangerousGetHandle(), offset, SeekDataWhence);
+            if (at >= 0) return at;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == ENXIO) return -1;
+            if (errno == 22 /* EINVAL: whence not supported */ || errno == 95 /* EOPNOTSUPP */) return offset;
+            throw new Win32Exception(errno);
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
     // O_DIRECTORY differs between Linux architectures (asm-generic 0200000; arm/arm64 040000).
     private static int ODirectory => RuntimeInformation.ProcessArchitecture switch
     {

@@ -167,6 +167,38 @@ public sealed class PageStore : IDisposable
         Interlocked.Increment(ref _checkpoints);
     }
 
+    /// <summary>
+    /// The lowest page number at or above <paramref name="fromPageNo"/> whose slot was ever written, or -1 when none is
+    /// (up to the end of the PG). Skips the holes of the sparse <c>pages.dat</c> with SEEK_DATA where the file system
+    /// has it, so a scan of a mostly empty PG reads only the written slots; elsewhere it reads slot headers one by one.
+    /// A page copy to a peer walks the store with it (<see cref="PageCopy"/>).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fromPageNo"/> is below the PG's first page.</exception>
+    /// <exception cref="SegmentLogException">a read or seek fails.</exception>
+    public long NextWrittenPage(long fromPageNo)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(fromPageNo, FirstPageNo);
+        var path = Path.Combine(Directory, FileName);
+        var header = new byte[SlotHeaderSize];
+        var pageNo = fromPageNo;
+        while (pageNo < FirstPageNo + PageCount)
+        {
+            var offset = (pageNo - FirstPageNo) * SlotSize;
+            var data = SegmentLog.Io(path, "read", () => NativeFileSync.SeekData(_file, offset), PageStoreName);
+            if (data < 0) return -1;
+            // The data found may start inside an earlier slot (a file-system block holds the end of one slot and the
+            // start of the next): look from the slot it falls in, never below where we were asked to start.
+            pageNo = Math.Max(pageNo, FirstPageNo + data / SlotSize);
+            if (pageNo >= FirstPageNo + PageCount) return -1;
+            var at = (pageNo - FirstPageNo) * SlotSize;
+            var n = SegmentLog.Io(path, "read", () => ReadFully(_file, header, at), PageStoreName);
+            if (n < SlotHeaderSize) return -1;   // past the end of the file
+            if (!IsZeroHeader(header)) return pageNo;
+            pageNo++;
+        }
+        return -1;
+    }
+
     /// <summary>Closes the file.</summary>
     public void Dispose() => _file.Dispose();
 

@@ -11,7 +11,7 @@ namespace ActorDb.Core.Storage;
 /// <code>
 /// offset    size  field
 ///   0        4    magic "ADSM" (0x41 0x44 0x53 0x4D)
-///   4        2    version u16 = 2 (version 1, without the checkpoint fields, is still read)
+///   4        2    version u16 = 3 (version 1, without the checkpoint fields, and 2, without the join target, are still read)
 ///   6        2    reserved u16 = 0
 ///   8        8    epoch i64 (&gt;= 0)
 ///  16        8    vdl i64 (&gt;= 0)
@@ -21,6 +21,7 @@ namespace ActorDb.Core.Storage;
 ///  c+8       8    materialized i64: the page-store checkpoint
 ///  c+16      8    checkpoint CPL LSN i64 (0: none)
 ///  c+24      4    tailCount i32 (&gt;= 0), then tailCount x i64: that CPL's per-PG tails
+///  t=c+28+8k 8    joinTarget i64 (version 3): see <see cref="JoinTarget"/> (0: not joining)
 ///  end-4     4    crc32c of every byte before it
 /// </code>
 /// Immutable; equality compares the annulled ranges element by element.
@@ -64,6 +65,40 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         return this with { Materialized = materialized, CheckpointCpl = cpl ?? CheckpointCpl };
     }
 
+    /// <summary>
+    /// A copy recording a page copy from a peer (<see cref="PageCopy"/>): the pages as of the peer's checkpoint
+    /// <paramref name="checkpoint"/> are durable in this segment's page store, so it becomes this segment's checkpoint
+    /// with the peer's commit point <paramref name="cpl"/>, and the peer's annulled ranges are added (records in them
+    /// must stay annulled here too). Unlike <see cref="WithCheckpoint"/> the commit point is replaced, not kept: this
+    /// segment's own one is older.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="checkpoint"/> is not above the current <see cref="Materialized"/>.</exception>
+    public SegmentMetadata WithPageCopy(Lsn checkpoint, Recovery.CplInfo? cpl, IEnumerable<AnnulledRange> peerAnnulled)
+    {
+        ArgumentNullException.ThrowIfNull(peerAnnulled);
+        if (checkpoint <= Materialized)
+            throw new ArgumentOutOfRangeException(nameof(checkpoint), checkpoint, $"a page copy at {checkpoint} is not above the checkpoint {Materialized}");
+        var meta = this with { Materialized = checkpoint, CheckpointCpl = cpl };
+        foreach (var r in peerAnnulled) meta = meta.WithAnnulled(r);
+        return meta;
+    }
+
+    /// <summary>
+    /// Set while the segment joins its PG empty (new node, lost disk, moved shard): the PG's state when it joined, a record
+    /// LSN of the PG. Until its SCL reaches it, the segment counts in no quorum (design.md), a recovery's read quorum
+    /// included (<see cref="Recovery.RecoveryPlanner.CountsInReadQuorum"/>): it may have acknowledged records before it
+    /// lost them. Durable, so a restart mid-catch-up does not make it count. Lsn.Zero: not joining.
+    /// </summary>
+    public Lsn JoinTarget { get; init; }
+
+    /// <summary>A copy joining its PG until its SCL reaches <paramref name="target"/> (Lsn.Zero: joined).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="target"/> is negative.</exception>
+    public SegmentMetadata WithJoinTarget(Lsn target)
+    {
+        if (target.Value < 0) throw new ArgumentOutOfRangeException(nameof(target), target, "the join target must be >= 0");
+        return this with { JoinTarget = target };
+    }
+
     /// <summary>File name of the metadata file in the segment directory.</summary>
     public const string FileName = "segment.meta";
 
@@ -71,7 +106,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     public const string TempFileName = "segment.meta.tmp";
 
     /// <summary>Current format version.</summary>
-    public const ushort FormatVersion = 2;
+    public const ushort FormatVersion = 3;
 
     private const uint Magic = 0x4D534441; // "ADSM" little-endian
     private const int HeaderSize = 28;
@@ -121,7 +156,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         int n = Annulled.Count;
         int tails = CheckpointCpl?.PgTail.Count ?? 0;
         int c = HeaderSize + RangeSize * n;
-        var bytes = new byte[c + 28 + 8 * tails + 4];
+        var bytes = new byte[c + 28 + 8 * tails + 8 + 4];
         Span<byte> s = bytes;
         BinaryPrimitives.WriteUInt32LittleEndian(s, Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(s.Slice(4), FormatVersion);
@@ -140,6 +175,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 16), CheckpointCpl?.Lsn.Value ?? 0);
         BinaryPrimitives.WriteInt32LittleEndian(s.Slice(c + 24), tails);
         for (int i = 0; i < tails; i++) BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 28 + 8 * i), CheckpointCpl!.PgTail[i].Value);
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 28 + 8 * tails), JoinTarget.Value);
         int crcAt = bytes.Length - 4;
         BinaryPrimitives.WriteUInt32LittleEndian(s.Slice(crcAt), Crc32C.Compute(s.Slice(0, crcAt)));
         return bytes;
@@ -162,8 +198,8 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         if (stored != actual)
             throw new InvalidDataException($"segment metadata {source}: CRC-32C mismatch (stored 0x{stored:X8} at offset {crcAt}, computed 0x{actual:X8}); the file is corrupt");
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(4));
-        if (version is not (1 or FormatVersion))
-            throw new InvalidDataException($"segment metadata {source}: unsupported version {version} at offset 4, expected 1 or {FormatVersion}");
+        if (version is not (1 or 2 or FormatVersion))
+            throw new InvalidDataException($"segment metadata {source}: unsupported version {version} at offset 4, expected 1 to {FormatVersion}");
         long epoch = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(8));
         long vdl = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(16));
         int n = BinaryPrimitives.ReadInt32LittleEndian(bytes.Slice(24));
@@ -188,11 +224,12 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         long materialized = BinaryPrimitives.ReadInt64LittleEndian(k.Slice(8));
         long cpl = BinaryPrimitives.ReadInt64LittleEndian(k.Slice(16));
         int tails = BinaryPrimitives.ReadInt32LittleEndian(k.Slice(24));
-        if (opened < 0 || opened > epoch || materialized < 0 || cpl < 0 || tails < 0 || c + 32 + 8L * tails != bytes.Length)
+        long join = version >= 3 && tails >= 0 && c + 40 + 8L * tails <= bytes.Length ? BinaryPrimitives.ReadInt64LittleEndian(k.Slice(28 + 8 * tails)) : 0;
+        if (opened < 0 || opened > epoch || materialized < 0 || cpl < 0 || tails < 0 || join < 0 || c + 32 + 8L * tails + (version >= 3 ? 8 : 0) != bytes.Length)
             throw new InvalidDataException($"segment metadata {source}: invalid checkpoint section (opened epoch {opened}, materialized {materialized}, CPL {cpl}, {tails} tails) at offset {c}");
         var tail = new Lsn[tails];
         for (int i = 0; i < tails; i++) tail[i] = new Lsn(BinaryPrimitives.ReadInt64LittleEndian(k.Slice(28 + 8 * i)));
-        return meta with { OpenedEpoch = opened, Materialized = new Lsn(materialized), CheckpointCpl = cpl == 0 ? null : new Recovery.CplInfo(new Lsn(cpl), tail) };
+        return meta with { OpenedEpoch = opened, Materialized = new Lsn(materialized), CheckpointCpl = cpl == 0 ? null : new Recovery.CplInfo(new Lsn(cpl), tail), JoinTarget = new Lsn(join) };
     }
 
     /// <summary>
@@ -266,7 +303,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     public bool Equals(SegmentMetadata? other)
     {
         if (other is null || Epoch != other.Epoch || Vdl != other.Vdl || Annulled.Count != other.Annulled.Count
-            || OpenedEpoch != other.OpenedEpoch || Materialized != other.Materialized || CheckpointCpl?.Lsn != other.CheckpointCpl?.Lsn
+            || OpenedEpoch != other.OpenedEpoch || Materialized != other.Materialized || JoinTarget != other.JoinTarget || CheckpointCpl?.Lsn != other.CheckpointCpl?.Lsn
             || !(CheckpointCpl?.PgTail ?? []).SequenceEqual(other.CheckpointCpl?.PgTail ?? [])) return false;
         for (int i = 0; i < Annulled.Count; i++)
             if (Annulled[i] != other.Annulled[i]) return false;

@@ -192,7 +192,8 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
                 else foreach (var (pg, r) in AllSegments().Where(s => !_probes.ContainsKey(s))) _segments.Tell(new GetSegmentState(pg, r));
                 break;
             case ReadQuorumPhase:
-                if (ReadQuorumEverywhere(_reports) && Since(_phaseTicks) > WaitForAllReports) PlanRecovery();
+                // Segments that join their PG empty do not count (design.md; RecoveryPlanner.CountsInReadQuorum).
+                if (RecoveryPlanner.HasReadQuorum(_pgCount, _reports.Values.ToList()) && Since(_phaseTicks) > WaitForAllReports) PlanRecovery();
                 else foreach (var (pg, r) in AllSegments().Where(s => !_reports.ContainsKey(s))) _segments.Tell(new GetSegmentState(pg, r, _fenceEpoch));
                 break;
             case InstallEpochPhase:

@@ -29,13 +29,20 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private sealed record CatchUpTick { public static readonly CatchUpTick Instance = new(); }
     /// <summary>How often a segment checks whether it misses records its PG's peers hold.</summary>
     private static readonly TimeSpan CatchUpInterval = TimeSpan.FromSeconds(1);
-    /// <summary>Most record bytes a peer sends in one <see cref="PeerRedo"/>.</summary>
-    private const int MaxPeerRedoBytes = 4 << 20;
+    /// <summary>Most record bytes a peer sends in one <see cref="PeerRedo"/>: across processes a message must fit the
+    /// transport's frame (4 MiB in hocon/cluster-node.conf) after the default serializer's base64.</summary>
+    private const int MaxPeerRedoBytes = 1 << 20;
 
     private sealed record Synced(long CumulativeRecords, long Micros, int Bytes);
     private sealed record SyncFailed(Exception Error);
     private sealed record CheckpointWritten(Lsn Materialized, RedoRecord? Cpl, int Pages, long Micros);
     private sealed record CheckpointFailed(Exception Error);
+    /// <summary>A page copy from <paramref name="Peer"/> in progress: the next chunk starts at <paramref name="NextPageNo"/>;
+    /// <paramref name="Checkpoint"/> (zero until the first chunk) is the peer checkpoint the copy is taken at.</summary>
+    private sealed record CopyState(int Peer, long Session, long NextPageNo, Lsn Checkpoint, CplInfo? Cpl, AnnulledRange[] Annulled,
+        DateTime StartedUtc, DateTime LastProgressUtc, long Pages, long Bytes);
+    /// <summary>A page copy whose peer has not answered for this long is abandoned (the next catch-up round starts over).</summary>
+    private static readonly TimeSpan CopyStallTimeout = TimeSpan.FromSeconds(10);
 
     private readonly int _pg;
     private readonly int _replica;
@@ -82,6 +89,10 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private int _nextPeer;
     private int _peersTried;                    // peers asked in a row without getting a record
     private DateTime _fetchSentAt = DateTime.MinValue;
+    private CopyState? _copy;                   // a page copy in progress (catch-up below every peer's log start)
+    private long _copySessions;
+    private CatchUpProgress? _catchUp;          // a catch-up in progress, for pg show and the start/finish log lines
+    private Lsn _joinHint;                      // the PG's state as the writer's batches show it before the first open
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
@@ -135,6 +146,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         Receive<CatchUpTick>(_ => OnCatchUpTick());
         Receive<FetchRedo>(OnFetchRedo);
         Receive<PeerRedo>(OnPeerRedo);
+        Receive<FetchPages>(OnFetchPages);
+        Receive<PeerPages>(OnPeerPages);
     }
 
     /// <inheritdoc />
@@ -228,6 +241,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             // Not opened in this epoch yet (down during the recovery, or fenced but not yet truncated): the writer answers
             // with OpenEpoch, whose truncation must come before any record of the epoch.
             if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;   // what the PG holds: a catch-up target
+            // Each record's backlink is a record the PG held when the writer shipped it: at or above anything this
+            // segment could have acknowledged before it lost its data, if it did.
+            foreach (var r in batch.Records) if (r.PrevLsn > _joinHint) _joinHint = r.PrevLsn;
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
@@ -280,6 +296,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             : new RedoAck(_pg, _replica, _meta.Epoch, _durableScl, synced.Micros));
         var backlog = _pending.Count - _applied;
         if (backlog >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), Math.Max(MaterializeStep, backlog / 4));
+        CheckCatchUpDone();
+        MaybeJoined();
         MaybeCheckpoint();
         if (_stopping && _unsynced.Count == 0) Context.Stop(Self);
     }
@@ -292,6 +310,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     /// </summary>
     private void OnCatchUpTick()
     {
+        if (_copy is { } copy && DateTime.UtcNow - copy.LastProgressUtc > CopyStallTimeout)
+            AbortCopy($"peer pg-{_pg}-{copy.Peer} did not answer for {CopyStallTimeout.TotalSeconds:0} s");
         var stuck = _scl.Scl < CatchUpTarget && _scl.Scl == _sclAtLastTick;
         _sclAtLastTick = _scl.Scl;
         if (stuck && DateTime.UtcNow - _fetchSentAt >= 3 * CatchUpInterval)   // one request at a time (or a lost one)
@@ -309,9 +329,16 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private void FetchFrom(int peer)
     {
-        if (_failure is not null || _stopping || _meta.Epoch == 0 || _meta.OpenedEpoch != _meta.Epoch) return;
+        if (_failure is not null || _stopping || _copy is not null || _meta.Epoch == 0 || _meta.OpenedEpoch != _meta.Epoch) return;
         if (_peers is null && !ActorRegistry.For(Context.System).TryGet<Hosting.SegmentRegionKey>(out _peers)) return;
         _fetchSentAt = DateTime.UtcNow;
+        if (_catchUp is null && _scl.Scl < CatchUpTarget)
+        {
+            _catchUp = new CatchUpProgress(_meta.Epoch, peer, DateTime.UtcNow, _durableScl, CatchUpTarget, Lsn.Zero, 0, 0, 0, 0);
+            _log.Info("Segment {Segment} (PG {Pg}) catch-up started in epoch {Epoch}: SCL {Scl}, target {Target} (the PG's state now); it counts in no quorum above its SCL",
+                new object[] { EntityId(_pg, _replica), _pg, _meta.Epoch, _durableScl, _catchUp.Target });
+        }
+        else if (_catchUp is not null) _catchUp = _catchUp with { Peer = peer };
         _peers!.Tell(new FetchRedo(_pg, peer, _meta.Epoch, _scl.Scl, new Lsn(long.MaxValue), _replica));   // the peer caps at its SCL
     }
 
@@ -330,6 +357,17 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         var records = new SortedDictionary<long, RedoRecord>();
         foreach (var r in _segmentLog.ReadAll())
             if (r.Lsn > f.FromExclusive && r.Lsn <= upTo && !_scl.IsAnnulled(r.Lsn)) records.TryAdd(r.Lsn.Value, r);
+        var first = records.Count == 0 ? ((Lsn, Lsn)?)null : (records.First().Value.Lsn, records.First().Value.PrevLsn);
+        var action = PageCopy.Decide(f.FromExclusive, _durableScl, first, _meta.Materialized);
+        if (action != CatchUpAction.FetchRecords)
+        {
+            // The next record of the asker's chain is gone from this log (garbage-collected below the checkpoint): it is
+            // in the pages only, so the asker must copy them first; records that would not connect are of no use to it.
+            Sender.Tell(action == CatchUpAction.CopyPages
+                ? new PeerRedo(_pg, _replica, [], $"pg-{_pg}-{_replica} has no record connecting to {f.FromExclusive} in its log (checkpoint {_meta.Materialized}): a page copy is needed", _durableScl, _meta.Materialized.Value)
+                : new PeerRedo(_pg, _replica, [], $"pg-{_pg}-{_replica} has no record above {f.FromExclusive} in its log (checkpoint {_meta.Materialized})", _durableScl));
+            return;
+        }
         // Bounded: the lowest LSNs first, so the requester's chain grows; it asks again for the rest.
         var batch = new List<RedoRecord>();
         var sent = 0;
@@ -339,15 +377,18 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             batch.Add(r);
             sent += r.Payload.Length + RedoCodec.BodyFixedSize;
         }
-        // Records below what its log still holds (one checkpoint back) are in pages only: a page copy would be needed.
-        Sender.Tell(batch.Count == 0
-            ? new PeerRedo(_pg, _replica, [], $"pg-{_pg}-{_replica} has no record above {f.FromExclusive} in its log (checkpoint {_meta.Materialized}; below it a page copy is needed)", _durableScl)
-            : new PeerRedo(_pg, _replica, batch.ToArray(), null, _durableScl));
+        Sender.Tell(new PeerRedo(_pg, _replica, batch.ToArray(), null, _durableScl));
     }
 
     private void OnPeerRedo(PeerRedo p)
     {
         _fetchSentAt = DateTime.MinValue;
+        if (p.CopyPagesAt > 0 && new Lsn(p.CopyPagesAt) > _scl.Scl)
+        {
+            _log.Info("Segment {Segment} (PG {Pg}): {Reason}", EntityId(_pg, _replica), _pg, p.Unavailable);
+            StartCopy(p.FromReplica);
+            return;
+        }
         if (p.Unavailable is null && p.PeerScl > _peerScl) _peerScl = p.PeerScl;
         if (p.Unavailable is not null || p.Records.Length == 0)
         {
@@ -371,6 +412,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         }
         if (appended == 0) return;
         _peersTried = 0;
+        if (_catchUp is not null)
+            _catchUp = _catchUp with { RecordsFetched = _catchUp.RecordsFetched + appended, RecordBytes = _catchUp.RecordBytes + p.Records.Sum(r => (long)r.Payload.Length + RedoCodec.BodyFixedSize) };
         _appended += appended;
         _unsynced.Enqueue((_appended, _scl.Scl, false));
         _syncThread.Signal();
@@ -378,6 +421,205 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _log.Info("Segment {Segment} (PG {Pg}): {Records} record(s) from peer pg-{Pg}-{Peer}; SCL now {Scl}",
             new object[] { EntityId(_pg, _replica), _pg, appended, _pg, p.FromReplica, _scl.Scl });
         if (_scl.Scl < _peerScl) FetchFrom(p.FromReplica);   // more where these came from
+    }
+
+    /// <summary>Starts a page copy from <paramref name="peer"/>: the records this segment needs next are below every log
+    /// the peer keeps. Not while a checkpoint of its own is in flight (the next catch-up round retries).</summary>
+    private void StartCopy(int peer)
+    {
+        if (_copy is not null || _failure is not null || _stopping || _checkpoint is not null) return;
+        if (_meta.Epoch == 0 || _meta.OpenedEpoch != _meta.Epoch) return;
+        if (_peers is null && !ActorRegistry.For(Context.System).TryGet<Hosting.SegmentRegionKey>(out _peers)) return;
+        _catchUp ??= new CatchUpProgress(_meta.Epoch, peer, DateTime.UtcNow, _durableScl, Lsn.Max(CatchUpTarget, _durableScl), Lsn.Zero, 0, 0, 0, 0);
+        _catchUp = _catchUp with { Peer = peer };
+        var now = DateTime.UtcNow;
+        _copy = new CopyState(peer, ++_copySessions, _settings.Geometry.FirstPageOf(_pg), Lsn.Zero, null, [], now, now, 0, 0);
+        _log.Info("Segment {Segment} (PG {Pg}) page copy from pg-{Pg}-{Peer} started in epoch {Epoch}: SCL {Scl}, target {Target}, chunks of {ChunkBytes} bytes",
+            new object[] { EntityId(_pg, _replica), _pg, _pg, peer, _meta.Epoch, _durableScl, _catchUp.Target, _settings.Segment.PageCopyChunkBytes });
+        SendFetchPages(_copy);
+    }
+
+    private void SendFetchPages(CopyState copy) =>
+        _peers!.Tell(new FetchPages(_pg, copy.Peer, _meta.Epoch, _replica, copy.Session, copy.NextPageNo, _settings.Segment.PageCopyChunkBytes));
+
+    /// <summary>Serves one chunk of a page copy: the current image of each page (in memory if materialized since the last
+    /// checkpoint, else from the page store), all at or above the durable checkpoint it reports.</summary>
+    private void OnFetchPages(FetchPages f)
+    {
+        var pageSize = _settings.Geometry.PageSize;
+        string? unavailable =
+            _failure is not null ? _failure
+            : _meta.OpenedEpoch != f.Epoch ? $"pg-{_pg}-{_replica} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
+            : _meta.Materialized == Lsn.Zero ? $"pg-{_pg}-{_replica} has no page-store checkpoint"
+            : null;
+        long[] pages = [];
+        byte[] images = [];
+        var next = -1L;
+        if (unavailable is null)
+        {
+            try
+            {
+                var maxPages = PageCopy.PagesPerChunk(pageSize, Math.Clamp(f.MaxBytes, pageSize, 64 << 20));
+                var memory = _flushing is null ? _dirty.Keys : _dirty.Keys.Concat(_flushing.Keys);
+                (pages, next) = PageCopy.PlanChunk(Math.Max(f.FromPageNo, _store.FirstPageNo), maxPages, _store.NextWrittenPage, memory);
+                images = new byte[pages.Length * pageSize];
+                for (var i = 0; i < pages.Length; i++)
+                {
+                    var image = _dirty.TryGetValue(pages[i], out var d) ? d
+                        : _flushing is not null && _flushing.TryGetValue(pages[i], out var fl) ? fl
+                        : _store.Read(pages[i]);
+                    image?.CopyTo(images, (long)i * pageSize);
+                }
+            }
+            catch (Exception e) when (e is InvalidDataException or SegmentLogException)
+            {
+                _log.Error(e, "Segment {Segment} (PG {Pg}): page copy to pg-{Pg}-{Peer} failed reading the page store", EntityId(_pg, _replica), _pg, _pg, f.RequesterReplica);
+                unavailable = $"pg-{_pg}-{_replica}: page store read failed: {e.Message}";
+            }
+        }
+        var (cpl, tails) = PageCopy.Flatten(_meta.CheckpointCpl);
+        Sender.Tell(unavailable is not null
+            ? new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], _durableScl, unavailable)
+            : new PeerPages(_pg, _replica, f.Session, f.FromPageNo, pages, images, next, _meta.Materialized.Value, cpl, tails,
+                PageCopy.Flatten(_meta.Annulled), _durableScl, null));
+    }
+
+    /// <summary>One chunk of this segment's page copy arrived: make it durable in the page store, then ask for the next, or
+    /// install the copy after the last.</summary>
+    private void OnPeerPages(PeerPages p)
+    {
+        if (_copy is not { } copy || p.Session != copy.Session || p.FromReplica != copy.Peer || p.FromPageNo != copy.NextPageNo) return;   // an abandoned copy's answer
+        if (p.Unavailable is not null)
+        {
+            AbortCopy(p.Unavailable);
+            return;
+        }
+        if (_failure is not null || _stopping)
+        {
+            AbortCopy(_failure ?? "segment is stopping");
+            return;
+        }
+        if (copy.Checkpoint == Lsn.Zero)
+        {
+            // The first chunk fixes the point the copy is taken at; later chunks only hold images at or above it.
+            if (new Lsn(p.Checkpoint) <= _scl.Scl)
+            {
+                AbortCopy($"the peer's checkpoint {p.Checkpoint} is not above this segment's SCL {_scl.Scl}");
+                return;
+            }
+            copy = copy with { Checkpoint = new Lsn(p.Checkpoint), Cpl = PageCopy.Unflatten(p.CheckpointCpl, p.CheckpointCplTails), Annulled = PageCopy.Unflatten(p.Annulled) };
+        }
+        var pageSize = _settings.Geometry.PageSize;
+        if (p.Images.Length != (long)p.PageNos.Length * pageSize)
+        {
+            AbortCopy($"a chunk of {p.PageNos.Length} pages carries {p.Images.Length} bytes, not {p.PageNos.Length} x {pageSize}");
+            return;
+        }
+        var pages = new List<KeyValuePair<long, byte[]>>(p.PageNos.Length);
+        for (var i = 0; i < p.PageNos.Length; i++)
+            pages.Add(new(p.PageNos[i], p.Images.AsSpan(i * pageSize, pageSize).ToArray()));
+        try
+        {
+            _store.Write(pages);   // durable (doublewrite, fsync) before the next chunk is asked for
+        }
+        catch (Exception e)
+        {
+            _copy = null;
+            Fail(e, "page copy write");
+            return;
+        }
+        var now = DateTime.UtcNow;
+        copy = copy with { NextPageNo = p.NextPageNo, LastProgressUtc = now, Pages = copy.Pages + pages.Count, Bytes = copy.Bytes + p.Images.Length };
+        _catchUp = _catchUp! with { CopyPoint = copy.Checkpoint, PagesCopied = _catchUp.PagesCopied + pages.Count, PageBytes = _catchUp.PageBytes + p.Images.Length };
+        _copy = copy;
+        if (p.NextPageNo >= 0) SendFetchPages(copy);
+        else InstallCopy(copy);
+    }
+
+    /// <summary>Every chunk is durable: the peer's checkpoint becomes this segment's (segment.meta), the SCL chain restarts
+    /// there, and the records above it are fetched with <see cref="FetchRedo"/>.</summary>
+    private void InstallCopy(CopyState copy)
+    {
+        var point = copy.Checkpoint;
+        if (_scl.Scl >= point)
+        {
+            AbortCopy($"the SCL reached {_scl.Scl} by records meanwhile, at or above the copy point {point}");
+            return;
+        }
+        // What the copy supersedes: records at or below the point, and pages materialized below it (the SCL is below
+        // the point, and so is everything materialized; every page they touched is in the copy, at or above the point).
+        _meta = _meta.WithPageCopy(point, copy.Cpl, copy.Annulled);
+        try
+        {
+            _meta.Save(_dir, _settings.Segment.Fsync);
+        }
+        catch (Exception e)
+        {
+            _copy = null;
+            Fail(e, "page copy: segment.meta write");
+            return;
+        }
+        Compact();
+        _pending.RemoveAll(r => r.Lsn <= point);
+        for (var n = _cpls.First; n != null;) { var next = n.Next; if (n.Value.Lsn <= point) _cpls.Remove(n); n = next; }
+        _dirty = new();
+        _materialized = point;
+        _materializedCpl = null;
+        _scl = NewTracker(point);
+        foreach (var r in _pending) _scl.Add(r.Lsn, r.PrevLsn);
+        // Records above the point held in the log count once a sync covers them (OnSynced); the point itself is durable.
+        _durableScl = Lsn.Max(_durableScl, point);
+        _gcFloor = point;
+        _logBytesAtCheckpoint = _segmentLog.BytesWritten;
+        if (point > _knownVdl) _knownVdl = point;
+        _copy = null;
+        var elapsed = DateTime.UtcNow - copy.StartedUtc;
+        _log.Info("Segment {Segment} (PG {Pg}) page copy from pg-{Pg}-{Peer} finished in epoch {Epoch}: checkpoint {Checkpoint}, {Pages} pages, {Bytes} bytes in {Ms} ms ({MBps:0.0} MB/s); SCL now {Scl}, fetching the records above it",
+            new object[] { EntityId(_pg, _replica), _pg, _pg, copy.Peer, _meta.Epoch, point, copy.Pages, copy.Bytes, (long)elapsed.TotalMilliseconds, PageCopy.MegabytesPerSecond(copy.Bytes, elapsed), _durableScl });
+        CheckCatchUpDone();
+        MaybeJoined();
+        _peersTried = 0;
+        FetchFrom(copy.Peer);
+    }
+
+    /// <summary>A joining segment whose durable SCL reached its join target counts in quorums again (durably).</summary>
+    private void MaybeJoined()
+    {
+        if (_meta.JoinTarget == Lsn.Zero || _durableScl < _meta.JoinTarget || _failure is not null) return;
+        var target = _meta.JoinTarget;
+        var meta = _meta.WithJoinTarget(Lsn.Zero);
+        try
+        {
+            meta.Save(_dir, _settings.Segment.Fsync);
+        }
+        catch (Exception e)
+        {
+            Fail(e, "segment.meta write (joined)");
+            return;
+        }
+        _meta = meta;
+        _log.Info("Segment {Segment} (PG {Pg}) joined its PG in epoch {Epoch}: SCL {Scl} reached {Target}; it counts in quorums again",
+            new object[] { EntityId(_pg, _replica), _pg, _meta.Epoch, _durableScl, target });
+    }
+
+    private void AbortCopy(string reason)
+    {
+        if (_copy is not { } copy) return;
+        _copy = null;
+        _fetchSentAt = DateTime.MinValue;   // the next catch-up tick starts over
+        _log.Warning("Segment {Segment} (PG {Pg}) page copy from pg-{Pg}-{Peer} abandoned after {Pages} pages: {Reason}",
+            new object[] { EntityId(_pg, _replica), _pg, _pg, copy.Peer, copy.Pages, reason });
+    }
+
+    /// <summary>Ends the catch-up once the durable SCL reached its target, with one log line of what it took.</summary>
+    private void CheckCatchUpDone()
+    {
+        if (_catchUp is not { } c || _copy is not null || !c.IsDone(_durableScl)) return;
+        _catchUp = null;
+        var now = DateTime.UtcNow;
+        _log.Info("Segment {Segment} (PG {Pg}) caught up in epoch {Epoch}: SCL {StartScl} -> {Scl} (target {Target}) in {Ms} ms from pg-{Pg}-{Peer}; page copy at {CopyPoint}: {Pages} pages {PageBytes} bytes; {Records} records {RecordBytes} bytes; {MBps:0.0} MB/s",
+            new object[] { EntityId(_pg, _replica), _pg, c.Epoch, c.StartScl, _durableScl, c.Target, (long)(now - c.StartedUtc).TotalMilliseconds, _pg, c.Peer,
+                c.CopyPoint, c.PagesCopied, c.PageBytes, c.RecordsFetched, c.RecordBytes, c.MegabytesPerSecond(now) });
     }
 
     private void OnSyncFailed(SyncFailed failed)
@@ -397,7 +639,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     /// <summary>Starts a background checkpoint of the pages materialized since the last one, once enough log arrived.</summary>
     private void MaybeCheckpoint()
     {
-        if (_checkpoint is not null || _failure is not null || _dirty.Count == 0) return;
+        if (_checkpoint is not null || _failure is not null || _copy is not null || _dirty.Count == 0) return;
         if (_segmentLog.BytesWritten - _logBytesAtCheckpoint < _settings.Segment.CheckpointBytes && _dirty.Count < MaxDirtyPages) return;
         _logBytesAtCheckpoint = _segmentLog.BytesWritten;
         _flushing = _dirty;
@@ -460,8 +702,18 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         {
             // Acks of records of the old epoch still being synced go out under the new epoch, which the old writer
             // ignores; the new writer never counts them past the truncation (OnSynced caps at the chain).
+            if (_copy is not null) AbortCopy($"epoch {open.Epoch} installed");
+            // Never opened and holding nothing, in a PG that holds records: it joins empty (new node, lost disk, moved
+            // shard) and counts in no quorum until its SCL reaches the PG's state now (design.md). Durable with the epoch.
+            var joining = _meta.OpenedEpoch == 0 && _scl.Scl == Lsn.Zero && _scl.MaxLsn == Lsn.Zero && _meta.Materialized == Lsn.Zero;
             _meta = _meta.WithEpoch(open.Epoch, open.Vdl);
             if (open.TruncateTo > open.Vdl) _meta = _meta.WithAnnulled(new AnnulledRange(open.Vdl, open.TruncateTo, open.Epoch));
+            var joinTarget = joining ? Lsn.Max(open.PgTail, _joinHint) : _meta.JoinTarget;
+            if (joinTarget > open.Vdl && joinTarget <= open.TruncateTo) joinTarget = open.PgTail;   // annulled: what is left at or below VDL
+            if (joinTarget != _meta.JoinTarget) _meta = _meta.WithJoinTarget(joinTarget);
+            if (joining && joinTarget > Lsn.Zero)
+                _log.Info("Segment {Segment} (PG {Pg}) joins its PG empty in epoch {Epoch}: it counts in no quorum until its SCL reaches {Target}",
+                    EntityId(_pg, _replica), _pg, open.Epoch, joinTarget);
             _meta.Save(_dir, _settings.Segment.Fsync);
             if (open.TruncateTo > open.Vdl)
             {
@@ -494,7 +746,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnReadPage(ReadPage read)
     {
-        if (_durableScl < read.RequiredScl)
+        if (_durableScl < read.RequiredScl || _copy is not null)   // mid-copy the page store mixes two points in time
         {
             Sender.Tell(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl));
             return;
@@ -585,11 +837,11 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     // The checkpoint's commit record stands in for those whose log was garbage-collected.
     private SegmentReport Report() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _cpls.Where(c => c.Lsn <= _durableScl).Select(c => new CplInfo(c.Lsn, CommitPayload.Decode(c.Payload.Span).PgHighWater))
-            .Concat(_meta.CheckpointCpl is { } k ? [k] : []).ToArray(), _meta.Annulled);
+            .Concat(_meta.CheckpointCpl is { } k ? [k] : []).ToArray(), _meta.Annulled, _meta.OpenedEpoch, _meta.JoinTarget);
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes,
-        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch);
+        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch, _catchUp, _meta.JoinTarget);
 
     private void StopGracefully()
     {

@@ -74,8 +74,27 @@ public static class SegmentProtocol
     public sealed record FetchRedo(int Pg, int Replica, long Epoch, Lsn FromExclusive, Lsn ToInclusive, int RequesterReplica) : ISegmentMessage;
 
     /// <summary>Reply to <see cref="FetchRedo"/>: records in LSN order (at most a bounded batch: ask again from the new SCL),
-    /// or why none can be served (<paramref name="Unavailable"/>); <paramref name="PeerScl"/> tells how far the peer's chain goes.</summary>
-    public sealed record PeerRedo(int Pg, int FromReplica, RedoRecord[] Records, string? Unavailable, Lsn PeerScl);
+    /// or why none can be served (<paramref name="Unavailable"/>); <paramref name="PeerScl"/> tells how far the peer's chain goes.
+    /// <paramref name="CopyPagesAt"/> above zero means the records the asker needs next are below the peer's log start and
+    /// are in its pages only: the asker must copy its pages (<see cref="FetchPages"/>) as of that checkpoint LSN first
+    /// (<see cref="ActorDb.Core.Storage.PageCopy.Decide"/>).</summary>
+    public sealed record PeerRedo(int Pg, int FromReplica, RedoRecord[] Records, string? Unavailable, Lsn PeerScl, long CopyPagesAt = 0);
+
+    /// <summary>Page copy: segment <paramref name="RequesterReplica"/> asks peer (<paramref name="Pg"/>, <paramref name="Replica"/>)
+    /// for the next chunk of its materialized pages, the pages numbered <paramref name="FromPageNo"/> and up, at most
+    /// <paramref name="MaxBytes"/> bytes of page images. Served only when both are opened in <paramref name="Epoch"/>.
+    /// <paramref name="Session"/> is echoed so the requester ignores answers of an abandoned copy.</summary>
+    public sealed record FetchPages(int Pg, int Replica, long Epoch, int RequesterReplica, long Session, long FromPageNo, int MaxBytes) : ISegmentMessage;
+
+    /// <summary>Reply to <see cref="FetchPages"/>: one chunk of a page copy, made of arrays and primitives only (it crosses
+    /// the network). <paramref name="PageNos"/>[i] has the image <paramref name="Images"/>[i * pageSize .. (i+1) * pageSize)
+    /// (page LSN in its first 8 bytes); <paramref name="NextPageNo"/> is where the next chunk starts (-1: this was the
+    /// last). <paramref name="Checkpoint"/> is the peer's durable page-store checkpoint now: every image is at or above it.
+    /// <paramref name="CheckpointCpl"/> and <paramref name="CheckpointCplTails"/> are its commit point (0: none) and
+    /// <paramref name="Annulled"/> its annulled ranges as (from, to, epoch) triples. <paramref name="Unavailable"/> says
+    /// why nothing can be served (the copy must start over, with this peer or another).</summary>
+    public sealed record PeerPages(int Pg, int FromReplica, long Session, long FromPageNo, long[] PageNos, byte[] Images, long NextPageNo,
+        long Checkpoint, long CheckpointCpl, long[] CheckpointCplTails, long[] Annulled, Lsn PeerScl, string? Unavailable);
 
     /// <summary>Asks for <see cref="SegmentStatus"/>.</summary>
     public sealed record GetSegmentStatus(int Pg, int Replica) : ISegmentMessage;
@@ -86,10 +105,13 @@ public static class SegmentProtocol
     /// pages, <paramref name="Checkpoint"/> the durable page-store checkpoint, and <paramref name="PageStoreBytesWritten"/>
     /// the bytes its <paramref name="Checkpoints"/> wrote since open (doublewrite included). <paramref name="Epoch"/> is the
     /// newest epoch it accepted (a fence), <paramref name="OpenedEpoch"/> the one it takes redo in (below it between a
-    /// recovery's fence and its truncation).</summary>
+    /// recovery's fence and its truncation). <paramref name="CatchUp"/> is set while the segment catches up from its peers
+    /// (a page copy and/or records): it counts in no quorum and serves no read above its SCL meanwhile. <paramref name="JoinTarget"/>
+    /// is set while it joins its PG empty (durable; see <see cref="ActorDb.Core.Storage.SegmentMetadata.JoinTarget"/>): until
+    /// its SCL reaches it, it counts in no quorum, a recovery's read quorum included.</summary>
     public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long Syncs, long SyncMicros,
         long BytesWritten, long BytesOnDisk, Lsn Materialized, Lsn Checkpoint, long Checkpoints, long PageStoreBytesWritten, string? Failure,
-        long OpenedEpoch);
+        long OpenedEpoch, ActorDb.Core.Storage.CatchUpProgress? CatchUp = null, Lsn JoinTarget = default);
 
     /// <summary>Handoff/shutdown stop message: the segment finishes its fsync, then stops.</summary>
     public sealed record Stop

@@ -121,4 +121,13 @@ public class CommandProtocolTests
     public void A_segment_state_follows_from_its_status_and_the_writer(bool answered, string? failure, long epoch, long opened, long writerEpoch,
         long scl, long quorum, string expected) =>
         Assert.Equal(expected, SegmentHealth.Classify(answered, failure, epoch, opened, writerEpoch, scl, quorum));
+
+    [Fact]
+    public void A_segment_that_reports_a_catch_up_is_catching_up_even_at_the_quorum_point()
+    {
+        Assert.Equal("catching-up", SegmentHealth.Classify(true, null, 2, 2, 2, 10, 10, catchingUp: true));
+        Assert.Equal("catching-up", SegmentHealth.Classify(true, null, 2, 2, 0, 0, 0, catchingUp: true));   // no writer on this node
+        Assert.Equal(SegmentHealth.Failed, SegmentHealth.Classify(true, "disk full", 2, 2, 2, 0, 10, catchingUp: true));
+        Assert.Equal(SegmentHealth.Fenced, SegmentHealth.Classify(true, null, 3, 2, 2, 0, 10, catchingUp: true));
+    }
 }

@@ -25,9 +25,13 @@ public abstract class WriterScenarioBase : Akka.TestKit.Xunit2.TestKit
 
     private readonly TestDirectory _dir = new();
 
-    protected WriterScenarioBase(ITestOutputHelper output) : base(SystemConfig, output: output)
+    protected WriterScenarioBase(ITestOutputHelper output) : this(output, "") { }
+
+    /// <summary>With <paramref name="extraHocon"/> (ActorDb keys) over the scenario's settings, e.g. smaller checkpoints.</summary>
+    protected WriterScenarioBase(ITestOutputHelper output, string extraHocon) : base(SystemConfig, output: output)
     {
         Settings = ActorDbSettings.Create(ConfigurationFactory.ParseString(
+                extraHocon + "\n" +
                 $"actordb.data-dir = \"{_dir.Path}\"\n" +
                 "actordb.volume.pg-count = 1\n" +
                 "actordb.writer.stall-warning-after = 500ms\n" +

@@ -80,7 +80,7 @@ internal static class ActorDbStatus
         var quorum = writer?.Pgs.FirstOrDefault(p => p.Pg == s.Pg)?.QuorumLsn.Value ?? 0;
         var writerEpoch = writer is { State: "serving" or "draining" } ? writer.Epoch : 0;
         return s.Status is { } st
-            ? SegmentHealth.Classify(true, st.Failure, st.Epoch, st.OpenedEpoch, writerEpoch, st.Scl.Value, quorum)
+            ? SegmentHealth.Classify(true, st.Failure, st.Epoch, st.OpenedEpoch, writerEpoch, st.Scl.Value, quorum, st.CatchUp is not null || st.JoinTarget > st.Scl)
             : SegmentHealth.Unreachable;
     }
 
@@ -157,7 +157,7 @@ public sealed class PgPalette : ICommandPalette
     public PaletteDefinition Definition { get; } = new("pg", "protection groups and their six segments",
     [
         new CommandDefinition("list", "every PG: segments serving, catching up, unreachable, fenced; quorum LSN; largest lag"),
-        new CommandDefinition("show", "the six segments of a PG: node, AZ, state, SCL, lag, fsync latency, bytes on disk",
+        new CommandDefinition("show", "the six segments of a PG: node, AZ, state, SCL, lag, fsync latency, bytes on disk, catch-up progress",
             [new SwitchDefinition("pg", ["-g", "--pg"], "the protection group number", Required: true, Values: ["0"])]),
     ]);
 
@@ -216,9 +216,11 @@ public sealed class PgPalette : ICommandPalette
                 ("fsync-avg-us", st is null ? null : ActorDbStatus.FsyncAvgMicros(st)),
                 ("syncs", st?.Syncs),
                 ("bytes-on-disk", st?.BytesOnDisk),
+                ("catch-up", st?.CatchUp?.Describe(s.Pg, st.Scl, DateTime.UtcNow)
+                    ?? (st is not null && st.JoinTarget > st.Scl ? $"joining: SCL {st.Scl.Value} of {st.JoinTarget.Value}" : null)),
                 ("failure", st?.Failure)).WithHeader();
         }
-        yield return new CommandFooter($"Count: {segments.Count} segments (lag: LSNs behind the PG's most advanced replica or write-quorum point; lag-ms: how long ago the writer shipped the oldest record the segment still lacks, as the writer's acks show)");
+        yield return new CommandFooter($"Count: {segments.Count} segments (lag: LSNs behind the PG's most advanced replica or write-quorum point; lag-ms: how long ago the writer shipped the oldest record the segment still lacks, as the writer's acks show; catch-up: a catching-up segment's peer, page copy and records copied, SCL of its target, rate)");
     }
 }
 
