@@ -56,7 +56,7 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
     public static readonly IReadOnlyList<Type> JsonTypes =
     [
         typeof(RedoRejected), typeof(GetSegmentState), typeof(SegmentState), typeof(OpenEpoch), typeof(EpochOpened),
-        typeof(ReadPage), typeof(PageImage), typeof(PageUnavailable), typeof(FetchRedo), typeof(PeerRedo),
+        typeof(ReadPage), typeof(PageImage), typeof(PageUnavailable), typeof(FetchRedo), typeof(PeerRedo), typeof(FetchPages), typeof(PeerPages),
         typeof(GetSegmentStatus), typeof(SegmentStatus), typeof(Stop), typeof(GetWriterStatus), typeof(WriterStatus),
         typeof(GetRecoveryHistory), typeof(RecoveryHistoryReply),
     ];

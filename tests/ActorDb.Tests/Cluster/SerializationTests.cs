@@ -10,6 +10,9 @@ using ActorDb.Core.Redo;
 using ActorDb.Core.Storage;
 using ActorDb.Core.Transactions;
 using ActorDb.Serialization;
+using ActorDb.Recovery;
+using ActorDb.Storage;
+using ActorDb.Writer;
 using static ActorDb.Recovery.RecoveryProtocol;
 using static ActorDb.Storage.SegmentProtocol;
 using static ActorDb.Writer.WriterProtocol;
@@ -84,6 +87,10 @@ public sealed class SerializationTests : IDisposable
         yield return ("page-image", new PageImage(0, 1, 3, [1, 2, 3], new Lsn(40)));
         yield return ("peer-redo", new PeerRedo(0, 5, [Record(12, 11)], null, new Lsn(12)));
         yield return ("fetch-redo", new FetchRedo(0, 5, 4, new Lsn(10), new Lsn(long.MaxValue), 2));
+        yield return ("fetch-pages", new FetchPages(0, 1, 4, 3, 77, 12, 1 << 20));
+        yield return ("peer-pages", new PeerPages(0, 1, 77, 12, [12, 13], new byte[16], 14, 500, 480, [479], [500, 1000, 2], new Lsn(520), null));
+        yield return ("segment-status", new SegmentStatus(0, 3, 4, new Lsn(90), new Lsn(95), 10, 9, 800, 4096, 8192, new Lsn(80), new Lsn(60), 2, 65536, null, 4,
+            new CatchUpProgress(4, 1, DateTime.UnixEpoch, new Lsn(0), new Lsn(95), new Lsn(60), 8, 65536, 12, 900), new Lsn(95)));
         yield return ("stop", Stop.Instance);
         yield return ("writer-status", new WriterStatus("serving", 4, new Lsn(100), new Lsn(99), new Lsn(98), 10_000_000, 5, 6, 7, 8, 9, 10, 11, 1, 2,
             [new PgStatus(0, [new Lsn(1), new Lsn(2)], new Lsn(1), [3], [0L, 5L])], null,
@@ -100,6 +107,27 @@ public sealed class SerializationTests : IDisposable
         var back = RoundTrip(message);
         Assert.Equal(message.GetType(), back.GetType());
         Assert.Equal(Canonical(message), Canonical(back));
+    }
+
+    /// <summary>Messages that never leave their node: between the supervisor and the writer it starts (its child), or the
+    /// singleton manager and the supervisor (same node), or a node's own coordinated shutdown and its writer.</summary>
+    private static readonly Type[] LocalOnly =
+    [
+        typeof(OpenedSegment), typeof(RecoveredVolume), typeof(WriterOpened), typeof(WriterOpenFailed), typeof(WriterFenced),
+        typeof(Recovered), typeof(HandOver), typeof(Drain), typeof(Drained), typeof(PgStatus),
+    ];
+
+    [Theory]
+    [InlineData(typeof(SegmentProtocol))]
+    [InlineData(typeof(WriterProtocol))]
+    [InlineData(typeof(RecoveryProtocol))]
+    public void Every_message_of_a_protocol_that_crosses_nodes_is_bound_to_the_ActorDb_serializer(Type protocol)
+    {
+        var unbound = protocol.GetNestedTypes()
+            .Where(t => !t.IsInterface && !LocalOnly.Contains(t))
+            .Where(t => _system.Serialization.FindSerializerForType(t) is not ActorDbSerializer)
+            .Select(t => t.Name).ToList();
+        Assert.True(unbound.Count == 0, $"bind these in reference.conf and ActorDbSerializer (or list them as local-only): {string.Join(", ", unbound)}");
     }
 
     [Fact]
