@@ -163,6 +163,23 @@ public sealed class CliProcess : IDisposable
         return (await WaitForExitAsync(timeout)).ExitCode;
     }
 
+    /// <summary>Freezes the process with SIGSTOP (what a long GC pause or a VM stall looks like from outside: it neither
+    /// sends nor answers anything) until <see cref="Resume"/>.</summary>
+    public void Pause()
+    {
+        Assert.True(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGSTOP needs a Unix");
+        Assert.True(SendSignal(_process.Id, 19) == 0, $"kill -STOP {_process.Id} failed");
+    }
+
+    /// <summary>Lets a process frozen by <see cref="Pause"/> run on (SIGCONT): it resumes with everything it held.</summary>
+    public void Resume()
+    {
+        Assert.True(SendSignal(_process.Id, 18) == 0, $"kill -CONT {_process.Id} failed");
+    }
+
+    /// <summary>True once the process has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int SendSignal(int pid, int signal);
 

@@ -105,6 +105,11 @@ public static class ActorDbHostingExtensions
             "akka.cluster.failure-detector.heartbeat-interval = 500ms\n" +
             "akka.cluster.failure-detector.acceptable-heartbeat-pause = 1500ms\n" +
             "akka.cluster.split-brain-resolver.stable-after = 1500ms\n" +
+            // With `on` (or a duration), failures that keep coming down EVERY node: an AZ lost node by node and then one
+            // more storage node (what the commit guarantee is built to survive) took the whole cluster down in a test,
+            // with 4 s and with 15 s. Off, a flapping network leaves the resolver undecided (unavailable) instead; two
+            // sides deciding differently cannot lose a commit, since each recovery fences the epoch before it.
+            "akka.cluster.split-brain-resolver.down-all-when-unstable = off\n" +
             // A downed node is removed once every reachable member has seen the Down; gossip and leader actions at
             // 250 ms (1 s by default) make that one step rather than several seconds.
             "akka.cluster.gossip-interval = 250ms\n" +

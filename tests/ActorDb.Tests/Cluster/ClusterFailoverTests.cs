@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.RegularExpressions;
 using ActorDb.Tests.Bench;
 using Xunit.Abstractions;
 
@@ -9,13 +10,14 @@ namespace ActorDb.Tests.Cluster;
 
 /// <summary>
 /// ActorDb as a real cluster of processes on loopback: a lighthouse, six storage nodes (two per AZ) and two writer
-/// nodes, with <c>actordb bench --seeds</c> running an insert-only workload from a seventh process. While it runs, the
-/// test kills -9 a storage node (commits go on) and then the active writer node (the standby's recovery takes over and
-/// the bench follows it). Afterwards <c>actordb dump --seeds</c> must hold every acknowledged insert with its exact
-/// values; the only other rows allowed are the commits the bench reported ambiguous.
+/// nodes, with <c>actordb bench --seeds</c> running a workload from a tenth process while the test kills (kill -9) or
+/// freezes (SIGSTOP) nodes. Afterwards <c>actordb dump --seeds</c> must hold every acknowledged write.
 /// </summary>
+[Collection(ProcessTests.Name)]
 public class ClusterFailoverTests(ITestOutputHelper output)
 {
+    private static readonly TimeSpan Minute = TimeSpan.FromSeconds(60);
+
     private static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -25,95 +27,185 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         return port;
     }
 
+    private static int AckCount(string ackLog)
+    {
+        if (!File.Exists(ackLog)) return 0;
+        using var stream = new FileStream(ackLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var count = 0;
+        int b;
+        while ((b = stream.ReadByte()) >= 0) if (b == '\n') count++;
+        return count;
+    }
+
     private static async Task WaitForAcksAsync(string ackLog, int atLeast, TimeSpan timeout, string what)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var lines = File.Exists(ackLog) ? File.ReadAllLines(ackLog).Length : 0;
+            var lines = AckCount(ackLog);
             if (lines >= atLeast) return;
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: {lines} acknowledged writes after {timeout.TotalSeconds:0} s, wanted {atLeast}");
             await Task.Delay(100);
         }
     }
 
-    private static int AckCount(string ackLog) => File.Exists(ackLog) ? File.ReadAllLines(ackLog).Length : 0;
+    private static double NowMs() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
 
-    [Fact]
-    public async Task Commits_go_on_after_a_storage_node_and_then_the_active_writer_are_killed_and_every_acknowledged_insert_survives()
+    /// <summary>The first commit after a pause, from the bench's <c>[bench] no commit acknowledged for ...</c> line: ms since the epoch.</summary>
+    private static double FirstCommitAfterMs(string gapLine) =>
+        double.Parse(gapLine[(gapLine.LastIndexOf('(') + 1)..gapLine.IndexOf(" ms since", StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+
+    /// <summary>The processes of one test cluster; disposing kills what is left.</summary>
+    private sealed class TestCluster(string seed, string dir, Func<string, string, Dictionary<string, string>> env) : IAsyncDisposable
     {
-        var started = Stopwatch.StartNew();
-        using var dir = new TestDirectory();
+        public string Seed { get; } = seed;
+        public List<CliProcess> Processes { get; } = [];
+
+        public CliProcess StartStorage(int index, string az)
+        {
+            var node = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>(env("storage", Path.Combine(dir, $"s{index}"))) { ["ACTORDB_AZ"] = az });
+            Processes.Add(node);
+            return node;
+        }
+
+        public CliProcess StartWriter(string name, string logLevel = "WARNING")
+        {
+            var node = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>(env("writer", Path.Combine(dir, name))) { ["AKKA__LOGLEVEL"] = logLevel });
+            Processes.Add(node);
+            return node;
+        }
+
+        public CliProcess StartBench(params string[] args)
+        {
+            var bench = CliProcess.StartProgram("actordb", new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" },
+                ["bench", .. args, "--seeds", Seed]);
+            Processes.Add(bench);
+            return bench;
+        }
+
+        public void Dump(ITestOutputHelper output)
+        {
+            foreach (var p in Processes) output.WriteLine($"--- {p.Arguments}\nstdout:\n{p.StdoutTail()}\nstderr:\n{p.StderrTail()}");
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var p in Processes)
+            {
+                try { p.Resume(); } catch (Exception) { /* not paused, or gone */ }
+                await p.KillNineAsync();
+            }
+            foreach (var p in Processes) p.Dispose();
+        }
+    }
+
+    /// <summary>Starts a lighthouse, six storage nodes (az-a, az-a, az-b, az-b, az-c, az-c) and a writer node (the
+    /// oldest: it runs the writer), then a standby writer node.</summary>
+    private static async Task<(TestCluster Cluster, List<CliProcess> Storage, CliProcess Active, CliProcess Standby)> StartClusterAsync(
+        string dir, string standbyLogLevel = "WARNING")
+    {
         var port = FreePort();
-        var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
+        var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];   // a stray process of another run cannot join
         var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
-        Dictionary<string, string> Env(string roles, string dataDir) => new()
+        var cluster = new TestCluster(seed, dir, (roles, dataDir) => new()
         {
             ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
             ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["AKKA__LOGLEVEL"] = "WARNING", ["ACTORDB__CMD__PORT"] = "0",
             // Ten processes share this machine's cores: server GC (a heap and GC thread per core in each) would starve them.
             ["DOTNET_gcServer"] = "0",
-        };
-        var processes = new List<CliProcess>();
+        });
         try
         {
-            var lighthouse = CliProcess.StartProgram("lighthouse",
-                new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0", ["DOTNET_gcServer"] = "0" });
-            processes.Add(lighthouse);
-            await lighthouse.WaitForLineAsync(l => l.StartsWith("lighthouse: member Up " + seed), TimeSpan.FromSeconds(20), "the lighthouse Up");
-
+            var lighthouse = CliProcess.StartProgram("lighthouse", new Dictionary<string, string>
+            {
+                ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0", ["DOTNET_gcServer"] = "0",
+            });
+            cluster.Processes.Add(lighthouse);
+            await lighthouse.WaitForLineAsync(l => l.StartsWith("lighthouse: member Up " + seed), Minute, "the lighthouse Up");
             string[] zones = ["az-a", "az-a", "az-b", "az-b", "az-c", "az-c"];
-            var storage = zones.Select((az, i) => CliProcess.StartProgram("actordb-node",
-                new Dictionary<string, string>(Env("storage", Path.Combine(dir.Path, $"s{i}"))) { ["ACTORDB_AZ"] = az })).ToList();
-            processes.AddRange(storage);
-            foreach (var node in storage) await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(30), "a storage node's start");
+            var storage = zones.Select((az, i) => cluster.StartStorage(i, az)).ToList();
+            foreach (var node in storage) await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), Minute, "a storage node's start");
+            var active = cluster.StartWriter("w1");
+            await active.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), Minute, "the first writer node serving");
+            var standby = cluster.StartWriter("w2", standbyLogLevel);
+            await standby.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), Minute, "the standby writer node serving");
+            return (cluster, storage, active, standby);
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
 
-            // The first writer node is the oldest: it runs the writer; the second is the standby.
-            var active = CliProcess.StartProgram("actordb-node", Env("writer", Path.Combine(dir.Path, "w1")));
-            processes.Add(active);
-            await active.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(60), "the first writer node serving");
-            var standby = CliProcess.StartProgram("actordb-node", Env("writer", Path.Combine(dir.Path, "w2")));
-            processes.Add(standby);
-            await standby.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(60), "the standby writer node serving");
+    [Fact]
+    public async Task Commits_go_on_without_an_AZ_stall_without_a_write_quorum_resume_when_a_node_returns_and_survive_a_writer_kill()
+    {
+        var started = Stopwatch.StartNew();
+        using var dir = new TestDirectory();
+        var (cluster, storage, active, standby) = await StartClusterAsync(dir.Path);
+        await using var running = cluster;
+        try
+        {
             output.WriteLine($"9 processes up after {started.ElapsedMilliseconds} ms");
-
             var ackLog = Path.Combine(dir.Path, "acks.jsonl");
-            var workload = Path.Combine(BenchTestPaths.YcsbDir, "workloada");
-            var bench = CliProcess.StartProgram("actordb", new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" }, "bench", "--workload", workload, "-p", "recordcount=200", "-p", "operationcount=10000000",
-                "-p", "insertproportion=1", "-p", "readproportion=0", "-p", "updateproportion=0", "--threads", "8",
-                "--seeds", seed, "--ack-log", ackLog, "--seed", "11");
-            processes.Add(bench);
-            await bench.WaitForLineAsync(l => l.StartsWith("[bench] client node "), TimeSpan.FromSeconds(60), "the bench connected");
-            await WaitForAcksAsync(ackLog, 500, TimeSpan.FromSeconds(60), "before any kill");
+            var bench = cluster.StartBench("--workload", Path.Combine(BenchTestPaths.YcsbDir, "workloada"), "-p", "recordcount=200",
+                "-p", "operationcount=10000000", "-p", "insertproportion=1", "-p", "readproportion=0", "-p", "updateproportion=0",
+                "--threads", "8", "--ack-log", ackLog, "--seed", "11");
+            await bench.WaitForLineAsync(l => l.StartsWith("[bench] client node "), Minute, "the bench connected");
+            await WaitForAcksAsync(ackLog, 500, Minute, "before any kill");
 
-            // A storage node dies: 5 of 6 segments remain, a write quorum of 4 is still there.
-            Assert.Equal(137, await storage[0].KillNineAsync());
-            var afterStorageKill = AckCount(ackLog);
-            await WaitForAcksAsync(ackLog, afterStorageKill + 500, TimeSpan.FromSeconds(60), "after the storage node's kill -9");
-            output.WriteLine($"{AckCount(ackLog) - afterStorageKill} commits after the storage node's kill");
+            // A whole AZ at once: 4 of 6 segments remain, still a write quorum; the resolver downs both nodes.
+            var lighthouse = cluster.Processes[0];
+            var address = new List<string>();
+            foreach (var node in storage) address.Add((await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), Minute, "a start line")).Split(' ')[2]);
+            await Task.WhenAll(storage[0].KillNineAsync(), storage[1].KillNineAsync());
+            await WaitForAcksAsync(ackLog, AckCount(ackLog) + 300, Minute, "after az-a was killed");
+            foreach (var i in new[] { 0, 1 })
+                await lighthouse.WaitForLineAsync(l => l.StartsWith($"lighthouse: member Removed {address[i]}"), Minute, $"storage node {i} removed");
+            await WaitForAcksAsync(ackLog, AckCount(ackLog) + 300, Minute, "with az-a removed");
+            output.WriteLine($"{AckCount(ackLog)} acknowledged writes with az-a down");
+
+            // One more (of the 4 storage members left, so the other 3 are a majority): 3 segments hold everything
+            // acknowledged, but no commit can reach 4. (Losing 3 of 6 at once would be a tie for keep-majority, which
+            // the side with the lowest address wins: see README, "Running as a cluster".)
+            Assert.Equal(137, await storage[2].KillNineAsync());
+            await Task.Delay(TimeSpan.FromSeconds(3));   // commits whose 4th ack was already on its way
+            var stalledAt = AckCount(ackLog);
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            Assert.Equal(stalledAt, AckCount(ackLog));
+            output.WriteLine($"stalled at {stalledAt} acknowledged writes with 3 storage nodes");
+            await lighthouse.WaitForLineAsync(l => l.StartsWith($"lighthouse: member Removed {address[2]}"), Minute, "storage node 2 removed");
+
+            // The node comes back on its disk: a segment is placed on it, and commits resume.
+            var returned = cluster.StartStorage(2, "az-b");
+            await returned.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), Minute, "the returned storage node's start");
+            var returnedAt = Stopwatch.StartNew();
+            await WaitForAcksAsync(ackLog, stalledAt + 300, TimeSpan.FromSeconds(90), "after a storage node returned");
+            output.WriteLine($"commits resumed {returnedAt.ElapsedMilliseconds} ms after the node's start line");
 
             // The active writer dies: the standby becomes the oldest writer node and recovers in a new epoch.
-            var killedAtMs = (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
+            var killedAtMs = NowMs();
             Assert.Equal(137, await active.KillNineAsync());
             var afterWriterKill = AckCount(ackLog);
-            var gap = await bench.WaitForLineAsync(l => l.StartsWith("[bench] no commit acknowledged for "), TimeSpan.FromSeconds(60), "commits resuming on the new writer");
-            var firstAfterMs = double.Parse(gap[(gap.LastIndexOf('(') + 1)..gap.IndexOf(" ms since", StringComparison.Ordinal)], CultureInfo.InvariantCulture);
-            output.WriteLine($"failover: kill -9 of the writer to the first commit on the new writer {firstAfterMs - killedAtMs:0} ms ({gap})");
-            Assert.True(firstAfterMs > killedAtMs, gap);
-            await WaitForAcksAsync(ackLog, afterWriterKill + 500, TimeSpan.FromSeconds(60), "after the writer's kill -9");
+            var gap = await bench.WaitForLineAsync(l => l.StartsWith("[bench] no commit acknowledged for ") && FirstCommitAfterMs(l) > killedAtMs,
+                Minute, "commits resuming on the new writer");
+            output.WriteLine($"failover: kill -9 of the writer to the first commit on the new writer {FirstCommitAfterMs(gap) - killedAtMs:0} ms ({gap})");
+            await WaitForAcksAsync(ackLog, afterWriterKill + 300, Minute, "after the writer's kill -9");
+            Assert.False(standby.HasExited);
 
-            Assert.Equal(0, await bench.TerminateAsync(TimeSpan.FromSeconds(60)));
+            Assert.Equal(0, await bench.TerminateAsync(Minute));
             var report = bench.StdoutLines;
             Assert.Contains(report, l => l.StartsWith("[ACTORDB], WriterChanged, epoch 1 -> 2"));
             var ambiguous = report.Where(l => l.StartsWith("[INSERT], Return=AMBIGUOUS, ")).Select(l => int.Parse(l.Split(", ")[2])).SingleOrDefault();
             Assert.DoesNotContain(report, l => l.StartsWith("[INSERT], Return=ERROR"));
 
             // Every acknowledged insert is in the table with its exact values, read through the new writer.
-            var dump = await CliProcess.RunAsync(TimeSpan.FromSeconds(90), "dump", "--seeds", seed, "--table", "usertable");
+            var dump = await CliProcess.RunAsync(TimeSpan.FromSeconds(90), "dump", "--seeds", cluster.Seed, "--table", "usertable");
             Assert.True(dump.ExitCode == 0, dump.Stderr);
             var rows = AckedWrites.ReadDump(dump.Stdout);
             var acked = AckedWrites.Replay(AckedWrites.ReadLog(ackLog), "usertable");
-            Assert.True(acked.Count >= 1500, $"only {acked.Count} acknowledged inserts");   // 500 before the kills and after each
+            Assert.True(acked.Count >= 2000, $"only {acked.Count} acknowledged inserts");
             foreach (var (key, fields) in acked)
             {
                 Assert.True(rows.TryGetValue(key, out var got), $"acknowledged key {key} is missing");
@@ -125,13 +217,69 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         }
         catch
         {
-            foreach (var p in processes) output.WriteLine($"--- {p.Arguments}\nstdout:\n{p.StdoutTail()}\nstderr:\n{p.StderrTail()}");
+            cluster.Dump(output);
             throw;
         }
-        finally
+    }
+
+    [Fact]
+    public async Task A_frozen_writer_is_replaced_and_when_it_wakes_up_it_acknowledges_nothing_of_what_the_new_epoch_annulled()
+    {
+        using var dir = new TestDirectory();
+        // The standby logs at INFO: its recovery's plan line gives the range it annulled.
+        var (cluster, _, active, standby) = await StartClusterAsync(dir.Path, standbyLogLevel: "INFO");
+        await using var running = cluster;
+        try
         {
-            foreach (var p in processes) await p.KillNineAsync();
-            foreach (var p in processes) p.Dispose();
+            var ackLog = Path.Combine(dir.Path, "acks.jsonl");
+            var bench = cluster.StartBench("--workload", "bank", "-p", "accountcount=200", "-p", "operationcount=10000000",
+                "--threads", "8", "--ack-log", ackLog, "--seed", "5");
+            await bench.WaitForLineAsync(l => l.StartsWith("[bench] client node "), Minute, "the bench connected");
+            await WaitForAcksAsync(ackLog, 800, Minute, "before the freeze");
+
+            // The writer node freezes (a stop-the-world pause, or cut off from everyone): it is downed, and the
+            // standby recovers in epoch 2 while the frozen writer still holds its in-flight commits.
+            var frozenAtMs = NowMs();
+            active.Pause();
+            var gap = await bench.WaitForLineAsync(l => l.StartsWith("[bench] no commit acknowledged for ") && FirstCommitAfterMs(l) > frozenAtMs,
+                Minute, "commits resuming on the new writer");
+            output.WriteLine($"takeover: freeze to the first commit on the new writer {FirstCommitAfterMs(gap) - frozenAtMs:0} ms");
+            var plan = await standby.WaitForLineAsync(l => l.Contains("Recovery epoch 2: phase plan"), TimeSpan.FromSeconds(5), "the recovery's plan");
+            var m = Regex.Match(plan, @"VDL (\d+), truncate \((\d+), (\d+)\]");
+            Assert.True(m.Success, plan);
+            long vdl = long.Parse(m.Groups[1].Value), annulledTo = long.Parse(m.Groups[3].Value);
+            await WaitForAcksAsync(ackLog, AckCount(ackLog) + 300, Minute, "on the new writer");
+
+            // It wakes up with its queued redo and commits: the segments refuse epoch 1, and the cluster has downed it.
+            active.Resume();
+            await active.WaitForExitAsync(Minute);
+            await WaitForAcksAsync(ackLog, AckCount(ackLog) + 300, Minute, "after the old writer woke up");
+
+            Assert.Equal(0, await bench.TerminateAsync(Minute));
+            Assert.Contains("[BANK], Invariant, OK", bench.StdoutLines);
+            Assert.Contains(bench.StdoutLines, l => l.StartsWith("[ACTORDB], WriterChanged, epoch 1 -> 2"));
+
+            // No acknowledged commit lies in the range the new epoch annulled: every commit the old writer acknowledged
+            // was durable (at or below the recovered VDL), and every later one is the new writer's.
+            var acks = AckedWrites.ReadLog(ackLog);
+            var inAnnulled = acks.Where(a => a.CommitLsn > vdl && a.CommitLsn <= annulledTo).ToList();
+            Assert.True(inAnnulled.Count == 0, $"{inAnnulled.Count} acknowledged commits in the annulled range ({vdl}, {annulledTo}], e.g. LSN {inAnnulled.FirstOrDefault()?.CommitLsn}");
+            Assert.Contains(acks, a => a.CommitLsn <= vdl);
+            Assert.Contains(acks, a => a.CommitLsn > annulledTo);
+
+            // And the table holds every account with the balance sum unchanged, read through the new writer.
+            var dump = await CliProcess.RunAsync(TimeSpan.FromSeconds(90), "dump", "--seeds", cluster.Seed, "--table", "accounts");
+            Assert.True(dump.ExitCode == 0, dump.Stderr);
+            var rows = AckedWrites.ReadDump(dump.Stdout);
+            Assert.Equal(200, rows.Count);
+            var initial = (long)AckedWrites.Replay(acks.Where(a => a.Op == "insert"), "accounts").Values.Sum(f => (long)f["balance"]!);
+            Assert.Equal(initial, rows.Values.Sum(f => (long)f["balance"]!));
+            output.WriteLine($"{acks.Count} acknowledged writes, annulled range ({vdl}, {annulledTo}], balance sum {initial} unchanged");
+        }
+        catch
+        {
+            cluster.Dump(output);
+            throw;
         }
     }
 }

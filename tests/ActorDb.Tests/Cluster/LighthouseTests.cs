@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace ActorDb.Tests.Cluster;
 
 /// <summary>The lighthouse and a node as separate processes on loopback, configured only through the environment.</summary>
+[Collection(ProcessTests.Name)]
 public class LighthouseTests(ITestOutputHelper output)
 {
     private static int FreePort()

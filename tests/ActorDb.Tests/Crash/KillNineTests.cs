@@ -8,6 +8,7 @@ namespace ActorDb.Tests.Crash;
 /// <c>actordb dump</c> (see <see cref="CrashHarness"/>). The suite runs <see cref="SuiteCycles"/> cycles; the soak
 /// (<c>./build.ps1 crash-soak -Cycles 200</c>) runs this same test with <see cref="CrashHarness.CyclesVariable"/> set.
 /// </summary>
+[Collection(ProcessTests.Name)]
 public class KillNineTests(ITestOutputHelper output)
 {
     /// <summary>Kill -9 cycles in the suite.</summary>
