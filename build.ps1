@@ -10,8 +10,14 @@
 #   recovery-bench - time from process start to the first accepted commit after kill -9, median of 5 restarts, after
 #                -RedoMiB MiB of redo (default: 100 and 1024) written by an insert-only run that is then killed -9.
 #                Redo written is counted by the segment log files pg-0-0 rolled (4 MiB each, actordb.segment.max-file-bytes).
-param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
-      [int[]]$RedoMiB = @(100, 1024))
+#   cluster-bench - the 9-process loopback cluster (1 lighthouse, 6 storage nodes in 3 AZs, 2 writer nodes; workstation GC):
+#                sysbench-write-only from a separate `actordb bench --seeds` process at 16 and 64 threads, then the same on
+#                the embedded default; -Failovers N (default 5) kill -9s of the active writer under an insert-only bench
+#                (time from the kill to the first commit on the new writer, median); and the catch-up rate of a storage
+#                node whose data directory was deleted. Logs and data under $TMPDIR/actordb-cluster-bench-*. -NoSysbench
+#                skips the sysbench runs; -Seconds N sets their length (default 30).
+param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
+      [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 switch ($Target) {
@@ -80,6 +86,142 @@ switch ($Target) {
     }
     $results | Format-Table -AutoSize | Out-String | Write-Host
     if ($results.Count -ge 2) { Write-Host ("ratio of medians (largest / smallest redo): {0:0.00}" -f ($results[-1].MedianMs / $results[0].MedianMs)) }
+    exit 0
+  }
+  'cluster-bench' {
+    dotnet build ActorDb.sln -c Release | Out-Null
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    $bin = { param($project, $dll) Join-Path $PSScriptRoot "$project/bin/Release/net10.0/$dll" }
+    $cli = & $bin 'src/ActorDb.Cli' 'actordb.dll'
+    $nodeDll = & $bin 'src/ActorDb.Node' 'actordb-node.dll'
+    $lighthouseDll = & $bin 'lighthouse' 'lighthouse.dll'
+    $root = Join-Path ([IO.Path]::GetTempPath()) ("actordb-cluster-bench-{0:yyyyMMdd-HHmmss}" -f (Get-Date))
+    New-Item -ItemType Directory -Path $root | Out-Null
+    $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0); $listener.Start(); $port = $listener.LocalEndpoint.Port; $listener.Stop()
+    $system = 'actordb-bench'
+    $seed = "akka.tcp://$system@127.0.0.1:$port"
+    $procs = [Collections.Generic.List[object]]::new()
+    # Every process writes its stdout and stderr to $root/<name>.log; the script waits on lines in those files.
+    function Start-Proc([string]$name, [string]$dll, [hashtable]$envs, [string[]]$argv) {
+      $psi = [Diagnostics.ProcessStartInfo]::new('dotnet')
+      $psi.ArgumentList.Add($dll); foreach ($a in $argv) { $psi.ArgumentList.Add($a) }
+      $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
+      $psi.Environment['DOTNET_gcServer'] = '0'   # ten processes on this machine's cores
+      foreach ($k in $envs.Keys) { $psi.Environment[$k] = $envs[$k] }
+      $p = [Diagnostics.Process]::Start($psi)
+      # Unbuffered (buffer size 1): a line is in the file as soon as the process wrote it.
+      $log = [IO.FileStream]::new((Join-Path $root "$name.log"), 'Append', 'Write', 'ReadWrite', 1)
+      $null = $p.StandardOutput.BaseStream.CopyToAsync($log)
+      $errLog = [IO.FileStream]::new((Join-Path $root "$name.err"), 'Append', 'Write', 'ReadWrite', 1)
+      $null = $p.StandardError.BaseStream.CopyToAsync($errLog)
+      $procs.Add($p)
+      return $p
+    }
+    function Read-Log([string]$name) {
+      $path = Join-Path $root "$name.log"
+      if (-not (Test-Path $path)) { return @() }
+      $fs = [IO.File]::Open($path, 'Open', 'Read', 'ReadWrite'); $sr = [IO.StreamReader]::new($fs)
+      try { return $sr.ReadToEnd() -split "`n" } finally { $sr.Dispose() }
+    }
+    function Wait-Line([string]$name, [string]$pattern, [int]$timeoutSec = 90, [int]$skip = 0) {
+      $sw = [Diagnostics.Stopwatch]::StartNew()
+      while ($sw.Elapsed.TotalSeconds -lt $timeoutSec) {
+        $hit = Read-Log $name | Select-Object -Skip $skip | Where-Object { $_ -match $pattern } | Select-Object -First 1
+        if ($hit) { return $hit }
+        Start-Sleep -Milliseconds 100
+      }
+      throw "cluster-bench: no line matching '$pattern' in $root/$name.log within $timeoutSec s"
+    }
+    function Node-Env([string]$roles, [string]$dataDir, [string]$az = '') {
+      $e = @{ ACTORSYSTEM = $system; CLUSTER_IP = '127.0.0.1'; CLUSTER_PORT = '0'; CLUSTER_SEEDS = $seed; ACTORDB_ROLES = $roles;
+              ACTORDB_DATA_DIR = $dataDir; AKKA__LOGLEVEL = 'INFO'; ACTORDB__CMD__PORT = '0' }
+      if ($az) { $e['ACTORDB_AZ'] = $az }
+      return $e
+    }
+    function Kill9($p) { if (-not $p.HasExited) { & kill -9 $p.Id; $p.WaitForExit() } }
+    function Report-Line([string]$name, [string]$key) {
+      $line = Read-Log $name | Where-Object { $_.StartsWith($key) } | Select-Object -Last 1
+      if ($line) { return ($line -split ', ')[-1].Trim() } else { return '?' }
+    }
+    $results = [Collections.Generic.List[object]]::new()
+    try {
+      Write-Host "cluster-bench: starting 1 lighthouse, 6 storage nodes, 2 writer nodes on 127.0.0.1 (logs in $root)"
+      $null = Start-Proc 'lighthouse' $lighthouseDll @{ ACTORSYSTEM = $system; CLUSTER_IP = '127.0.0.1'; CLUSTER_PORT = "$port"; ACTORDB__CMD__PORT = '0' } @()
+      $null = Wait-Line 'lighthouse' "^lighthouse: member Up $([regex]::Escape($seed))"
+      $zones = 'az-a', 'az-a', 'az-b', 'az-b', 'az-c', 'az-c'
+      $storage = @{}
+      for ($i = 0; $i -lt 6; $i++) { $storage[$i] = Start-Proc "s$i" $nodeDll (Node-Env 'storage' (Join-Path $root "s$i") $zones[$i]) @() }
+      for ($i = 0; $i -lt 6; $i++) { $null = Wait-Line "s$i" '^actordb-node: started ' }
+      $writers = @{}
+      $writers['w1'] = Start-Proc 'w1' $nodeDll (Node-Env 'writer' (Join-Path $root 'w1')) @()
+      $null = Wait-Line 'w1' '^actordb-node: serving'
+      $writers['w2'] = Start-Proc 'w2' $nodeDll (Node-Env 'writer' (Join-Path $root 'w2')) @()
+      $null = Wait-Line 'w2' '^actordb-node: serving'
+
+      # sysbench-write-only through the cluster, then on the embedded default (cluster idle but up).
+      $loads = if ($NoSysbench) { @() } else { @(16, 64) }
+      foreach ($t in $loads) {
+        $name = "sysbench-cluster-$t"
+        $argv = @('bench', '--workload', 'sysbench-write-only', '--threads', "$t", '-p', "maxexecutiontime=$Seconds", '-p', 'operationcount=100000000', '--seeds', $seed)
+        if ($t -ne 16) { $argv += '--skip-load' }
+        $b = Start-Proc $name $cli @{} $argv
+        $b.WaitForExit()
+        $results.Add([pscustomobject]@{ Run = $name; CommitsPerSec = (Report-Line $name '[OVERALL], Throughput'); P50us = (Report-Line $name '[TX], 50thPercentileLatency'); P99us = (Report-Line $name '[TX], 99thPercentileLatency') })
+      }
+      foreach ($t in $loads) {
+        $name = "sysbench-embedded-$t"
+        $b = Start-Proc $name $cli @{} @('bench', '--workload', 'sysbench-write-only', '--threads', "$t", '-p', "maxexecutiontime=$Seconds", '-p', 'operationcount=100000000', '--data-dir', (Join-Path $root "embedded-$t"))
+        $b.WaitForExit()
+        $results.Add([pscustomobject]@{ Run = $name; CommitsPerSec = (Report-Line $name '[OVERALL], Throughput'); P50us = (Report-Line $name '[TX], 50thPercentileLatency'); P99us = (Report-Line $name '[TX], 99thPercentileLatency') })
+      }
+      $results | Format-Table -AutoSize | Out-String | Write-Host
+
+      # Failover: kill -9 the active writer (the oldest writer node) under an insert-only bench; the standby recovers.
+      $times = @()
+      $active = 'w1'; $standby = 'w2'; $restarts = 0
+      for ($i = 1; $i -le $Failovers; $i++) {
+        $name = "failover-$i"
+        $argv = @('bench', '--workload', (Join-Path $PSScriptRoot 'workloads/ycsb-insert-only'), '-p', 'operationcount=100000000', '--threads', '8', '--seeds', $seed)
+        if ($i -gt 1) { $argv += @('--skip-load', '-p', "recordcount=$(1000000000L * $i)", '-p', "insertstart=$(1000000000L * $i)") }
+        $b = Start-Proc $name $cli @{} $argv
+        $null = Wait-Line $name '^\[bench\] first commit acknowledged'
+        Start-Sleep -Seconds 5
+        $killedAt = [DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds()
+        Kill9 $writers[$active]
+        $ms = $null
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        while ($null -eq $ms -and $sw.Elapsed.TotalSeconds -lt 90) {
+          foreach ($l in (Read-Log $name)) {
+            if ($l -match '^\[bench\] no commit acknowledged for .*\((\d+) ms since the epoch\)' -and [long]$Matches[1] -gt $killedAt) { $ms = [long]$Matches[1] - $killedAt; break }
+          }
+          Start-Sleep -Milliseconds 200
+        }
+        if ($null -eq $ms) { throw "cluster-bench: no commit on the new writer within 90 s of failover $i (see $root/$name.log)" }
+        $times += $ms
+        Write-Host "  failover $i`: kill -9 of $active to the first commit on $standby`: $ms ms"
+        & kill -15 $b.Id; if (-not $b.WaitForExit(60000)) { Kill9 $b }   # the bench leaves the cluster cleanly
+        # The killed writer node comes back as the new standby.
+        $restarts++
+        $writers[$active] = Start-Proc "$active-r$restarts" $nodeDll (Node-Env 'writer' (Join-Path $root $active)) @()
+        $null = Wait-Line "$active-r$restarts" '^actordb-node: serving'
+        $active, $standby = $standby, $active
+      }
+      $median = ($times | Sort-Object)[[int][Math]::Floor($times.Count / 2)]
+      Write-Host "failover (kill -9 of the writer to the first commit on the new writer): median $median ms of $($times.Count): $($times -join ', ') ms"
+
+      # Catch-up: a storage node loses its disk and comes back empty; its segment copies pages and records from peers.
+      Kill9 $storage[5]
+      Remove-Item -Recurse -Force (Join-Path $root 's5')
+      $null = Wait-Line 'lighthouse' '^lighthouse: member Removed .*\[az-c,storage\]' 60
+      $storage[5] = Start-Proc 's5-empty' $nodeDll (Node-Env 'storage' (Join-Path $root 's5') 'az-c') @()
+      $null = Start-Proc 'catchup-load' $cli @{} @('bench', '--workload', (Join-Path $PSScriptRoot 'workloads/ycsb-insert-only'), '--skip-load', '-p', 'recordcount=9000000000',
+                                                    '-p', 'insertstart=9000000000', '-p', 'operationcount=100000000', '--threads', '4', '--seeds', $seed)
+      $caught = Wait-Line 's5-empty' 'caught up in epoch' 180
+      Write-Host "catch-up of the emptied segment: $($caught.Substring($caught.IndexOf('Segment')))"
+    }
+    finally {
+      foreach ($p in $procs) { try { Kill9 $p } catch { } }
+    }
     exit 0
   }
 }

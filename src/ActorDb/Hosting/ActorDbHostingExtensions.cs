@@ -87,8 +87,9 @@ public static class ActorDbHostingExtensions
     /// <see cref="ClusterNodeSettings.Hostname"/>:<see cref="ClusterNodeSettings.Port"/>, announces the public hostname,
     /// joins the seeds (itself when there are none), and scopes the split brain resolver's keep-majority to the
     /// <c>storage</c> role, so lighthouses and writer-only nodes are not counted in the majority. Failure detection
-    /// (heartbeats every 500 ms, 1.5 s acceptable pause), the resolver's stable-after (1.5 s), gossip and leader actions
-    /// (250 ms) and the singleton's hand-over retry (200 ms) are short, so that a writer failover completes in seconds. Every process of a cluster must set the same resolver, since the leader's decides. HOCON
+    /// (heartbeats every 500 ms, 1.5 s acceptable pause, read every 250 ms), the resolver's stable-after (1 s), gossip
+    /// and leader actions (250 ms), the down-removal margin (250 ms) and the singleton's hand-over retry (200 ms) are
+    /// short, so that a writer failover completes in seconds. Every process of a cluster must set the same resolver, since the leader's decides. HOCON
     /// added after this call overrides it.
     /// </summary>
     public static AkkaConfigurationBuilder WithActorDbClustering(this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster)
@@ -104,7 +105,7 @@ public static class ActorDbHostingExtensions
             // AKKA__CLUSTER__SPLIT_BRAIN_RESOLVER__STABLE_AFTER).
             "akka.cluster.failure-detector.heartbeat-interval = 500ms\n" +
             "akka.cluster.failure-detector.acceptable-heartbeat-pause = 1500ms\n" +
-            "akka.cluster.split-brain-resolver.stable-after = 1500ms\n" +
+            "akka.cluster.split-brain-resolver.stable-after = 1s\n" +
             // With `on` (or a duration), failures that keep coming down EVERY node: an AZ lost node by node and then one
             // more storage node (what the commit guarantee is built to survive) took the whole cluster down in a test,
             // with 4 s and with 15 s. Off, a flapping network leaves the resolver undecided (unavailable) instead; two
@@ -113,6 +114,12 @@ public static class ActorDbHostingExtensions
             // A downed node is removed once every reachable member has seen the Down; gossip and leader actions at
             // 250 ms (1 s by default) make that one step rather than several seconds.
             "akka.cluster.gossip-interval = 250ms\n" +
+            // How often the failure detector's verdict is read (1 s by default).
+            "akka.cluster.unreachable-nodes-reaper-interval = 250ms\n" +
+            // After a node is removed, singletons and shards of the downed side start elsewhere only after this margin
+            // (by default the resolver's stable-after), which leaves the downed side time to stop. ActorDb does not
+            // need that wait for safety: a new writer fences the old epoch before it reads (design.md, fencing).
+            "akka.cluster.down-removal-margin = 250ms\n" +
             "akka.cluster.leader-actions-interval = 250ms\n" +
             // The next writer node asks the removed one for the hand-over at this interval before it takes over.
             "akka.cluster.singleton.hand-over-retry-interval = 200ms\n"), HoconAddMode.Prepend);

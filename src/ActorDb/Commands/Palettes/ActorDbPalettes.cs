@@ -23,17 +23,26 @@ internal static class ActorDbStatus
     /// <summary>A segment that does not answer within this is shown unreachable.</summary>
     private static readonly TimeSpan SegmentTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>A writer that does not answer within this is shown as unknown by the commands that can go without it.</summary>
+    private static readonly TimeSpan OptionalWriterTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>The proxy to the recovery supervisor singleton (every ActorDb node registers one).</summary>
     public static IActorRef Supervisor(CommandContext context) =>
         context.Registry.TryGet<RecoverySupervisorKey>(out var supervisor)
             ? supervisor
-            : throw new CommandException("this node has no writer role (actordb.roles): ask a writer node");
+            : throw new CommandException("this process runs no ActorDb node (WithActorDb)");
 
     public static Task<WriterProtocol.WriterStatus> WriterAsync(CommandContext context, CancellationToken ct) =>
         Supervisor(context).Ask<WriterProtocol.WriterStatus>(WriterProtocol.GetWriterStatus.Instance, context.Timeout, ct);
 
-    /// <summary>The writer's status, or null on a node without the writer role.</summary>
-    public static async Task<WriterProtocol.WriterStatus?> WriterOrNullAsync(CommandContext context, CancellationToken ct) =>
-        context.Registry.TryGet<RecoverySupervisorKey>(out _) ? await WriterAsync(context, ct) : null;
+    /// <summary>The writer's status, or null when no writer answers within 2 s (none is running in the cluster, or it is
+    /// failing over): for commands that show segments first.</summary>
+    public static async Task<WriterProtocol.WriterStatus?> WriterOrNullAsync(CommandContext context, CancellationToken ct)
+    {
+        if (!context.Registry.TryGet<RecoverySupervisorKey>(out var supervisor)) return null;
+        try { return await supervisor.Ask<WriterProtocol.WriterStatus>(WriterProtocol.GetWriterStatus.Instance, OptionalWriterTimeout, ct); }
+        catch (AskTimeoutException) { return null; }
+    }
 
     public static VolumeGeometry Geometry(CommandContext context) => ActorDbSettings.Create(context.System.Settings.Config).Geometry;
 
