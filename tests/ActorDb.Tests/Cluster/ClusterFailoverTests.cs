@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using ActorDb.Tests.Bench;
 using Xunit.Abstractions;
@@ -17,15 +15,6 @@ namespace ActorDb.Tests.Cluster;
 public class ClusterFailoverTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Minute = TimeSpan.FromSeconds(60);
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private static int AckCount(string ackLog)
     {
@@ -104,7 +93,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
     private static async Task<(TestCluster Cluster, List<CliProcess> Storage, CliProcess Active, CliProcess Standby)> StartClusterAsync(
         string dir, string standbyLogLevel = "WARNING")
     {
-        var port = FreePort();
+        var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];   // a stray process of another run cannot join
         var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
         var cluster = new TestCluster(seed, dir, (roles, dataDir) => new()

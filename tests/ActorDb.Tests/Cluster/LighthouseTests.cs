@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Xunit.Abstractions;
 
 namespace ActorDb.Tests.Cluster;
@@ -9,21 +7,12 @@ namespace ActorDb.Tests.Cluster;
 [Collection(ProcessTests.Name)]
 public class LighthouseTests(ITestOutputHelper output)
 {
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     [Fact]
     public async Task A_writer_storage_node_joins_the_lighthouse_through_its_seeds_and_both_stop_cleanly()
     {
         var started = Stopwatch.StartNew();
         using var dir = new TestDirectory();
-        var port = FreePort();
+        var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];   // a stray process of another run cannot join
         var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
 
@@ -77,7 +66,7 @@ public class LighthouseTests(ITestOutputHelper output)
     {
         var started = Stopwatch.StartNew();
         using var dir = new TestDirectory();
-        var port = FreePort();
+        var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
         var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
         Dictionary<string, string> Env(string roles, string dataDir) => new()
@@ -127,7 +116,7 @@ public class LighthouseTests(ITestOutputHelper output)
     public async Task Three_storage_nodes_in_three_azs_take_two_segments_each_and_the_degraded_placement_is_logged()
     {
         using var dir = new TestDirectory();
-        var port = FreePort();
+        var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
         var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
         Dictionary<string, string> Env(string roles, string dataDir) => new()

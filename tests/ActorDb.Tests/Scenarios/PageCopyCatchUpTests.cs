@@ -35,17 +35,23 @@ public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase
 
     private static string Body(long id) => new string((char)('a' + id % 26), 900) + id;
 
-    [Fact]
-    public async Task An_emptied_segment_copies_pages_from_a_peer_counts_in_no_quorum_before_and_then_holds_every_page()
+    /// <summary>Inserts <see cref="Rows"/> rows, ten per transaction, each commit durable.</summary>
+    private static async Task InsertRowsAsync(ActorDb.Client.ActorDbClient client)
     {
-        var (writer, client) = await StartWriterAsync("writer-1");
-        await client.CreateTableAsync(Kv);
         for (var i = 0; i < Rows; i += 10)
         {
             await using var tx = client.Begin();
             for (var id = i; id < Math.Min(i + 10, Rows); id++) await tx.InsertAsync(Kv.Name, (long)id, Value(Body(id)));
             AssertDurable(await tx.CommitAsync());
         }
+    }
+
+    [Fact]
+    public async Task An_emptied_segment_copies_pages_from_a_peer_counts_in_no_quorum_before_and_then_holds_every_page()
+    {
+        var (writer, client) = await StartWriterAsync("writer-1");
+        await client.CreateTableAsync(Kv);
+        await InsertRowsAsync(client);
         var epoch = (await client.GetStatusAsync()).Epoch;
 
         // The peers checkpointed and collected their logs: a segment with nothing (SCL 0) gets no record from them, only
@@ -162,12 +168,7 @@ public class PageCopyCatchUpTests(ITestOutputHelper output) : WriterScenarioBase
     {
         var (writer, client) = await StartWriterAsync("writer-1");
         await client.CreateTableAsync(Kv);
-        for (var i = 0; i < Rows; i += 10)
-        {
-            await using var tx = client.Begin();
-            for (var id = i; id < Math.Min(i + 10, Rows); id++) await tx.InsertAsync(Kv.Name, (long)id, Value(Body(id)));
-            AssertDurable(await tx.CommitAsync());
-        }
+        await InsertRowsAsync(client);
         var logs = CreateTestProbe();
         Sys.EventStream.Subscribe(logs, typeof(Info));
         await StopSegmentAsync(4);
