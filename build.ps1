@@ -15,7 +15,7 @@
 #                the embedded default; -Failovers N (default 5) kill -9s of the active writer under an insert-only bench
 #                (time from the kill to the first commit on the new writer, median); and the catch-up rate of a storage
 #                node whose data directory was deleted. Logs and data under $TMPDIR/actordb-cluster-bench-*. -NoSysbench
-#                skips the sysbench runs; -Seconds N sets their length (default 30).
+#                skips the sysbench runs; -Seconds N sets their length (default 30); -Failovers 0 stops after them.
 param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
       [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench)
 $ErrorActionPreference = 'Stop'
@@ -176,6 +176,7 @@ switch ($Target) {
       }
       $results | Format-Table -AutoSize | Out-String | Write-Host
 
+      if ($Failovers -le 0) { exit 0 }   # -Failovers 0: the sysbench runs only
       # Failover: kill -9 the active writer (the oldest writer node) under an insert-only bench; the standby recovers.
       $times = @()
       $active = 'w1'; $standby = 'w2'; $restarts = 0

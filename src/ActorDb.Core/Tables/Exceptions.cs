@@ -7,6 +7,11 @@ public class ActorDbException(string message, Exception? inner = null) : Excepti
 /// none of its changes are or will become visible. It may be retried.</summary>
 public class TransactionAbortedException(string message, Exception? inner = null) : ActorDbException(message, inner);
 
+/// <summary>The writer that got the request has stopped (drained at a clean stop, or handed over to another writer node);
+/// nothing of the request was done and its transaction is gone. Retry the transaction: the client finds the next
+/// writer.</summary>
+public sealed class WriterStoppedException(string message) : TransactionAbortedException(message);
+
 /// <summary>A row lock was not granted within <c>actordb.writer.lock-timeout</c>; the transaction was aborted.</summary>
 public sealed class LockTimeoutException(string message) : TransactionAbortedException(message);
 

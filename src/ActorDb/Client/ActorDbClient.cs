@@ -20,6 +20,8 @@ namespace ActorDb.Client;
 /// <item>a commit (or a statement with commit) ends with <see cref="AmbiguousCommitException"/>: it may or may not have
 /// become durable, and it is never retried by the client.</item>
 /// </list>
+/// A writer that has drained (its node stops or hands the writer over) answers with <see cref="WriterStoppedException"/>
+/// (an abort: nothing done); the client then forgets it and finds the next one.
 /// A transaction stays with the writer that ran its first statement.
 /// </summary>
 public sealed class ActorDbClient : IActorDbClient
@@ -184,6 +186,13 @@ public sealed class ActorDbClient : IActorDbClient
     /// <summary>Forgets <paramref name="writer"/> after it left a request unanswered, so the next call asks the supervisor.</summary>
     private void Forget(WriterLink writer) => Interlocked.CompareExchange(ref _writer, null, writer);
 
+    /// <summary>Forgets <paramref name="writer"/> when it answered that it has stopped (drained or handing over): the
+    /// next transaction asks the supervisor, which names the next writer once one serves.</summary>
+    private void ForgetIfStopped(WriterLink writer, ActorDbException error)
+    {
+        if (error is WriterStoppedException) Forget(writer);
+    }
+
     /// <summary>Sends <paramref name="request"/> to <paramref name="writer"/> and waits for the reply until
     /// <paramref name="deadline"/>, <paramref name="ct"/>, or the writer's stop. Returns null when the writer stopped
     /// first (the caller decides what that means for the request); an <see cref="AskTimeoutException"/> or a
@@ -253,6 +262,7 @@ public sealed class ActorDbClient : IActorDbClient
             _txnId = reply.TxnId;
             if (reply.Error is null) return reply.Result;
             if (reply.TxnAborted) _finished = true;
+            client.ForgetIfStopped(writer, reply.Error);
             throw reply.Error;
         }
 
@@ -299,6 +309,7 @@ public sealed class ActorDbClient : IActorDbClient
             if (reply.Error is not null)
             {
                 if (reply.TxnAborted) _finished = true;
+                client.ForgetIfStopped(writer, reply.Error);
                 throw reply.Error;
             }
             _finished = true;
@@ -329,7 +340,11 @@ public sealed class ActorDbClient : IActorDbClient
             }
             if (reply is null)
                 throw new AmbiguousCommitException($"transaction {_txnId}: the writer of epoch {writer.Epoch} stopped before answering the commit; it may or may not have committed");
-            if (reply.Error is not null) throw reply.Error;
+            if (reply.Error is not null)
+            {
+                client.ForgetIfStopped(writer, reply.Error);
+                throw reply.Error;
+            }
             return reply.Info!;
         }
 

@@ -342,6 +342,7 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
         {
             null => 0,
             StaleEpochException s => s.Ambiguous ? (byte)8 : (byte)7,
+            WriterStoppedException => 10,
             LockTimeoutException => 3,
             DeadlockException => 4,
             TransactionAbortedException => 2,
@@ -370,6 +371,7 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
             7 => new StaleEpochException(message, ambiguous: false),
             8 => new StaleEpochException(message, ambiguous: true),
             9 => new AmbiguousCommitException(message),
+            10 => new WriterStoppedException(message),
             _ => throw new SerializationException($"ActorDbSerializer: unknown error kind {kind}"),
         };
     }

@@ -658,6 +658,15 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _drain = null;
         _state = "stopped";
         sender.Tell(new Drained(left));
+        // Drained means stopped: nothing new is accepted from here on (a client that still holds this writer gets an
+        // abort, never a commit), while the node finishes its shutdown or hands the writer over.
+        var stopped = new WriterStoppedException($"the writer of epoch {_engine.Epoch} has stopped (drained); nothing of this request was done");
+        Become(() =>
+        {
+            Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
+            Receive<Drain>(_ => Sender.Tell(new Drained(0)));
+            ReceiveAny(m => ReplyError(m, stopped));
+        });
     }
 
     private void ClearCommitQueues()

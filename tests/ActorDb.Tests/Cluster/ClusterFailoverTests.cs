@@ -271,4 +271,54 @@ public class ClusterFailoverTests(ITestOutputHelper output)
             throw;
         }
     }
+
+    [Fact]
+    public async Task A_writer_node_that_stops_cleanly_drains_and_hands_over_to_the_standby()
+    {
+        using var dir = new TestDirectory();
+        var (cluster, _, active, standby) = await StartClusterAsync(dir.Path);
+        await using var running = cluster;
+        try
+        {
+            var ackLog = Path.Combine(dir.Path, "acks.jsonl");
+            var bench = cluster.StartBench("--workload", Path.Combine(BenchTestPaths.YcsbDir, "workloada"), "-p", "recordcount=200",
+                "-p", "operationcount=10000000", "-p", "insertproportion=1", "-p", "readproportion=0", "-p", "updateproportion=0",
+                "--threads", "8", "--ack-log", ackLog, "--seed", "13");
+            await bench.WaitForLineAsync(l => l.StartsWith("[bench] client node "), Minute, "the bench connected");
+            await WaitForAcksAsync(ackLog, 500, Minute, "before the stop");
+
+            // SIGTERM: the node's coordinated shutdown drains the writer, then leaves; the singleton moves to the standby.
+            var stoppedAtMs = NowMs();
+            Assert.Equal(0, await active.TerminateAsync(Minute));
+            var gap = await bench.WaitForLineAsync(l => l.StartsWith("[bench] no commit acknowledged for ") && FirstCommitAfterMs(l) > stoppedAtMs,
+                Minute, "commits resuming on the standby");
+            output.WriteLine($"hand-over: SIGTERM to the first commit on the standby {FirstCommitAfterMs(gap) - stoppedAtMs:0} ms");
+            await WaitForAcksAsync(ackLog, AckCount(ackLog) + 300, Minute, "on the new writer");
+
+            Assert.Equal(0, await bench.TerminateAsync(Minute));
+            var report = bench.StdoutLines;
+            Assert.Contains(report, l => l.StartsWith("[ACTORDB], WriterChanged, epoch 1 -> 2"));
+            Assert.DoesNotContain(report, l => l.StartsWith("[INSERT], Return=ERROR"));
+            var ambiguous = report.Where(l => l.StartsWith("[INSERT], Return=AMBIGUOUS, ")).Select(l => int.Parse(l.Split(", ")[2])).SingleOrDefault();
+            output.WriteLine($"{ambiguous} ambiguous commits across the hand-over");
+
+            var dump = await CliProcess.RunAsync(TimeSpan.FromSeconds(90), "dump", "--seeds", cluster.Seed, "--table", "usertable");
+            Assert.True(dump.ExitCode == 0, dump.Stderr);
+            var rows = AckedWrites.ReadDump(dump.Stdout);
+            var acked = AckedWrites.Replay(AckedWrites.ReadLog(ackLog), "usertable");
+            foreach (var (key, fields) in acked)
+            {
+                Assert.True(rows.TryGetValue(key, out var got), $"acknowledged key {key} is missing");
+                Assert.True(fields.Count == got!.Count && fields.All(f => got.TryGetValue(f.Key, out var v) && Equals(v, f.Value)), $"key {key}: values differ");
+            }
+            var unexplained = rows.Keys.Count(k => !acked.ContainsKey(k));
+            Assert.True(unexplained <= ambiguous, $"{unexplained} rows that no acknowledged insert explains, but only {ambiguous} ambiguous commits");
+            Assert.False(standby.HasExited);
+        }
+        catch
+        {
+            cluster.Dump(output);
+            throw;
+        }
+    }
 }

@@ -65,6 +65,7 @@ public sealed class SerializationTests : IDisposable
         yield return ("reply-duplicate", new StatementReply(5, null, new DuplicateKeyException("key 9 exists"), false));
         yield return ("reply-deadlock", new StatementReply(5, null, new DeadlockException("cycle"), true));
         yield return ("reply-lock-timeout", new StatementReply(5, null, new LockTimeoutException("waited 2 s"), true));
+        yield return ("reply-writer-stopped", new StatementReply(5, null, new WriterStoppedException("drained"), true));
         yield return ("reply-stale", new StatementReply(5, null, new StaleEpochException("fenced by 4", ambiguous: true), true));
         yield return ("commit", new CommitTransaction(8, 99));
         yield return ("commit-reply", new CommitReply(8, new CommitInfo(7, 9), null));

@@ -3,6 +3,7 @@ using Akka.Event;
 using ActorDb.Client;
 using ActorDb.Core;
 using ActorDb.Core.Recovery;
+using ActorDb.Core.Transactions;
 using ActorDb.Recovery;
 using Xunit.Abstractions;
 using static ActorDb.Recovery.RecoveryProtocol;
@@ -182,5 +183,37 @@ public class RecoverySupervisorTests(ITestOutputHelper output) : WriterScenarioB
         Assert.Contains("stopping", error.Message);
         Assert.Equal("stopped", (await client.GetStatusAsync()).State);
         foreach (var r in new[] { 0, 1, 2, 3 }) await BlackholeAsync(r, on: false);
+    }
+
+    [Fact]
+    public async Task A_drained_writer_refuses_new_work_and_a_hand_over_drains_then_stops_the_supervisor()
+    {
+        var (supervisor, client) = await StartWriterAsync("writer");
+        await client.CreateTableAsync(Kv);
+        AssertDurable(await InsertAsync(client, 1, "before"));
+        var writer = (await WriterOfAsync(supervisor)).Writer;
+        var open = client.Begin();
+        await open.InsertAsync(Kv.Name, 2L, Value("open at the drain"));
+
+        // Drained means stopped: a client that still holds the writer gets an abort, not a commit.
+        Assert.Equal(0, (await writer.Ask<Drained>(Drain.Instance, Short)).CommitsNotDurable);
+        var refused = await writer.Ask<StatementReply>(new ExecuteStatement(0, new InsertStatement(Kv.Name, 3L, Value("after the drain")), Commit: true), Short);
+        Assert.IsType<WriterStoppedException>(refused.Error);
+        Assert.True(refused.TxnAborted);
+        Assert.Null(refused.Committed);
+        Assert.Equal("stopped", (await writer.Ask<WriterStatus>(GetWriterStatus.Instance, Short)).State);
+
+        // The singleton manager's termination message: the supervisor stops (its writer with it).
+        Watch(supervisor);
+        supervisor.Tell(HandOver.Instance);
+        ExpectTerminated(supervisor, Short);
+        await Assert.ThrowsAsync<TransactionAbortedException>(() => open.CommitAsync());
+
+        // The next writer (a new recovery) has the commit made before the drain and nothing after it.
+        var (next, nextClient) = await StartWriterAsync("writer-2");
+        Assert.Equal("before", (await ReadAsync(nextClient, 1))!.Fields["v"]);
+        Assert.Null(await ReadAsync(nextClient, 2));
+        Assert.Null(await ReadAsync(nextClient, 3));
+        await StopWriterAsync(next);
     }
 }
