@@ -43,6 +43,8 @@ public sealed class PartitionTests(ITestOutputHelper output)
         public readonly ConcurrentDictionary<long, string> Failed = new();   // nothing sent (no writer found), or another error
         public readonly ConcurrentQueue<string> Errors = new();
         public readonly ConcurrentQueue<(long Key, long Epoch, long Ticks)> AckTimes = new();
+        /// <summary>Every attempt: when it started and ended (Stopwatch ticks) and how.</summary>
+        public readonly ConcurrentQueue<(long Key, long Start, long End, string Outcome)> Attempts = new();
 
         public string Summary() =>
             $"{Acked.Count} acknowledged, {Ambiguous.Count} ambiguous, {Aborted.Count} aborted, {Failed.Count} failed otherwise";
@@ -104,18 +106,22 @@ public sealed class PartitionTests(ITestOutputHelper output)
     private static async Task InsertAsync(IActorDbClient client, long key, Outcomes outcomes)
     {
         var value = Value(key);
+        var start = Stopwatch.GetTimestamp();
+        string outcome;
         try
         {
             await using var tx = client.Begin();
-            var (_, commit) = await tx.ExecuteAndCommitAsync(new InsertStatement(Table, key, new Dictionary<string, object?> { ["v"] = value }));
+            await tx.ExecuteAndCommitAsync(new InsertStatement(Table, key, new Dictionary<string, object?> { ["v"] = value }));
             outcomes.Acked[key] = value;
             outcomes.AckTimes.Enqueue((key, (client as ActorDbClient)?.WriterEpoch ?? 0, Stopwatch.GetTimestamp()));
-            _ = commit;
+            outcome = "acked";
         }
-        catch (AmbiguousCommitException e) { outcomes.Ambiguous[key] = value; outcomes.Errors.Enqueue($"{key}: ambiguous: {e.Message}"); }
-        catch (StaleEpochException e) when (e.Ambiguous) { outcomes.Ambiguous[key] = value; outcomes.Errors.Enqueue($"{key}: stale, ambiguous: {e.Message}"); }
-        catch (TransactionAbortedException e) { outcomes.Aborted[key] = value; outcomes.Errors.Enqueue($"{key}: aborted ({e.GetType().Name}): {e.Message}"); }
-        catch (Exception e) { outcomes.Failed[key] = value; outcomes.Errors.Enqueue($"{key}: {e.GetType().Name}: {e.Message}"); }
+        catch (AmbiguousCommitException e) { outcomes.Ambiguous[key] = value; outcome = $"ambiguous: {e.Message}"; }
+        catch (StaleEpochException e) when (e.Ambiguous) { outcomes.Ambiguous[key] = value; outcome = $"stale epoch, ambiguous: {e.Message}"; }
+        catch (TransactionAbortedException e) { outcomes.Aborted[key] = value; outcome = $"aborted ({e.GetType().Name}): {e.Message}"; }
+        catch (Exception e) { outcomes.Failed[key] = value; outcome = $"{e.GetType().Name}: {e.Message}"; }
+        outcomes.Attempts.Enqueue((key, start, Stopwatch.GetTimestamp(), outcome));
+        if (outcome != "acked") outcomes.Errors.Enqueue($"{key}: {outcome}");
     }
 
     [Fact(Timeout = 120_000)]
@@ -237,7 +243,10 @@ public sealed class PartitionTests(ITestOutputHelper output)
             stopIsolated.Cancel();
             await Task.WhenAll(isolatedWorkers).WaitAsync(TimeSpan.FromSeconds(30));
             Log($"isolated client on w1: {isolated.Summary()}");
-            foreach (var e in isolated.Errors.Take(5)) Log($"  w1 client: {e}");
+            foreach (var a in isolated.Attempts.OrderBy(a => a.Start).Take(8))
+                Log($"  w1 client: key {a.Key} sent {Stopwatch.GetElapsedTime(cut, a.Start).TotalSeconds:0.000} s, ended {Stopwatch.GetElapsedTime(cut, a.End).TotalSeconds:0.000} s after the blackhole: {a.Outcome}");
+            Log($"  w1 client: {isolated.Attempts.Count(a => a.End > firstOnW2)} attempts still open when the new writer acknowledged its first commit " +
+                $"({failover.TotalSeconds:0.000} s after the blackhole); none acknowledged");
             Assert.True(isolated.Acked.IsEmpty, $"the cut-off writer acknowledged {isolated.Acked.Count} inserts: {string.Join(", ", isolated.Acked.Keys.Take(10))}");
             Assert.True(isolated.Ambiguous.Count + isolated.Aborted.Count + isolated.Failed.Count > 0, "the isolated client tried no insert");
 
