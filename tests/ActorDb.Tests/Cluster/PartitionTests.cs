@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Remote;
@@ -60,15 +58,6 @@ public sealed class PartitionTests(ITestOutputHelper output)
         {
             Receive<RemotingLifecycleEvent>(e => events.Enqueue((Stopwatch.GetTimestamp(), $"{e.GetType().Name}: {e}")));
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private static async Task<Node> StartNodeAsync(string name, string system, string roles, string? az, string dataDir, int port, string seed,
@@ -143,7 +132,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
     {
         using var dir = new TestDirectory();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
-        var seedPort = FreePort();
+        var seedPort = ProcessTests.FreePort();
         var seed = $"akka.trttl.tcp://{system}@127.0.0.1:{seedPort}";
         var nodes = new List<Node>();
         var clock = Stopwatch.StartNew();
