@@ -156,7 +156,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
 
             // w1's own resolver decides slowly, so that the cut-off writer is still alive, and still believes it serves,
             // when the majority has downed it and the standby has installed the next epoch: the case fencing is for
-            // (a minority side that has not noticed yet: a long GC pause, a slow failure detector). With the same 1.5 s
+            // (a minority side that has not noticed yet: a long GC pause, a slow failure detector). With the same stable-after
             // as the others, w1 downs itself (keep-majority: its side has no storage node) before epoch 2 exists. Only
             // w1's side is affected: the majority side's leader decides there.
             var w1 = await StartNodeAsync("w1", system, "writer", null, Path.Combine(dir.Path, "w1"), 0, seed,
