@@ -16,7 +16,10 @@
 #                (time from the kill to the first commit on the new writer, median); and the catch-up rate of a storage
 #                node whose data directory was deleted. Logs and data under $TMPDIR/actordb-cluster-bench-*. -NoSysbench
 #                skips the sysbench runs; -Seconds N sets their length (default 30); -Failovers 0 stops after them.
-param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
+#   cluster-soak - the process-level cluster tests (tests/ActorDb.Tests/Cluster/ClusterFailoverTests: AZ loss, stall and
+#                return, writer kill -9, clean hand-over, frozen writer; each checks every acknowledged write) -Cycles
+#                times (default 5 here), one summary line per cycle.
+param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
       [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
@@ -87,6 +90,22 @@ switch ($Target) {
     $results | Format-Table -AutoSize | Out-String | Write-Host
     if ($results.Count -ge 2) { Write-Host ("ratio of medians (largest / smallest redo): {0:0.00}" -f ($results[-1].MedianMs / $results[0].MedianMs)) }
     exit 0
+  }
+  'cluster-soak' {
+    $n = if ($PSBoundParameters.ContainsKey('Cycles')) { $Cycles } else { 5 }
+    dotnet build ActorDb.sln -c Release | Out-Null
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    $failed = 0
+    for ($i = 1; $i -le $n; $i++) {
+      $out = dotnet test tests/ActorDb.Tests -c Release --no-build --filter 'FullyQualifiedName~ActorDb.Tests.Cluster.ClusterFailoverTests' --logger 'console;verbosity=detailed' 2>&1
+      $summary = $out | Where-Object { $_ -match '(Passed|Failed)!' } | Select-Object -Last 1
+      $facts = $out | Where-Object { $_ -match '^\s+(failover|hand-over|takeover|stalled at|commits resumed|\d+ acknowledged)' } | ForEach-Object { $_.Trim() }
+      if ($LASTEXITCODE -ne 0) { $failed++ }
+      Write-Host "[cluster-soak] cycle $i`: $summary"
+      $facts | ForEach-Object { Write-Host "    $_" }
+    }
+    Write-Host "[cluster-soak] $n cycles, $failed failed"
+    exit [int]($failed -gt 0)
   }
   'cluster-bench' {
     dotnet build ActorDb.sln -c Release | Out-Null

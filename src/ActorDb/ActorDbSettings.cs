@@ -27,6 +27,10 @@ public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int Remember
     /// <summary>Most page-image bytes in one message of a page copy between peers (catch-up of a segment that starts
     /// empty), bytes; section key <c>page-copy-chunk-bytes</c>. A message must fit the transport's frame size.</summary>
     public int PageCopyChunkBytes { get; init; } = 1 << 20;
+
+    /// <summary><c>actordb.segment.share-nodes</c>: whether, in a cluster, a segment may go to a storage node that already
+    /// hosts a segment of its PG (see <see cref="Storage.SegmentAllocationStrategy"/>). Off by default.</summary>
+    public bool ShareNodes { get; init; }
 }
 
 /// <summary>Settings of the metrics export (section <c>actordb.metrics</c>).</summary>
@@ -146,6 +150,7 @@ public sealed record ActorDbSettings(
                 Read("segment.checkpoint-bytes", k => c.GetLong(k), v => v >= 1 << 16, "must be at least 64 KiB"))
             {
                 PageCopyChunkBytes = Read("segment.page-copy-chunk-bytes", k => c.GetInt(k), v => v >= 1 << 16 && v <= 64 << 20, "must be 64 KiB..64 MiB"),
+                ShareNodes = Read("segment.share-nodes", k => c.GetBoolean(k)),
             },
             Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
             new CommandHostSettings(

@@ -18,6 +18,12 @@ public sealed record PlacementChoice(StorageNode Node, string? Degraded);
 /// </summary>
 public static class SegmentPlacement
 {
+    /// <summary>True when some node in <paramref name="nodes"/> hosts no other segment of <paramref name="pg"/> (rule 1 can
+    /// be kept); <paramref name="placed"/> as for <see cref="Choose"/>.</summary>
+    public static bool HasNodeOfItsOwn(int pg, int replica, IReadOnlyList<StorageNode> nodes,
+        IReadOnlyDictionary<string, IReadOnlyList<(int Pg, int Replica)>> placed) =>
+        nodes.Any(n => !(placed.TryGetValue(n.Address, out var s) ? s : []).Any(x => x.Pg == pg && x.Replica != replica));
+
     /// <summary>Chooses the node for segment <paramref name="replica"/> of <paramref name="pg"/>.</summary>
     /// <param name="pg">The protection group.</param>
     /// <param name="replica">The replica, 0..5.</param>

@@ -35,6 +35,7 @@ public sealed class ActorDbClient : IActorDbClient
     private readonly IActorRef _supervisor;
     private readonly TimeSpan _timeout;
     private readonly IActorRef? _watcher;
+    private readonly ActorSystem? _system;
     private WriterLink? _writer;
 
     /// <summary>The writer a client talks to, and a token cancelled when it has stopped (DeathWatch's Terminated: a
@@ -79,6 +80,7 @@ public sealed class ActorDbClient : IActorDbClient
     {
         _supervisor = supervisor;
         _timeout = timeout;
+        _system = system;
         _watcher = system?.ActorOf(Props.Create(() => new WriterWatcher()));
     }
 
@@ -145,6 +147,8 @@ public sealed class ActorDbClient : IActorDbClient
         string? lastReason = null;
         while (true)
         {
+            if (_system is { WhenTerminated.IsCompleted: true })
+                throw new ActorDbException($"the actor system '{_system.Name}' this client runs in has stopped (its node left or was downed): no writer can be reached from it");
             var left = deadline - DateTime.UtcNow;
             if (left <= TimeSpan.Zero)
                 throw new ActorDbException($"no writer within {_timeout.TotalSeconds:0.#} s: " +

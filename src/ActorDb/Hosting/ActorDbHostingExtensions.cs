@@ -188,7 +188,8 @@ public static class ActorDbHostingExtensions
                     SegmentActor.ShardedProps(settings).WithDispatcher("actordb.segment-dispatcher"),
                     ClusterShardingSettings.Create(system).WithRole("storage").WithRememberEntities(false),
                     new SegmentMessageExtractor(),
-                    new SegmentAllocationStrategy(),
+                    // The embedded node hosts every segment itself; a cluster keeps a PG's segments on nodes of their own.
+                    new SegmentAllocationStrategy(shareNodes: node.IsEmbedded || settings.Segment.ShareNodes),
                     SegmentProtocol.Stop.Instance);
                 registry.Register<SegmentRegionKey>(region);
             }));

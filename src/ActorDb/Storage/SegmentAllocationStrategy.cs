@@ -15,11 +15,17 @@ namespace ActorDb.Storage;
 /// cluster has more than one storage node (an embedded node hosts every segment by design, so it logs that at debug).
 /// Runs inside the shard coordinator (a cluster singleton); see Akka.Cluster.Sharding's
 /// <c>AbstractLeastShardAllocationStrategy</c> for the region-to-member mapping it follows.
+/// <para>With <c>shareNodes</c> off (a cluster's default, <c>actordb.segment.share-nodes</c>), a segment that no live
+/// storage node can take without hosting two segments of its PG is not allocated: the strategy answers
+/// <see cref="ActorRefs.Nobody"/>, which the coordinator does not register, and the region asks again (every
+/// <c>akka.cluster.sharding.retry-interval</c>) until a storage node of its own joins. Messages to it meanwhile are
+/// buffered by the region or dropped, and the writer resends until acknowledged. Logged once per segment.</para>
 /// </summary>
-public sealed class SegmentAllocationStrategy : IShardAllocationStrategy, IActorSystemDependentAllocationStrategy
+public sealed class SegmentAllocationStrategy(bool shareNodes = true) : IShardAllocationStrategy, IActorSystemDependentAllocationStrategy
 {
     private Cluster? _cluster;
     private ILoggingAdapter? _log;
+    private readonly HashSet<string> _waiting = new();   // segments told to wait for a node of their own (logged once)
 
     /// <inheritdoc />
     public void Start(ActorSystem system)
@@ -49,6 +55,14 @@ public sealed class SegmentAllocationStrategy : IShardAllocationStrategy, IActor
         }
         if (nodes.Count == 0) return Task.FromResult(requester);
         var (pg, replica) = SegmentProtocol.ParseEntityId(shardId);
+        if (!shareNodes && !SegmentPlacement.HasNodeOfItsOwn(pg, replica, nodes, placed))
+        {
+            if (_waiting.Add(shardId))
+                _log?.Warning("Segment {Segment} waits for a storage node of its own: each of the {Nodes} live storage nodes already hosts a segment of PG {Pg} (actordb.segment.share-nodes = off)",
+                    shardId, nodes.Count, pg);
+            return Task.FromResult<IActorRef>(ActorRefs.Nobody);
+        }
+        _waiting.Remove(shardId);
         var choice = SegmentPlacement.Choose(pg, replica, nodes, placed);
         if (choice.Degraded is not null)
         {

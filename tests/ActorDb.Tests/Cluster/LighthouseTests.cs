@@ -32,6 +32,7 @@ public class LighthouseTests(ITestOutputHelper output)
             ["ACTORDB__SEGMENT__FSYNC"] = "off",
             ["AKKA__LOGLEVEL"] = "WARNING",
             ["ACTORDB__CMD__PORT"] = "0",   // the command host is on in actordb-node: never collide on 9110
+            ["ACTORDB__SEGMENT__SHARE_NODES"] = "on",   // one storage node hosts all six segments
         });
         var startLine = await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the node's start line");
         var address = startLine.Split(' ')[2];
@@ -74,6 +75,7 @@ public class LighthouseTests(ITestOutputHelper output)
             ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
             ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["ACTORDB__SEGMENT__FSYNC"] = "off", ["AKKA__LOGLEVEL"] = "WARNING",
             ["ACTORDB__CMD__PORT"] = "0",   // the command host is on in actordb-node: never collide on 9110
+            ["ACTORDB__SEGMENT__SHARE_NODES"] = "on",   // one storage node hosts all six segments
         };
         var storageDir = Path.Combine(dir.Path, "storage");
         var writerDir = Path.Combine(dir.Path, "writer");
@@ -123,6 +125,7 @@ public class LighthouseTests(ITestOutputHelper output)
         {
             ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
             ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["ACTORDB__SEGMENT__FSYNC"] = "off", ["AKKA__LOGLEVEL"] = "WARNING", ["ACTORDB__CMD__PORT"] = "0",
+            ["ACTORDB__SEGMENT__SHARE_NODES"] = "on",   // a 3-node dev cluster: two segments of the PG per node
         };
         using var lighthouse = CliProcess.StartProgram("lighthouse",
             new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0" });

@@ -75,6 +75,8 @@ public sealed class PartitionTests(ITestOutputHelper output)
             akka.cluster.seed-nodes = ["{seed}"]
             # A commit whose writer is cut off ends as ambiguous after this, not after the 60 s default.
             actordb.client.ask-timeout = 10s
+            # Three storage nodes for six segments: two of the PG per node.
+            actordb.segment.share-nodes = on
             {extraHocon}
             """;
         var host = EmbeddedNode.CreateHost(new ActorDbOptions { DataDir = dataDir, Hocon = hocon }, logLevel: "WARNING", stopOnProcessExit: false);
