@@ -232,7 +232,7 @@ switch ($Target) {
       # Catch-up: a storage node loses its disk and comes back empty; its segment copies pages and records from peers.
       Kill9 $storage[5]
       Remove-Item -Recurse -Force (Join-Path $root 's5')
-      $null = Wait-Line 'lighthouse' '^lighthouse: member Removed .*\[az-c,storage\]' 60
+      $null = Wait-Line 'lighthouse' '^lighthouse: member Removed .*\[az-c,storage' 60
       $storage[5] = Start-Proc 's5-empty' $nodeDll (Node-Env 'storage' (Join-Path $root 's5') 'az-c') @()
       $null = Start-Proc 'catchup-load' $cli @{} @('bench', '--workload', (Join-Path $PSScriptRoot 'workloads/ycsb-insert-only'), '--skip-load', '-p', 'recordcount=9000000000',
                                                     '-p', 'insertstart=9000000000', '-p', 'operationcount=100000000', '--threads', '4', '--seeds', $seed)

@@ -70,6 +70,11 @@ public sealed record ClusterNodeSettings(string ActorSystem, string Hostname, st
 /// <param name="Az">The availability zone of a storage node in a cluster; null for the embedded node.</param>
 public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Writer, bool Storage, string? Az)
 {
+    /// <summary>The Akka cluster role every writer and storage node of a cluster carries (not lighthouses, not client
+    /// nodes): the split brain resolver's keep-majority counts the members that have it
+    /// (<see cref="ActorDbHostingExtensions.WithActorDbClustering"/>).</summary>
+    public const string VoterRole = "voter";
+
     /// <summary>No seeds: a one-node cluster that joins itself (the embedded default).</summary>
     public bool IsEmbedded => Cluster.Seeds.Count == 0;
 
@@ -110,6 +115,7 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
         }
         if (storage && az == "")
             throw new ConfigurationException("actordb.az: a storage node of a cluster needs its availability zone (az-a, az-b or az-c; ACTORDB_AZ)");
+        if (writer || storage) clusterRoles.Add(VoterRole);   // what the split brain resolver counts
         if (storage) clusterRoles.Add(az);   // the AZ as a cluster role: what placement reads from the member list
         return new ActorDbNodeSettings(probe with { Roles = clusterRoles }, writer, storage, storage ? az : null);
     }

@@ -37,19 +37,19 @@ public class LighthouseTests(ITestOutputHelper output)
         var startLine = await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the node's start line");
         var address = startLine.Split(' ')[2];
         Assert.StartsWith($"akka.tcp://{system}@127.0.0.1:", address);
-        Assert.Contains("roles [writer,storage,az-a]", startLine);
+        Assert.Contains("roles [writer,storage,voter,az-a]", startLine);
         Assert.Contains($"(seeds {seed})", startLine);
         await node.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(20), "serving");
 
         // The lighthouse (the leader: lowest address or first up) saw the node reach Up, with its roles and AZ.
-        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {address} [az-a,storage,writer]", TimeSpan.FromSeconds(10), "the node Up at the lighthouse");
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {address} [az-a,storage,voter,writer]", TimeSpan.FromSeconds(10), "the node Up at the lighthouse");
         output.WriteLine($"node serving and Up after {started.ElapsedMilliseconds} ms");
 
         // The lighthouse's command host serves the cluster palettes (and no ActorDb palette: it runs no volume).
         var lighthouseCmd = CommandTarget(await lighthouse.WaitForLineAsync(l => l.StartsWith("lighthouse: command host on "), TimeSpan.FromSeconds(5), "the lighthouse's command host"));
         var show = await CliProcess.RunAsync(lighthouseCmd, "cluster", "show");
         Assert.True(show.ExitCode == 0, show.Stderr);
-        Assert.Equal([$"{seed} | [lighthouse] | up |", $"{address} | [az-a,storage,writer] | up |", "Count: 2 nodes"],
+        Assert.Equal([$"{seed} | [lighthouse] | up |", $"{address} | [az-a,storage,voter,writer] | up |", "Count: 2 nodes"],
             show.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).OrderBy(l => l.StartsWith("Count") ? 1 : 0).ThenBy(l => l.Contains("[lighthouse]") ? 0 : 1));
         Assert.Equal(2, (await CliProcess.RunAsync(lighthouseCmd, "volume", "status")).ExitCode);
 
@@ -88,8 +88,8 @@ public class LighthouseTests(ITestOutputHelper output)
 
         var storageAddress = (await storage.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the storage node's start")).Split(' ')[2];
         var writerAddress = (await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the writer node's start")).Split(' ')[2];
-        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {storageAddress} [az-b,storage]", TimeSpan.FromSeconds(15), "the storage node Up");
-        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {writerAddress} [writer]", TimeSpan.FromSeconds(15), "the writer node Up");
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {storageAddress} [az-b,storage,voter]", TimeSpan.FromSeconds(15), "the storage node Up");
+        await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {writerAddress} [voter,writer]", TimeSpan.FromSeconds(15), "the writer node Up");
         // Recovery ran on the writer node against the six segments on the storage node.
         Assert.Equal("actordb-node: serving (writer only: segments on the storage nodes); Ctrl+C to stop",
             await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(30), "the writer serving"));
@@ -138,7 +138,7 @@ public class LighthouseTests(ITestOutputHelper output)
             foreach (var (node, az) in storage.Zip(zones))
             {
                 var address = (await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), $"the {az} node's start")).Split(' ')[2];
-                await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {address} [{az},storage]", TimeSpan.FromSeconds(15), $"the {az} node Up");
+                await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {address} [{az},storage,voter]", TimeSpan.FromSeconds(15), $"the {az} node Up");
             }
             using var writer = CliProcess.StartProgram("actordb-node", Env("writer", Path.Combine(dir.Path, "writer")));
             await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(30), "the writer serving");

@@ -30,7 +30,7 @@ public class NodeSettingsTests
         Assert.False(n.IsEmbedded);
         Assert.False(n.Writer);
         Assert.Equal("az-c", n.Az);
-        Assert.Equal(["storage", "az-c"], n.Cluster.Roles);
+        Assert.Equal(["storage", "voter", "az-c"], n.Cluster.Roles);
         Assert.Equal("0.0.0.0", n.Cluster.Hostname);
         Assert.Equal("akka.tcp://actordb@storage-5:5055", n.Cluster.SelfAddress);
     }
@@ -41,7 +41,7 @@ public class NodeSettingsTests
         var n = Create(Seeds + "actordb.roles = [writer]");
         Assert.True(n.Writer);
         Assert.False(n.Storage);
-        Assert.Equal(["writer"], n.Cluster.Roles);
+        Assert.Equal(["writer", "voter"], n.Cluster.Roles);
     }
 
     [Theory]
@@ -73,7 +73,7 @@ public class NodeSettingsTests
         var n = ActorDbNodeSettings.Create(ConfigurationFactory.ParseString(EnvironmentConfig.ToHocon(env)));
         Assert.Equal("akka.tcp://prod@10.0.0.7:5055", n.Cluster.SelfAddress);
         Assert.Equal(["akka.tcp://prod@10.0.0.1:4053"], n.Cluster.Seeds);
-        Assert.Equal(["storage", "az-b"], n.Cluster.Roles);
+        Assert.Equal(["storage", "voter", "az-b"], n.Cluster.Roles);
     }
 
     private static string RepoFile(string relative)
@@ -97,7 +97,7 @@ public class NodeSettingsTests
         var n = ActorDbNodeSettings.Create(config);
         Assert.Equal("akka.tcp://actordb@storage-b1:5055", n.Cluster.SelfAddress);
         Assert.Equal("0.0.0.0", n.Cluster.Hostname);
-        Assert.Equal(["storage", "az-b"], n.Cluster.Roles);
+        Assert.Equal(["storage", "voter", "az-b"], n.Cluster.Roles);
         Assert.Equal("/var/lib/actordb", ActorDbSettings.Create(config).DataDir);
 
         // The file alone names no seeds and only the storage role: refused, not run as a half embedded node.
@@ -113,6 +113,6 @@ public class NodeSettingsTests
         var lighthouse = ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/lighthouse.conf")));
         var cluster = ClusterNodeSettings.Create(lighthouse, 4053, ["lighthouse"]);
         Assert.Equal("akka.tcp://actordb@127.0.0.1:4053", cluster.SelfAddress);
-        Assert.Equal("storage", lighthouse.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
+        Assert.Equal(ActorDbNodeSettings.VoterRole, lighthouse.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
     }
 }
