@@ -89,7 +89,7 @@ public static class ActorDbHostingExtensions
     /// <c>voter</c> role, which writer and storage nodes carry (<see cref="ActorDbNodeSettings.VoterRole"/>), so
     /// lighthouses and client nodes are not counted in the majority, and a partition that splits the storage nodes evenly
     /// is decided by the side the writer nodes are on. Failure detection
-    /// (heartbeats every 300 ms, 1.5 s acceptable pause, read every 250 ms), the resolver's stable-after (1 s), gossip
+    /// (heartbeats every 500 ms, 1.5 s acceptable pause, read every 250 ms), the resolver's stable-after (1 s), gossip
     /// and leader actions (250 ms), the down-removal margin (250 ms) and the singleton's hand-over retry (200 ms) are
     /// short, so that a writer failover completes in seconds. Every process of a cluster must set the same resolver, since the leader's decides. HOCON
     /// added after this call overrides it.
@@ -105,7 +105,7 @@ public static class ActorDbHostingExtensions
             // a writer that is wrongly cut off is fenced by the new epoch and acknowledges nothing (design.md, fencing).
             // On VMs with long GC or network pauses, raise both (AKKA__CLUSTER__FAILURE_DETECTOR__ACCEPTABLE_HEARTBEAT_PAUSE,
             // AKKA__CLUSTER__SPLIT_BRAIN_RESOLVER__STABLE_AFTER).
-            "akka.cluster.failure-detector.heartbeat-interval = 300ms\n" +
+            "akka.cluster.failure-detector.heartbeat-interval = 500ms\n" +
             "akka.cluster.failure-detector.acceptable-heartbeat-pause = 1500ms\n" +
             "akka.cluster.split-brain-resolver.stable-after = 1s\n" +
             // With `on` (or a duration), failures that keep coming down EVERY node: an AZ lost node by node and then one
