@@ -68,9 +68,10 @@ public sealed class ActorDbOptions
 
 /// <summary>
 /// Akka.Hosting composition of ActorDb: what the node program, the lighthouse, the CLI's embedded node, the tests and a
-/// user's host application all call. Registers the segment shard region or its proxy (<see cref="SegmentRegionKey"/>)
-/// and, on writer nodes, the recovery supervisor (<see cref="RecoverySupervisorKey"/>), which recovers the volume and
-/// then runs the writer, and a coordinated-shutdown task that drains the writer before the node leaves. With
+/// user's host application all call. Registers the segment shard region or its proxy (<see cref="SegmentRegionKey"/>),
+/// the proxy to the recovery supervisor singleton (<see cref="RecoverySupervisorKey"/>; on writer nodes also its
+/// singleton manager: the supervisor recovers the volume and then runs the writer), and on writer nodes a
+/// coordinated-shutdown task that drains a writer running there before the node leaves. With
 /// <c>actordb.metrics.prometheus-port</c> set it also serves the node's <see cref="ActorDbMetrics"/> on a Prometheus
 /// scrape endpoint (OpenTelemetry), stopped when the actor system terminates.
 /// </summary>
@@ -145,7 +146,8 @@ public static class ActorDbHostingExtensions
     /// Adds ActorDb to an actor system being configured. What it starts depends on the node's roles
     /// (<see cref="ActorDbNodeSettings"/>, from <paramref name="options"/>' HOCON and ActorDb's defaults): a
     /// <c>storage</c> node hosts the segment shard region, any other a proxy to it; a <c>writer</c> node runs the
-    /// recovery supervisor (and through it the writer). The embedded default has both.
+    /// singleton manager of the recovery supervisor (the oldest writer node runs the supervisor, and through it the
+    /// writer; the others are standbys); a <c>client</c> node only the proxies. The embedded default has both roles.
     /// </summary>
     /// <exception cref="ConfigurationException">when an <c>actordb.*</c> or cluster key is invalid or missing (the message
     /// names it): node settings at once, the rest at start.</exception>
