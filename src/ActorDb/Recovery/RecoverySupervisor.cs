@@ -12,8 +12,9 @@ using static ActorDb.Writer.WriterProtocol;
 namespace ActorDb.Recovery;
 
 /// <summary>
-/// Owns the writer's life (design.md, "Recovery"). When it starts (a process start in embedded mode; later a
-/// cluster-singleton handover) and whenever its writer fails, it recovers the volume before any transaction is
+/// Owns the writer's life (design.md, "Recovery"). It runs as a cluster singleton on the oldest <c>writer</c> node
+/// (in embedded mode, the one node). When it starts (a process start, or the singleton moving to a standby writer node
+/// after the previous one left or was downed) and whenever its writer fails, it recovers the volume before any transaction is
 /// accepted, in four phases, each logged with its duration and recorded in <c>actordb.recovery.phase.duration</c>:
 /// <list type="number">
 /// <item><b>read-quorum</b>: every segment is asked for its <see cref="Core.Recovery.SegmentReport"/>; the phase ends when
@@ -28,7 +29,8 @@ namespace ActorDb.Recovery;
 /// Clients ask it once for the writer (<see cref="RecoveryProtocol.GetWriter"/>, held until recovery has finished) and
 /// then talk to the writer directly: no hop is added to the transaction path. A writer that throws is stopped, never
 /// restarted with its old state: a new recovery (a new epoch) runs first. A writer fenced by a newer epoch means another
-/// supervisor took the volume over; this one then starts nothing more. Every recovery is kept in a
+/// supervisor took the volume over; this one then starts nothing more. <see cref="RecoveryProtocol.HandOver"/> (the
+/// singleton's termination message) drains the writer and stops the supervisor. Every recovery is kept in a
 /// <see cref="RecoveryHistory"/> (<see cref="RecoveryProtocol.GetRecoveryHistory"/>).
 /// </summary>
 public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWithTimers
