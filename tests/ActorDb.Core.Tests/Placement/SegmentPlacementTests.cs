@@ -72,6 +72,24 @@ public class SegmentPlacementTests
     }
 
     [Fact]
+    public void A_segment_whose_node_died_has_no_node_of_its_own_when_every_live_node_holds_its_pg()
+    {
+        // az-a's two nodes are gone: pg-0-0 and pg-0-1 have no node that holds no segment of PG 0.
+        var nodes = Nodes(("b1", "az-b"), ("b2", "az-b"), ("c1", "az-c"), ("c2", "az-c"));
+        var placed = new Dictionary<string, IReadOnlyList<(int Pg, int Replica)>>
+        {
+            ["b1"] = [(0, 2)], ["b2"] = [(0, 3)], ["c1"] = [(0, 4)], ["c2"] = [(0, 5)],
+        };
+        Assert.False(SegmentPlacement.HasNodeOfItsOwn(0, 0, nodes, placed));
+        Assert.False(SegmentPlacement.HasNodeOfItsOwn(0, 1, nodes, placed));
+        // A segment already placed does not count against itself, and another PG's segments do not count.
+        Assert.True(SegmentPlacement.HasNodeOfItsOwn(0, 2, Nodes(("b1", "az-b")), new Dictionary<string, IReadOnlyList<(int Pg, int Replica)>> { ["b1"] = [(0, 2)] }));
+        Assert.True(SegmentPlacement.HasNodeOfItsOwn(1, 0, nodes, placed));
+        // A node joins: it is one of its own.
+        Assert.True(SegmentPlacement.HasNodeOfItsOwn(0, 0, [.. nodes, new StorageNode("a9", "az-a")], placed));
+    }
+
+    [Fact]
     public void With_six_or_more_nodes_no_node_ever_holds_two_segments_of_one_pg()
     {
         var zones = new[] { "az-a", "az-b", "az-c", null };
