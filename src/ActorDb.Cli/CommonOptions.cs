@@ -70,7 +70,7 @@ internal static class CommonOptions
         {
             Akka.Actor.Address address;
             try { address = Akka.Actor.Address.Parse(seed); }
-            catch (Exception e) { throw new FormatException($"--seeds: '{seed}' is not an address (akka.tcp://SYSTEM@HOST:PORT): {e.Message}"); }
+            catch (Exception) { throw new FormatException($"--seeds: '{seed}' is not an address (akka.tcp://SYSTEM@HOST:PORT)"); }
             if (address.Host is null || address.Port is null or 0) throw new FormatException($"--seeds: '{seed}' has no host and port (akka.tcp://SYSTEM@HOST:PORT)");
             systems.Add(address.System);
         }

@@ -841,7 +841,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes,
-        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch, _catchUp, _meta.JoinTarget);
+        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch, _catchUp, _meta.JoinTarget,
+        ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString());
 
     private void StopGracefully()
     {

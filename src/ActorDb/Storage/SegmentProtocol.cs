@@ -108,10 +108,11 @@ public static class SegmentProtocol
     /// recovery's fence and its truncation). <paramref name="CatchUp"/> is set while the segment catches up from its peers
     /// (a page copy and/or records): it counts in no quorum and serves no read above its SCL meanwhile. <paramref name="JoinTarget"/>
     /// is set while it joins its PG empty (durable; see <see cref="ActorDb.Core.Storage.SegmentMetadata.JoinTarget"/>): until
-    /// its SCL reaches it, it counts in no quorum, a recovery's read quorum included.</summary>
+    /// its SCL reaches it, it counts in no quorum, a recovery's read quorum included. <paramref name="Node"/> is the
+    /// address of the node that hosts it (the actor system's default address).</summary>
     public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long Syncs, long SyncMicros,
         long BytesWritten, long BytesOnDisk, Lsn Materialized, Lsn Checkpoint, long Checkpoints, long PageStoreBytesWritten, string? Failure,
-        long OpenedEpoch, ActorDb.Core.Storage.CatchUpProgress? CatchUp = null, Lsn JoinTarget = default);
+        long OpenedEpoch, ActorDb.Core.Storage.CatchUpProgress? CatchUp = null, Lsn JoinTarget = default, string? Node = null);
 
     /// <summary>Handoff/shutdown stop message: the segment finishes its fsync, then stops.</summary>
     public sealed record Stop

@@ -63,13 +63,18 @@ internal static class ActorDbStatus
             SegmentProtocol.SegmentStatus? status = null;
             try { status = await statusTask; }
             catch (AskTimeoutException) { }
-            var node = "?";
-            try
+            // The segment says where it runs; the region's GetEntityLocation only for a segment that did not answer
+            // (asked on a storage node, the region names itself even for shards other nodes host, Akka 1.5.73).
+            var node = status?.Node ?? "?";
+            if (status?.Node is null)
             {
-                var location = await locationTask;
-                node = (location.ShardRegion.HasLocalScope ? self : location.ShardRegion).ToString();
+                try
+                {
+                    var location = await locationTask;
+                    node = (location.ShardRegion.HasLocalScope ? self : location.ShardRegion).ToString();
+                }
+                catch (AskTimeoutException) { }
             }
-            catch (AskTimeoutException) { }
             views.Add(new SegmentView(pg, r, status, node));
         }
         return views;
