@@ -98,7 +98,7 @@ switch ($Target) {
     $failed = 0
     for ($i = 1; $i -le $n; $i++) {
       $out = dotnet test tests/ActorDb.Tests -c Release --no-build --filter 'FullyQualifiedName~ActorDb.Tests.Cluster.ClusterFailoverTests' --logger 'console;verbosity=detailed' 2>&1
-      $summary = $out | Where-Object { $_ -match '(Passed|Failed)!' } | Select-Object -Last 1
+      $summary = ($out | Where-Object { $_ -match '^\s*(Total tests|Passed|Failed):' } | ForEach-Object { $_.Trim() }) -join ', '
       $facts = $out | Where-Object { $_ -match '^\s+(failover|hand-over|takeover|stalled at|commits resumed|\d+ acknowledged)' } | ForEach-Object { $_.Trim() }
       if ($LASTEXITCODE -ne 0) { $failed++ }
       Write-Host "[cluster-soak] cycle $i`: $summary"

@@ -18,7 +18,8 @@ namespace ActorDb.Recovery;
 /// accepted, in four phases, each logged with its duration and recorded in <c>actordb.recovery.phase.duration</c>:
 /// <list type="number">
 /// <item><b>read-quorum</b>: every segment is asked for its <see cref="Core.Recovery.SegmentReport"/>; the phase ends when
-/// all answered, or when a read quorum of every PG answered and no more answers came for 3 s.</item>
+/// all answered, or 1 s after the phase began once a read quorum of every PG has answered (a commit that reached a
+/// write quorum is within any read quorum; waiting longer for segments that are down would only delay a failover).</item>
 /// <item><b>plan</b>: <see cref="RecoveryPlanner"/> computes the new epoch, the VDL and the range to annul.</item>
 /// <item><b>install-epoch</b>: every segment is sent the epoch and the truncation; the phase ends once a read quorum of
 /// every PG has installed it (durably), so the previous writer can no longer gather a write quorum.</item>
@@ -50,7 +51,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
 
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(500);
     /// <summary>With a read quorum of every PG but not every segment, planning waits this long for the others.</summary>
-    private static readonly TimeSpan WaitForAllReports = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan WaitForAllReports = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan HeaderReadRetry = TimeSpan.FromMilliseconds(500);
     /// <summary>A writer that served this long before failing resets the restart back-off.</summary>
     private static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(60);
