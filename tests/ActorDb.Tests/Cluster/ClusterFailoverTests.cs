@@ -127,6 +127,35 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>Starts an insert-only YCSB bench (8 threads) against the cluster, appending to <paramref name="ackLog"/>.</summary>
+    private static CliProcess StartInsertBench(TestCluster cluster, string ackLog, int seed) =>
+        cluster.StartBench("--workload", Path.Combine(BenchTestPaths.YcsbDir, "workloada"), "-p", "recordcount=200",
+            "-p", "operationcount=10000000", "-p", "insertproportion=1", "-p", "readproportion=0", "-p", "updateproportion=0",
+            "--threads", "8", "--ack-log", ackLog, "--seed", seed.ToString());
+
+    /// <summary>The bench report's count of ambiguous inserts (0 when it has no such line).</summary>
+    private static int AmbiguousInserts(IEnumerable<string> report) =>
+        report.Where(l => l.StartsWith("[INSERT], Return=AMBIGUOUS, ")).Select(l => int.Parse(l.Split(", ")[2])).SingleOrDefault();
+
+    /// <summary>Reads <c>usertable</c> through the cluster's writer (<c>actordb dump --seeds</c>) and checks that every
+    /// insert in <paramref name="ackLog"/> is there with its exact values, and that no more rows are there than
+    /// <paramref name="ambiguous"/> commits can explain. Returns the acknowledged inserts and the unexplained rows.</summary>
+    private static async Task<(int Acked, int Unexplained)> AssertEveryAcknowledgedInsertIsThereAsync(TestCluster cluster, string ackLog, int ambiguous)
+    {
+        var dump = await CliProcess.RunAsync(TimeSpan.FromSeconds(90), "dump", "--seeds", cluster.Seed, "--table", "usertable");
+        Assert.True(dump.ExitCode == 0, dump.Stderr);
+        var rows = AckedWrites.ReadDump(dump.Stdout);
+        var acked = AckedWrites.Replay(AckedWrites.ReadLog(ackLog), "usertable");
+        foreach (var (key, fields) in acked)
+        {
+            Assert.True(rows.TryGetValue(key, out var got), $"acknowledged key {key} is missing");
+            Assert.True(fields.Count == got!.Count && fields.All(f => got.TryGetValue(f.Key, out var v) && Equals(v, f.Value)), $"key {key}: values differ");
+        }
+        var unexplained = rows.Keys.Count(k => !acked.ContainsKey(k));
+        Assert.True(unexplained <= ambiguous, $"{unexplained} rows that no acknowledged insert explains, but only {ambiguous} ambiguous commits");
+        return (acked.Count, unexplained);
+    }
+
     [Fact]
     public async Task Commits_go_on_without_an_AZ_stall_without_a_write_quorum_resume_when_a_node_returns_and_survive_a_writer_kill()
     {
@@ -138,9 +167,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         {
             output.WriteLine($"9 processes up after {started.ElapsedMilliseconds} ms");
             var ackLog = Path.Combine(dir.Path, "acks.jsonl");
-            var bench = cluster.StartBench("--workload", Path.Combine(BenchTestPaths.YcsbDir, "workloada"), "-p", "recordcount=200",
-                "-p", "operationcount=10000000", "-p", "insertproportion=1", "-p", "readproportion=0", "-p", "updateproportion=0",
-                "--threads", "8", "--ack-log", ackLog, "--seed", "11");
+            var bench = StartInsertBench(cluster, ackLog, seed: 11);
             await bench.WaitForLineAsync(l => l.StartsWith("[bench] client node "), Minute, "the bench connected");
             await WaitForAcksAsync(ackLog, 500, Minute, "before any kill");
 
@@ -186,23 +213,13 @@ public class ClusterFailoverTests(ITestOutputHelper output)
             Assert.Equal(0, await bench.TerminateAsync(Minute));
             var report = bench.StdoutLines;
             Assert.Contains(report, l => l.StartsWith("[ACTORDB], WriterChanged, epoch 1 -> 2"));
-            var ambiguous = report.Where(l => l.StartsWith("[INSERT], Return=AMBIGUOUS, ")).Select(l => int.Parse(l.Split(", ")[2])).SingleOrDefault();
+            var ambiguous = AmbiguousInserts(report);
             Assert.DoesNotContain(report, l => l.StartsWith("[INSERT], Return=ERROR"));
 
             // Every acknowledged insert is in the table with its exact values, read through the new writer.
-            var dump = await CliProcess.RunAsync(TimeSpan.FromSeconds(90), "dump", "--seeds", cluster.Seed, "--table", "usertable");
-            Assert.True(dump.ExitCode == 0, dump.Stderr);
-            var rows = AckedWrites.ReadDump(dump.Stdout);
-            var acked = AckedWrites.Replay(AckedWrites.ReadLog(ackLog), "usertable");
-            Assert.True(acked.Count >= 2000, $"only {acked.Count} acknowledged inserts");
-            foreach (var (key, fields) in acked)
-            {
-                Assert.True(rows.TryGetValue(key, out var got), $"acknowledged key {key} is missing");
-                Assert.True(fields.Count == got!.Count && fields.All(f => got.TryGetValue(f.Key, out var v) && Equals(v, f.Value)), $"key {key}: values differ");
-            }
-            var unexplained = rows.Keys.Count(k => !acked.ContainsKey(k));
-            Assert.True(unexplained <= ambiguous, $"{unexplained} rows that no acknowledged insert explains, but only {ambiguous} ambiguous commits");
-            output.WriteLine($"{acked.Count} acknowledged inserts verified, {ambiguous} ambiguous ({unexplained} of them committed); total {started.ElapsedMilliseconds} ms");
+            var (acked, unexplained) = await AssertEveryAcknowledgedInsertIsThereAsync(cluster, ackLog, ambiguous);
+            Assert.True(acked >= 2000, $"only {acked} acknowledged inserts");
+            output.WriteLine($"{acked} acknowledged inserts verified, {ambiguous} ambiguous ({unexplained} of them committed); total {started.ElapsedMilliseconds} ms");
         }
         catch
         {
@@ -281,9 +298,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         try
         {
             var ackLog = Path.Combine(dir.Path, "acks.jsonl");
-            var bench = cluster.StartBench("--workload", Path.Combine(BenchTestPaths.YcsbDir, "workloada"), "-p", "recordcount=200",
-                "-p", "operationcount=10000000", "-p", "insertproportion=1", "-p", "readproportion=0", "-p", "updateproportion=0",
-                "--threads", "8", "--ack-log", ackLog, "--seed", "13");
+            var bench = StartInsertBench(cluster, ackLog, seed: 13);
             await bench.WaitForLineAsync(l => l.StartsWith("[bench] client node "), Minute, "the bench connected");
             await WaitForAcksAsync(ackLog, 500, Minute, "before the stop");
 
@@ -299,20 +314,9 @@ public class ClusterFailoverTests(ITestOutputHelper output)
             var report = bench.StdoutLines;
             Assert.Contains(report, l => l.StartsWith("[ACTORDB], WriterChanged, epoch 1 -> 2"));
             Assert.DoesNotContain(report, l => l.StartsWith("[INSERT], Return=ERROR"));
-            var ambiguous = report.Where(l => l.StartsWith("[INSERT], Return=AMBIGUOUS, ")).Select(l => int.Parse(l.Split(", ")[2])).SingleOrDefault();
+            var ambiguous = AmbiguousInserts(report);
             output.WriteLine($"{ambiguous} ambiguous commits across the hand-over");
-
-            var dump = await CliProcess.RunAsync(TimeSpan.FromSeconds(90), "dump", "--seeds", cluster.Seed, "--table", "usertable");
-            Assert.True(dump.ExitCode == 0, dump.Stderr);
-            var rows = AckedWrites.ReadDump(dump.Stdout);
-            var acked = AckedWrites.Replay(AckedWrites.ReadLog(ackLog), "usertable");
-            foreach (var (key, fields) in acked)
-            {
-                Assert.True(rows.TryGetValue(key, out var got), $"acknowledged key {key} is missing");
-                Assert.True(fields.Count == got!.Count && fields.All(f => got.TryGetValue(f.Key, out var v) && Equals(v, f.Value)), $"key {key}: values differ");
-            }
-            var unexplained = rows.Keys.Count(k => !acked.ContainsKey(k));
-            Assert.True(unexplained <= ambiguous, $"{unexplained} rows that no acknowledged insert explains, but only {ambiguous} ambiguous commits");
+            await AssertEveryAcknowledgedInsertIsThereAsync(cluster, ackLog, ambiguous);
             Assert.False(standby.HasExited);
         }
         catch
