@@ -163,6 +163,11 @@ switch ($Target) {
       if ($line) { return ($line -split ', ')[-1].Trim() } else { return '?' }
     }
     $results = [Collections.Generic.List[object]]::new()
+    # Runs one sysbench bench to its end and adds its throughput and latency line to $results.
+    function Run-Sysbench([string]$name, [string[]]$argv) {
+      (Start-Proc $name $cli @{} $argv).WaitForExit()
+      $results.Add([pscustomobject]@{ Run = $name; CommitsPerSec = (Report-Line $name '[OVERALL], Throughput'); P50us = (Report-Line $name '[TX], 50thPercentileLatency'); P99us = (Report-Line $name '[TX], 99thPercentileLatency') })
+    }
     try {
       Write-Host "cluster-bench: starting 1 lighthouse, 6 storage nodes, 2 writer nodes on 127.0.0.1 (logs in $root)"
       $null = Start-Proc 'lighthouse' $lighthouseDll @{ ACTORSYSTEM = $system; CLUSTER_IP = '127.0.0.1'; CLUSTER_PORT = "$port"; ACTORDB__CMD__PORT = '0' } @()
@@ -183,15 +188,11 @@ switch ($Target) {
         $name = "sysbench-cluster-$t"
         $argv = @('bench', '--workload', 'sysbench-write-only', '--threads', "$t", '-p', "maxexecutiontime=$Seconds", '-p', 'operationcount=100000000', '--seeds', $seed)
         if ($t -ne 16) { $argv += '--skip-load' }
-        $b = Start-Proc $name $cli @{} $argv
-        $b.WaitForExit()
-        $results.Add([pscustomobject]@{ Run = $name; CommitsPerSec = (Report-Line $name '[OVERALL], Throughput'); P50us = (Report-Line $name '[TX], 50thPercentileLatency'); P99us = (Report-Line $name '[TX], 99thPercentileLatency') })
+        Run-Sysbench $name $argv
       }
       foreach ($t in $loads) {
         $name = "sysbench-embedded-$t"
-        $b = Start-Proc $name $cli @{} @('bench', '--workload', 'sysbench-write-only', '--threads', "$t", '-p', "maxexecutiontime=$Seconds", '-p', 'operationcount=100000000', '--data-dir', (Join-Path $root "embedded-$t"))
-        $b.WaitForExit()
-        $results.Add([pscustomobject]@{ Run = $name; CommitsPerSec = (Report-Line $name '[OVERALL], Throughput'); P50us = (Report-Line $name '[TX], 50thPercentileLatency'); P99us = (Report-Line $name '[TX], 99thPercentileLatency') })
+        Run-Sysbench $name @('bench', '--workload', 'sysbench-write-only', '--threads', "$t", '-p', "maxexecutiontime=$Seconds", '-p', 'operationcount=100000000', '--data-dir', (Join-Path $root "embedded-$t"))
       }
       $results | Format-Table -AutoSize | Out-String | Write-Host
 

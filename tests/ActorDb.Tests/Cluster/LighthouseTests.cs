@@ -7,6 +7,22 @@ namespace ActorDb.Tests.Cluster;
 [Collection(ProcessTests.Name)]
 public class LighthouseTests(ITestOutputHelper output)
 {
+    /// <summary>The environment of a lighthouse of actor system <paramref name="system"/> on 127.0.0.1:<paramref name="port"/>.</summary>
+    private static Dictionary<string, string> LighthouseEnv(string system, int port) => new()
+    {
+        ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0",
+    };
+
+    /// <summary>The environment of an actordb-node joining <paramref name="seed"/> with <paramref name="roles"/> (a storage
+    /// node adds its ACTORDB_AZ). These clusters have fewer than 6 storage nodes, so segments share nodes.</summary>
+    private static Dictionary<string, string> NodeEnv(string system, string seed, string roles, string dataDir) => new()
+    {
+        ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
+        ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["ACTORDB__SEGMENT__FSYNC"] = "off", ["AKKA__LOGLEVEL"] = "WARNING",
+        ["ACTORDB__CMD__PORT"] = "0",   // the command host is on in actordb-node: never collide on 9110
+        ["ACTORDB__SEGMENT__SHARE_NODES"] = "on",
+    };
+
     [Fact]
     public async Task A_writer_storage_node_joins_the_lighthouse_through_its_seeds_and_both_stop_cleanly()
     {
@@ -16,24 +32,11 @@ public class LighthouseTests(ITestOutputHelper output)
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];   // a stray process of another run cannot join
         var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
 
-        using var lighthouse = CliProcess.StartProgram("lighthouse",
-            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0" });
+        using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port));
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
 
-        using var node = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>
-        {
-            ["ACTORSYSTEM"] = system,
-            ["CLUSTER_IP"] = "127.0.0.1",
-            ["CLUSTER_PORT"] = "0",
-            ["CLUSTER_SEEDS"] = seed,
-            ["ACTORDB_ROLES"] = "writer,storage",
-            ["ACTORDB_AZ"] = "az-a",
-            ["ACTORDB_DATA_DIR"] = Path.Combine(dir.Path, "data"),
-            ["ACTORDB__SEGMENT__FSYNC"] = "off",
-            ["AKKA__LOGLEVEL"] = "WARNING",
-            ["ACTORDB__CMD__PORT"] = "0",   // the command host is on in actordb-node: never collide on 9110
-            ["ACTORDB__SEGMENT__SHARE_NODES"] = "on",   // one storage node hosts all six segments
-        });
+        using var node = CliProcess.StartProgram("actordb-node",
+            new Dictionary<string, string>(NodeEnv(system, seed, "writer,storage", Path.Combine(dir.Path, "data"))) { ["ACTORDB_AZ"] = "az-a" });
         var startLine = await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the node's start line");
         var address = startLine.Split(' ')[2];
         Assert.StartsWith($"akka.tcp://{system}@127.0.0.1:", address);
@@ -70,18 +73,11 @@ public class LighthouseTests(ITestOutputHelper output)
         var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
         var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
-        Dictionary<string, string> Env(string roles, string dataDir) => new()
-        {
-            ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
-            ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["ACTORDB__SEGMENT__FSYNC"] = "off", ["AKKA__LOGLEVEL"] = "WARNING",
-            ["ACTORDB__CMD__PORT"] = "0",   // the command host is on in actordb-node: never collide on 9110
-            ["ACTORDB__SEGMENT__SHARE_NODES"] = "on",   // one storage node hosts all six segments
-        };
+        Dictionary<string, string> Env(string roles, string dataDir) => NodeEnv(system, seed, roles, dataDir);
         var storageDir = Path.Combine(dir.Path, "storage");
         var writerDir = Path.Combine(dir.Path, "writer");
 
-        using var lighthouse = CliProcess.StartProgram("lighthouse",
-            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0" });
+        using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port));
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
         using var storage = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>(Env("storage", storageDir)) { ["ACTORDB_AZ"] = "az-b" });
         using var writer = CliProcess.StartProgram("actordb-node", Env("writer", writerDir));
@@ -121,14 +117,8 @@ public class LighthouseTests(ITestOutputHelper output)
         var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
         var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
-        Dictionary<string, string> Env(string roles, string dataDir) => new()
-        {
-            ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,
-            ["ACTORDB_ROLES"] = roles, ["ACTORDB_DATA_DIR"] = dataDir, ["ACTORDB__SEGMENT__FSYNC"] = "off", ["AKKA__LOGLEVEL"] = "WARNING", ["ACTORDB__CMD__PORT"] = "0",
-            ["ACTORDB__SEGMENT__SHARE_NODES"] = "on",   // a 3-node dev cluster: two segments of the PG per node
-        };
-        using var lighthouse = CliProcess.StartProgram("lighthouse",
-            new Dictionary<string, string> { ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0" });
+        Dictionary<string, string> Env(string roles, string dataDir) => NodeEnv(system, seed, roles, dataDir);
+        using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port));
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
         var zones = new[] { "az-a", "az-b", "az-c" };
         var storage = zones.Select(az => CliProcess.StartProgram("actordb-node",
