@@ -19,12 +19,12 @@ namespace ActorDb.Writer;
 /// <summary>
 /// The writer: the single actor that owns the volume's <see cref="TransactionEngine"/> (buffer cache, B+trees, row locks,
 /// LSN allocation, quorum tracking) and does its I/O: it ships redo per PG to the six segments of each PG, turns segment
-/// acknowledgements into VDL, hands durable commits to their <see cref="CommitCoordinator"/>s, fetches missing pages
+/// acknowledgements into VDL, hands durable commits to its <see cref="CommitCoordinator"/> (one message per VDL advance), fetches missing pages
 /// from segments, resends redo to segments that missed it, and reports stalled PGs. Batching is pipelined: a PG's
 /// unsent records go out at once while fewer than <c>max-batches-in-flight-per-pg</c> batches of that PG await a write
 /// quorum, otherwise they accumulate and leave together when an ack frees a slot; no timer.
 /// <para>Metrics (<see cref="WriterMetrics"/>): each commit is timestamped where it passes (request handled, MTR sealed,
-/// batch sent, 4th ack, VDL) and the timestamps travel to its coordinator, which records them after replying; batch sizes
+/// batch sent, 4th ack, VDL) and the timestamps travel to the coordinator, which records them after replying; batch sizes
 /// and network bytes are recorded per batch; the LSN gauges and segment SCLs are published into a
 /// <see cref="WriterGaugeSource"/> (volatile stores), which the metrics thread reads.</para>
 /// <para>It starts on a volume its parent <see cref="RecoverySupervisor"/> has already recovered (epoch installed,
@@ -40,11 +40,17 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// is the client's timestamp of the statement.</summary>
     private sealed record AutoCommit(long TxnId, object? Result, long Sent);
 
-    /// <summary>A commit in flight: its coordinator and the timestamps it has passed (see <see cref="CommitTimes"/>).</summary>
+    /// <summary>A commit waiting for VDL (Aurora's "list of transactions waiting on commit"): whom to answer, with what,
+    /// and the timestamps it has passed (see <see cref="CommitTimes"/>).</summary>
     private struct PendingCommit
     {
-        public IActorRef Coordinator;
+        public Lsn CommitLsn;
+        public IActorRef Client;
+        public CommitCoordinator.StatementResult? Statement;
         public long Requested, Received, Sealed, Shipped, Quorum, FsyncTicks;
+
+        public readonly CommitCoordinator.WaitingCommit ToWaiting(long txnId, long epoch, long durable) =>
+            new(txnId, CommitLsn, epoch, Client, Statement, new CommitTimes(Requested, Received, Sealed, Shipped, Quorum, durable, FsyncTicks));
     }
 
     private readonly ActorDbSettings _settings;
@@ -62,7 +68,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly Dictionary<long, (int Replica, DateTime Sent)> _pageReadReplica = new();
     private static readonly TimeSpan PageReadRetryAfter = TimeSpan.FromMilliseconds(500);
     private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
-    private readonly Dictionary<long, PendingCommit> _coordinators = new();
+    private readonly Dictionary<long, PendingCommit> _waitingCommits = new();
+    private readonly IActorRef _coordinator;
     /// <summary>Per PG, the commits whose commit record is in that PG, in LSN order: not yet sent, and sent but not yet on a
     /// write quorum. Only for timing: an entry whose commit is gone (fenced, drained) is skipped.</summary>
     private readonly Queue<(long TxnId, Lsn CommitLsn)>[] _unshipped, _unquorate;
@@ -135,6 +142,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _metrics = metrics.Writer;
         _redoMetrics = metrics.Redo;
         _gauges = new WriterGaugeSource(_pgCount);
+        _coordinator = Context.ActorOf(CommitCoordinator.Props(settings.Writer.SlowCommitThreshold, _metrics), "commit-coordinator");
         var now = DateTime.UtcNow;
         _lastProgress = Enumerable.Range(0, _pgCount).Select(_ => Enumerable.Repeat(now, 6).ToArray()).ToArray();
         _lastAcked = Enumerable.Range(0, _pgCount).Select(_ => new Lsn[6]).ToArray();
@@ -200,11 +208,14 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         Context.Parent.Tell(new WriterOpened(_engine.Epoch, detail));
     }
 
-    /// <summary>Requests still parked when the writer stops (failure or shutdown) get an error now rather than a timeout.
-    /// None of them holds a commit LSN: commits that do are answered by their coordinators.</summary>
+    /// <summary>Requests still parked when the writer stops (failure or shutdown) get an error now rather than a timeout:
+    /// commits waiting for VDL are ambiguous, the rest (no commit LSN yet) aborted.</summary>
     protected override void PostStop()
     {
         _metrics.Detach(_gauges);
+        foreach (var (txnId, c) in _waitingCommits)
+            c.Client.Tell(CommitCoordinator.AmbiguousReply(c.ToWaiting(txnId, _engine.Epoch, 0), "the writer stopped before the commit was durable"));
+        _waitingCommits.Clear();
         var error = new TransactionAbortedException($"the writer of epoch {_engine.Epoch} stopped ({_state}); the transaction is gone");
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
         foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
@@ -297,10 +308,11 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         switch (_engine.Commit(txnId))
         {
             case CommitOutcome.Pending p:
-                var coordinator = Context.ActorOf(CommitCoordinator.Props(txnId, p.CommitLsn, _engine.Epoch, Sender, _settings.Writer.SlowCommitThreshold, statement, _metrics));
-                _coordinators[txnId] = new PendingCommit
+                _waitingCommits[txnId] = new PendingCommit
                 {
-                    Coordinator = coordinator,
+                    CommitLsn = p.CommitLsn,
+                    Client = Sender,
+                    Statement = statement,
                     Requested = sent != 0 && sent <= _messageStarted && Sender.Path.Address.HasLocalScope ? sent : 0,
                     Received = _messageStarted,
                     Sealed = Stopwatch.GetTimestamp(),
@@ -451,7 +463,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             while (unshipped.Count > 0 && unshipped.Peek().CommitLsn <= last)
             {
                 var commit = unshipped.Dequeue();
-                ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_coordinators, commit.TxnId);
+                ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_waitingCommits, commit.TxnId);
                 if (Unsafe.IsNullRef(ref c)) continue;
                 c.Shipped = now;
                 _unquorate[pg].Enqueue(commit);
@@ -484,7 +496,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         var unquorate = _unquorate[ack.Pg];
         while (unquorate.Count > 0 && unquorate.Peek().CommitLsn <= quorum)
         {
-            ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_coordinators, unquorate.Dequeue().TxnId);
+            ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_waitingCommits, unquorate.Dequeue().TxnId);
             if (Unsafe.IsNullRef(ref c)) continue;
             c.Quorum = now;
             c.FsyncTicks = ack.SyncMicros * Stopwatch.Frequency / 1_000_000;
@@ -492,16 +504,17 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
         if (durable.Count > 0)
         {
+            List<CommitCoordinator.WaitingCommit>? acknowledge = null;
             foreach (var c in durable)
             {
                 if (c.TxnId == 0)
                 {
                     if (_systemWaiters.Remove(c.CommitLsn, out var action)) action();
                 }
-                else if (_coordinators.Remove(c.TxnId, out var p))
-                    p.Coordinator.Tell(new CommitCoordinator.Durable(_engine.Vdl,
-                        new CommitTimes(p.Requested, p.Received, p.Sealed, p.Shipped, p.Quorum, now, p.FsyncTicks)));
+                else if (_waitingCommits.Remove(c.TxnId, out var p))
+                    (acknowledge ??= new(durable.Count)).Add(p.ToWaiting(c.TxnId, _engine.Epoch, now));
             }
+            if (acknowledge is not null) _coordinator.Tell(new CommitCoordinator.Durable(_engine.Vdl, acknowledge));
         }
         Resume(granted);
         if (durable.Count > 0 && _backpressured.Count > 0)
@@ -537,9 +550,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _log.Error("Writer fenced in epoch {Epoch} by segment {Segment} (PG {Pg}) in epoch {SegmentEpoch}; no further commit can be acknowledged",
             _engine.Epoch, EntityId(r.Pg, r.Replica), r.Pg, r.SegmentEpoch);
         // A commit in flight may or may not have reached the read quorum the new epoch recovered from: ambiguous.
-        foreach (var c in _coordinators.Values) c.Coordinator.Tell(new CommitCoordinator.Abandoned(_failure, FencedByEpoch: r.SegmentEpoch));
-        _coordinators.Clear();
-        ClearCommitQueues();
+        AbandonWaitingCommits(_failure, fencedByEpoch: r.SegmentEpoch);
         Context.Parent.Tell(new WriterFenced(_engine.Epoch, r.SegmentEpoch, _failure));
         var error = new StaleEpochException($"the writer of epoch {_engine.Epoch} was fenced by epoch {r.SegmentEpoch}", ambiguous: false);
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
@@ -652,9 +663,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _log.Warning("Writer drain timed out in epoch {Epoch}: {Commits} commits not durable (VDL {Vdl}, allocated {Allocated})",
                 _engine.Epoch, left, _engine.Vdl, _engine.Allocated);
         else _log.Info("Writer drained in epoch {Epoch}: VDL {Vdl}", _engine.Epoch, _engine.Vdl);
-        foreach (var c in _coordinators.Values) c.Coordinator.Tell(new CommitCoordinator.Abandoned("the writer stopped"));
-        _coordinators.Clear();
-        ClearCommitQueues();
+        AbandonWaitingCommits("the writer stopped");
         _drain = null;
         _state = "stopped";
         sender.Tell(new Drained(left));
@@ -669,8 +678,13 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         });
     }
 
-    private void ClearCommitQueues()
+    /// <summary>Every commit still waiting for VDL goes to the coordinator as ambiguous; the timing queues are cleared.</summary>
+    private void AbandonWaitingCommits(string reason, long fencedByEpoch = 0)
     {
+        if (_waitingCommits.Count > 0)
+            _coordinator.Tell(new CommitCoordinator.Abandoned(reason,
+                _waitingCommits.Select(c => c.Value.ToWaiting(c.Key, _engine.Epoch, 0)).ToList(), fencedByEpoch));
+        _waitingCommits.Clear();
         foreach (var q in _unshipped) q.Clear();
         foreach (var q in _unquorate) q.Clear();
     }

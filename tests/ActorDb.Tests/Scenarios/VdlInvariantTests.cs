@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Akka.Actor;
 using ActorDb.Client;
 using ActorDb.Core;
+using ActorDb.Metrics;
 using ActorDb.Writer;
 using Xunit.Abstractions;
 using static ActorDb.Writer.WriterProtocol;
@@ -11,28 +13,39 @@ namespace ActorDb.Tests.Scenarios;
 /// <summary>VDL never goes below an acknowledged commit, at the CommitCoordinator and at the writer.</summary>
 public class VdlInvariantTests(ITestOutputHelper output) : WriterScenarioBase(output)
 {
+    private static CommitCoordinator.WaitingCommit Waiting(long txnId, long commitLsn, long epoch, IActorRef client,
+        CommitCoordinator.StatementResult? statement = null, long received = 0) =>
+        new(txnId, new Lsn(commitLsn), epoch, client, statement,
+            new CommitTimes(0, received == 0 ? Stopwatch.GetTimestamp() : received, 0, 0, 0, 0, 0));
+
     [Fact]
-    public async Task Coordinator_replies_once_with_the_commit_lsn_and_the_vdl_it_was_told_then_stops()
+    public async Task Coordinator_replies_once_to_each_durable_commit_with_its_commit_lsn_and_the_vdl_it_was_told()
     {
-        var client = CreateTestProbe();
-        var coordinator = Sys.ActorOf(CommitCoordinator.Props(42, new Lsn(1234), 3, client.Ref, TimeSpan.FromSeconds(30)));
-        Watch(coordinator);
-        coordinator.Tell(new CommitCoordinator.Durable(new Lsn(1240)));
-        var reply = await client.ExpectMsgAsync<CommitReply>(Short);
+        var first = CreateTestProbe();
+        var second = CreateTestProbe();
+        var coordinator = Sys.ActorOf(CommitCoordinator.Props(TimeSpan.FromSeconds(30)));
+        coordinator.Tell(new CommitCoordinator.Durable(new Lsn(1240),
+            [Waiting(42, 1234, 3, first.Ref), Waiting(43, 1236, 3, second.Ref, new CommitCoordinator.StatementResult(true))]));
+        var reply = await first.ExpectMsgAsync<CommitReply>(Short);
         Assert.Equal(42, reply.TxnId);
         Assert.Null(reply.Error);
         Assert.Equal(new CommitInfo(1234, 1240), reply.Info);
-        await ExpectTerminatedAsync(coordinator, Short);
-        await client.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+        var statement = await second.ExpectMsgAsync<StatementReply>(Short);
+        Assert.Equal(43, statement.TxnId);
+        Assert.Equal(true, statement.Result);
+        Assert.Null(statement.Error);
+        Assert.Equal(new CommitInfo(1236, 1240), statement.Committed);
+        await first.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+        await second.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
-    public async Task Coordinator_reports_an_abandoned_commit_as_ambiguous_naming_lsn_epoch_and_reason()
+    public async Task Coordinator_reports_abandoned_commits_as_ambiguous_naming_lsn_epoch_and_reason()
     {
         var client = CreateTestProbe();
-        var coordinator = Sys.ActorOf(CommitCoordinator.Props(7, new Lsn(99), 5, client.Ref, TimeSpan.FromSeconds(30)));
-        Watch(coordinator);
-        coordinator.Tell(new CommitCoordinator.Abandoned("the writer stopped"));
+        var fenced = CreateTestProbe();
+        var coordinator = Sys.ActorOf(CommitCoordinator.Props(TimeSpan.FromSeconds(30)));
+        coordinator.Tell(new CommitCoordinator.Abandoned("the writer stopped", [Waiting(7, 99, 5, client.Ref)]));
         var reply = await client.ExpectMsgAsync<CommitReply>(Short);
         Assert.Null(reply.Info);
         var error = Assert.IsType<AmbiguousCommitException>(reply.Error);
@@ -40,20 +53,30 @@ public class VdlInvariantTests(ITestOutputHelper output) : WriterScenarioBase(ou
         Assert.Contains("commit LSN 99", error.Message);
         Assert.Contains("epoch 5", error.Message);
         Assert.Contains("the writer stopped", error.Message);
-        await ExpectTerminatedAsync(coordinator, Short);
+
+        coordinator.Tell(new CommitCoordinator.Abandoned("fenced", [Waiting(8, 120, 5, fenced.Ref)], FencedByEpoch: 6));
+        var stale = Assert.IsType<StaleEpochException>((await fenced.ExpectMsgAsync<CommitReply>(Short)).Error);
+        Assert.True(stale.Ambiguous);
+        Assert.Contains("fenced by epoch 6", stale.Message);
     }
 
     [Fact]
-    public async Task Coordinator_logs_a_slow_commit_once()
+    public async Task Coordinator_logs_each_slow_commit_once_and_a_fast_one_not_at_all()
     {
         var client = CreateTestProbe();
-        await EventFilter.Warning(contains: "Slow commit: transaction 8 commit LSN 500 in epoch 2").ExpectOneAsync(async () =>
-        {
-            var coordinator = Sys.ActorOf(CommitCoordinator.Props(8, new Lsn(500), 2, client.Ref, TimeSpan.FromMilliseconds(200)));
-            await Task.Delay(1000);   // several thresholds pass: still one line
-            coordinator.Tell(new CommitCoordinator.Durable(new Lsn(500)));
-        });
-        Assert.Equal(new CommitInfo(500, 500), (await client.ExpectMsgAsync<CommitReply>(Short)).Info);
+        var coordinator = Sys.ActorOf(CommitCoordinator.Props(TimeSpan.FromMilliseconds(200)));
+        var slowSince = Stopwatch.GetTimestamp() - Stopwatch.Frequency;   // received 1 s ago: several thresholds
+        var warnings = CreateTestProbe();
+        Sys.EventStream.Subscribe(warnings.Ref, typeof(Akka.Event.Warning));
+        coordinator.Tell(new CommitCoordinator.Durable(new Lsn(501), [Waiting(8, 500, 2, client.Ref, received: slowSince), Waiting(9, 501, 2, client.Ref)]));
+        Assert.Equal(new CommitInfo(500, 501), (await client.ExpectMsgAsync<CommitReply>(Short)).Info);
+        Assert.Equal(new CommitInfo(501, 501), (await client.ExpectMsgAsync<CommitReply>(Short)).Info);
+        var slow = await warnings.FishForMessageAsync<Akka.Event.Warning>(w => w.Message.ToString()!.Contains("Slow commit"), Short);
+        Assert.Contains("Slow commit: transaction 8 commit LSN 500 in epoch 2", slow.Message.ToString());
+        var later = new List<string>();
+        await foreach (var m in warnings.ReceiveWhileAsync(TimeSpan.FromMilliseconds(300), o => o is Akka.Event.Warning w ? w.Message.ToString()! : null))
+            later.Add(m!);
+        Assert.DoesNotContain(later, m => m.Contains("Slow commit"));   // the fast commit is not logged, the slow one once
     }
 
     [Fact]
