@@ -31,6 +31,10 @@ public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int Remember
     /// <summary><c>actordb.segment.share-nodes</c>: whether, in a cluster, a segment may go to a storage node that already
     /// hosts a segment of its PG (see <see cref="Storage.SegmentAllocationStrategy"/>). Off by default.</summary>
     public bool ShareNodes { get; init; }
+
+    /// <summary><c>actordb.segment.direct-io</c>: whether a segment writes its log with O_DIRECT | O_DSYNC where the
+    /// platform and file system allow it (see <see cref="Core.Storage.SegmentLogOptions.DirectIo"/>). On by default.</summary>
+    public bool DirectIo { get; init; } = true;
 }
 
 /// <summary>Settings of the metrics export (section <c>actordb.metrics</c>).</summary>
@@ -151,6 +155,7 @@ public sealed record ActorDbSettings(
             {
                 PageCopyChunkBytes = Read("segment.page-copy-chunk-bytes", k => c.GetInt(k), v => v >= 1 << 16 && v <= 64 << 20, "must be 64 KiB..64 MiB"),
                 ShareNodes = Read("segment.share-nodes", k => c.GetBoolean(k)),
+                DirectIo = Read("segment.direct-io", k => c.GetBoolean(k)),
             },
             Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
             new CommandHostSettings(

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.ComponentModel;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using ActorDb.Core.Redo;
 using Microsoft.Win32.SafeHandles;
 
@@ -63,6 +64,15 @@ public sealed class SegmentLog : IDisposable
     private long _preallocated;                      // the current file is zero-filled up to here (guarded by _writeLock)
     private Task<SafeFileHandle>? _prepared;         // the next file, zero-filled in the background (guarded by _writeLock)
     private long _preparedUsed;
+    // Direct I/O (Options.DirectIo): an O_DIRECT | O_DSYNC handle on the current file, the bytes of its last partial 4 KiB
+    // block (written again, unchanged, at the start of the next write), and a block-aligned staging buffer. All three
+    // are used only under _writeLock.
+    private SafeFileHandle? _direct;
+    private readonly byte[] _tail = new byte[NativeFileSync.DirectIoAlignment];
+    private int _tailLength;
+    private unsafe byte* _staging;
+    private int _stagingCapacity;
+    private long _directWrites;
     private static readonly byte[] Zeros = new byte[1 << 20];
     private long _closedBytes;                       // bytes in files before the current one; guarded by _gate
 
@@ -95,7 +105,31 @@ public sealed class SegmentLog : IDisposable
         Recovery = report;
         _knownHoles = report.CorruptRanges.Select(r => (r.File, r.Offset)).ToHashSet();
         _active = new byte[options.InitialBufferBytes];
+        OpenDirect(files[^1].Path);
         PrepareNext();
+    }
+
+    /// <summary>Whether batches are written with O_DIRECT | O_DSYNC (see <see cref="SegmentLogOptions.DirectIo"/>): false
+    /// when turned off, with fsync or preallocation off, or where the platform or file system does not allow it.</summary>
+    public bool DirectIo => _direct is not null;
+
+    /// <summary>Batches written with one O_DIRECT | O_DSYNC write since open (the others went through the page cache).</summary>
+    public long DirectWrites => Interlocked.Read(ref _directWrites);
+
+    /// <summary>Opens the direct handle on <paramref name="path"/> (the current file, <see cref="_currentLength"/> bytes
+    /// long) when the options ask for it, and reads the bytes of its last partial block. Without it, writes go through
+    /// the page cache.</summary>
+    private void OpenDirect(string path)
+    {
+        _tailLength = 0;
+        if (!Options.DirectIo || !Options.Fsync || Options.PreallocateBytes <= 0) return;
+        _direct = Io(path, "open", () => NativeFileSync.OpenDirectSync(path));
+        if (_direct is null) return;
+        var tail = (int)(_currentLength % NativeFileSync.DirectIoAlignment);
+        if (tail == 0) return;
+        var n = Io(path, "read", () => RandomAccess.Read(_current, _tail.AsSpan(0, tail), _currentLength - tail));
+        if (n != tail) throw new SegmentLogException($"segment log {Directory}: reading the last {tail} bytes of {path} returned {n}", path, "read");
+        _tailLength = tail;
     }
 
     /// <summary>Full path of the segment directory.</summary>
@@ -335,25 +369,42 @@ public sealed class SegmentLog : IDisposable
 
             string path;
             lock (_gate) path = _files[^1].Path;
-            if (Options.PreallocateBytes > 0 && offset + batch.Length > _preallocated)
+            // A direct write covers whole blocks: from the block holding the end of the log to the block after the batch.
+            long end = _direct is null ? offset + batch.Length : RoundUpToBlock(offset + batch.Length);
+            if (Options.PreallocateBytes > 0 && end > _preallocated)
             {
                 // A random extent in [P/2, 3P/2): replicas of one PG hold the same bytes, and would otherwise all stop to
                 // zero-fill at the same offset, stalling the PG's write quorum at once.
                 var extent = Options.PreallocateBytes / 2 + Random.Shared.NextInt64(Math.Max(1, Options.PreallocateBytes));
-                // Never past the roll-over size: those zeros would only be given back when the file is closed.
-                Preallocate(Math.Max(offset + batch.Length, Math.Min(offset + batch.Length + extent, Options.MaxFileBytes)), path, batch);
+                // Never past the roll-over size (beyond the last block): those zeros would only be given back when the file is closed.
+                Preallocate(Math.Max(end, Math.Min(offset + batch.Length + extent, Options.MaxFileBytes)), path, batch);
             }
-            try
+            bool fsynced = false;
+            if (_direct is not null)
             {
-                RandomAccess.Write(_current, buffer.AsSpan(0, batch.Length), offset);
+                try
+                {
+                    WriteDirect(buffer.AsSpan(0, batch.Length), offset);
+                    fsynced = true;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+                {
+                    throw Faulted(e, path, "write", $"direct write (O_DIRECT | O_DSYNC) of {batch.Length} bytes at offset {offset} failed", batch);
+                }
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+            else
             {
-                throw Faulted(e, path, "write", $"write of {batch.Length} bytes at offset {offset} failed", batch);
+                try
+                {
+                    RandomAccess.Write(_current, buffer.AsSpan(0, batch.Length), offset);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+                {
+                    throw Faulted(e, path, "write", $"write of {batch.Length} bytes at offset {offset} failed", batch);
+                }
             }
 
-            bool fsynced = false;
-            if (Options.Fsync)
+            if (Options.Fsync && !fsynced)
             {
                 try
                 {
@@ -520,6 +571,8 @@ public sealed class SegmentLog : IDisposable
                 }
             }
             _current.Dispose();
+            _direct?.Dispose();
+            FreeStaging();
             if (_prepared is not null)
             {
                 try
@@ -654,6 +707,45 @@ public sealed class SegmentLog : IDisposable
         Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir));
     }
 
+    private unsafe void FreeStaging()
+    {
+        if (_staging is not null) NativeMemory.AlignedFree(_staging);
+        _staging = null;
+        _stagingCapacity = 0;
+    }
+
+    private static long RoundUpToBlock(long n) => (n + NativeFileSync.DirectIoAlignment - 1) & ~((long)NativeFileSync.DirectIoAlignment - 1);
+
+    /// <summary>
+    /// Writes <paramref name="data"/> at <paramref name="offset"/> (the end of the log) through the O_DIRECT | O_DSYNC
+    /// handle: one aligned write of the last partial block's bytes again (unchanged, so a torn write cannot damage them:
+    /// every sector holds either the old or the new copy of the same bytes), then the data, then zeros up to the next
+    /// block boundary (inside the preallocated zeros). Durable when it returns. Keeps the new last partial block.
+    /// </summary>
+    private unsafe void WriteDirect(ReadOnlySpan<byte> data, long offset)
+    {
+        const int block = NativeFileSync.DirectIoAlignment;
+        var start = offset - _tailLength;
+        var total = _tailLength + data.Length;
+        var padded = (int)RoundUpToBlock(total);
+        if (padded > _stagingCapacity)
+        {
+            var capacity = (int)RoundUpToBlock(Math.Max(padded, 2L * _stagingCapacity));
+            FreeStaging();
+            _staging = (byte*)NativeMemory.AlignedAlloc((nuint)capacity, block);
+            _stagingCapacity = capacity;
+        }
+        var staging = new Span<byte>(_staging, padded);
+        _tail.AsSpan(0, _tailLength).CopyTo(staging);
+        data.CopyTo(staging[_tailLength..]);
+        staging[total..].Clear();
+        RandomAccess.Write(_direct!, staging, start);
+        var newTail = total % block;
+        staging.Slice(total - newTail, newTail).CopyTo(_tail);
+        _tailLength = newTail;
+        Interlocked.Increment(ref _directWrites);
+    }
+
     /// <summary>Zero-fills the current file up to <paramref name="end"/> and, with fsync on, makes the new size durable,
     /// so the data writes that follow overwrite allocated blocks. A full disk shows up here, before any data is lost.</summary>
     private void Preallocate(long end, string path, SyncBatch batch)
@@ -753,6 +845,16 @@ public sealed class SegmentLog : IDisposable
         }
         _preallocated = preallocated;
         old.Dispose();
+        _direct?.Dispose();
+        _direct = null;
+        try
+        {
+            OpenDirect(path);
+        }
+        catch (SegmentLogException e)
+        {
+            throw Faulted(e, path, "open", "opening the new log file for direct writes failed", batch);
+        }
         PrepareNext();
     }
 

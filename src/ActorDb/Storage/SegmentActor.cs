@@ -161,7 +161,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         // The SCL chain starts at the checkpoint: every record at or below it is in the page store.
         _scl = NewTracker(_meta.Materialized);
         var records = 0;
-        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes },
+        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes, DirectIo = _settings.Segment.DirectIo },
             record =>
             {
                 if (!_scl.Add(record.Lsn, record.PrevLsn)) return;   // at or below the checkpoint, annulled, or a duplicate
@@ -186,8 +186,12 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _knownVdl = Lsn.Max(_meta.Vdl, _meta.Materialized);
         Timers.StartPeriodicTimer("catch-up", CatchUpTick.Instance, CatchUpInterval);
         Materialize(Lsn.Min(_durableScl, _knownVdl));
-        _log.Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, checkpoint {Materialized}, SCL {Scl}, {Records} records read above the checkpoint",
-            new object[] { EntityId(_pg, _replica), _pg, (int)(DateTime.UtcNow - started).TotalMilliseconds, _meta.Epoch, _meta.Materialized, _durableScl, records });
+        _log.Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, checkpoint {Materialized}, SCL {Scl}, {Records} records read above the checkpoint; log writes {LogWrites}",
+            new object[] { EntityId(_pg, _replica), _pg, (int)(DateTime.UtcNow - started).TotalMilliseconds, _meta.Epoch, _meta.Materialized, _durableScl, records,
+                _segmentLog.DirectIo ? "O_DIRECT | O_DSYNC" : _settings.Segment.Fsync ? "write + fdatasync" : "write, NO fsync (not durable)" });
+        if (_settings.Segment.DirectIo && _settings.Segment.Fsync && _settings.Segment.PreallocateBytes > 0 && !_segmentLog.DirectIo && OperatingSystem.IsLinux())
+            _log.Warning("Segment {Segment} (PG {Pg}): the file system of {Dir} refuses O_DIRECT; the log is written with write + fdatasync (as durable, more CPU)",
+                EntityId(_pg, _replica), _pg, _dir);
     }
 
     /// <inheritdoc />
