@@ -166,9 +166,11 @@ internal static class BenchCommand
             runOptions = runOptions with { ProgressInterval = TimeSpan.FromSeconds(1), OnProgress = p => { if (p.Phase == "run") samples.Add(p); } };
         // Listens to the commits of the run phase only; disposing stops the listening, the numbers stay.
         var breakdown = new CommitBreakdown(node.Metrics);
+        var gcBefore = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration());
         BenchResult run;
         try { run = await new BenchRunner(node.Client, workload, runOptions).RunAsync(ct); }
         finally { breakdown.Dispose(); }
+        var gcAfter = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration());
         var after = await Snapshot.TakeAsync(node);
         if (after.Epoch != before.Epoch)
         {
@@ -202,6 +204,9 @@ internal static class BenchCommand
         output.WriteLine($"[ACTORDB], WriterBusy(%), {(runMicros < 100_000 ? "n/a" : F(100.0 * (after.WriterBusyMicros - before.WriterBusyMicros) / runMicros))}");
         output.WriteLine($"[ACTORDB], SegmentSyncAvg(us), {F(after.Syncs == before.Syncs ? 0 : (double)(after.SyncMicros - before.SyncMicros) / (after.Syncs - before.Syncs))}");
         output.WriteLine($"[ACTORDB], PeakWorkingSet(MB), {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)}");
+        // This process's garbage collections during the run phase (with --seeds: the client's, not the nodes').
+        output.WriteLine($"[ACTORDB], GcCollections(gen0/gen1/gen2), {gcAfter.Gen0 - gcBefore.Gen0}/{gcAfter.Gen1 - gcBefore.Gen1}/{gcAfter.Gen2 - gcBefore.Gen2}");
+        output.WriteLine($"[ACTORDB], GcPause(ms), {F((gcAfter.Pause - gcBefore.Pause).TotalMilliseconds)}");
         breakdown.WriteReport(output);
         var plotFailed = false;
         if (plotPath is not null && run.Run is { } measured)
