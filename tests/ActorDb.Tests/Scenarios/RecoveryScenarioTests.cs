@@ -23,6 +23,9 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
         var oldWriter = (await WriterOfAsync(oldSupervisor)).Writer;
         var oldStatus = await oldClient.GetStatusAsync();
         Assert.Equal(1, oldStatus.Epoch);
+        // Every segment holds all of it before the hold starts: one that is still being filled in (it installed epoch 1
+        // late) would be resent to along paths the hold does not cover, and its rejection would fence the writer early.
+        await AwaitConditionAsync(async () => (await oldClient.GetStatusAsync()).Pgs[Pg].Scl.All(scl => scl >= oldStatus.Vdl), Short);
 
         // A transaction that will try to commit after the takeover, and a commit whose redo the network holds back.
         var late = oldClient.Begin();
