@@ -1,7 +1,8 @@
 namespace ActorDb.Core.Placement;
 
-/// <summary>A storage node that can host segments: its cluster address and its availability zone (null: unknown).</summary>
-public sealed record StorageNode(string Address, string? Az);
+/// <summary>A storage node that can host segments: its cluster address, its availability zone (null: unknown), and the
+/// segments whose data its disk holds from an earlier run (null or empty: none; a node announces them when it joins).</summary>
+public sealed record StorageNode(string Address, string? Az, IReadOnlyCollection<(int Pg, int Replica)>? OnDisk = null);
 
 /// <summary>Where a segment goes, and why the placement is degraded when it had to relax a rule (null: it did not).</summary>
 public sealed record PlacementChoice(StorageNode Node, string? Degraded);
@@ -10,7 +11,11 @@ public sealed record PlacementChoice(StorageNode Node, string? Degraded);
 /// Chooses the storage node for one segment of a protection group (design.md, "Quorum and guarantees": the 6 segments
 /// of a PG live on 6 different storage nodes, 2 per AZ). Deterministic and free of Akka; the sharding allocation
 /// strategy calls it with the cluster's storage nodes and the current placement.
-/// <para>Rules, in order: (1) never a node that already hosts a segment of the same PG; (2) the replica's own AZ
+/// <para>A node whose disk holds a segment that is not placed anywhere is kept for that segment: it is offered no other
+/// segment of the same PG (a storage node that comes back after a crash gets its own segment back, with its data, and not
+/// an empty one that would have to copy everything from its peers), and it is the first choice for its own.</para>
+/// <para>Rules, in order: (0) the node holding this segment on disk, if it hosts no other segment of the PG;
+/// (1) never a node that already hosts, or is kept for, another segment of the same PG; (2) the replica's own AZ
 /// (<see cref="VolumeGeometry.AzOf"/>: replicas 0-1 in az-a, 2-3 in az-b, 4-5 in az-c); (3) the node with the fewest
 /// segments; (4) the smallest address. When no node satisfies (1), the node with the fewest segments of the PG is taken;
 /// when no candidate is in the replica's AZ, the AZ with the fewest segments of the PG. Either case is reported as
@@ -22,7 +27,15 @@ public static class SegmentPlacement
     /// be kept); <paramref name="placed"/> as for <see cref="Choose"/>.</summary>
     public static bool HasNodeOfItsOwn(int pg, int replica, IReadOnlyList<StorageNode> nodes,
         IReadOnlyDictionary<string, IReadOnlyList<(int Pg, int Replica)>> placed) =>
-        nodes.Any(n => !(placed.TryGetValue(n.Address, out var s) ? s : []).Any(x => x.Pg == pg && x.Replica != replica));
+        nodes.Any(n => !(placed.TryGetValue(n.Address, out var s) ? s : []).Any(x => x.Pg == pg && x.Replica != replica)
+                       && !KeptForAnother(n, pg, replica, placed));
+
+    /// <summary>True when <paramref name="node"/>'s disk holds another segment of <paramref name="pg"/> that no node hosts
+    /// now: the node waits for that segment.</summary>
+    private static bool KeptForAnother(StorageNode node, int pg, int replica,
+        IReadOnlyDictionary<string, IReadOnlyList<(int Pg, int Replica)>> placed) =>
+        node.OnDisk is { Count: > 0 } held
+        && held.Any(h => h.Pg == pg && h.Replica != replica && !placed.Values.Any(p => p.Contains(h)));
 
     /// <summary>Chooses the node for segment <paramref name="replica"/> of <paramref name="pg"/>.</summary>
     /// <param name="pg">The protection group.</param>
@@ -40,8 +53,17 @@ public static class SegmentPlacement
         IReadOnlyList<(int Pg, int Replica)> On(StorageNode n) => placed.TryGetValue(n.Address, out var s) ? s : [];
         int SamePg(StorageNode n) => On(n).Count(s => s.Pg == pg && s.Replica != replica);
 
+        var own = nodes.Where(n => n.OnDisk?.Contains((pg, replica)) == true && SamePg(n) == 0)
+            .OrderBy(n => n.Address, StringComparer.Ordinal).FirstOrDefault();
+        if (own is not null) return new PlacementChoice(own, null);
+
         var reasons = new List<string>();
-        var candidates = nodes.Where(n => SamePg(n) == 0).ToList();
+        var candidates = nodes.Where(n => SamePg(n) == 0 && !KeptForAnother(n, pg, replica, placed)).ToList();
+        if (candidates.Count == 0)
+        {
+            candidates = nodes.Where(n => SamePg(n) == 0).ToList();
+            if (candidates.Count > 0) reasons.Add($"the only storage nodes without a segment of PG {pg} hold another segment of it on disk, not placed yet");
+        }
         if (candidates.Count == 0)
         {
             var fewest = nodes.Min(SamePg);

@@ -75,6 +75,34 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
     /// (<see cref="ActorDbHostingExtensions.WithActorDbClustering"/>).</summary>
     public const string VoterRole = "voter";
 
+    /// <summary>Prefix of the cluster roles a storage node of a cluster adds for each segment its data directory holds
+    /// when it starts (<c>holds-pg-0-2</c>): the allocation strategy gives a node that comes back its own segments, with
+    /// their data, and keeps other segments of their PGs off it meanwhile (<see cref="Storage.SegmentAllocationStrategy"/>).</summary>
+    public const string HoldsRolePrefix = "holds-";
+
+    /// <summary>The segments whose folders (<c>DATA/az-x/pg-N-R</c> with a <c>segment.meta</c>) are in
+    /// <paramref name="dataDir"/>; none when it does not exist.</summary>
+    public static IReadOnlyList<(int Pg, int Replica)> SegmentsOnDisk(string dataDir)
+    {
+        var found = new List<(int Pg, int Replica)>();
+        foreach (var az in EnvironmentConfig.Zones)
+        {
+            var zone = Path.Combine(dataDir, az);
+            if (!Directory.Exists(zone)) continue;
+            foreach (var dir in Directory.EnumerateDirectories(zone))
+            {
+                if (!File.Exists(Path.Combine(dir, Core.Storage.SegmentMetadata.FileName))) continue;
+                try
+                {
+                    var (pg, replica) = ActorDb.Storage.SegmentProtocol.ParseEntityId(Path.GetFileName(dir));
+                    if (Core.VolumeGeometry.AzOf(replica) == az) found.Add((pg, replica));
+                }
+                catch (FormatException) { /* not a segment folder */ }
+            }
+        }
+        return found.OrderBy(s => s.Pg).ThenBy(s => s.Replica).ToList();
+    }
+
     /// <summary>No seeds: a one-node cluster that joins itself (the embedded default).</summary>
     public bool IsEmbedded => Cluster.Seeds.Count == 0;
 
@@ -116,7 +144,13 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
         if (storage && az == "")
             throw new ConfigurationException("actordb.az: a storage node of a cluster needs its availability zone (az-a, az-b or az-c; ACTORDB_AZ)");
         if (writer || storage) clusterRoles.Add(VoterRole);   // what the split brain resolver counts
-        if (storage) clusterRoles.Add(az);   // the AZ as a cluster role: what placement reads from the member list
+        if (storage)
+        {
+            clusterRoles.Add(az);   // the AZ as a cluster role: what placement reads from the member list
+            var dataDir = ClusterNodeSettings.Read(c, "actordb.data-dir", k => c.GetString(k)) ?? "";
+            if (dataDir != "")
+                clusterRoles.AddRange(SegmentsOnDisk(dataDir).Select(s => HoldsRolePrefix + ActorDb.Storage.SegmentProtocol.EntityId(s.Pg, s.Replica)));
+        }
         return new ActorDbNodeSettings(probe with { Roles = clusterRoles }, writer, storage, storage ? az : null);
     }
 }

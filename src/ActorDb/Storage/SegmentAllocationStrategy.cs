@@ -14,7 +14,9 @@ namespace ActorDb.Storage;
 /// a data migration (catch-up from peers), not a sharding hand-off. A degraded placement is logged as a warning when the
 /// cluster has more than one storage node (an embedded node hosts every segment by design, so it logs that at debug).
 /// Runs inside the shard coordinator (a cluster singleton); see Akka.Cluster.Sharding's
-/// <c>AbstractLeastShardAllocationStrategy</c> for the region-to-member mapping it follows.
+/// <c>AbstractLeastShardAllocationStrategy</c> for the region-to-member mapping it follows. A storage node announces the
+/// segments its disk holds in <c>holds-pg-N-R</c> roles when it joins: it gets them back, and no other segment of
+/// their PGs while they are not placed (<see cref="SegmentPlacement"/>).
 /// <para>With <c>shareNodes</c> off (a cluster's default, <c>actordb.segment.share-nodes</c>), a segment that no live
 /// storage node can take without hosting two segments of its PG is not allocated: the strategy answers
 /// <see cref="ActorRefs.Nobody"/>, which the coordinator does not register, and the region asks again (every
@@ -50,7 +52,9 @@ public sealed class SegmentAllocationStrategy(bool shareNodes = true) : IShardAl
             if (member is not null && member.Status is not (MemberStatus.Up or MemberStatus.WeaklyUp)) continue;   // leaving, exiting, down
             var key = address.ToString();
             regions[key] = region;
-            nodes.Add(new StorageNode(key, member?.Roles.FirstOrDefault(r => r.StartsWith("az-", StringComparison.Ordinal))));
+            nodes.Add(new StorageNode(key, member?.Roles.FirstOrDefault(r => r.StartsWith("az-", StringComparison.Ordinal)),
+                member?.Roles.Where(r => r.StartsWith(Hosting.ActorDbNodeSettings.HoldsRolePrefix, StringComparison.Ordinal))
+                    .Select(r => SegmentProtocol.ParseEntityId(r[Hosting.ActorDbNodeSettings.HoldsRolePrefix.Length..])).ToList()));
             placed[key] = shards.Select(SegmentProtocol.ParseEntityId).ToList();
         }
         if (nodes.Count == 0) return Task.FromResult(requester);

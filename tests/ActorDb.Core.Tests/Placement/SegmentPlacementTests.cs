@@ -101,4 +101,52 @@ public class SegmentPlacementTests
                 return placed.Values.All(s => s.Select(x => x.Pg).Distinct().Count() == s.Count);
             });
     }
+
+    [Fact]
+    public void A_node_that_comes_back_with_a_segment_on_disk_is_kept_for_it_and_gets_it_back()
+    {
+        // az-a lost both nodes (pg-0-0 and pg-0-1 unplaced); b1 died and came back as b1' with pg-0-2 on its disk.
+        var nodes = new List<StorageNode>
+        {
+            new("b1'", "az-b", [(0, 2)]), new("b2", "az-b"), new("c1", "az-c"), new("c2", "az-c"),
+        };
+        var placed = new Dictionary<string, IReadOnlyList<(int Pg, int Replica)>>
+        {
+            ["b1'"] = [], ["b2"] = [(0, 3)], ["c1"] = [(0, 4)], ["c2"] = [(0, 5)],
+        };
+        // pg-0-1 asks first: the only node without a segment of PG 0 is kept for pg-0-2, so pg-0-1 has no node of its own.
+        Assert.False(SegmentPlacement.HasNodeOfItsOwn(0, 1, nodes, placed));
+        // pg-0-2 gets its own node back, not degraded (it is in az-b too, but rule 0 would win across AZs as well).
+        Assert.True(SegmentPlacement.HasNodeOfItsOwn(0, 2, nodes, placed));
+        var choice = SegmentPlacement.Choose(0, 2, nodes, placed);
+        Assert.Equal("b1'", choice.Node.Address);
+        Assert.Null(choice.Degraded);
+        // Allowed to share (share-nodes on), pg-0-1 still avoids the kept node while another is possible, and says why when not.
+        var shared = SegmentPlacement.Choose(0, 1, nodes, placed);
+        Assert.Equal("b1'", shared.Node.Address);
+        Assert.Contains("hold another segment of it on disk", shared.Degraded);
+    }
+
+    [Fact]
+    public void A_segment_on_disk_that_lives_elsewhere_now_does_not_keep_the_node()
+    {
+        // pg-0-2 was re-placed on b2 and caught up there: b1's copy on disk is stale, and b1 is free for pg-0-1.
+        var nodes = new List<StorageNode> { new("b1", "az-b", [(0, 2)]), new("b2", "az-b"), new("c1", "az-c") };
+        var placed = new Dictionary<string, IReadOnlyList<(int Pg, int Replica)>>
+        {
+            ["b1"] = [], ["b2"] = [(0, 2)], ["c1"] = [(0, 4)],
+        };
+        Assert.True(SegmentPlacement.HasNodeOfItsOwn(0, 1, nodes, placed));
+        Assert.Equal("b1", SegmentPlacement.Choose(0, 1, nodes, placed).Node.Address);
+    }
+
+    [Fact]
+    public void The_node_holding_a_segment_on_disk_wins_over_a_less_loaded_node_in_the_segments_own_az()
+    {
+        var nodes = new List<StorageNode> { new("a1", "az-a"), new("a9", "az-a", [(0, 0)]) };
+        var placed = new Dictionary<string, IReadOnlyList<(int Pg, int Replica)>> { ["a1"] = [], ["a9"] = [(1, 0), (2, 0)] };
+        var choice = SegmentPlacement.Choose(0, 0, nodes, placed);
+        Assert.Equal("a9", choice.Node.Address);
+        Assert.Null(choice.Degraded);
+    }
 }

@@ -76,6 +76,27 @@ public class NodeSettingsTests
         Assert.Equal(["storage", "voter", "az-b"], n.Cluster.Roles);
     }
 
+    [Fact]
+    public void A_storage_node_announces_the_segments_its_data_directory_holds_as_roles()
+    {
+        using var dir = new TestDirectory();
+        void Segment(string az, string id, bool meta = true)
+        {
+            var d = Path.Combine(dir.Path, az, id);
+            Directory.CreateDirectory(d);
+            if (meta) File.WriteAllText(Path.Combine(d, ActorDb.Core.Storage.SegmentMetadata.FileName), "x");
+        }
+        Segment("az-b", "pg-0-2");
+        Segment("az-b", "pg-3-3");
+        Segment("az-b", "pg-1-2", meta: false);   // never opened: nothing on it
+        Segment("az-a", "pg-0-2");                // not where replica 2 lives
+        Segment("az-b", "pages-old");             // not a segment
+        var n = ActorDbNodeSettings.Create(ConfigurationFactory.ParseString(
+            $"akka.cluster.seed-nodes = [\"akka.tcp://prod@10.0.0.1:4053\"]\nactordb.roles = [storage]\nactordb.az = az-b\n" +
+            $"actordb.data-dir = \"{dir.Path.Replace("\\", "\\\\")}\""));
+        Assert.Equal(["storage", "voter", "az-b", "holds-pg-0-2", "holds-pg-3-3"], n.Cluster.Roles);
+    }
+
     private static string RepoFile(string relative)
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
