@@ -292,10 +292,13 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         }
         // A sync started before an epoch change may finish after truncation reset the chain: never count past it.
         var completed = Lsn.Min(reached, _scl.Scl);
-        if (completed > _durableScl) _durableScl = completed;
+        var advanced = completed > _durableScl;
+        if (advanced) _durableScl = completed;
         // A writer fenced meanwhile gets a stale-epoch answer, never an acknowledgement of what it sent before the fence.
-        // A sync of records fetched from peers only answers the writer when it also holds the writer's own.
-        if (fromWriter) _writer.Tell(_writerEpoch < _meta.Epoch
+        // A sync of records fetched from peers answers the writer of this epoch too when it moved SCL: the writer's own
+        // records may have arrived first, behind a hole those records fill, and been acknowledged at the SCL below the
+        // hole; the writer does not send them again, so without this ack it would wait forever.
+        if (fromWriter || (advanced && _writerEpoch == _meta.Epoch && !_writer.IsNobody())) _writer.Tell(_writerEpoch < _meta.Epoch
             ? new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true)
             : new RedoAck(_pg, _replica, _meta.Epoch, _durableScl, synced.Micros));
         var backlog = _pending.Count - _applied;
