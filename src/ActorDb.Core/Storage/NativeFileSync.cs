@@ -150,7 +150,7 @@ internal static partial class NativeFileSync
     /// address aligned to <see cref="DirectIoAlignment"/> bytes.
     /// </summary>
     /// <returns>The handle, or null where direct I/O is not available (another system or architecture, or a file system
-    /// that refuses O_DIRECT with EINVAL, such as tmpfs): the caller then writes through the page cache and fdatasyncs.</returns>
+    /// that refuses O_DIRECT with EINVAL, such as tmpfs before Linux 6.6): the caller then writes through the page cache and fdatasyncs.</returns>
     /// <exception cref="Win32Exception">open failed for another reason (errno in <see cref="Win32Exception.NativeErrorCode"/>).</exception>
     public static SafeFileHandle? OpenDirectSync(string path)
     {

@@ -387,7 +387,7 @@ public sealed class SegmentLog : IDisposable
                     WriteDirect(buffer.AsSpan(0, batch.Length), offset);
                     fsynced = true;
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or OutOfMemoryException)
                 {
                     throw Faulted(e, path, "write", $"direct write (O_DIRECT | O_DSYNC) of {batch.Length} bytes at offset {offset} failed", batch);
                 }
@@ -730,7 +730,8 @@ public sealed class SegmentLog : IDisposable
         var padded = (int)RoundUpToBlock(total);
         if (padded > _stagingCapacity)
         {
-            var capacity = (int)RoundUpToBlock(Math.Max(padded, 2L * _stagingCapacity));
+            // Doubling up to the size kept between writes; a larger batch gets a buffer of its own size, freed below.
+            var capacity = (int)Math.Max(padded, Math.Min(RoundUpToBlock(2L * _stagingCapacity), MaxRetainedBufferBytes));
             FreeStaging();
             _staging = (byte*)NativeMemory.AlignedAlloc((nuint)capacity, block);
             _stagingCapacity = capacity;
@@ -743,6 +744,7 @@ public sealed class SegmentLog : IDisposable
         var newTail = total % block;
         staging.Slice(total - newTail, newTail).CopyTo(_tail);
         _tailLength = newTail;
+        if (_stagingCapacity > MaxRetainedBufferBytes) FreeStaging();   // one big batch does not pin its buffer
         Interlocked.Increment(ref _directWrites);
     }
 

@@ -38,6 +38,12 @@ public sealed class CommitCoordinator : ReceiveActor
     /// <see cref="StaleEpochException"/> marked ambiguous, otherwise an <see cref="AmbiguousCommitException"/>.</summary>
     public sealed record Abandoned(string Reason, IReadOnlyList<WaitingCommit> Commits, long FencedByEpoch = 0);
 
+    /// <summary>Sends <paramref name="Reply"/> to <paramref name="ReplyTo"/> once every message the writer sent before this
+    /// one is handled: the writer's <see cref="WriterProtocol.Drained"/> goes through here, so whoever stops the writer
+    /// after a drain (its supervisor, a hand-over) does so only after every client was answered. Messages still queued
+    /// in a stopped actor's mailbox are dropped, not handled.</summary>
+    public sealed record Flush(IActorRef ReplyTo, object Reply);
+
     /// <summary>The result of the statement that committed with <see cref="WriterProtocol.ExecuteStatement.Commit"/>: the
     /// client is then answered with a <see cref="WriterProtocol.StatementReply"/> carrying it.</summary>
     public sealed record StatementResult(object? Result);
@@ -71,6 +77,7 @@ public sealed class CommitCoordinator : ReceiveActor
         {
             foreach (var c in a.Commits) c.Client.Tell(AmbiguousReply(c, a.Reason, a.FencedByEpoch));
         });
+        Receive<Flush>(f => f.ReplyTo.Tell(f.Reply));
     }
 
     /// <summary>The reply for a commit whose outcome cannot be known: <see cref="AmbiguousCommitException"/> naming the

@@ -102,15 +102,19 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     private long _busyTicks;
+    private long _committedByThisMessage;   // the transaction whose commit the message being handled put in _waitingCommits
 
     /// <summary>Times every message (the writer's busy share), and answers the request that made the writer fail with an
     /// error before the failure ends it: the client learns at once instead of waiting out its timeout.</summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
         var started = _messageStarted = Stopwatch.GetTimestamp();
+        _committedByThisMessage = 0;
         try { return base.AroundReceive(receive, message); }
         catch (Exception e)
         {
+            // Answered here (ambiguous): PostStop must not answer that commit a second time.
+            if (_committedByThisMessage != 0) _waitingCommits.Remove(_committedByThisMessage);
             var reason = $"the writer of epoch {_engine.Epoch} failed on {message.GetType().Name}: {e.Message}";
             ReplyError(message, message is CommitTransaction or AutoCommit or ExecuteStatement { Commit: true }
                 ? new AmbiguousCommitException(reason, e)
@@ -308,6 +312,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         switch (_engine.Commit(txnId))
         {
             case CommitOutcome.Pending p:
+                _committedByThisMessage = txnId;
                 _waitingCommits[txnId] = new PendingCommit
                 {
                     CommitLsn = p.CommitLsn,
@@ -666,7 +671,9 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         AbandonWaitingCommits("the writer stopped");
         _drain = null;
         _state = "stopped";
-        sender.Tell(new Drained(left));
+        // Through the coordinator: Drained arrives after every acknowledgement and abandonment handed to it, so stopping
+        // the writer (and with it the coordinator) then drops no reply.
+        _coordinator.Tell(new CommitCoordinator.Flush(sender, new Drained(left)));
         // Drained means stopped: nothing new is accepted from here on (a client that still holds this writer gets an
         // abort, never a commit), while the node finishes its shutdown or hands the writer over.
         var stopped = new WriterStoppedException($"the writer of epoch {_engine.Epoch} has stopped (drained); nothing of this request was done");

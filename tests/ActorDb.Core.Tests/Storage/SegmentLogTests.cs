@@ -498,7 +498,8 @@ public class SegmentLogTests
         fs.WriteByte((byte)(b ^ 0x5A));
     }
 
-    /// <summary>Where the platform and file system allow O_DIRECT, the default options must use it (tmpfs does not).</summary>
+    /// <summary>Where the platform and file system surely allow O_DIRECT, the default options must use it (tmpfs only since
+    /// Linux 6.6: not asserted there).</summary>
     private static bool DirectIoExpected(string dir) =>
         OperatingSystem.IsLinux() && new DriveInfo(dir).DriveFormat is not ("tmpfs" or "ramfs" or "overlay");
 

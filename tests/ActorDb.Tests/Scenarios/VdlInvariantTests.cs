@@ -80,6 +80,19 @@ public class VdlInvariantTests(ITestOutputHelper output) : WriterScenarioBase(ou
     }
 
     [Fact]
+    public async Task Coordinator_passes_a_flush_on_only_after_everything_handed_to_it_before()
+    {
+        var clients = Enumerable.Range(0, 40).Select(_ => CreateTestProbe()).ToList();
+        var drainer = CreateTestProbe();
+        var coordinator = Sys.ActorOf(CommitCoordinator.Props(TimeSpan.FromSeconds(30)));
+        coordinator.Tell(new CommitCoordinator.Durable(new Lsn(100), clients.Take(20).Select((c, i) => Waiting(i + 1, i + 1, 1, c.Ref)).ToList()));
+        coordinator.Tell(new CommitCoordinator.Abandoned("the writer stopped", clients.Skip(20).Select((c, i) => Waiting(i + 21, i + 21, 1, c.Ref)).ToList()));
+        coordinator.Tell(new CommitCoordinator.Flush(drainer.Ref, new Drained(0)));
+        await drainer.ExpectMsgAsync<Drained>(Short);
+        Assert.All(clients, c => Assert.True(c.HasMessages, "a client was not answered before the flush"));
+    }
+
+    [Fact]
     public async Task Every_acknowledged_commit_has_vdl_at_or_above_its_commit_lsn_while_segments_come_and_go()
     {
         var (writer, client) = await StartWriterAsync("writer");
