@@ -46,19 +46,26 @@ internal static class AckedWrites
         {
             lineNo++;
             if (l.Length == 0) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(l);
-                var r = doc.RootElement;
-                acks.Add(new Ack(r.GetProperty("table").GetString()!, r.GetProperty("op").GetString()!, Scalar(r.GetProperty("key"))!,
-                    Fields(r.GetProperty("fields")), r.GetProperty("commitLsn").GetInt64()));
-            }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-            {
-                throw new InvalidDataException($"{path}: line {lineNo} is not an ack record ({e.Message}): {l}", e);
-            }
+            acks.Add(ParseLine(l, $"{path}: line {lineNo}"));
         }
         return acks;
+    }
+
+    /// <summary>Parses one line of an ack log; <paramref name="where"/> names it in the error.</summary>
+    /// <exception cref="InvalidDataException">the line is not an ack record.</exception>
+    public static Ack ParseLine(string line, string where)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var r = doc.RootElement;
+            return new Ack(r.GetProperty("table").GetString()!, r.GetProperty("op").GetString()!, Scalar(r.GetProperty("key"))!,
+                Fields(r.GetProperty("fields")), r.GetProperty("commitLsn").GetInt64());
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{where} is not an ack record ({e.Message}): {line}", e);
+        }
     }
 
     /// <summary>The table state the acknowledged writes imply (null fields dropped).</summary>

@@ -122,7 +122,7 @@ public sealed class SegmentLog : IDisposable
     private void OpenDirect(string path)
     {
         _tailLength = 0;
-        if (!Options.DirectIo || !Options.Fsync || Options.PreallocateBytes <= 0) return;
+        if (!Options.WantsDirectIo) return;
         _direct = Io(path, "open", () => NativeFileSync.OpenDirectSync(path));
         if (_direct is null) return;
         var tail = (int)(_currentLength % NativeFileSync.DirectIoAlignment);

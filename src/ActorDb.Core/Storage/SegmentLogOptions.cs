@@ -34,6 +34,10 @@ public sealed record SegmentLogOptions(
     /// <summary>Default <see cref="InitialBufferBytes"/>: 64 KiB.</summary>
     public const int DefaultInitialBufferBytes = 64 * 1024;
 
+    /// <summary>Whether these options ask for O_DIRECT | O_DSYNC writes: <see cref="DirectIo"/> with fsync and preallocation
+    /// on. Whether the log got them depends on the platform and file system too (<see cref="SegmentLog.DirectIo"/>).</summary>
+    public bool WantsDirectIo => DirectIo && Fsync && PreallocateBytes > 0;
+
     /// <summary>The defaults: fsync on, 256 MiB files, 64 KiB buffers.</summary>
     public static SegmentLogOptions Default { get; } = new();
 

@@ -80,6 +80,14 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
     /// their data, and keeps other segments of their PGs off it meanwhile (<see cref="Storage.SegmentAllocationStrategy"/>).</summary>
     public const string HoldsRolePrefix = "holds-";
 
+    /// <summary>The role announcing that this node's disk holds segment <paramref name="replica"/> of <paramref name="pg"/>.</summary>
+    public static string HoldsRole(int pg, int replica) => HoldsRolePrefix + ActorDb.Storage.SegmentProtocol.EntityId(pg, replica);
+
+    /// <summary>The segment a <see cref="HoldsRole"/> names; null for any other role.</summary>
+    /// <exception cref="FormatException">a <c>holds-</c> role whose rest is not a segment id.</exception>
+    public static (int Pg, int Replica)? HeldSegment(string role) =>
+        role.StartsWith(HoldsRolePrefix, StringComparison.Ordinal) ? ActorDb.Storage.SegmentProtocol.ParseEntityId(role[HoldsRolePrefix.Length..]) : null;
+
     /// <summary>The segments whose folders (<c>DATA/az-x/pg-N-R</c> with a <c>segment.meta</c>) are in
     /// <paramref name="dataDir"/>; none when it does not exist.</summary>
     public static IReadOnlyList<(int Pg, int Replica)> SegmentsOnDisk(string dataDir)
@@ -149,7 +157,7 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
             clusterRoles.Add(az);   // the AZ as a cluster role: what placement reads from the member list
             var dataDir = ClusterNodeSettings.Read(c, "actordb.data-dir", k => c.GetString(k)) ?? "";
             if (dataDir != "")
-                clusterRoles.AddRange(SegmentsOnDisk(dataDir).Select(s => HoldsRolePrefix + ActorDb.Storage.SegmentProtocol.EntityId(s.Pg, s.Replica)));
+                clusterRoles.AddRange(SegmentsOnDisk(dataDir).Select(s => HoldsRole(s.Pg, s.Replica)));
         }
         return new ActorDbNodeSettings(probe with { Roles = clusterRoles }, writer, storage, storage ? az : null);
     }

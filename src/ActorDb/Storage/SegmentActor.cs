@@ -189,7 +189,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _log.Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, checkpoint {Materialized}, SCL {Scl}, {Records} records read above the checkpoint; log writes {LogWrites}",
             new object[] { EntityId(_pg, _replica), _pg, (int)(DateTime.UtcNow - started).TotalMilliseconds, _meta.Epoch, _meta.Materialized, _durableScl, records,
                 _segmentLog.DirectIo ? "O_DIRECT | O_DSYNC" : _settings.Segment.Fsync ? "write + fdatasync" : "write, NO fsync (not durable)" });
-        if (_settings.Segment.DirectIo && _settings.Segment.Fsync && _settings.Segment.PreallocateBytes > 0 && !_segmentLog.DirectIo && OperatingSystem.IsLinux())
+        if (_segmentLog.Options.WantsDirectIo && !_segmentLog.DirectIo && OperatingSystem.IsLinux())
             _log.Warning("Segment {Segment} (PG {Pg}): the file system of {Dir} refuses O_DIRECT; the log is written with write + fdatasync (as durable, more CPU)",
                 EntityId(_pg, _replica), _pg, _dir);
     }

@@ -53,8 +53,7 @@ public sealed class SegmentAllocationStrategy(bool shareNodes = true) : IShardAl
             var key = address.ToString();
             regions[key] = region;
             nodes.Add(new StorageNode(key, member?.Roles.FirstOrDefault(r => r.StartsWith("az-", StringComparison.Ordinal)),
-                member?.Roles.Where(r => r.StartsWith(Hosting.ActorDbNodeSettings.HoldsRolePrefix, StringComparison.Ordinal))
-                    .Select(r => SegmentProtocol.ParseEntityId(r[Hosting.ActorDbNodeSettings.HoldsRolePrefix.Length..])).ToList()));
+                member?.Roles.Select(Hosting.ActorDbNodeSettings.HeldSegment).OfType<(int, int)>().ToList()));
             placed[key] = shards.Select(SegmentProtocol.ParseEntityId).ToList();
         }
         if (nodes.Count == 0) return Task.FromResult(requester);

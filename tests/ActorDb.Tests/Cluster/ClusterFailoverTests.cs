@@ -40,8 +40,6 @@ public class ClusterFailoverTests(ITestOutputHelper output)
 
     private static double NowMs() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
 
-    private static readonly Regex CommitLsnField = new("\"commitLsn\":(\\d+)", RegexOptions.Compiled);
-
     /// <summary>Polls the ack log (every 10 ms) until it holds a commit with a commit LSN above <paramref name="lsn"/>, and
     /// returns when it saw it (ms since the epoch): a new writer allocates above the old VDL + LAL, so its first
     /// acknowledged commit shows even when the switch is quicker than the bench's 1 s gap report.</summary>
@@ -61,8 +59,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
                 offset = stream.Position;
                 var end = text.LastIndexOf('\n');
                 pending = end < 0 ? text : text[(end + 1)..];
-                foreach (Match m in CommitLsnField.Matches(end < 0 ? "" : text[..end]))
-                    if (long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) > lsn) return NowMs();
+                if (end >= 0 && text[..end].Split('\n').Any(l => l.Length > 0 && AckedWrites.ParseLine(l, ackLog).CommitLsn > lsn)) return NowMs();
             }
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: no acknowledged commit above LSN {lsn} within {timeout.TotalSeconds:0} s");
             await Task.Delay(10);

@@ -35,7 +35,7 @@ public class DrainRepliesTests(ITestOutputHelper output) : WriterScenarioBase(ou
             replies++;
             if (m is StatementReply { Error: null }) durable++;
         }
-        output.WriteLine($"drained with {drained.CommitsNotDurable} not durable; {replies} replies, {durable} durable");
+        Output!.WriteLine($"drained with {drained.CommitsNotDurable} not durable; {replies} replies, {durable} durable");
         Assert.Equal(n, replies);
         Assert.Equal(n - drained.CommitsNotDurable, durable);
     }
