@@ -861,12 +861,20 @@ public sealed class SegmentLog : IDisposable
     }
 
     /// <summary>Starts zero-filling the next log file (<see cref="PreparedFileName"/>, <see cref="SegmentLogOptions.MaxFileBytes"/>
-    /// bytes, fdatasynced) in the background, unless preallocation is off or one is already under way.</summary>
+    /// bytes, fdatasynced) in the background, unless preallocation is off, one is already under way, or the file system has
+    /// less than twice that free.</summary>
     private void PrepareNext()
     {
         if (Options.PreallocateBytes <= 0 || _prepared is not null) return;
         string path = Path.Combine(Directory, PreparedFileName);
         long size = Options.MaxFileBytes;
+        // Zeros for a file not needed yet must not take the last free space from the file being written: on a nearly
+        // full disk the roll-over creates the next file itself, and a full disk fails in the write path, naming the file.
+        try
+        {
+            if (new DriveInfo(Directory).AvailableFreeSpace < 2 * size) return;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { /* unknown: prepare */ }
         bool fsync = Options.Fsync;
         _prepared = Task.Run(() =>
         {
