@@ -38,7 +38,7 @@ try
     // Later HOCON text overrides earlier: the file first, then the environment.
     var config = ConfigurationFactory.ParseString(
         (configFile is null ? "" : File.ReadAllText(configFile)) + "\n" + EnvironmentConfig.FromProcess());
-    var cluster = ClusterNodeSettings.Create(config, defaultPort: 4053, roles: ["lighthouse"]);
+    var cluster = ClusterNodeSettings.Create(config, defaultPort: 4053, roles: ["lighthouse"], clusterProcess: true);
     if (cluster.Port == 0)
         throw new ConfigurationException("akka.remote.dot-netty.tcp.port = 0: a lighthouse needs a fixed port (CLUSTER_PORT), the address nodes list as seed");
     if (cluster.Seeds.Count == 0) cluster = cluster with { Seeds = [cluster.SelfAddress] };

@@ -40,6 +40,7 @@ internal static class BenchCommand
         };
 
         var seeds = CommonOptions.Seeds();
+        var tlsDir = CommonOptions.TlsDir();
         var plot = new Option<string?>("--plot")
         {
             Description = "write FILE.png: the run phase's latency over time (p50, p99 per second) and its latency histogram",
@@ -47,7 +48,7 @@ internal static class BenchCommand
 
         var command = new Command("bench", "run a workload on the embedded default node and report throughput and latency")
         {
-            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount, config, skipLoad, plot, seeds,
+            workload, props, threads, dataDir, ackLog, seed, noFsync, logLevel, pgCount, config, skipLoad, plot, seeds, tlsDir,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -72,7 +73,7 @@ internal static class BenchCommand
             {
                 foreach (var (given, name) in new[] { (parse.GetValue(dataDir) is not null, "--data-dir"), (!fsync, "--unsafe-no-fsync"), (parse.GetValue(pgCount) is not null, "--pg-count") })
                     if (given) return CommonOptions.Error("bench", $"{name} cannot be used with --seeds: the cluster's storage nodes own the volume and its settings");
-                try { clusterHocon = CommonOptions.ClientNodeHocon(seedList); }
+                try { clusterHocon = CommonOptions.ClientNodeHocon(seedList, parse.GetValue(tlsDir)); }
                 catch (Exception e) when (e is FormatException or ArgumentException or EnvironmentConfigException) { return CommonOptions.Error("bench", e.Message); }
             }
             var stdout = CommonOptions.ReserveStdout();

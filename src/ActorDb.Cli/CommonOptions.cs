@@ -49,36 +49,44 @@ internal static class CommonOptions
     public static Option<string?> Seeds() => new("--seeds")
     {
         Description = "work against a running cluster instead of an embedded node: comma-separated seed addresses " +
-                      "(akka.tcp://SYSTEM@HOST:PORT, e.g. the lighthouse). This process joins it as a client node (role " +
+                      "(akka.ssl.tcp://SYSTEM@HOST:PORT, e.g. the lighthouse; akka.tcp:// for a cluster with actordb.security.insecure = on). This process joins it as a client node (role " +
                       "client: no data, no writer) and follows the writer singleton when it fails over. Its own " +
                       "address: CLUSTER_IP / CLUSTER_PORT or --config (default 127.0.0.1, a free port)",
+    };
+
+    public static Option<string?> TlsDir() => new("--tls-dir")
+    {
+        Description = "with --seeds: this client's TLS folder (ca.crt, node.crt, node.key, as `actordb certs` writes one); " +
+                      "default: actordb.security.* from --config or the environment (ACTORDB__SECURITY__TLS_DIR)",
     };
 
     /// <summary>
     /// HOCON for a client node of the cluster whose seeds are <paramref name="seedList"/> (comma-separated): role
     /// <c>client</c>, the actor system named by the first seed, no command host, a free port on 127.0.0.1 unless the
-    /// environment (CLUSTER_IP, CLUSTER_PORT, AKKA__*, ACTORDB__*) says otherwise.
+    /// environment (CLUSTER_IP, CLUSTER_PORT, AKKA__*, ACTORDB__*) says otherwise; its TLS folder is
+    /// <paramref name="tlsDir"/> when given (it links over mutual TLS like every process of a cluster).
     /// </summary>
     /// <exception cref="FormatException">a seed is not an address.</exception>
     /// <exception cref="EnvironmentConfigException">an environment variable has an unusable value.</exception>
-    public static string ClientNodeHocon(string seedList)
+    public static string ClientNodeHocon(string seedList, string? tlsDir = null)
     {
         var seeds = seedList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (seeds.Length == 0) throw new FormatException("--seeds: names no seed (akka.tcp://SYSTEM@HOST:PORT, comma-separated)");
+        if (seeds.Length == 0) throw new FormatException("--seeds: names no seed (akka.ssl.tcp://SYSTEM@HOST:PORT, comma-separated)");
         var systems = new HashSet<string>();
         foreach (var seed in seeds)
         {
             Akka.Actor.Address address;
             try { address = Akka.Actor.Address.Parse(seed); }
-            catch (Exception) { throw new FormatException($"--seeds: '{seed}' is not an address (akka.tcp://SYSTEM@HOST:PORT)"); }
-            if (address.Host is null || address.Port is null or 0) throw new FormatException($"--seeds: '{seed}' has no host and port (akka.tcp://SYSTEM@HOST:PORT)");
+            catch (Exception) { throw new FormatException($"--seeds: '{seed}' is not an address (akka.ssl.tcp://SYSTEM@HOST:PORT)"); }
+            if (address.Host is null || address.Port is null or 0) throw new FormatException($"--seeds: '{seed}' has no host and port (akka.ssl.tcp://SYSTEM@HOST:PORT)");
             systems.Add(address.System);
         }
         if (systems.Count > 1) throw new FormatException($"--seeds: the seeds name different actor systems ({string.Join(", ", systems)})");
         return $"actordb.roles = [client]\nactordb.actor-system = \"{systems.Single()}\"\nactordb.cmd.enabled = off\n" +
                "akka.remote.dot-netty.tcp.port = 0\n" +
                $"akka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(x => $"\"{x}\""))}]\n" +
-               EnvironmentConfig.FromProcess();
+               EnvironmentConfig.FromProcess() +
+               (tlsDir is null ? "" : $"\nactordb.security.tls-dir = \"{tlsDir.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"\n");
     }
 
     /// <summary>Writes an error line and returns the exit code for errors.</summary>

@@ -15,7 +15,8 @@ internal static class DumpCommand
         var logLevel = CommonOptions.LogLevel();
         var config = CommonOptions.Config();
         var seeds = CommonOptions.Seeds();
-        var command = new Command("dump", "print a table as JSON lines sorted by key: {\"key\": ..., \"fields\": {...}}") { dataDir, table, logLevel, config, seeds };
+        var tlsDir = CommonOptions.TlsDir();
+        var command = new Command("dump", "print a table as JSON lines sorted by key: {\"key\": ..., \"fields\": {...}}") { dataDir, table, logLevel, config, seeds, tlsDir };
         command.SetAction(async (parse, ct) =>
         {
             var stdout = CommonOptions.ReserveStdout();   // JSON lines only on stdout; logs go to stderr
@@ -25,7 +26,7 @@ internal static class DumpCommand
                 if (parse.GetValue(seeds) is { } seedList)
                 {
                     if (parse.GetValue(dataDir) is not null) return CommonOptions.Error("dump", "--data-dir cannot be used with --seeds: the cluster's storage nodes own the volume");
-                    try { hocon += "\n" + CommonOptions.ClientNodeHocon(seedList); }
+                    try { hocon += "\n" + CommonOptions.ClientNodeHocon(seedList, parse.GetValue(tlsDir)); }
                     catch (Exception e) when (e is FormatException or EnvironmentConfigException) { return CommonOptions.Error("dump", e.Message); }
                 }
                 var options = new ActorDbOptions { DataDir = parse.GetValue(dataDir), Hocon = hocon };

@@ -27,6 +27,7 @@ public sealed class CliProcess : IDisposable
     private readonly StringBuilder _stderr = new();
 
     private readonly string _program;
+    private static int _started;
 
     private CliProcess(IReadOnlyList<string> args, Action<string>? onStdoutLine, string program = "actordb",
         IReadOnlyDictionary<string, string>? environment = null)
@@ -45,6 +46,10 @@ public sealed class CliProcess : IDisposable
         };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        // Every process gets a TLS folder of the tests' CA (used only by a process of a cluster), unless the test sets
+        // its own TLS or turns it off.
+        if (environment is null || !environment.Keys.Any(k => k.StartsWith("ACTORDB__SECURITY__", StringComparison.Ordinal)))
+            psi.Environment["ACTORDB__SECURITY__TLS_DIR"] = TestCertificates.NodeDir($"{program}-{Interlocked.Increment(ref _started)}");
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
         _process = new Process { StartInfo = psi };
         _process.OutputDataReceived += (_, e) => OnStdout(e.Data);

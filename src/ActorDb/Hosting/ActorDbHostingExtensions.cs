@@ -126,12 +126,28 @@ public static class ActorDbHostingExtensions
             "akka.cluster.leader-actions-interval = 250ms\n" +
             // The next writer node asks the removed one for the hand-over at this interval before it takes over.
             "akka.cluster.singleton.hand-over-retry-interval = 200ms\n"), HoconAddMode.Prepend);
+        var tls = cluster.Tls;
         builder.WithRemoting(new RemoteOptions
         {
             HostName = cluster.Hostname,
             Port = cluster.Port,
             PublicHostName = cluster.PublicHostname == cluster.Hostname ? null : cluster.PublicHostname,
+            EnableSsl = tls is not null,
+            // Mutual TLS: each side presents its node certificate and checks the other's against the cluster's CA
+            // (ClusterTls.Validate), so a process without a certificate of this cluster cannot associate at all.
+            Ssl = tls is null ? null : new SslOptions
+            {
+                X509Certificate = tls.Certificate,
+                SuppressValidation = false,
+                RequireMutualAuthentication = true,
+                ValidateCertificateHostname = false,
+                CustomValidator = tls.Validate,
+            },
         });
+        if (cluster.InsecureCluster)
+            builder.AddStartup((system, _) => system.Log.Warning(
+                "ActorDb: actordb.security.insecure = on: this process links to its cluster over plain TCP, without authentication " +
+                "or encryption; anyone who reaches {0} can join the cluster and read or change the volume", Cluster.Get(system).SelfAddress));
         builder.WithClustering(new ClusterOptions
         {
             Roles = cluster.Roles.ToArray(),

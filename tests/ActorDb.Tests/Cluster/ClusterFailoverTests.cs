@@ -121,7 +121,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
     {
         var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];   // a stray process of another run cannot join
-        var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
+        var seed = $"akka.ssl.tcp://{system}@127.0.0.1:{port}";
         var cluster = new TestCluster(seed, dir, (roles, dataDir) => new()
         {
             ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = "0", ["CLUSTER_SEEDS"] = seed,

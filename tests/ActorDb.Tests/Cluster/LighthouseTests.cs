@@ -30,7 +30,7 @@ public class LighthouseTests(ITestOutputHelper output)
         using var dir = new TestDirectory();
         var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];   // a stray process of another run cannot join
-        var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
+        var seed = $"akka.ssl.tcp://{system}@127.0.0.1:{port}";
 
         using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port));
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
@@ -39,7 +39,7 @@ public class LighthouseTests(ITestOutputHelper output)
             new Dictionary<string, string>(NodeEnv(system, seed, "writer,storage", Path.Combine(dir.Path, "data"))) { ["ACTORDB_AZ"] = "az-a" });
         var startLine = await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), "the node's start line");
         var address = startLine.Split(' ')[2];
-        Assert.StartsWith($"akka.tcp://{system}@127.0.0.1:", address);
+        Assert.StartsWith($"akka.ssl.tcp://{system}@127.0.0.1:", address);
         Assert.Contains("roles [writer,storage,voter,az-a]", startLine);
         Assert.Contains($"(seeds {seed})", startLine);
         await node.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(20), "serving");
@@ -72,7 +72,7 @@ public class LighthouseTests(ITestOutputHelper output)
         using var dir = new TestDirectory();
         var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
-        var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
+        var seed = $"akka.ssl.tcp://{system}@127.0.0.1:{port}";
         Dictionary<string, string> Env(string roles, string dataDir) => NodeEnv(system, seed, roles, dataDir);
         var storageDir = Path.Combine(dir.Path, "storage");
         var writerDir = Path.Combine(dir.Path, "writer");
@@ -116,7 +116,7 @@ public class LighthouseTests(ITestOutputHelper output)
         using var dir = new TestDirectory();
         var port = ProcessTests.FreePort();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
-        var seed = $"akka.tcp://{system}@127.0.0.1:{port}";
+        var seed = $"akka.ssl.tcp://{system}@127.0.0.1:{port}";
         Dictionary<string, string> Env(string roles, string dataDir) => NodeEnv(system, seed, roles, dataDir);
         using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port));
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
@@ -155,12 +155,15 @@ public class LighthouseTests(ITestOutputHelper output)
     [InlineData("CLUSTER_PORT", "abc", "actordb-node: CLUSTER_PORT: 'abc' is not a port number")]
     [InlineData("ACTORDB__WRITER__LOCK_TIMEOUTT", "2s", "actordb-node: actordb.writer.lock-timeoutt: unknown setting")]
     [InlineData("ACTORDB_ROLES", "storage", "actordb-node: actordb.az: a storage node of a cluster needs its availability zone")]
+    [InlineData("CLUSTER_SEEDS", "akka.tcp://actordb@127.0.0.1:1", "actordb-node: akka.cluster.seed-nodes: 'akka.tcp://actordb@127.0.0.1:1' is a plain-TCP address, but this process links over TLS: write akka.ssl.tcp://actordb@127.0.0.1:1")]
+    [InlineData("ACTORDB__SECURITY__TLS_DIR", "/nonexistent-tls", "actordb-node: actordb.security.ca-file: cannot read '/nonexistent-tls/ca.crt'")]
+    [InlineData("ACTORDB__SECURITY__INSECURE", "off", "actordb-node: actordb.security: a process of a cluster (with seeds) links to its peers over mutual TLS and needs the cluster's certificates")]
     public async Task A_wrong_setting_stops_the_node_at_start_with_one_line_naming_it(string name, string value, string expected)
     {
         using var dir = new TestDirectory();
         using var node = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>
         {
-            ["CLUSTER_SEEDS"] = "akka.tcp://actordb@127.0.0.1:1",
+            ["CLUSTER_SEEDS"] = "akka.ssl.tcp://actordb@127.0.0.1:1",
             ["ACTORDB_DATA_DIR"] = dir.Path,
             [name] = value,
         });

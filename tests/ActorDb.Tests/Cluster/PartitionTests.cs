@@ -70,8 +70,10 @@ public sealed class PartitionTests(ITestOutputHelper output)
             akka.remote.dot-netty.tcp.hostname = 127.0.0.1
             akka.remote.dot-netty.tcp.public-hostname = 127.0.0.1
             akka.remote.dot-netty.tcp.port = {port}
-            # The throttler adapter: it can blackhole a link (the address protocol becomes akka.trttl.tcp).
+            # The throttler adapter: it can blackhole a link (the address protocol becomes akka.trttl.ssl.tcp).
             akka.remote.dot-netty.tcp.applied-adapters = ["trttl"]
+            # Mutual TLS as every process of a cluster, under the throttler.
+            actordb.security.tls-dir = "{TestCertificates.NodeDir(name)}"
             akka.cluster.seed-nodes = ["{seed}"]
             # A commit whose writer is cut off ends as ambiguous after this, not after the 60 s default.
             actordb.client.ask-timeout = 10s
@@ -135,7 +137,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         using var dir = new TestDirectory();
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
         var seedPort = ProcessTests.FreePort();
-        var seed = $"akka.trttl.tcp://{system}@127.0.0.1:{seedPort}";
+        var seed = $"akka.trttl.ssl.tcp://{system}@127.0.0.1:{seedPort}";
         var nodes = new List<Node>();
         var clock = Stopwatch.StartNew();
         void Log(string line) => output.WriteLine($"[{clock.Elapsed.TotalSeconds,6:0.000}s] {line}");
@@ -152,7 +154,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
                 nodes.Add(s);
                 storage.Add(s);
             }
-            Assert.Equal("akka.trttl.tcp", s1.Address.Protocol);
+            Assert.Equal("akka.trttl.ssl.tcp", s1.Address.Protocol);
             var s1Cluster = Akka.Cluster.Cluster.Get(s1.System);
             await WaitUntilAsync(() => s1Cluster.State.Members.Count(m => m.Status == MemberStatus.Up) == 3, TimeSpan.FromSeconds(20), "3 storage nodes Up");
 

@@ -185,9 +185,9 @@ public class BadInputTests
     }
 
     [Theory]
-    [InlineData("bench", "--workload", "sysbench-write-only", "--seeds", "notanaddress", "actordb bench: --seeds: 'notanaddress' is not an address (akka.tcp://SYSTEM@HOST:PORT)")]
-    [InlineData("bench", "--workload", "sysbench-write-only", "--seeds", "akka.tcp://a@127.0.0.1:1,akka.tcp://b@127.0.0.1:2", "actordb bench: --seeds: the seeds name different actor systems (a, b)")]
-    [InlineData("dump", "--table", "t", "--seeds", "akka.tcp://actordb", "actordb dump: --seeds: 'akka.tcp://actordb' has no host and port (akka.tcp://SYSTEM@HOST:PORT)")]
+    [InlineData("bench", "--workload", "sysbench-write-only", "--seeds", "notanaddress", "actordb bench: --seeds: 'notanaddress' is not an address (akka.ssl.tcp://SYSTEM@HOST:PORT)")]
+    [InlineData("bench", "--workload", "sysbench-write-only", "--seeds", "akka.ssl.tcp://a@127.0.0.1:1,akka.ssl.tcp://b@127.0.0.1:2", "actordb bench: --seeds: the seeds name different actor systems (a, b)")]
+    [InlineData("dump", "--table", "t", "--seeds", "akka.ssl.tcp://actordb", "actordb dump: --seeds: 'akka.ssl.tcp://actordb' has no host and port (akka.ssl.tcp://SYSTEM@HOST:PORT)")]
     public async Task A_wrong_seed_list_is_one_line_naming_it(string command, string a1, string a2, string seedsFlag, string seeds, string expected)
     {
         var result = await CliProcess.RunAsync(command, a1, a2, seedsFlag, seeds);
@@ -200,7 +200,7 @@ public class BadInputTests
     {
         using var dir = new TestDirectory();
         var dataDir = Path.Combine(dir.Path, "never-created");
-        var result = await CliProcess.RunAsync("bench", "--workload", "sysbench-write-only", "--seeds", "akka.tcp://actordb@127.0.0.1:4053", "--data-dir", dataDir);
+        var result = await CliProcess.RunAsync("bench", "--workload", "sysbench-write-only", "--seeds", "akka.ssl.tcp://actordb@127.0.0.1:4053", "--data-dir", dataDir);
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("actordb bench: --data-dir cannot be used with --seeds: the cluster's storage nodes own the volume and its settings", result.Stderr.Trim());
         Assert.False(Directory.Exists(dataDir));
