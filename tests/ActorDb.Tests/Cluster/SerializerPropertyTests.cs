@@ -7,6 +7,7 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
 using CsCheck;
+using Xunit.Abstractions;
 using ActorDb.Core;
 using ActorDb.Core.Redo;
 using ActorDb.Core.Storage;
@@ -40,22 +41,33 @@ public sealed class SerializerPropertyTests : IDisposable
     private readonly ActorDbSerializer _serializer;
     private readonly IActorRef[] _writers;
 
-    public SerializerPropertyTests()
+    private readonly ITestOutputHelper _output;
+
+    /// <summary>The decode that came closest to <see cref="AllocationBound"/>: its share of the bound and what it was.</summary>
+    private (double Share, string What) _closest;
+
+    public SerializerPropertyTests(ITestOutputHelper output)
     {
+        _output = output;
         _serializer = Assert.IsType<ActorDbSerializer>(_system.Serialization.FindSerializerForType(typeof(RedoBatch)));
         _writers = [_system.ActorOf(Props.Empty, "writer-e1"), _system.ActorOf(Props.Empty, "writer-e2")];
     }
 
-    public void Dispose() => _system.Dispose();
+    public void Dispose()
+    {
+        if (_closest.What is not null) _output.WriteLine($"closest to the allocation bound: {_closest.Share:P1} of it, {_closest.What}");
+        _system.Dispose();
+    }
 
     /// <summary>
     /// The most a decode of <paramref name="inputBytes"/> may allocate: 64 bytes per input byte plus 64 KiB.
-    /// Why 64: the densest encodings the format allows (a 3-byte field with a 1-character name and a null value, a
-    /// 5-byte empty row, a 9-byte boxed long, a 1-byte-per-char string turned into UTF-16) allocate 10 to 25 bytes per
-    /// input byte, System.Text.Json's records a few times their text; 64 leaves room for a dictionary's or list's growth
-    /// without admitting anything that scales with a count the input merely claims (the 28-byte batch claiming
-    /// 10^8 records allocated 762 MiB, 28 million times its length). The 64 KiB is fixed cost: the exception thrown, its
-    /// message and stack trace, and System.Text.Json's per-call state.
+    /// Why 64: the densest valid encodings (<see cref="The_densest_valid_input_stays_within_the_allocation_bound"/>)
+    /// allocate 24 bytes per input byte (a result of empty rows: a row, its dictionary and an array slot per 5 bytes),
+    /// 20 (empty-named columns), 11 to 12 (short field names; System.Text.Json records and number arrays); 64 leaves
+    /// room for that and for a list's growth, and no more: it refuses anything that scales with a count the input
+    /// merely claims (the 28-byte batch claiming 10^8 records allocated 762 MiB, 28 million times its length).
+    /// The 64 KiB is fixed cost: the exception thrown, its message and stack trace, System.Text.Json's per-call state
+    /// (measured: at most 12 KiB).
     /// </summary>
     private static long AllocationBound(int inputBytes) => 64L * inputBytes + 64 * 1024;
 
@@ -92,8 +104,10 @@ public sealed class SerializerPropertyTests : IDisposable
             AssertSame(message, back);
 
             var random = new Random((int)seed);
-            // (a) truncated: at every length when short, else at 64 random lengths and the last byte.
-            var cuts = bytes.Length <= 512 ? Enumerable.Range(0, bytes.Length) : Enumerable.Range(0, 64).Select(_ => random.Next(bytes.Length)).Append(bytes.Length - 1);
+            // (a) truncated: a binary message at every length; a JSON one (longer, and parsed by System.Text.Json) at 32
+            // random lengths, none and all but its last byte.
+            var cuts = binary ? Enumerable.Range(0, bytes.Length)
+                : Enumerable.Range(0, 32).Select(_ => random.Next(bytes.Length)).Append(0).Append(bytes.Length - 1);
             foreach (var cut in cuts)
             {
                 var decoded = Decode(bytes[..cut], manifest, $"truncated to {cut} of {bytes.Length}");
@@ -134,6 +148,68 @@ public sealed class SerializerPropertyTests : IDisposable
         }, iter: Iterations, threads: 1);
     }
 
+    /// <summary>The densest encodings the formats allow, about 256 KiB each: what a message can make the decoder
+    /// allocate per byte it sends, against <see cref="AllocationBound"/>'s 64 bytes per byte.</summary>
+    public static TheoryData<string> DenseInputs() => new("es", "sr", "tc", "j.SegmentState", "j.PeerPages", "j.WriterStatus");
+
+    [Theory]
+    [MemberData(nameof(DenseInputs))]
+    public void The_densest_valid_input_stays_within_the_allocation_bound(string manifest)
+    {
+        const int n = 256 * 1024;
+        var bytes = Dense(manifest, n);
+        Assert.NotNull(Decode(bytes, manifest, "dense"));   // warm: a type's first decode builds its JSON metadata
+        var (message, allocated) = DecodeMeasured(bytes, manifest, "dense");
+        Assert.NotNull(message);
+        _output.WriteLine($"'{manifest}' of {bytes.Length} bytes allocated {allocated} bytes, {(double)allocated / bytes.Length:F1} per byte");
+        Assert.True(allocated <= AllocationBound(bytes.Length), $"{allocated} bytes allocated, above {AllocationBound(bytes.Length)}");
+    }
+
+    private static byte[] Dense(string manifest, int n)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream))
+        {
+            switch (manifest)
+            {
+                case "es":   // an insert of n / 4 fields with distinct short names and null values
+                    w.Write(1L); w.Write((byte)3); w.Write("t"); w.Write((byte)1); w.Write(9L);
+                    w.Write(n / 4);
+                    for (var i = 0; i < n / 4; i++) { w.Write(i.ToString("x")); w.Write((byte)0); }
+                    w.Write(false); w.Write(0L);
+                    break;
+                case "sr":   // n / 5 rows, each a null key and no fields
+                    w.Write(1L); w.Write((byte)3); w.Write(n / 5);
+                    for (var i = 0; i < n / 5; i++) { w.Write((byte)0); w.Write(0); }
+                    w.Write((byte)0); w.Write(false); w.Write(false);
+                    break;
+                case "tc":   // n / 2 columns, each an empty name and a type
+                    w.Write("t"); w.Write(n / 2);
+                    for (var i = 0; i < n / 2; i++) { w.Write(""); w.Write((byte)1); }
+                    break;
+                case "j.SegmentState":   // CPLs with empty tails
+                    w.Write(Utf8("{\"Report\":{\"Pg\":0,\"Replica\":0,\"Epoch\":0,\"Scl\":0,\"MaxLsn\":0,\"Cpls\":[" +
+                                 string.Join(',', Enumerable.Repeat("{\"Lsn\":0,\"PgTail\":[]}", n / 24)) + "]}}"));
+                    break;
+                case "j.PeerPages":   // page numbers of one digit
+                    w.Write(Utf8("{\"Pg\":0,\"FromReplica\":0,\"Session\":0,\"FromPageNo\":0,\"PageNos\":[" + string.Join(',', Enumerable.Repeat("0", n / 2)) +
+                                 "],\"Images\":\"\",\"NextPageNo\":0,\"Checkpoint\":0,\"CheckpointCpl\":0,\"CheckpointCplTails\":[],\"Annulled\":[]," +
+                                 "\"PeerScl\":0,\"Unavailable\":null}"));
+                    break;
+                case "j.WriterStatus":   // PG statuses with empty lists
+                    w.Write(Utf8("{\"State\":\"\",\"Epoch\":0,\"Allocated\":0,\"Vcl\":0,\"Vdl\":0,\"Lal\":0,\"Commits\":0,\"RedoRecords\":0,\"RedoBytes\":0," +
+                                 "\"RedoBytesShipped\":0,\"Batches\":0,\"AvgBatchQuorumMicros\":0,\"BusyMicros\":0,\"OpenTransactions\":0,\"CommitsInFlight\":0," +
+                                 "\"Failure\":null,\"Pgs\":[" +
+                                 string.Join(',', Enumerable.Repeat("{\"Pg\":0,\"Scl\":[],\"QuorumLsn\":0,\"StalledReplicas\":[]}", n / 48)) + "]}"));
+                    break;
+                default: throw new ArgumentException(manifest);
+            }
+        }
+        return stream.ToArray();
+    }
+
+    private static byte[] Utf8(string s) => System.Text.Encoding.UTF8.GetBytes(s);
+
     private static readonly int[] HostileCounts = [int.MaxValue, int.MinValue, -1, -5, 100_000_000, 1_000_000_000, 65_536, 255];
 
     /// <summary>
@@ -148,6 +224,8 @@ public sealed class SerializerPropertyTests : IDisposable
         if (allocated > AllocationBound(bytes.Length)) (message, allocated) = DecodeMeasured(bytes, manifest, mutation);
         if (allocated > AllocationBound(bytes.Length))
             Assert.Fail($"'{manifest}' {mutation}: decoding {bytes.Length} bytes allocated {allocated} bytes, above the bound of {AllocationBound(bytes.Length)}");
+        var share = (double)allocated / AllocationBound(bytes.Length);
+        if (share > _closest.Share) _closest = (share, $"'{manifest}' of {bytes.Length} bytes ({mutation}) allocated {allocated} bytes");
         return message;
     }
 
