@@ -31,6 +31,12 @@ namespace ActorDb.Serialization;
 /// collections travel as plain arrays, redo records as base64 log frames.</para>
 /// <para>Layout: little-endian <see cref="BinaryWriter"/> primitives; strings length-prefixed UTF-8; a value (key or
 /// field) is a tag byte (0 null, 1 <see cref="long"/>, 2 <see cref="string"/>, 3 <c>byte[]</c>) and its data.</para>
+/// <para>Decoding trusts nothing (<see cref="WireReader"/>): every count and length is checked against the bytes left
+/// before anything is allocated, flags are exactly 0 or 1, tags and column types must be known, a field name may not
+/// repeat, and bytes after a complete binary message are refused. So a message allocates at most a small multiple of
+/// its own length (itself bounded by <c>akka.remote.dot-netty.tcp.maximum-frame-size</c>), and every decoding failure,
+/// binary or JSON, is one <see cref="SerializationException"/> naming the manifest (<see cref="SerializerErrors"/>).
+/// JSON messages must carry every constructor parameter without a default.</para>
 /// </summary>
 public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
@@ -64,34 +70,46 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
     private static readonly Dictionary<string, Type> JsonTypeByManifest = JsonTypes.ToDictionary(t => "j." + t.Name);
     private static readonly Dictionary<Type, string> JsonManifestByType = JsonTypeByManifest.ToDictionary(kv => kv.Value, kv => kv.Key);
 
+    /// <summary>The messages in this serializer's binary format and their manifests.</summary>
+    private static readonly Dictionary<Type, string> BinaryManifestByType = new()
+    {
+        [typeof(ExecuteStatement)] = ExecuteStatementManifest,
+        [typeof(StatementReply)] = StatementReplyManifest,
+        [typeof(CommitTransaction)] = CommitTransactionManifest,
+        [typeof(CommitReply)] = CommitReplyManifest,
+        [typeof(RollbackTransaction)] = RollbackManifest,
+        [typeof(RolledBack)] = RolledBackManifest,
+        [typeof(CreateTable)] = CreateTableManifest,
+        [typeof(GetTable)] = GetTableManifest,
+        [typeof(TableReply)] = TableReplyManifest,
+        [typeof(GetWriter)] = GetWriterManifest,
+        [typeof(CurrentWriter)] = CurrentWriterManifest,
+        [typeof(WriterUnavailable)] = WriterUnavailableManifest,
+        [typeof(RedoBatch)] = RedoBatchManifest,
+        [typeof(RedoAck)] = RedoAckManifest,
+    };
+
+    /// <summary>Every message type this serializer encodes, with its manifest: the binary ones (short manifests such as
+    /// <c>batch</c>) and <see cref="JsonTypes"/> (<c>j.TypeName</c>). The one table <see cref="Manifest"/> and
+    /// <see cref="FromBinary"/> go by; tests enumerate it so that no bound type escapes them.</summary>
+    public static readonly IReadOnlyDictionary<Type, string> Manifests =
+        BinaryManifestByType.Concat(JsonManifestByType).ToDictionary();
+
     private static readonly JsonSerializerOptions Json = new()
     {
         Converters = { new LsnConverter(), new RedoRecordConverter(), new AnnulledRangeConverter() },
+        // A message missing a field is refused, not filled with a default the sender never meant.
+        RespectRequiredConstructorParameters = true,
     };
 
     /// <inheritdoc />
     public override int Identifier => SerializerId;
 
     /// <inheritdoc />
-    public override string Manifest(object o) => o switch
-    {
-        ExecuteStatement => ExecuteStatementManifest,
-        StatementReply => StatementReplyManifest,
-        CommitTransaction => CommitTransactionManifest,
-        CommitReply => CommitReplyManifest,
-        RollbackTransaction => RollbackManifest,
-        RolledBack => RolledBackManifest,
-        CreateTable => CreateTableManifest,
-        GetTable => GetTableManifest,
-        TableReply => TableReplyManifest,
-        GetWriter => GetWriterManifest,
-        CurrentWriter => CurrentWriterManifest,
-        WriterUnavailable => WriterUnavailableManifest,
-        RedoBatch => RedoBatchManifest,
-        RedoAck => RedoAckManifest,
-        _ when JsonManifestByType.TryGetValue(o.GetType(), out var json) => json,
-        _ => throw new ArgumentException($"ActorDbSerializer cannot serialize {o.GetType().FullName}", nameof(o)),
-    };
+    /// <exception cref="ArgumentException"><paramref name="o"/> is not one of <see cref="Manifests"/>.</exception>
+    public override string Manifest(object o) => Manifests.TryGetValue(o.GetType(), out var manifest)
+        ? manifest
+        : throw new ArgumentException($"ActorDbSerializer cannot serialize {o.GetType().FullName}", nameof(o));
 
     /// <inheritdoc />
     public override byte[] ToBinary(object obj)
@@ -145,58 +163,56 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
     }
 
     /// <inheritdoc />
-    /// <exception cref="SerializationException">unknown manifest, or bytes that do not decode (a damaged redo frame).</exception>
+    /// <exception cref="SerializationException">the only exception thrown: an unknown manifest, or bytes that do not
+    /// decode as that manifest's message (truncated, trailing bytes, a count or length beyond the bytes left, an unknown
+    /// tag, a damaged redo frame, bad JSON, a missing field, a value the message refuses). Its message names the
+    /// manifest.</exception>
     public override object FromBinary(byte[] bytes, string manifest)
     {
-        if (JsonTypeByManifest.TryGetValue(manifest, out var jsonType))
-        {
-            try { return JsonSerializer.Deserialize(bytes, jsonType, Json) ?? throw new SerializationException($"ActorDbSerializer: message '{manifest}' is null"); }
-            catch (JsonException e) { throw new SerializationException($"ActorDbSerializer: message '{manifest}' does not decode: {e.Message}", e); }
-        }
-        using var r = new BinaryReader(new MemoryStream(bytes, writable: false), Encoding.UTF8);
         try
         {
-            return manifest switch
+            if (JsonTypeByManifest.TryGetValue(manifest, out var jsonType))
+                return JsonSerializer.Deserialize(bytes, jsonType, Json) ?? throw SerializerErrors.Null(manifest);
+            var r = new WireReader(bytes, manifest);
+            object message = manifest switch
             {
-                ExecuteStatementManifest => new ExecuteStatement(r.ReadInt64(), ReadStatement(r), r.ReadBoolean(), r.ReadInt64()),
-                StatementReplyManifest => new StatementReply(r.ReadInt64(), ReadResult(r), ReadError(r), r.ReadBoolean(), ReadCommit(r)),
+                ExecuteStatementManifest => new ExecuteStatement(r.ReadInt64(), ReadStatement(r), r.ReadBoolean("commit"), r.ReadInt64()),
+                StatementReplyManifest => new StatementReply(r.ReadInt64(), ReadResult(r), ReadError(r), r.ReadBoolean("txnAborted"), ReadCommit(r)),
                 CommitTransactionManifest => new CommitTransaction(r.ReadInt64(), r.ReadInt64()),
                 CommitReplyManifest => new CommitReply(r.ReadInt64(), ReadCommit(r), ReadError(r)),
                 RollbackManifest => new RollbackTransaction(r.ReadInt64()),
                 RolledBackManifest => new RolledBack(r.ReadInt64()),
                 CreateTableManifest => new CreateTable(ReadSchema(r)),
-                GetTableManifest => new GetTable(r.ReadString()),
-                TableReplyManifest => new TableReply(r.ReadBoolean() ? ReadSchema(r) : null, ReadError(r)),
+                GetTableManifest => new GetTable(r.ReadString("table")),
+                TableReplyManifest => new TableReply(r.ReadBoolean("hasSchema") ? ReadSchema(r) : null, ReadError(r)),
                 GetWriterManifest => GetWriter.Instance,
-                CurrentWriterManifest => new CurrentWriter(system.Provider.ResolveActorRef(r.ReadString()), r.ReadInt64()),
-                WriterUnavailableManifest => new WriterUnavailable(r.ReadString(), r.ReadBoolean(), r.ReadBoolean()),
-                RedoBatchManifest => ReadBatch(r, bytes),
+                CurrentWriterManifest => new CurrentWriter(system.Provider.ResolveActorRef(r.ReadString("writer")), r.ReadInt64()),
+                WriterUnavailableManifest => new WriterUnavailable(r.ReadString("reason"), r.ReadBoolean("fenced"), r.ReadBoolean("stopping")),
+                RedoBatchManifest => ReadBatch(r),
                 RedoAckManifest => new RedoAck(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), new Lsn(r.ReadInt64()), r.ReadInt64()),
-                _ => throw new SerializationException($"ActorDbSerializer: unknown manifest '{manifest}'"),
+                _ => throw SerializerErrors.UnknownManifest(manifest, bytes.Length),
             };
+            r.ExpectEnd();
+            return message;
         }
-        catch (EndOfStreamException e)
+        // What System.Text.Json, base64, UTF-8 and the messages' own constructors throw for input they refuse. Anything
+        // else (a NullReferenceException, an IndexOutOfRangeException) is a bug here and is left to surface as one.
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or FormatException
+                                      or OverflowException or InvalidOperationException or InvalidCastException)
         {
-            throw new SerializationException($"ActorDbSerializer: message '{manifest}' of {bytes.Length} bytes is truncated", e);
+            throw SerializerErrors.DoesNotDecode(manifest, bytes.Length, e);
         }
     }
 
     // ---------------------------------------------------------------- redo
 
-    private static RedoBatch ReadBatch(BinaryReader r, byte[] bytes)
+    private static RedoBatch ReadBatch(WireReader r)
     {
         int pg = r.ReadInt32(), replica = r.ReadInt32();
         long epoch = r.ReadInt64();
         var vdl = new Lsn(r.ReadInt64());
-        var records = new RedoRecord[r.ReadInt32()];
-        var offset = (int)r.BaseStream.Position;
-        for (var i = 0; i < records.Length; i++)
-        {
-            if (RedoCodec.TryDecode(bytes.AsSpan(offset), out var record, out var consumed) != DecodeResult.Ok)
-                throw new SerializationException($"redo batch for pg-{pg}-{replica}: record {i} of {records.Length} does not decode (damaged on the wire)");
-            records[i] = record!;
-            offset += consumed;
-        }
+        var records = new RedoRecord[r.ReadCount("records", RedoCodec.MinFrameSize)];
+        for (var i = 0; i < records.Length; i++) records[i] = r.ReadRedoFrame(i, records.Length);
         return new RedoBatch(pg, replica, epoch, records, vdl);
     }
 
@@ -215,15 +231,19 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
         }
     }
 
-    private static Statement ReadStatement(BinaryReader r) => r.ReadByte() switch
+    private static Statement ReadStatement(WireReader r)
     {
-        1 => new GetStatement(r.ReadString(), ReadValue(r)!, r.ReadBoolean()),
-        2 => new ScanStatement(r.ReadString(), ReadValue(r)!, r.ReadInt32()),
-        3 => new InsertStatement(r.ReadString(), ReadValue(r)!, ReadFields(r)),
-        4 => new UpdateStatement(r.ReadString(), ReadValue(r)!, ReadFields(r)),
-        5 => new DeleteStatement(r.ReadString(), ReadValue(r)!),
-        var tag => throw new SerializationException($"ActorDbSerializer: unknown statement tag {tag}"),
-    };
+        var at = r.Position;
+        return r.ReadByte() switch
+        {
+            1 => new GetStatement(r.ReadString("table"), ReadValue(r)!, r.ReadBoolean("forUpdate")),
+            2 => new ScanStatement(r.ReadString("table"), ReadValue(r)!, r.ReadInt32()),
+            3 => new InsertStatement(r.ReadString("table"), ReadValue(r)!, ReadFields(r)),
+            4 => new UpdateStatement(r.ReadString("table"), ReadValue(r)!, ReadFields(r)),
+            5 => new DeleteStatement(r.ReadString("table"), ReadValue(r)!),
+            var tag => throw SerializerErrors.UnknownTag(r.Manifest, "statement tag", tag, at),
+        };
+    }
 
     private static void WriteValue(BinaryWriter w, object? value)
     {
@@ -239,14 +259,21 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
         }
     }
 
-    private static object? ReadValue(BinaryReader r) => r.ReadByte() switch
+    /// <summary>The fewest bytes a value takes: its tag (null).</summary>
+    private const int MinValueBytes = 1;
+
+    private static object? ReadValue(WireReader r)
     {
-        0 => null,
-        1 => r.ReadInt64(),
-        2 => r.ReadString(),
-        3 => r.ReadBytes(r.ReadInt32()),
-        var tag => throw new SerializationException($"ActorDbSerializer: unknown value tag {tag}"),
-    };
+        var at = r.Position;
+        return r.ReadByte() switch
+        {
+            0 => null,
+            1 => r.ReadInt64(),
+            2 => r.ReadString("string value"),
+            3 => r.ReadBytes("byte[] value"),
+            var tag => throw SerializerErrors.UnknownTag(r.Manifest, "value tag", tag, at),
+        };
+    }
 
     private static void WriteFields(BinaryWriter w, IReadOnlyDictionary<string, object?> fields)
     {
@@ -258,11 +285,24 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
         }
     }
 
-    private static Dictionary<string, object?> ReadFields(BinaryReader r)
+    /// <summary>The fewest bytes a field takes: an empty name (its length byte) and a null value.</summary>
+    private const int MinFieldBytes = 1 + MinValueBytes;
+
+    /// <summary>The fewest bytes a row takes: a null key and an empty field count.</summary>
+    private const int MinRowBytes = MinValueBytes + 4;
+
+    /// <summary>The fewest bytes a column takes: an empty name (its length byte) and its type byte.</summary>
+    private const int MinColumnBytes = 1 + 1;
+
+    private static Dictionary<string, object?> ReadFields(WireReader r)
     {
-        var count = r.ReadInt32();
+        var count = r.ReadCount("field count", MinFieldBytes);
         var fields = new Dictionary<string, object?>(count);
-        for (var i = 0; i < count; i++) fields[r.ReadString()] = ReadValue(r);
+        for (var i = 0; i < count; i++)
+        {
+            var name = r.ReadString("field name");
+            if (!fields.TryAdd(name, ReadValue(r))) throw SerializerErrors.Invalid(r.Manifest, $"field '{name}'", "is given twice");
+        }
         return fields;
     }
 
@@ -272,7 +312,7 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
         WriteFields(w, row.Fields);
     }
 
-    private static Row ReadRow(BinaryReader r) => new(ReadValue(r)!, ReadFields(r));
+    private static Row ReadRow(WireReader r) => new(ReadValue(r)!, ReadFields(r));
 
     /// <summary>A statement's result: null, a bool (update/delete), a row (get) or rows (scan).</summary>
     private static void WriteResult(BinaryWriter w, object? result)
@@ -290,18 +330,19 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
         }
     }
 
-    private static object? ReadResult(BinaryReader r)
+    private static object? ReadResult(WireReader r)
     {
+        var at = r.Position;
         switch (r.ReadByte())
         {
             case 0: return null;
-            case 1: return r.ReadBoolean();
+            case 1: return r.ReadBoolean("result");
             case 2: return ReadRow(r);
             case 3:
-                var rows = new Row[r.ReadInt32()];
+                var rows = new Row[r.ReadCount("row count", MinRowBytes)];
                 for (var i = 0; i < rows.Length; i++) rows[i] = ReadRow(r);
                 return rows;
-            case var tag: throw new SerializationException($"ActorDbSerializer: unknown result tag {tag}");
+            case var tag: throw SerializerErrors.UnknownTag(r.Manifest, "result tag", tag, at);
         }
     }
 
@@ -313,7 +354,7 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
         w.Write(commit.Vdl);
     }
 
-    private static CommitInfo? ReadCommit(BinaryReader r) => r.ReadBoolean() ? new CommitInfo(r.ReadInt64(), r.ReadInt64()) : null;
+    private static CommitInfo? ReadCommit(WireReader r) => r.ReadBoolean("hasCommit") ? new CommitInfo(r.ReadInt64(), r.ReadInt64()) : null;
 
     private static void WriteSchema(BinaryWriter w, TableSchema schema)
     {
@@ -326,11 +367,18 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
         }
     }
 
-    private static TableSchema ReadSchema(BinaryReader r)
+    private static TableSchema ReadSchema(WireReader r)
     {
-        var name = r.ReadString();
-        var columns = new ColumnDef[r.ReadInt32()];
-        for (var i = 0; i < columns.Length; i++) columns[i] = new ColumnDef(r.ReadString(), (ColumnType)r.ReadByte());
+        var name = r.ReadString("table");
+        var columns = new ColumnDef[r.ReadCount("column count", MinColumnBytes)];
+        for (var i = 0; i < columns.Length; i++)
+        {
+            var column = r.ReadString("column name");
+            var at = r.Position;
+            var type = (ColumnType)r.ReadByte();
+            if (!Enum.IsDefined(type)) throw SerializerErrors.UnknownTag(r.Manifest, $"type of column '{column}'", (byte)type, at);
+            columns[i] = new ColumnDef(column, type);
+        }
         return new TableSchema(name, columns);
     }
 
@@ -355,11 +403,12 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
         if (error is not null) w.Write(error.Message);
     }
 
-    private static ActorDbException? ReadError(BinaryReader r)
+    private static ActorDbException? ReadError(WireReader r)
     {
+        var at = r.Position;
         var kind = r.ReadByte();
         if (kind == 0) return null;
-        var message = r.ReadString();
+        var message = r.ReadString("error message");
         return kind switch
         {
             1 => new ActorDbException(message),
@@ -372,7 +421,7 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
             8 => new StaleEpochException(message, ambiguous: true),
             9 => new AmbiguousCommitException(message),
             10 => new WriterStoppedException(message),
-            _ => throw new SerializationException($"ActorDbSerializer: unknown error kind {kind}"),
+            _ => throw SerializerErrors.UnknownTag(r.Manifest, "error kind", kind, at),
         };
     }
 

@@ -165,4 +165,127 @@ public sealed class SerializationTests : IDisposable
             _system.Serialization.Deserialize(bytes, serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, batch)));
         Assert.Contains("record 1 of 2 does not decode", e.Message);
     }
+
+    // ---------------------------------------------------------------- hostile bytes (issue 11)
+
+    /// <summary>Decodes <paramref name="bytes"/> as <paramref name="manifest"/> expecting a SerializationException that
+    /// names the manifest, and returns it with the bytes the decode allocated.</summary>
+    private (SerializationException Error, long Allocated) Refused(byte[] bytes, string manifest)
+    {
+        _ = _system.Serialization.Deserialize([], ActorDbSerializer.SerializerId, "gw");   // warm the path
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<SerializationException>(() => _system.Serialization.Deserialize(bytes, ActorDbSerializer.SerializerId, manifest));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains($"'{manifest}'", e.Message);
+        return (e, allocated);
+    }
+
+    /// <summary>Well above what the refusal itself costs (an exception and its message), far below what any of these
+    /// inputs claims.</summary>
+    private const long RefusalAllocationBound = 64 * 1024;
+
+    /// <summary>A redo batch header (pg, replica, epoch, VDL) and a record count, nothing else: 28 bytes.</summary>
+    private static byte[] BatchClaiming(int records)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream))
+        {
+            w.Write(0); w.Write(1); w.Write(3L); w.Write(9L); w.Write(records);
+        }
+        return stream.ToArray();
+    }
+
+    [Fact]
+    public void A_28_byte_redo_batch_claiming_100_million_records_is_refused_before_allocating()
+    {
+        var bytes = BatchClaiming(100_000_000);
+        Assert.Equal(28, bytes.Length);
+        var (e, allocated) = Refused(bytes, "batch");
+        Assert.Contains("records at offset 24 claims 100000000 elements", e.Message);
+        Assert.True(allocated < RefusalAllocationBound, $"allocated {allocated} bytes");
+    }
+
+    [Theory]
+    [InlineData(int.MaxValue)]
+    [InlineData(-1)]
+    [InlineData(-5)]
+    public void A_record_count_out_of_range_is_a_SerializationException(int count)
+    {
+        var (e, allocated) = Refused(BatchClaiming(count), "batch");
+        Assert.Contains($"claims {count} elements", e.Message);
+        Assert.True(allocated < RefusalAllocationBound, $"allocated {allocated} bytes");
+    }
+
+    /// <summary>An insert of table "t", key 9, with one field "pad" whose value is the <paramref name="value"/> bytes
+    /// (a value tag and what follows it), cut after them.</summary>
+    private static byte[] InsertWithFieldCount(int fieldCount, params byte[] value)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream))
+        {
+            w.Write(17L); w.Write((byte)3); w.Write("t"); w.Write((byte)1); w.Write(9L); w.Write(fieldCount); w.Write("pad");
+            w.Write(value);
+        }
+        return stream.ToArray();
+    }
+
+    [Fact]
+    public void A_byte_array_claiming_a_billion_bytes_is_refused_before_allocating()
+    {
+        var length = BitConverter.GetBytes(1_000_000_000);
+        var (e, allocated) = Refused(InsertWithFieldCount(1, [3, .. length]), "es");
+        Assert.Contains("byte[] value at offset 29 claims 1000000000 elements of at least 1 bytes, but only 0 bytes are left", e.Message);
+        Assert.True(allocated < RefusalAllocationBound, $"allocated {allocated} bytes");
+    }
+
+    [Theory]
+    [InlineData(int.MaxValue)]
+    [InlineData(-1)]
+    [InlineData(-5)]
+    public void A_field_count_or_a_byte_array_length_out_of_range_is_a_SerializationException(int count)
+    {
+        var (fields, allocated) = Refused(InsertWithFieldCount(count, 0), "es");
+        Assert.Contains($"field count at offset 20 claims {count} elements", fields.Message);
+        Assert.True(allocated < RefusalAllocationBound, $"allocated {allocated} bytes");
+
+        var (bytes, _) = Refused(InsertWithFieldCount(1, [3, .. BitConverter.GetBytes(count)]), "es");
+        Assert.Contains($"byte[] value at offset 29 claims {count} elements", bytes.Message);
+    }
+
+    [Fact]
+    public void Bytes_after_a_complete_message_are_refused()
+    {
+        var bytes = _system.Serialization.FindSerializerForType(typeof(RedoAck)).ToBinary(new RedoAck(0, 1, 3, new Lsn(9)));
+        var (e, _) = Refused([.. bytes, 0], "ack");
+        Assert.Contains("has 1 bytes after its end", e.Message);
+    }
+
+    [Fact]
+    public void An_unknown_manifest_is_a_SerializationException_naming_it()
+    {
+        var (e, _) = Refused([1, 2, 3], "nonsense");
+        Assert.Contains("unknown manifest", e.Message);
+    }
+
+    [Theory]
+    [InlineData("{\"Pg\":0,\"Replica\":1", "truncated JSON")]
+    [InlineData("{\"Pg\":0}", "missing Replica")]
+    [InlineData("{\"Pg\":\"zero\",\"Replica\":1}", "a string for an int")]
+    [InlineData("null", "null")]
+    public void A_JSON_message_that_does_not_decode_is_a_SerializationException_naming_the_manifest(string json, string why)
+    {
+        var (e, _) = Refused(System.Text.Encoding.UTF8.GetBytes(json), "j.GetSegmentStatus");
+        Assert.False(string.IsNullOrEmpty(e.Message), why);
+    }
+
+    [Fact]
+    public void A_JSON_value_the_message_refuses_is_a_SerializationException_not_its_constructor_exception()
+    {
+        // An annulled range whose upper bound is below its lower bound: AnnulledRange's constructor throws
+        // ArgumentOutOfRangeException, which the serializer turns into a SerializationException.
+        var json = "{\"Report\":{\"Pg\":0,\"Replica\":2,\"Epoch\":3,\"Scl\":50,\"MaxLsn\":60,\"Cpls\":[],\"Annulled\":[[1000,60,2]]," +
+                   "\"OpenedEpoch\":null,\"JoinTarget\":0}}";
+        var (e, _) = Refused(System.Text.Encoding.UTF8.GetBytes(json), "j.SegmentState");
+        Assert.IsType<ArgumentOutOfRangeException>(e.InnerException);
+    }
 }
