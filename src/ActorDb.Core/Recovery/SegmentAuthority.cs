@@ -102,13 +102,15 @@ public static class SegmentAuthority
 
     /// <summary>An <c>OpenEpoch(<paramref name="epoch"/>)</c>, with its truncation: taken only at the epoch the segment
     /// was fenced at, from the node that fenced it (see <see cref="Fence"/> for the parameters).</summary>
-    /// <returns>Accept, Stale (below the segment's epoch), or Refuse (out of range, not a writer node, not fenced at
+    /// <returns>Accept, Stale (below the segment's epoch, 0 and negatives included: the usual stale-epoch answer of an old
+    /// writer), or Refuse (above <see cref="Epochs.Max"/> or not positive, not a writer node, not fenced at
     /// <paramref name="epoch"/>, owner unknown after a restart, or fenced by another node).</returns>
     public static SegmentDecision Open(long epoch, long segmentEpoch, string? owner, string senderNode, Func<string?> nodeRefusal)
     {
-        if (EpochRefusal(epoch) is { } bad) return SegmentDecision.Refused("epoch-out-of-range", bad);
+        if (epoch > Epochs.Max) return SegmentDecision.Refused("epoch-out-of-range", EpochRefusal(epoch)!);
         if (nodeRefusal() is { } notWriter) return SegmentDecision.Refused("not-a-writer-node", notWriter);
-        if (epoch < segmentEpoch) return new(SegmentVerdict.Stale);
+        if (epoch < segmentEpoch) return new(SegmentVerdict.Stale);   // an old writer's: the usual stale-epoch answer
+        if (EpochRefusal(epoch) is { } bad) return SegmentDecision.Refused("epoch-out-of-range", bad);
         if (epoch > segmentEpoch)
             return SegmentDecision.Refused("not-fenced", $"the segment is in epoch {segmentEpoch}: epoch {epoch} must be fenced by the recovery that opens it first");
         if (owner is null)
@@ -128,10 +130,11 @@ public static class SegmentAuthority
     /// <returns>Accept, Stale, NotOpened (the writer must open the epoch there), or Refuse.</returns>
     public static SegmentDecision Redo(long epoch, long segmentEpoch, long openedEpoch, string? owner, string senderNode, Func<string?> nodeRefusal)
     {
-        if (EpochRefusal(epoch) is { } bad) return SegmentDecision.Refused("epoch-out-of-range", bad);
+        if (epoch > Epochs.Max) return SegmentDecision.Refused("epoch-out-of-range", EpochRefusal(epoch)!);
         var isOwner = owner is not null && owner == senderNode && epoch == openedEpoch;
         if (!isOwner && nodeRefusal() is { } notWriter) return SegmentDecision.Refused("not-a-writer-node", notWriter);
-        if (epoch < segmentEpoch) return new(SegmentVerdict.Stale);
+        if (epoch < segmentEpoch) return new(SegmentVerdict.Stale);   // an old writer's: the usual stale-epoch answer
+        if (EpochRefusal(epoch) is { } bad) return SegmentDecision.Refused("epoch-out-of-range", bad);
         if (epoch > openedEpoch) return new(SegmentVerdict.NotOpened);
         if (owner is not null && owner != senderNode)
             return SegmentDecision.Refused("not-the-writer", $"epoch {epoch} was opened by the writer on node {owner}");

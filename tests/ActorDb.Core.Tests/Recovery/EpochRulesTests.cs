@@ -160,6 +160,9 @@ public class EpochRulesTests
         Assert.Equal(SegmentVerdict.Accept, SegmentAuthority.Redo(5, 5, 5, null, Standby, Writer).Verdict);   // restarted: a writer node
         Assert.Equal("not-a-writer-node", SegmentAuthority.Redo(5, 5, 5, null, Client, NotWriter).Kind);
         Assert.Equal(SegmentVerdict.Stale, SegmentAuthority.Redo(4, 5, 4, Self, Self, Writer).Verdict);
+        Assert.Equal(SegmentVerdict.Stale, SegmentAuthority.Redo(0, 1, 1, Self, Self, Writer).Verdict);   // below: stale, as ever
+        Assert.Equal("epoch-out-of-range", SegmentAuthority.Redo(0, 0, 0, null, Self, Writer).Kind);      // a fresh segment
+        Assert.Equal(SegmentVerdict.Stale, SegmentAuthority.Redo(-3, 0, 0, null, Self, Writer).Verdict);   // below any epoch: changes nothing
         Assert.Equal(SegmentVerdict.NotOpened, SegmentAuthority.Redo(5, 5, 4, Self, Self, Writer).Verdict);
         Assert.Equal("epoch-out-of-range", SegmentAuthority.Redo(long.MaxValue, 5, 5, Self, Self, Writer).Kind);
     }
