@@ -17,7 +17,11 @@ namespace ActorDb.Tests.Scenarios;
 public class SegmentAuthorityTests(ITestOutputHelper output) : WriterScenarioBase(output)
 {
     /// <summary>The segment actor itself (behind the test router's relay), so that it sees the test's probe as the sender.</summary>
-    private Task<IActorRef> SegmentAsync(int replica) => Sys.ActorSelection($"/user/segments/pg-0-{replica}/segment").ResolveOne(Short);
+    private async Task<IActorRef> SegmentAsync(int replica)
+    {
+        await SegmentStatusAsync(replica);   // the router starts its segments on first use
+        return await Sys.ActorSelection($"/user/segments/pg-0-{replica}/segment").ResolveOne(Short);
+    }
 
     private byte[] MetaBytes(int replica) => File.ReadAllBytes(Path.Combine(SegmentActor.DirectoryOf(DataDir, Pg, replica), SegmentMetadata.FileName));
 
@@ -60,6 +64,30 @@ public class SegmentAuthorityTests(ITestOutputHelper output) : WriterScenarioBas
         Assert.Equal("one", (await ReadAsync(client2, 1))!.Fields["v"]);
         Assert.Equal("two", (await ReadAsync(client2, 2))!.Fields["v"]);
         await StopWriterAsync(writer2);
+    }
+
+    [Fact]
+    public async Task Repeated_refusals_of_one_kind_from_one_node_are_logged_once_and_each_is_answered()
+    {
+        var rogue = CreateTestProbe("rogue");
+        var segment = await SegmentAsync(2);
+        await EventFilter.Warning(contains: "refused a fence of epoch").ExpectOneAsync(async () =>
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                segment.Tell(new GetSegmentState(Pg, 2, long.MaxValue - i), rogue.Ref);
+                Assert.True((await rogue.ExpectMsgAsync<RedoRejected>(Short)).Refused);
+            }
+        });
+        // Another kind of refusal is another condition: logged once in its turn.
+        await EventFilter.Warning(contains: "refused an OpenEpoch of epoch 77").ExpectOneAsync(async () =>
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                segment.Tell(new OpenEpoch(Pg, 2, 77, Lsn.Zero, Lsn.Zero, Lsn.Zero), rogue.Ref);
+                Assert.True((await rogue.ExpectMsgAsync<RedoRejected>(Short)).Refused);
+            }
+        });
     }
 
     [Fact]
