@@ -141,6 +141,15 @@ public static class SegmentAuthority
         return new(SegmentVerdict.Accept);
     }
 
+    /// <summary>A page read at a read point (the reader's VDL): only writers read pages, and a read point moves the
+    /// segment's materialization up to it, which must never pass the real VDL (records above it may still be annulled),
+    /// so it is taken only from the epoch's owner or a <see cref="WriterRole"/> node.</summary>
+    /// <returns>Accept or Refuse.</returns>
+    public static SegmentDecision Read(string? owner, string senderNode, Func<string?> nodeRefusal) =>
+        owner is not null && owner == senderNode ? new(SegmentVerdict.Accept)
+        : nodeRefusal() is { } notWriter ? SegmentDecision.Refused("not-a-writer-node", notWriter)
+        : new(SegmentVerdict.Accept);
+
     /// <summary>The one wording of a refusal: names the segment (PG and replica), what was refused, its epoch, the sender
     /// and why; it is the <c>Reason</c> of the refusal the sender gets and of the log line.</summary>
     public static string Refusal(int pg, int replica, string what, long epoch, string sender, string why) =>

@@ -845,6 +845,13 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnReadPage(ReadPage read)
     {
+        var senderNode = SenderNode();
+        var decision = SegmentAuthority.Read(_epochOwner, senderNode, () => NodeRefusal(senderNode));
+        if (decision.Verdict == SegmentVerdict.Refuse)
+        {
+            Refuse($"a read of page {read.PageNo}", _meta.Epoch, senderNode, decision);
+            return;
+        }
         if (_durableScl < read.RequiredScl || _copy is not null)   // mid-copy the page store mixes two points in time
         {
             Sender.Tell(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl));

@@ -168,6 +168,15 @@ public class EpochRulesTests
     }
 
     [Fact]
+    public void Pages_are_read_only_by_the_owner_or_a_writer_node()
+    {
+        Assert.Equal(SegmentVerdict.Accept, SegmentAuthority.Read(Self, Self, NotWriter).Verdict);
+        Assert.Equal(SegmentVerdict.Accept, SegmentAuthority.Read(Self, Standby, Writer).Verdict);
+        Assert.Equal("not-a-writer-node", SegmentAuthority.Read(Self, Client, NotWriter).Kind);
+        Assert.Equal("not-a-writer-node", SegmentAuthority.Read(null, Client, NotWriter).Kind);
+    }
+
+    [Fact]
     public void A_refusal_names_segment_sender_and_epoch()
     {
         Assert.Equal("segment pg-3-4 (PG 3, replica 4) refused a fence of epoch 9 from akka.tcp://x@h:1/user/rogue: why",

@@ -93,6 +93,7 @@ public class ForeignSenderClusterTests
                                  (new GetSegmentState(0, r, epoch + 1), "a fence", epoch + 1),
                                  (new OpenEpoch(0, r, epoch, Lsn.Zero, new Lsn(1_000_000_000), Lsn.Zero), "an OpenEpoch", epoch),
                                  (new RedoBatch(0, r, epoch, [record], status.Vdl), "a redo batch", epoch),
+                                 (new ReadPage(0, r, 0, new Lsn(long.MaxValue), Lsn.Zero), "a read of page 0", epoch),
                              })
                     {
                         var refused = Assert.IsType<RedoRejected>(await region.Ask<object>(message, Short));
@@ -104,6 +105,10 @@ public class ForeignSenderClusterTests
                     // The overflow fence: refused for its epoch before anything else is looked at.
                     var overflow = Assert.IsType<RedoRejected>(await region.Ask<object>(new GetSegmentState(0, r, long.MaxValue), Short));
                     Assert.Contains($"epoch {long.MaxValue} is outside 1..{Epochs.Max}", overflow.Reason);
+                    // Records posing as a peer's catch-up answer (they chain onto the segment's SCL) are dropped: not from
+                    // a storage node. The status asked next, on the same link, comes after it.
+                    region.Tell(new PeerRedo(0, (r + 1) % 6, [record], null, record.Lsn));
+                    Assert.Equal(before.Single(x => x.Replica == r).MaxLsn, (await region.Ask<SegmentStatus>(new GetSegmentStatus(0, r), Short)).MaxLsn);
                 }
             }
 

@@ -187,7 +187,8 @@ public class SegmentAuthorityTests(ITestOutputHelper output) : WriterScenarioBas
         await BlackholeAsync(5, true);
         var (writer2, client2) = await StartWriterAsync("writer-2");
         var epoch = (await client2.GetStatusAsync()).Epoch;
-        var missed = await (await SegmentAsync(5)).Ask<SegmentStatus>(new GetSegmentStatus(Pg, 5), Short);   // past the blackhole
+        var segment5 = await Sys.ActorSelection("/user/segments/pg-0-5/segment").ResolveOne(Short);   // running since writer-1
+        var missed = await segment5.Ask<SegmentStatus>(new GetSegmentStatus(Pg, 5), Short);              // past the blackhole
         Assert.True(missed.Epoch < epoch, $"pg-0-5 is in epoch {missed.Epoch}");
         await BlackholeAsync(5, false);
 
