@@ -114,7 +114,7 @@ public static class RecoveryPlanner
         var vdl = best?.Lsn ?? Lsn.Zero;
         var tail = best?.PgTail.ToArray() ?? new Lsn[pgCount];
         // A brand-new volume (no epoch ever installed, nothing written anywhere) has no old writer to fence off.
-        var newEpoch = epoch ?? seenEpoch + 1;
+        var newEpoch = epoch ?? Epochs.Next(seenEpoch);
         // A brand-new volume (no epoch before this one, nothing written anywhere) has no old writer to fence off.
         var truncateTo = newEpoch == 1 && maxSeen == Lsn.Zero ? Lsn.Zero : Lsn.Max(vdl + lal, maxSeen);
         return new RecoveryPlan(newEpoch, vdl, vdl, truncateTo, tail);

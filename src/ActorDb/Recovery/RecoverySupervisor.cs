@@ -77,6 +77,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
     private readonly Dictionary<(int Pg, int Replica), SegmentReport> _reports = new();   // after the fence, at _fenceEpoch
     private long _fenceEpoch;                                                             // 0 until the probe decided it
     private readonly Dictionary<(int Pg, int Replica), OpenedSegment> _opened = new();
+    private readonly HashSet<(int Pg, int Replica)> _refusedBy = new();                   // segments that refused this recovery (logged once)
     private RecoveryPlan? _plan;
     private int _headerReplica;
     private DateTime? _headerSent;
@@ -148,6 +149,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
         _reports.Clear();
         _fenceEpoch = 0;
         _opened.Clear();
+        _refusedBy.Clear();
         _plan = null;
         _headerSent = null;
         _state = "recovering";
@@ -200,7 +202,13 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
                 else foreach (var (pg, r) in AllSegments().Where(s => !_reports.ContainsKey(s))) _segments.Tell(new GetSegmentState(pg, r, _fenceEpoch));
                 break;
             case InstallEpochPhase:
-                foreach (var s in AllSegments().Where(s => !_opened.ContainsKey(s))) _segments.Tell(OpenEpochFor(s.Pg, s.Replica));
+                // The fence again first: a segment that restarted since its fence no longer knows which node fenced it,
+                // and takes an OpenEpoch only from that node (SegmentAuthority.Open).
+                foreach (var s in AllSegments().Where(s => !_opened.ContainsKey(s)))
+                {
+                    _segments.Tell(new GetSegmentState(s.Pg, s.Replica, _fenceEpoch));
+                    _segments.Tell(OpenEpochFor(s.Pg, s.Replica));
+                }
                 break;
             case OpenVolumePhase:
                 if (_writer is null && _headerSent is { } sent && DateTime.UtcNow - sent > HeaderReadRetry)
@@ -270,9 +278,20 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
         if (_reports.Count == _pgCount * VolumeGeometry.SegmentsPerPg) PlanRecovery();
     }
 
+    /// <summary>Fences every segment at the epoch above the highest one probed (<see cref="Epochs.Next"/>, checked: a
+    /// segment reporting an epoch at the bound fails the recovery with that error instead of overflowing).</summary>
     private void Fence()
     {
-        _fenceEpoch = _probes.Values.Max(r => r.Epoch) + 1;
+        var highest = _probes.Values.MaxBy(r => r.Epoch)!;
+        try
+        {
+            _fenceEpoch = Epochs.Next(highest.Epoch);
+        }
+        catch (EpochOutOfRangeException e)
+        {
+            FailRecovery($"cannot fence: segment {EntityId(highest.Pg, highest.Replica)} reports epoch {highest.Epoch}: {e.Message}");
+            return;
+        }
         _running = _running!.WithEpoch(_fenceEpoch);
         foreach (var (pg, r) in AllSegments()) _segments.Tell(new GetSegmentState(pg, r, _fenceEpoch));
     }
@@ -331,7 +350,8 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
             EndAsFenced($"segment {EntityId(r.Pg, r.Replica)} is already in epoch {r.SegmentEpoch}, above this recovery's epoch {_plan.Epoch}: another recovery took the volume over");
             return;
         }
-        _log.Warning("Recovery epoch {Epoch}: segment {Segment} refused: {Reason}", _plan?.Epoch ?? 0, EntityId(r.Pg, r.Replica), r.Reason);
+        if (r.Refused && !_refusedBy.Add((r.Pg, r.Replica))) return;   // logged once per segment and recovery
+        _log.Warning("Recovery epoch {Epoch}: segment {Segment} refused: {Reason}", _plan?.Epoch ?? _fenceEpoch, EntityId(r.Pg, r.Replica), r.Reason);
     }
 
     /// <summary>Reads page 0 at VDL from a segment of PG 0 that installed the epoch and holds the PG's records up to

@@ -7,6 +7,7 @@ using ActorDb.Core.Recovery;
 using ActorDb.Core.Redo;
 using ActorDb.Core.Storage;
 using ActorDb.Metrics;
+using ActorDb.Recovery;
 using static ActorDb.Storage.SegmentProtocol;
 
 namespace ActorDb.Storage;
@@ -23,6 +24,12 @@ namespace ActorDb.Storage;
 /// <para>Metrics: each group commit's duration (<see cref="SegmentMetrics.FsyncDuration"/>) and bytes, and the page-store
 /// bytes of each checkpoint (<see cref="RedoMetrics.Bytes"/>); each acknowledgement carries its sync's duration, so the
 /// writer knows the fsync behind a commit's 4th acknowledgement.</para>
+/// <para>Trust: a fence, an <see cref="OpenEpoch"/> (and its truncation) and redo are taken only as
+/// <see cref="SegmentAuthority"/> allows: epochs in 1..<see cref="Epochs.Max"/>, from a <c>writer</c> node, an
+/// <see cref="OpenEpoch"/> only from the node that fenced the segment at its epoch, redo only from the node that opened it.
+/// Everything else gets a <see cref="RedoRejected"/> with <c>Refused</c> set, naming sender, PG, replica and epoch, and
+/// changes nothing; each kind of refusal from one node is logged when it starts, every
+/// <see cref="RefusalSummaryEvery"/> with its count, and when it ends.</para>
 /// </summary>
 public sealed class SegmentActor : ReceiveActor, IWithTimers
 {
@@ -43,6 +50,10 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         DateTime StartedUtc, DateTime LastProgressUtc, long Pages, long Bytes);
     /// <summary>A page copy whose peer has not answered for this long is abandoned (the next catch-up round starts over).</summary>
     private static readonly TimeSpan CopyStallTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>A refusal condition still occurring is summarised (with its count) this often.</summary>
+    private static readonly TimeSpan RefusalSummaryEvery = TimeSpan.FromSeconds(30);
+    /// <summary>A refusal condition with no occurrence for this long has ended (logged once).</summary>
+    private static readonly TimeSpan RefusalEndAfter = TimeSpan.FromSeconds(30);
 
     private readonly int _pg;
     private readonly int _replica;
@@ -93,6 +104,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private long _copySessions;
     private CatchUpProgress? _catchUp;          // a catch-up in progress, for pg show and the start/finish log lines
     private Lsn _joinHint;                      // the PG's state as the writer's batches show it before the first open
+    private readonly string _selfNode;          // this node's address (a local sender's node)
+    private string? _epochOwner;                // the node that fenced (and opens, and writes) _meta.Epoch; null after a restart
+    private readonly RepeatedConditions _refusals = new(RefusalSummaryEvery, RefusalEndAfter);
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
@@ -128,6 +142,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _replica = replica;
         _settings = settings;
         _dir = DirectoryOf(settings.DataDir, pg, replica);
+        _selfNode = ClusterMembershipSnapshot.SelfAddress(Context.System);
         var metrics = ActorDbMetrics.For(Context.System);
         _metrics = metrics.Segment;
         _redoMetrics = metrics.Redo;
@@ -235,12 +250,19 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnBatch(RedoBatch batch)
     {
-        if (batch.Epoch < _meta.Epoch)
+        var senderNode = SenderNode();
+        var decision = SegmentAuthority.Redo(batch.Epoch, _meta.Epoch, _meta.OpenedEpoch, _epochOwner, senderNode, () => NodeRefusal(senderNode));
+        if (decision.Verdict == SegmentVerdict.Refuse)
+        {
+            Refuse("a redo batch", batch.Epoch, senderNode, decision);
+            return;
+        }
+        if (decision.Verdict == SegmentVerdict.Stale)
         {
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {batch.Epoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true));
             return;
         }
-        if (batch.Epoch > _meta.OpenedEpoch)
+        if (decision.Verdict == SegmentVerdict.NotOpened)
         {
             // Not opened in this epoch yet (down during the recovery, or fenced but not yet truncated): the writer answers
             // with OpenEpoch, whose truncation must come before any record of the epoch.
@@ -256,6 +278,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, _failure ?? "segment is stopping", StaleEpoch: false));
             return;
         }
+        _epochOwner ??= senderNode;   // restarted since the open: the first writer node that sends redo of it
         _writer = Sender;
         _writerEpoch = batch.Epoch;
         var appended = 0;
@@ -317,6 +340,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     /// </summary>
     private void OnCatchUpTick()
     {
+        LogRefusalSummaries();
         if (_copy is { } copy && DateTime.UtcNow - copy.LastProgressUtc > CopyStallTimeout)
             AbortCopy($"peer pg-{_pg}-{copy.Peer} did not answer for {CopyStallTimeout.TotalSeconds:0} s");
         var stuck = _scl.Scl < CatchUpTarget && _scl.Scl == _sclAtLastTick;
@@ -389,6 +413,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnPeerRedo(PeerRedo p)
     {
+        if (!FromStorageNode("peer records")) return;
         _fetchSentAt = DateTime.MinValue;
         if (p.CopyPagesAt > 0 && new Lsn(p.CopyPagesAt) > _scl.Scl)
         {
@@ -495,6 +520,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     /// install the copy after the last.</summary>
     private void OnPeerPages(PeerPages p)
     {
+        if (!FromStorageNode("peer pages")) return;
         if (_copy is not { } copy || p.Session != copy.Session || p.FromReplica != copy.Peer || p.FromPageNo != copy.NextPageNo) return;   // an abandoned copy's answer
         if (p.Unavailable is not null)
         {
@@ -689,18 +715,84 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnGetState(GetSegmentState get)
     {
-        if (get.FenceEpoch > _meta.Epoch)
+        if (get.FenceEpoch != 0)
         {
-            _meta = _meta.WithFence(get.FenceEpoch);
-            _meta.Save(_dir, _settings.Segment.Fsync);
-            _log.Info("Segment {Segment} (PG {Pg}) fenced at epoch {Epoch}: SCL {Scl}; older epochs are refused", EntityId(_pg, _replica), _pg, get.FenceEpoch, _durableScl);
+            var senderNode = SenderNode();
+            var decision = SegmentAuthority.Fence(get.FenceEpoch, _meta.Epoch, _epochOwner, senderNode, () => NodeRefusal(senderNode));
+            if (decision.Verdict == SegmentVerdict.Refuse)
+            {
+                Refuse("a fence", get.FenceEpoch, senderNode, decision);
+                return;
+            }
+            if (decision.Verdict == SegmentVerdict.Accept && get.FenceEpoch > _meta.Epoch)
+            {
+                var fenced = _meta.WithFence(get.FenceEpoch);
+                fenced.Save(_dir, _settings.Segment.Fsync);
+                _meta = fenced;
+                _epochOwner = senderNode;
+                _log.Info("Segment {Segment} (PG {Pg}) fenced at epoch {Epoch} by node {Node}: SCL {Scl}; older epochs are refused",
+                    new object[] { EntityId(_pg, _replica), _pg, get.FenceEpoch, senderNode, _durableScl });
+            }
+            else if (decision.Verdict == SegmentVerdict.Accept && _epochOwner is null)
+            {
+                _epochOwner = senderNode;
+                _log.Info("Segment {Segment} (PG {Pg}) fenced again at its epoch {Epoch} by node {Node} (the owner of the epoch was not known since a restart)",
+                    EntityId(_pg, _replica), _pg, get.FenceEpoch, senderNode);
+            }
         }
         Sender.Tell(new SegmentState(Report()));
     }
 
+    /// <summary>The node the current message's sender is on (this node for a local actor).</summary>
+    private string SenderNode() => ClusterMembershipSnapshot.NodeOf(Sender, _selfNode);
+
+    /// <summary>Why <paramref name="senderNode"/> may not act as a writer now (cluster membership and roles), or null.</summary>
+    private string? NodeRefusal(string senderNode) => SegmentAuthority.NodeRefusal(senderNode, ClusterMembershipSnapshot.Of(Context.System));
+
+    /// <summary>Answers a refused request (<paramref name="what"/> of <paramref name="epoch"/>) and logs the condition once
+    /// when it starts; <see cref="LogRefusalSummaries"/> summarises and ends it.</summary>
+    private void Refuse(string what, long epoch, string senderNode, SegmentDecision decision)
+    {
+        var reason = SegmentAuthority.Refusal(_pg, _replica, what, epoch, Sender.Path.ToString(), decision.Refusal!);
+        if (_refusals.Occurred($"{decision.Kind} from node {senderNode}", DateTime.UtcNow))
+            _log.Warning("{Reason}; nothing was changed (repeats are summarised every {Seconds} s)", reason, (int)RefusalSummaryEvery.TotalSeconds);
+        Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, reason, StaleEpoch: false, Refused: true));
+    }
+
+    /// <summary>Records and pages from peers are taken only from <c>storage</c> nodes (a peer is a segment); others are
+    /// dropped (they are answers: nothing is sent back) and logged once per condition.</summary>
+    private bool FromStorageNode(string what)
+    {
+        var senderNode = SenderNode();
+        if (SegmentAuthority.NodeRefusal(senderNode, ClusterMembershipSnapshot.Of(Context.System), SegmentAuthority.StorageRole) is not { } why) return true;
+        if (_refusals.Occurred($"{what} from node {senderNode}", DateTime.UtcNow))
+            _log.Warning("{Reason}; dropped (repeats are summarised every {Seconds} s)",
+                SegmentAuthority.Refusal(_pg, _replica, what, _meta.Epoch, Sender.Path.ToString(), why), (int)RefusalSummaryEvery.TotalSeconds);
+        return false;
+    }
+
+    private void LogRefusalSummaries()
+    {
+        if (_refusals.Count == 0) return;
+        foreach (var (key, count, ended) in _refusals.Due(DateTime.UtcNow))
+        {
+            if (ended)
+                _log.Info("Segment {Segment} (PG {Pg}): refusals ({Condition}) ended: {Count} in all", EntityId(_pg, _replica), _pg, key, count);
+            else
+                _log.Warning("Segment {Segment} (PG {Pg}): still refusing ({Condition}): {Count} more since the last line", EntityId(_pg, _replica), _pg, key, count);
+        }
+    }
+
     private void OnOpenEpoch(OpenEpoch open)
     {
-        if (open.Epoch < _meta.Epoch)
+        var senderNode = SenderNode();
+        var decision = SegmentAuthority.Open(open.Epoch, _meta.Epoch, _epochOwner, senderNode, () => NodeRefusal(senderNode));
+        if (decision.Verdict == SegmentVerdict.Refuse)
+        {
+            Refuse("an OpenEpoch", open.Epoch, senderNode, decision);
+            return;
+        }
+        if (decision.Verdict == SegmentVerdict.Stale)
         {
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {open.Epoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true));
             return;
@@ -753,6 +845,13 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnReadPage(ReadPage read)
     {
+        var senderNode = SenderNode();
+        var decision = SegmentAuthority.Read(_epochOwner, senderNode, () => NodeRefusal(senderNode));
+        if (decision.Verdict == SegmentVerdict.Refuse)
+        {
+            Refuse($"a read of page {read.PageNo}", _meta.Epoch, senderNode, decision);
+            return;
+        }
         if (_durableScl < read.RequiredScl || _copy is not null)   // mid-copy the page store mixes two points in time
         {
             Sender.Tell(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl));

@@ -29,7 +29,8 @@ public static class SegmentProtocol
         return (pg, r);
     }
 
-    /// <summary>Redo records for one segment, in LSN order; <paramref name="WriterVdl"/> lets the segment materialize up to it.</summary>
+    /// <summary>Redo records for one segment, in LSN order; <paramref name="WriterVdl"/> lets the segment materialize up to it.
+    /// Taken only in the epoch the segment opened, from the node that opened it (<see cref="SegmentAuthority.Redo"/>).</summary>
     public sealed record RedoBatch(int Pg, int Replica, long Epoch, RedoRecord[] Records, Lsn WriterVdl) : ISegmentMessage;
 
     /// <summary>The segment holds (fsynced) every record of its PG up to <paramref name="Scl"/>; <paramref name="SyncMicros"/>
@@ -37,13 +38,21 @@ public static class SegmentProtocol
     public sealed record RedoAck(int Pg, int Replica, long Epoch, Lsn Scl, long SyncMicros = 0);
 
     /// <summary>The segment refused a request: <paramref name="SegmentEpoch"/> is newer than the sender's (stale epoch), or
-    /// the segment failed (<paramref name="Reason"/> says why: e.g. a full disk).</summary>
-    public sealed record RedoRejected(int Pg, int Replica, long SegmentEpoch, string Reason, bool StaleEpoch);
+    /// the segment failed (<paramref name="Reason"/> says why: e.g. a full disk), or (<paramref name="Refused"/>) the sender
+    /// may not do it: an epoch outside 1..<see cref="Epochs.Max"/>, a sender not on a <c>writer</c> node, an
+    /// <see cref="OpenEpoch"/> not preceded by its sender's fence, redo from a node other than the one that opened the epoch
+    /// (<see cref="SegmentAuthority"/>). A refusal names the segment, the sender and the epoch in <paramref name="Reason"/>;
+    /// nothing was changed or persisted, and sending it again is refused again.</summary>
+    public sealed record RedoRejected(int Pg, int Replica, long SegmentEpoch, string Reason, bool StaleEpoch, bool Refused = false);
 
     /// <summary>Asks the segment for its <see cref="SegmentReport"/> (recovery's read quorum). With
     /// <paramref name="FenceEpoch"/> above the segment's epoch, the segment first installs it durably as a fence (it refuses
     /// every older epoch from then on, including acknowledgements of records still being synced) and reports its state after
-    /// the fence; it takes redo of the new epoch only after <see cref="OpenEpoch"/> (design.md, Recovery steps 2-4).</summary>
+    /// the fence; it takes redo of the new epoch only after <see cref="OpenEpoch"/> (design.md, Recovery steps 2-4). The
+    /// sender's node then owns the epoch on this segment (<see cref="SegmentAuthority.Fence"/>): a fence is taken only from a
+    /// <c>writer</c> node and only at an epoch in 1..<see cref="Epochs.Max"/> (0: no fence); a fence at the segment's own
+    /// epoch is taken from its owner again (or, after a restart that lost the owner, makes the sender the owner). Otherwise
+    /// the answer is a <see cref="RedoRejected"/> with <c>Refused</c> set.</summary>
     public sealed record GetSegmentState(int Pg, int Replica, long FenceEpoch = 0) : ISegmentMessage;
 
     /// <summary>Reply to <see cref="GetSegmentState"/>.</summary>
@@ -51,7 +60,8 @@ public static class SegmentProtocol
 
     /// <summary>Installs epoch <paramref name="Epoch"/>: from now on older epochs are refused; the range
     /// (<paramref name="Vdl"/>, <paramref name="TruncateTo"/>] is annulled durably; <paramref name="PgTail"/> is the PG's
-    /// latest record at or below VDL.</summary>
+    /// latest record at or below VDL. Taken only at the epoch the segment was fenced at, from the node that fenced it
+    /// (<see cref="SegmentAuthority.Open"/>): whoever sends it sends its fence (<see cref="GetSegmentState"/>) first.</summary>
     public sealed record OpenEpoch(int Pg, int Replica, long Epoch, Lsn Vdl, Lsn TruncateTo, Lsn PgTail) : ISegmentMessage;
 
     /// <summary>Reply to <see cref="OpenEpoch"/>: installed, with the segment's SCL afterwards.</summary>

@@ -87,6 +87,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly DateTime[] _quorumProgress;
     private readonly Dictionary<(int Pg, int Replica), IActorRef> _segmentRefs = new();
     private readonly HashSet<(int Pg, int Replica)> _behind = new();   // reported once: lacks records no outbox holds
+    private readonly HashSet<(int Pg, int Replica)> _refused = new();  // logged once: the segment refuses this writer (until it opens)
     private long _batches;
     private long _bytesShipped;
     private string _state = "opening";
@@ -257,9 +258,11 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         Receive<GetTable>(g => Sender.Tell(new TableReply(_engine.GetTable(g.Name), null)));
         Receive<RedoAck>(OnRedoAck);
         Receive<RedoRejected>(OnRejected);
+        Receive<SegmentState>(_ => { });   // the answer to a fence sent before an OpenEpoch (OnRejected)
         Receive<EpochOpened>(e =>
         {
             if (e.Epoch != _engine.Epoch) return;
+            _refused.Remove((e.Pg, e.Replica));
             _opened.Add((e.Pg, e.Replica));
             SeedScl(e.Pg, e.Replica, e.Scl);
             OnRedoAck(new RedoAck(e.Pg, e.Replica, e.Epoch, e.Scl));
@@ -533,6 +536,14 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
     private void OnRejected(RedoRejected r)
     {
+        if (r.Refused)
+        {
+            // The segment does not take this writer's node as its epoch's writer (SegmentAuthority): not a writer node, or
+            // another node fenced it at this epoch. Re-sending cannot help; a newer epoch or a fix of the roles must.
+            if (_refused.Add((r.Pg, r.Replica)))
+                _log.Error("Segment {Segment} (PG {Pg}) refuses this writer in epoch {Epoch}: {Reason}", EntityId(r.Pg, r.Replica), r.Pg, _engine.Epoch, r.Reason);
+            return;
+        }
         if (r.StaleEpoch && r.SegmentEpoch > _engine.Epoch)
         {
             BecomeFenced(r);
@@ -540,8 +551,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         }
         if (r.SegmentEpoch < _plan.Epoch)
         {
-            // The segment missed the epoch change (it was down): install it, then the resend path fills it in.
+            // The segment missed the epoch change (it was down, or restarted and lost who fenced it): fence it at this epoch
+            // (a segment takes an OpenEpoch only from the node that fenced it), install it, then the resend path fills it in.
             _opened.Remove((r.Pg, r.Replica));
+            _segments.Tell(new GetSegmentState(r.Pg, r.Replica, _plan.Epoch));
             _segments.Tell(new OpenEpoch(r.Pg, r.Replica, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[r.Pg]));
             return;
         }

@@ -16,14 +16,17 @@ public class SegmentEpochTests(ITestOutputHelper output) : WriterScenarioBase(ou
     public async Task Records_annulled_by_a_new_epoch_are_never_acknowledged_in_it_even_when_their_fsync_was_in_flight()
     {
         var writer = CreateTestProbe();
+        Router.Tell(new GetSegmentState(Pg, 1, FenceEpoch: 1), writer.Ref);   // a segment opens only the epoch its sender fenced
+        await writer.ExpectMsgAsync<SegmentState>(Short);
         Router.Tell(new OpenEpoch(Pg, 1, 1, Lsn.Zero, Lsn.Zero, Lsn.Zero), writer.Ref);
         Assert.Equal(new EpochOpened(Pg, 1, 1, Lsn.Zero), await writer.ExpectMsgAsync<EpochOpened>(Short));
 
-        // The old writer's batch and the new writer's epoch (annulling (0, 1000]) arrive back to back (told straight to
+        // The old writer's batch and the new writer's fence and epoch (annulling (0, 1000]) arrive back to back (told straight to
         // the segment, so both are in its mailbox before it takes the first): the batch's fsync is still running, or its
         // completion not yet processed, when the epoch is installed.
         var segment = await Sys.ActorSelection("/user/segments/pg-0-1/segment").ResolveOne(Short);
         segment.Tell(new RedoBatch(Pg, 1, 1, [Record(1, 0, 1), Record(2, 1, 1), Record(3, 2, 1)], Lsn.Zero), writer.Ref);
+        segment.Tell(new GetSegmentState(Pg, 1, FenceEpoch: 2), writer.Ref);
         segment.Tell(new OpenEpoch(Pg, 1, 2, Lsn.Zero, new Lsn(1000), Lsn.Zero), writer.Ref);
 
         var replies = new List<object>();
@@ -43,6 +46,8 @@ public class SegmentEpochTests(ITestOutputHelper output) : WriterScenarioBase(ou
     public async Task After_a_fence_the_old_writer_gets_a_stale_epoch_answer_not_an_ack_for_records_whose_fsync_was_in_flight()
     {
         var writer = CreateTestProbe();
+        Router.Tell(new GetSegmentState(Pg, 1, FenceEpoch: 1), writer.Ref);   // a segment opens only the epoch its sender fenced
+        await writer.ExpectMsgAsync<SegmentState>(Short);
         Router.Tell(new OpenEpoch(Pg, 1, 1, Lsn.Zero, Lsn.Zero, Lsn.Zero), writer.Ref);
         await writer.ExpectMsgAsync<EpochOpened>(Short);
 
