@@ -16,11 +16,15 @@
 #                (time from the kill to the first commit on the new writer, median); and the catch-up rate of a storage
 #                node whose data directory was deleted. Logs and data under $TMPDIR/actordb-cluster-bench-*. -NoSysbench
 #                skips the sysbench runs; -Seconds N sets their length (default 30); -Failovers 0 stops after them.
+#                -Loads 16,64 the thread counts, -NoEmbedded skips the embedded runs, -NoCatchUp the catch-up. Every process
+#                links over mutual TLS with certificates `actordb certs` makes in the run's folder; -Insecure runs the same
+#                cluster over plain TCP (actordb.security.insecure = on), to measure what TLS costs.
 #   cluster-soak - the process-level cluster tests (tests/ActorDb.Tests/Cluster/ClusterFailoverTests: AZ loss, stall and
 #                return, writer kill -9, clean hand-over, frozen writer; each checks every acknowledged write) -Cycles
 #                times (default 5 here), one summary line per cycle.
 param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
-      [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench)
+      [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench, [int[]]$Loads = @(16, 64),
+      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 switch ($Target) {
@@ -118,7 +122,17 @@ switch ($Target) {
     New-Item -ItemType Directory -Path $root | Out-Null
     $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0); $listener.Start(); $port = $listener.LocalEndpoint.Port; $listener.Stop()
     $system = 'actordb-bench'
-    $seed = "akka.tcp://$system@127.0.0.1:$port"
+    $seed = if ($Insecure) { "akka.tcp://$system@127.0.0.1:$port" } else { "akka.ssl.tcp://$system@127.0.0.1:$port" }
+    # Mutual TLS (the default): a CA and one certificate folder per process name, made by `actordb certs`.
+    $certs = Join-Path $root 'certs'
+    if (-not $Insecure) {
+      & dotnet $cli certs --out $certs --nodes 'lighthouse,s0,s1,s2,s3,s4,s5,w1,w2,client' | Out-Null
+      if ($LASTEXITCODE -ne 0) { throw "cluster-bench: actordb certs failed" }
+    }
+    # The TLS environment of process $name (or plain TCP with -Insecure).
+    function Tls-Env([string]$name) {
+      if ($Insecure) { return @{ ACTORDB__SECURITY__INSECURE = 'on' } } else { return @{ ACTORDB__SECURITY__TLS_DIR = (Join-Path $certs $name) } }
+    }
     $procs = [Collections.Generic.List[object]]::new()
     # Every process writes its stdout and stderr to $root/<name>.log; the script waits on lines in those files.
     function Start-Proc([string]$name, [string]$dll, [hashtable]$envs, [string[]]$argv) {
@@ -126,6 +140,9 @@ switch ($Target) {
       $psi.ArgumentList.Add($dll); foreach ($a in $argv) { $psi.ArgumentList.Add($a) }
       $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
       $psi.Environment['DOTNET_gcServer'] = '0'   # ten processes on this machine's cores
+      $tlsName = if ($name -match '^(lighthouse|s\d|w\d)') { $Matches[1] } else { 'client' }
+      $tls = Tls-Env $tlsName
+      foreach ($k in $tls.Keys) { $psi.Environment[$k] = $tls[$k] }
       foreach ($k in $envs.Keys) { $psi.Environment[$k] = $envs[$k] }
       $p = [Diagnostics.Process]::Start($psi)
       # Unbuffered (buffer size 1): a line is in the file as soon as the process wrote it.
@@ -183,13 +200,17 @@ switch ($Target) {
       $null = Wait-Line 'w2' '^actordb-node: serving'
 
       # sysbench-write-only through the cluster, then on the embedded default (cluster idle but up).
-      $loads = if ($NoSysbench) { @() } else { @(16, 64) }
+      $loads = if ($NoSysbench) { @() } else { $Loads }
+      $loaded = $false
       foreach ($t in $loads) {
         $name = "sysbench-cluster-$t"
         $argv = @('bench', '--workload', 'sysbench-write-only', '--threads', "$t", '-p', "maxexecutiontime=$Seconds", '-p', 'operationcount=100000000', '--seeds', $seed)
-        if ($t -ne 16) { $argv += '--skip-load' }
+        if ($loaded) { $argv += '--skip-load' }
+        $loaded = $true
         Run-Sysbench $name $argv
       }
+      Write-Host ("cluster-bench: links " + $(if ($Insecure) { 'plain TCP (actordb.security.insecure = on)' } else { 'mutual TLS' }))
+      if ($NoEmbedded) { $loads = @() }
       foreach ($t in $loads) {
         $name = "sysbench-embedded-$t"
         Run-Sysbench $name @('bench', '--workload', 'sysbench-write-only', '--threads', "$t", '-p', "maxexecutiontime=$Seconds", '-p', 'operationcount=100000000', '--data-dir', (Join-Path $root "embedded-$t"))
@@ -230,6 +251,7 @@ switch ($Target) {
       $median = ($times | Sort-Object)[[int][Math]::Floor($times.Count / 2)]
       Write-Host "failover (kill -9 of the writer to the first commit on the new writer): median $median ms of $($times.Count): $($times -join ', ') ms"
 
+      if ($NoCatchUp) { exit 0 }
       # Catch-up: a storage node loses its disk and comes back empty; its segment copies pages and records from peers.
       Kill9 $storage[5]
       Remove-Item -Recurse -Force (Join-Path $root 's5')

@@ -144,6 +144,8 @@ public static class ActorDbHostingExtensions
                 CustomValidator = tls.Validate,
             },
         });
+        if (tls is not null)
+            builder.AddSetup(new Akka.Event.LogFilterSetup([new Security.HandshakeLogFilter()]));
         if (cluster.InsecureCluster)
             builder.AddStartup((system, _) => system.Log.Warning(
                 "ActorDb: actordb.security.insecure = on: this process links to its cluster over plain TCP, without authentication " +
