@@ -188,5 +188,5 @@ public class LighthouseTests(ITestOutputHelper output)
     private static string CommandTarget(string line) => line.Split(' ')[4];
 
     /// <summary>The admin token file from a line <c>...: command host on 127.0.0.1:PORT (actordb 127.0.0.1:PORT --token-file FILE)</c>.</summary>
-    private static string TokenFile(string line) => line.Split(' ')[7].TrimEnd(')');
+    private static string TokenFile(string line) => line.Split(' ')[^1].TrimEnd(')');
 }
