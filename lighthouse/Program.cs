@@ -45,9 +45,11 @@ try
     if (!cluster.Seeds.Contains(cluster.SelfAddress))   // Lighthouse's convention: a seed is in its own seed list
         cluster = cluster with { Seeds = [cluster.SelfAddress, .. cluster.Seeds] };
     // The command host (`actordb HOST:PORT cluster show`), on by default as in actordb-node; actordb.cmd.* or
-    // ACTORDB__CMD__ENABLED / ACTORDB__CMD__PORT change it. Bound once here so a port in use is one line.
+    // ACTORDB__CMD__ENABLED / ACTORDB__CMD__PORT change it. Checked once here so a port in use is one line.
     var cmd = ActorDb.ActorDbSettings.Create(config.WithFallback(ConfigurationFactory.ParseString("actordb.cmd.enabled = on"))).Cmd;
-    if (cmd.Enabled && cmd.Port > 0) ActorDb.Commands.CommandHost.Listen(cmd).Stop();
+    // Its tokens are in actordb.data-dir (ACTORDB_DATA_DIR), which holds nothing else on a lighthouse, unless
+    // actordb.cmd.admin-token-file / read-token-file name files (a mounted secret).
+    if (cmd.Enabled) ActorDb.Commands.CommandHost.CheckCanStart(cmd);
 
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
     builder.Logging.ClearProviders();
@@ -65,7 +67,7 @@ try
     var system = host.Services.GetRequiredService<ActorSystem>();
     Console.WriteLine($"lighthouse: started {Cluster.Get(system).SelfAddress} seeds {string.Join(",", cluster.Seeds)}");
     if (await ActorDb.Commands.CommandHost.GetEndpointAsync(system) is { } endpoint)
-        Console.WriteLine($"lighthouse: command host on {endpoint} (actordb {endpoint})");
+        Console.WriteLine($"lighthouse: command host on {endpoint} ({endpoint.ClientCommand})");
 
     var stop = new TaskCompletionSource();
     Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };

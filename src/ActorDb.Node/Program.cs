@@ -63,7 +63,7 @@ try
         var mode = node.IsEmbedded ? "embedded" : $"seeds {string.Join(",", node.Cluster.Seeds)}";
         Console.WriteLine($"actordb-node: started {cluster.SelfAddress} roles [{string.Join(",", node.Cluster.Roles)}] ({mode})");
         if (await ActorDb.Commands.CommandHost.GetEndpointAsync(system) is { } cmd)
-            Console.WriteLine($"actordb-node: command host on {cmd} (actordb {cmd})");
+            Console.WriteLine($"actordb-node: command host on {cmd} ({cmd.ClientCommand})");
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"actordb-node: member Up {cluster.SelfAddress}"));
         if (served is not null)
             Console.WriteLine(node.Storage

@@ -52,7 +52,15 @@ public sealed record MetricsSettings(int PrometheusPort, string PrometheusHost)
 /// <param name="Enabled">Whether the node listens for <c>actordb HOST:PORT</c> clients.</param>
 /// <param name="Host">The address it binds (loopback by default).</param>
 /// <param name="Port">The TCP port; 0 picks a free one.</param>
-public sealed record CommandHostSettings(bool Enabled, string Host, int Port);
+/// <param name="AdminTokenFile">The file holding the admin token (full path; created at start when missing).</param>
+/// <param name="ReadTokenFile">The file holding the read token (full path; created at start when missing).</param>
+/// <param name="MaxLineBytes">The longest request line, in bytes.</param>
+/// <param name="MaxPendingOutputBytes">Output queued for one client, in bytes, over which it is disconnected.</param>
+/// <param name="AuthTimeout">How long a new connection may take to send its token.</param>
+/// <param name="IdleTimeout">How long a connection may go without a request while no command runs.</param>
+/// <param name="MaxConnections">Connections served at once.</param>
+public sealed record CommandHostSettings(bool Enabled, string Host, int Port, string AdminTokenFile, string ReadTokenFile,
+    int MaxLineBytes, long MaxPendingOutputBytes, TimeSpan AuthTimeout, TimeSpan IdleTimeout, int MaxConnections);
 
 /// <summary>
 /// ActorDb's settings, read from the <c>actordb</c> HOCON section (defaults in the embedded <c>reference.conf</c>).
@@ -132,8 +140,14 @@ public sealed record ActorDbSettings(
         }
 
         var positive = (TimeSpan t) => t > TimeSpan.Zero;
+        var dataDir = Read("data-dir", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v), "must name a directory");
+        string TokenFile(string key, string inDataDir)   // "": the file in the data directory
+        {
+            var file = Read(key, k => c.GetString(k) ?? "");
+            return Path.GetFullPath(file.Length == 0 ? Path.Combine(dataDir, inDataDir) : file);
+        }
         return new ActorDbSettings(
-            Read("data-dir", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v), "must name a directory"),
+            dataDir,
             geometry,
             new WriterSettings(
                 Read("writer.buffer-cache-pages", k => c.GetInt(k), v => v >= 16, "must be at least 16"),
@@ -161,7 +175,14 @@ public sealed record ActorDbSettings(
             new CommandHostSettings(
                 Read("cmd.enabled", k => c.GetBoolean(k)),
                 Read("cmd.host", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v), "must name an address"),
-                Read("cmd.port", k => c.GetInt(k), v => v is >= 0 and <= 65535, "must be 0..65535 (0 picks a free port)")))
+                Read("cmd.port", k => c.GetInt(k), v => v is >= 0 and <= 65535, "must be 0..65535 (0 picks a free port)"),
+                TokenFile("cmd.admin-token-file", "cmd-admin.token"),
+                TokenFile("cmd.read-token-file", "cmd-read.token"),
+                (int)Read("cmd.max-line-bytes", k => c.GetByteSize(k) ?? -1, v => v is >= 256 and <= 16 << 20, "must be 256 B..16 MiB"),
+                Read("cmd.max-pending-output-bytes", k => c.GetByteSize(k) ?? -1, v => v is >= 64 << 10 and <= 1L << 30, "must be 64 KiB..1 GiB"),
+                Read("cmd.auth-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
+                Read("cmd.idle-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
+                Read("cmd.max-connections", k => c.GetInt(k), v => v is >= 1 and <= 100_000, "must be 1..100000")))
         {
             Metrics = new MetricsSettings(
                 Read("metrics.prometheus-port", k => c.GetInt(k), v => v is >= 0 and <= 65535, "must be 0 (off) or a TCP port, 1..65535"),

@@ -41,7 +41,12 @@ public class SettingsTests
     [Fact]
     public void The_command_host_is_off_on_loopback_9110_by_default_and_its_port_is_checked()
     {
-        Assert.Equal(new CommandHostSettings(false, "127.0.0.1", 9110), Create("").Cmd);
+        var data = Path.GetFullPath("actordb-data");
+        Assert.Equal(new CommandHostSettings(false, "127.0.0.1", 9110, Path.Combine(data, "cmd-admin.token"), Path.Combine(data, "cmd-read.token"),
+            64 << 10, 1 << 20, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(5), 64), Create("").Cmd);
+        Assert.Equal("/run/secrets/admin", Create("actordb.cmd.admin-token-file = \"/run/secrets/admin\"").Cmd.AdminTokenFile);
+        Assert.Contains("actordb.cmd.max-line-bytes = 100", Assert.Throws<ConfigurationException>(() => Create("actordb.cmd.max-line-bytes = 100")).Message);
+        Assert.Contains("actordb.cmd.max-connections = 0", Assert.Throws<ConfigurationException>(() => Create("actordb.cmd.max-connections = 0")).Message);
         Assert.Equal(0, Create("actordb.cmd { enabled = on, port = 0 }").Cmd.Port);
         Assert.Contains("actordb.cmd.port = 70000", Assert.Throws<ConfigurationException>(() => Create("actordb.cmd.port = 70000")).Message);
         Assert.Contains("actordb.cmd.hots", Assert.Throws<ConfigurationException>(() => Create("actordb.cmd.hots = x")).Message);

@@ -55,6 +55,15 @@ internal sealed class CommandClient : IAsyncDisposable
         catch (FormatException e) { throw new IOException($"the node sent something else than a command response ({e.Message})", e); }
     }
 
+    /// <summary>Authenticates the connection with <paramref name="token"/> (the node's admin or read token): the first
+    /// request on a connection.</summary>
+    /// <exception cref="IOException">the node refused the token (the message is its one line) or closed the connection.</exception>
+    public async Task AuthenticateAsync(string token, CancellationToken ct)
+    {
+        await SendAsync(CommandRequest.Auth(token), ct);
+        if (await ReceiveAsync(ct) is CommandEnd { Exit: not 0 } end) throw new IOException(end.Error ?? "the node refused the token");
+    }
+
     /// <summary>The palettes the host serves.</summary>
     public async Task<CommandPalettes> DescribeAsync(CancellationToken ct)
     {

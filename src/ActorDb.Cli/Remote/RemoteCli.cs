@@ -3,15 +3,18 @@ using ActorDb.Core.Commands;
 namespace ActorDb.Cli.Remote;
 
 /// <summary>
-/// <c>actordb HOST:PORT [command...] [--json]</c>: the operator's client of a node's command host, in the style of
-/// Petabridge.Cmd's <c>pbm</c>. With a command it runs it and exits with the command's status (0 done, 1 failed,
+/// <c>actordb HOST:PORT [--token-file FILE] [command...] [--json]</c>: the operator's client of a node's command host, in
+/// the style of Petabridge.Cmd's <c>pbm</c>. It authenticates with the token in <c>--token-file</c>, else in the file
+/// named by <c>ACTORDB_CMD_TOKEN_FILE</c>, else the token in <c>ACTORDB_CMD_TOKEN</c> (the node's admin token runs every
+/// command, its read token the read-only ones); with none, the node answers with one line saying where its tokens are. With a command it runs it and exits with the command's status (0 done, 1 failed,
 /// 2 the command line did not parse); without one it opens a REPL with the prompt <c>[HOST:PORT] actordb&gt;</c>,
 /// history, and tab completion from the palettes the node reports. <c>--json</c> prints each row as a JSON object
 /// per line. Errors are one line on stderr.
 /// </summary>
 internal static class RemoteCli
 {
-    private const string Usage = "usage: actordb HOST:PORT [COMMAND...] [--json]   (no command: a REPL; 'help' lists the commands)";
+    private const string Usage = "usage: actordb HOST:PORT [--token-file FILE] [COMMAND...] [--json]   (no command: a REPL; 'help' lists the commands;\n" +
+                                 "       the token: --token-file FILE, or ACTORDB_CMD_TOKEN_FILE=FILE, or ACTORDB_CMD_TOKEN=TOKEN)";
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>True when the first argument is a <c>HOST:PORT</c> target rather than a subcommand.</summary>
@@ -39,6 +42,9 @@ internal static class RemoteCli
             Console.WriteLine(Usage);
             return 0;
         }
+        string? token;
+        try { token = ReadToken(rest); }
+        catch (IOException e) { return Error(e.Message); }
 
         CommandClient client;
         try { client = await CommandClient.ConnectAsync(host, port, ConnectTimeout, CancellationToken.None); }
@@ -47,6 +53,7 @@ internal static class RemoteCli
         {
             try
             {
+                if (token is not null) await client.AuthenticateAsync(token, CancellationToken.None);
                 if (rest.Count == 0) return await ReplAsync(client, target, json);
                 if (rest is ["help"])
                 {
@@ -60,6 +67,27 @@ internal static class RemoteCli
                 return Error($"{target}: {e.Message}");
             }
         }
+    }
+
+    /// <summary>The token to send: from <c>--token-file FILE</c> (removed from <paramref name="rest"/>), else the file
+    /// <c>ACTORDB_CMD_TOKEN_FILE</c> names, else <c>ACTORDB_CMD_TOKEN</c>; null when none is given.</summary>
+    /// <exception cref="IOException">--token-file without a file, or the file cannot be read or holds no token.</exception>
+    private static string? ReadToken(List<string> rest)
+    {
+        string? file = null, source = null;
+        var at = rest.IndexOf("--token-file");
+        if (at >= 0)
+        {
+            if (at + 1 >= rest.Count) throw new IOException("--token-file needs a file (the node's cmd-admin.token or cmd-read.token)");
+            (file, source) = (rest[at + 1], "--token-file");
+            rest.RemoveRange(at, 2);
+        }
+        else if (Environment.GetEnvironmentVariable("ACTORDB_CMD_TOKEN_FILE") is { Length: > 0 } envFile)
+            (file, source) = (envFile, "ACTORDB_CMD_TOKEN_FILE");
+        if (file is null) return Environment.GetEnvironmentVariable("ACTORDB_CMD_TOKEN") is { Length: > 0 } token ? token.Trim() : null;
+        try { return CommandAccess.ParseTokenFile(File.ReadAllText(file)); }
+        catch (FormatException e) { throw new IOException($"{source} {file} {e.Message}", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new IOException($"{source} {file}: cannot read it: {e.Message}", e); }
     }
 
     /// <summary>Runs one command; Ctrl+C stops a streaming one (the node ends it and the exit status is 0).</summary>

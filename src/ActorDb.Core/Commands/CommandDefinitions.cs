@@ -18,10 +18,16 @@ public sealed record SwitchDefinition(string Name, IReadOnlyList<string> Aliases
 /// <param name="Name">The command's name.</param>
 /// <param name="Description">One line of help.</param>
 /// <param name="Switches">The switches it takes.</param>
-public sealed record CommandDefinition(string Name, string Description, IReadOnlyList<SwitchDefinition> Switches)
+/// <param name="ReadOnly">The command only reads (a status, a list): a client with the read token may run it. Every other
+/// command needs the admin token (<see cref="CommandAccess"/>), so a palette that forgets to say is safe.</param>
+public sealed record CommandDefinition(string Name, string Description, IReadOnlyList<SwitchDefinition> Switches, bool ReadOnly = false)
 {
     /// <summary>A command without switches.</summary>
     public CommandDefinition(string name, string description) : this(name, description, []) { }
+
+    /// <summary>A read-only command (see <see cref="ReadOnly"/>).</summary>
+    public static CommandDefinition Read(string name, string description, params SwitchDefinition[] switches) =>
+        new(name, description, switches, ReadOnly: true);
 
     /// <summary>Usage text: <c>leave -a|--address ADDRESS</c>; optional switches in brackets.</summary>
     public string Usage => string.Join(" ", new[] { Name }.Concat(Switches.Select(s =>

@@ -4,12 +4,18 @@ using System.Text.Json;
 
 namespace ActorDb.Core.Commands;
 
-/// <summary>What a client asks a command host: <c>describe</c> (the palettes), <c>run</c> a command line given as
-/// words, or <c>cancel</c> the command running (a streaming one such as <c>cluster tail</c>).</summary>
-/// <param name="Op">describe, run or cancel.</param>
+/// <summary>What a client asks a command host: <c>auth</c> with a token (the first request of every connection),
+/// <c>describe</c> (the palettes), <c>run</c> a command line given as words, or <c>cancel</c> the command running (a
+/// streaming one such as <c>cluster tail</c>).</summary>
+/// <param name="Op">auth, describe, run or cancel.</param>
 /// <param name="Args">The words of the command line, for run.</param>
-public sealed record CommandRequest(string Op, IReadOnlyList<string> Args)
+/// <param name="Token">The token, for auth.</param>
+public sealed record CommandRequest(string Op, IReadOnlyList<string> Args, string? Token = null)
 {
+    /// <summary>Authenticates the connection with <paramref name="token"/> (the admin or the read token).</summary>
+    public static CommandRequest Auth(string token) => new("auth", [], token);
+    /// <summary>Not the token in logs and messages.</summary>
+    public override string ToString() => $"{Op} [{string.Join(" ", Args)}]{(Token is null ? "" : " (token)")}";
     /// <summary>Asks for the palettes.</summary>
     public static CommandRequest Describe() => new("describe", []);
     /// <summary>Runs a command line.</summary>
@@ -76,7 +82,9 @@ public sealed record CommandPalettes(IReadOnlyList<PaletteDefinition> Palettes, 
 
 /// <summary>
 /// The command host's wire protocol: UTF-8 text, one JSON object per line, both ways. A client sends
-/// <see cref="CommandRequest"/>s (<c>{"op":"run","args":["cluster","show"]}</c>); the host answers <c>describe</c> with one
+/// <see cref="CommandRequest"/>s: first <c>{"op":"auth","token":"..."}</c>, answered by an <c>end</c> line (exit 0, or
+/// exit 1 with the error, after which the host closes the connection), then e.g.
+/// <c>{"op":"run","args":["cluster","show"]}</c>; the host answers <c>describe</c> with one
 /// <c>{"kind":"palettes",...}</c> line, and <c>run</c> with any number of <c>row</c>, <c>text</c> and <c>footer</c>
 /// lines, streamed as they are produced, then one <c>{"kind":"end","exit":N}</c> line. Akka-free, so the client and the
 /// tests use it without an actor system.
@@ -90,6 +98,7 @@ public static class CommandWire
     public static string Encode(CommandRequest request) => Write(w =>
     {
         w.WriteString("op", request.Op);
+        if (request.Token is not null) w.WriteString("token", request.Token);
         w.WriteStartArray("args");
         foreach (var a in request.Args) w.WriteStringValue(a);
         w.WriteEndArray();
@@ -107,7 +116,8 @@ public static class CommandWire
             var args = root.TryGetProperty("args", out var a) && a.ValueKind == JsonValueKind.Array
                 ? a.EnumerateArray().Select(e => e.GetString() ?? "").ToList()
                 : [];
-            return new CommandRequest(op, args);
+            var token = root.TryGetProperty("token", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            return new CommandRequest(op, args, token);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
@@ -232,6 +242,7 @@ public static class CommandWire
             w.WriteStartObject();
             w.WriteString("name", c.Name);
             w.WriteString("description", c.Description);
+            if (c.ReadOnly) w.WriteBoolean("read-only", true);
             w.WriteStartArray("switches");
             foreach (var s in c.Switches)
             {
@@ -267,7 +278,8 @@ public static class CommandWire
                 s.GetProperty("description").GetString() ?? "",
                 s.GetProperty("required").GetBoolean(),
                 s.GetProperty("flag").GetBoolean(),
-                s.GetProperty("values").EnumerateArray().Select(v => v.GetString()!).ToList())).ToList())).ToList(),
+                s.GetProperty("values").EnumerateArray().Select(v => v.GetString()!).ToList())).ToList(),
+            c.TryGetProperty("read-only", out var r) && r.GetBoolean())).ToList(),
         p.TryGetProperty("default", out var d) ? d.GetString() : null);
 
     private static string Write(Action<Utf8JsonWriter> body)
@@ -342,14 +354,15 @@ public static class CommandFormatter
         _ => value.ToString() ?? "",
     };
 
-    /// <summary>Help text for the palettes: one line per command with its usage and description.</summary>
+    /// <summary>Help text for the palettes: one line per command with its usage and description; a command that needs
+    /// the admin token ends with <c>(admin)</c>.</summary>
     public static IEnumerable<string> Help(IReadOnlyList<PaletteDefinition> palettes)
     {
         foreach (var p in palettes)
         {
             yield return $"{p.Name}: {p.Description}";
             foreach (var c in p.Commands)
-                yield return $"  {p.Name} {c.Usage}{(p.DefaultCommand == c.Name ? "   (also: " + p.Name + ")" : "")}  -- {c.Description}";
+                yield return $"  {p.Name} {c.Usage}{(p.DefaultCommand == c.Name ? "   (also: " + p.Name + ")" : "")}  -- {c.Description}{(c.ReadOnly ? "" : " (admin)")}";
         }
     }
 }

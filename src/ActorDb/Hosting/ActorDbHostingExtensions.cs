@@ -325,8 +325,9 @@ public static class ActorDbHostingExtensions
         return builder;
     }
 
-    /// <summary>The command host (<c>/user/actordb-cmd</c>) with the built-in palettes. The port is bound here, so a
-    /// port in use stops the node's start with a message naming it.</summary>
+    /// <summary>The command host (<c>/user/actordb-cmd</c>) with the built-in palettes. The tokens are read (or created)
+    /// and the port is bound here, so a port in use or an unreadable token file stops the node's start with a message
+    /// naming it.</summary>
     private static void StartCommandHost(ActorSystem system, IActorRegistry registry, CommandHostSettings settings, bool actorDbPalettes)
     {
         var palettes = CommandPaletteRegistry.Get(system);
@@ -341,8 +342,9 @@ public static class ActorDbHostingExtensions
         {
             if (palettes.Find(palette.Definition.Name) is null) palettes.Register(palette);   // a host's own palette wins
         }
+        var tokens = CommandTokens.Load(settings);
         var listener = CommandHost.Listen(settings);
-        var host = system.ActorOf(CommandHost.Props(listener, TimeSpan.FromSeconds(10)), "actordb-cmd");
+        var host = system.ActorOf(CommandHost.Props(listener, settings, tokens, TimeSpan.FromSeconds(10)), "actordb-cmd");
         registry.Register<CommandHostKey>(host);
     }
 }

@@ -100,7 +100,7 @@ public sealed class EmbeddedNode : IAsyncDisposable
         var node = ActorDbNodeSettings.Create(options.ToConfig());
         var cmd = ActorDbSettings.Create(options.ToConfig()).Cmd;
         // A port in use is one clear line now rather than a failed start of the hosted service later.
-        if (cmd is { Enabled: true, Port: > 0 }) Commands.CommandHost.Listen(cmd).Stop();
+        if (cmd.Enabled) Commands.CommandHost.CheckCanStart(cmd);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Services.AddAkka(node.Cluster.ActorSystem, (akka, _) =>

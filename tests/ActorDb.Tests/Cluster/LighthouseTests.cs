@@ -7,10 +7,13 @@ namespace ActorDb.Tests.Cluster;
 [Collection(ProcessTests.Name)]
 public class LighthouseTests(ITestOutputHelper output)
 {
-    /// <summary>The environment of a lighthouse of actor system <paramref name="system"/> on 127.0.0.1:<paramref name="port"/>.</summary>
-    private static Dictionary<string, string> LighthouseEnv(string system, int port) => new()
+    /// <summary>The environment of a lighthouse of actor system <paramref name="system"/> on 127.0.0.1:<paramref name="port"/>,
+    /// its command host's token files in <paramref name="dataDir"/>.</summary>
+    private static Dictionary<string, string> LighthouseEnv(string system, int port, string dataDir) => new()
     {
         ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0",
+        // The lighthouse keeps its command host's token files in its data directory (and nothing else).
+        ["ACTORDB_DATA_DIR"] = dataDir,
     };
 
     /// <summary>The environment of an actordb-node joining <paramref name="seed"/> with <paramref name="roles"/> (a storage
@@ -32,7 +35,7 @@ public class LighthouseTests(ITestOutputHelper output)
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];   // a stray process of another run cannot join
         var seed = $"akka.ssl.tcp://{system}@127.0.0.1:{port}";
 
-        using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port));
+        using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port, Path.Combine(dir.Path, "lighthouse")));
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
 
         using var node = CliProcess.StartProgram("actordb-node",
@@ -49,12 +52,13 @@ public class LighthouseTests(ITestOutputHelper output)
         output.WriteLine($"node serving and Up after {started.ElapsedMilliseconds} ms");
 
         // The lighthouse's command host serves the cluster palettes (and no ActorDb palette: it runs no volume).
-        var lighthouseCmd = CommandTarget(await lighthouse.WaitForLineAsync(l => l.StartsWith("lighthouse: command host on "), TimeSpan.FromSeconds(5), "the lighthouse's command host"));
-        var show = await CliProcess.RunAsync(lighthouseCmd, "cluster", "show");
+        var lighthouseLine = await lighthouse.WaitForLineAsync(l => l.StartsWith("lighthouse: command host on "), TimeSpan.FromSeconds(5), "the lighthouse's command host");
+        var lighthouseCmd = CommandTarget(lighthouseLine);
+        var show = await CliProcess.RunAsync(lighthouseCmd, "--token-file", TokenFile(lighthouseLine), "cluster", "show");
         Assert.True(show.ExitCode == 0, show.Stderr);
         Assert.Equal([$"{seed} | [lighthouse] | up |", $"{address} | [az-a,storage,voter,writer] | up |", "Count: 2 nodes"],
             show.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).OrderBy(l => l.StartsWith("Count") ? 1 : 0).ThenBy(l => l.Contains("[lighthouse]") ? 0 : 1));
-        Assert.Equal(2, (await CliProcess.RunAsync(lighthouseCmd, "volume", "status")).ExitCode);
+        Assert.Equal(2, (await CliProcess.RunAsync(lighthouseCmd, "--token-file", TokenFile(lighthouseLine), "volume", "status")).ExitCode);
 
         Assert.Equal(0, await node.TerminateAsync(TimeSpan.FromSeconds(20)));
         Assert.Contains("actordb-node: stopping", node.StdoutLines);
@@ -77,7 +81,7 @@ public class LighthouseTests(ITestOutputHelper output)
         var storageDir = Path.Combine(dir.Path, "storage");
         var writerDir = Path.Combine(dir.Path, "writer");
 
-        using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port));
+        using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port, Path.Combine(dir.Path, "lighthouse")));
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
         using var storage = CliProcess.StartProgram("actordb-node", new Dictionary<string, string>(Env("storage", storageDir)) { ["ACTORDB_AZ"] = "az-b" });
         using var writer = CliProcess.StartProgram("actordb-node", Env("writer", writerDir));
@@ -92,8 +96,8 @@ public class LighthouseTests(ITestOutputHelper output)
         output.WriteLine($"writer serving after {started.ElapsedMilliseconds} ms");
 
         // The writer-only node's command host sees the six segments, through its proxy, on the storage node.
-        var writerCmd = CommandTarget(await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: command host on "), TimeSpan.FromSeconds(5), "the writer's command host"));
-        var pg = await CliProcess.RunAsync(writerCmd, "pg", "show", "-g", "0", "--json");
+        var writerLine = await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: command host on "), TimeSpan.FromSeconds(5), "the writer's command host");
+        var pg = await CliProcess.RunAsync(CommandTarget(writerLine), "--token-file", TokenFile(writerLine), "pg", "show", "-g", "0", "--json");
         Assert.True(pg.ExitCode == 0, pg.Stderr);
         var rows = pg.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("\"segment\"")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(6, rows.Count);
@@ -106,7 +110,8 @@ public class LighthouseTests(ITestOutputHelper output)
         Assert.DoesNotContain(storage.StdoutLines, l => l.StartsWith("actordb-node: serving"));   // no writer there
         var segments = Directory.GetDirectories(storageDir, "pg-0-*", SearchOption.AllDirectories).Select(Path.GetFileName).Order().ToList();
         Assert.Equal(["pg-0-0", "pg-0-1", "pg-0-2", "pg-0-3", "pg-0-4", "pg-0-5"], segments);
-        Assert.False(Directory.Exists(writerDir) && Directory.EnumerateFileSystemEntries(writerDir).Any(), "the writer-only node wrote data");
+        Assert.False(Directory.Exists(writerDir) && Directory.EnumerateFileSystemEntries(writerDir).Any(f => !Path.GetFileName(f).StartsWith("cmd-")),
+            "the writer-only node wrote data (beyond its command host's token files)");
         output.WriteLine($"total {started.ElapsedMilliseconds} ms");
     }
 
@@ -118,7 +123,7 @@ public class LighthouseTests(ITestOutputHelper output)
         var system = "actordb-" + Guid.NewGuid().ToString("N")[..6];
         var seed = $"akka.ssl.tcp://{system}@127.0.0.1:{port}";
         Dictionary<string, string> Env(string roles, string dataDir) => NodeEnv(system, seed, roles, dataDir);
-        using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port));
+        using var lighthouse = CliProcess.StartProgram("lighthouse", LighthouseEnv(system, port, Path.Combine(dir.Path, "lighthouse")));
         await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {seed} [lighthouse]", TimeSpan.FromSeconds(15), "the lighthouse Up");
         var zones = new[] { "az-a", "az-b", "az-c" };
         var storage = zones.Select(az => CliProcess.StartProgram("actordb-node",
@@ -184,4 +189,7 @@ public class LighthouseTests(ITestOutputHelper output)
 
     /// <summary>HOST:PORT from a line <c>...: command host on 127.0.0.1:PORT (actordb 127.0.0.1:PORT)</c>.</summary>
     private static string CommandTarget(string line) => line.Split(' ')[4];
+
+    /// <summary>The admin token file from a line <c>...: command host on 127.0.0.1:PORT (actordb 127.0.0.1:PORT --token-file FILE)</c>.</summary>
+    private static string TokenFile(string line) => line.Split(' ')[^1].TrimEnd(')');
 }

@@ -29,6 +29,10 @@ public sealed class CommandHostNode : IAsyncLifetime
     private readonly TestDirectory _dir = new();
     public EmbeddedNode Node { get; private set; } = null!;
     public string Target { get; private set; } = "";
+    public string AdminTokenFile { get; private set; } = "";
+
+    /// <summary>Runs <c>actordb TARGET --token-file ADMIN words...</c>.</summary>
+    public Task<CliResult> Cli(params string[] words) => CliProcess.RunAsync([Target, "--token-file", AdminTokenFile, .. words]);
 
     public async Task InitializeAsync()
     {
@@ -43,6 +47,8 @@ public sealed class CommandHostNode : IAsyncLifetime
         Assert.NotNull(endpoint);
         Assert.NotEqual(0, endpoint.Port);
         Target = endpoint.ToString();
+        AdminTokenFile = endpoint.AdminTokenFile;
+        Assert.Equal(Path.Combine(_dir.Path, "cmd-admin.token"), AdminTokenFile);
     }
 
     public async Task DisposeAsync()
@@ -59,7 +65,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
     [Fact]
     public async Task Cluster_show_lists_the_one_member_in_pbm_rows()
     {
-        var r = await CliProcess.RunAsync(fixture.Target, "cluster", "show");
+        var r = await fixture.Cli("cluster", "show");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var self = Akka.Cluster.Cluster.Get(fixture.Node.System).SelfAddress;
         Assert.Equal([$"{self} | [storage,writer] | up |", "Count: 1 nodes"], Lines(r.Stdout));
@@ -69,7 +75,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
     public async Task Volume_status_as_json_carries_the_writers_vdl()
     {
         var writer = await fixture.Node.Client.GetStatusAsync();
-        var r = await CliProcess.RunAsync(fixture.Target, "volume", "status", "--json");
+        var r = await fixture.Cli("volume", "status", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var line = Assert.Single(Lines(r.Stdout));
         using var json = JsonDocument.Parse(line);
@@ -97,7 +103,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
         while ((await fixture.Node.Client.GetStatusAsync()).CommitLatency is not { Count: >= 5 } && DateTime.UtcNow < deadline)
             await Task.Delay(20);
 
-        var r = await CliProcess.RunAsync(fixture.Target, "volume", "status", "--json");
+        var r = await fixture.Cli("volume", "status", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var json = JsonDocument.Parse(Assert.Single(Lines(r.Stdout)));
         var root = json.RootElement;
@@ -107,7 +113,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
         var (p50, p99) = (root.GetProperty("commit-p50-ms").GetDouble(), root.GetProperty("commit-p99-ms").GetDouble());
         Assert.True(p50 > 0 && p50 <= p99, r.Stdout);
 
-        var text = await CliProcess.RunAsync(fixture.Target, "volume", "status");
+        var text = await fixture.Cli("volume", "status");
         Assert.True(text.ExitCode == 0, text.Stderr);
         Assert.Matches(@"(?m)^commit-p99-ms\s+\| \d+(\.\d+)?$", text.Stdout);
     }
@@ -116,7 +122,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
     public async Task Metrics_reads_the_nodes_instruments()
     {
         var writer = await fixture.Node.Client.GetStatusAsync();
-        var r = await CliProcess.RunAsync(fixture.Target, "metrics", "--json");
+        var r = await fixture.Cli("metrics", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var rows = Lines(r.Stdout).Where(l => l.Contains("\"instrument\"")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         JsonElement Row(string instrument, string tags = "") =>
@@ -142,7 +148,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
     [Fact]
     public async Task Pg_list_and_show_see_six_serving_segments()
     {
-        var r = await CliProcess.RunAsync(fixture.Target, "pg", "list");
+        var r = await fixture.Cli("pg", "list");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var lines = Lines(r.Stdout);
         Assert.Equal("pg | quorum-lsn | serving | catching-up | unreachable | fenced | failed | max-lag", lines[0]);
@@ -150,7 +156,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
         Assert.EndsWith("| 6/6 | 0 | 0 | 0 | 0 | 0", lines[1]);
         Assert.Equal("Count: 1 PGs", lines[^1]);
 
-        var show = await CliProcess.RunAsync(fixture.Target, "pg", "show", "-g", "0", "--json");
+        var show = await fixture.Cli("pg", "show", "-g", "0", "--json");
         Assert.True(show.ExitCode == 0, show.Stderr);
         var vdl = (await fixture.Node.Client.GetStatusAsync()).Vdl.Value;
         var segments = Lines(show.Stdout).Where(l => l.Contains("\"segment\"")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
@@ -168,7 +174,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
     [Fact]
     public async Task An_unknown_command_is_one_line_and_exit_code_2()
     {
-        var r = await CliProcess.RunAsync(fixture.Target, "frobnicate");
+        var r = await fixture.Cli("frobnicate");
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("", r.Stdout);
         var error = Assert.Single(Lines(r.Stderr));
@@ -191,11 +197,11 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
     [Fact]
     public async Task A_host_applications_palette_is_served_and_listed()
     {
-        var r = await CliProcess.RunAsync(fixture.Target, "demo", "echo", "-t", "hello");
+        var r = await fixture.Cli("demo", "echo", "-t", "hello");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal([$"hello | {fixture.Node.System.Name}"], Lines(r.Stdout));
-        var help = await CliProcess.RunAsync(fixture.Target, "help");
-        Assert.Contains("  demo echo -t TEXT  -- echo a text", Lines(help.Stdout));
+        var help = await fixture.Cli("help");
+        Assert.Contains("  demo echo -t TEXT  -- echo a text (admin)", Lines(help.Stdout));   // not declared read-only
     }
 
     [Fact]
@@ -203,6 +209,7 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
     {
         var (host, port) = (fixture.Target.Split(':')[0], int.Parse(fixture.Target.Split(':')[1]));
         await using var client = await CommandClient.ConnectAsync(host, port, TimeSpan.FromSeconds(5), CancellationToken.None);
+        await client.AuthenticateAsync(File.ReadAllText(fixture.AdminTokenFile).Trim(), CancellationToken.None);
         var palettes = (await client.DescribeAsync(CancellationToken.None)).Palettes;
         Assert.Equal(["down", "down-unreachable"], CommandCompleter.Complete("cluster do", palettes));
         Assert.Equal(["region-stats", "regions"], CommandCompleter.Complete("cluster-sharding reg", palettes));

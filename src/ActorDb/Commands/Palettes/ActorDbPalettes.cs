@@ -119,7 +119,7 @@ public sealed class VolumePalette : ICommandPalette
 
     /// <inheritdoc />
     public PaletteDefinition Definition { get; } = new("volume", "the volume as the writer sees it",
-        [new CommandDefinition("status", "epoch, allocated LSN, VCL, VDL, redo backlog and headroom to LAL, commits/s, p50/p99 commit latency over the last minute, recovery")]);
+        [CommandDefinition.Read("status", "epoch, allocated LSN, VCL, VDL, redo backlog and headroom to LAL, commits/s, p50/p99 commit latency over the last minute, recovery")]);
 
     /// <inheritdoc />
     public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)
@@ -170,9 +170,9 @@ public sealed class PgPalette : ICommandPalette
     /// <inheritdoc />
     public PaletteDefinition Definition { get; } = new("pg", "protection groups and their six segments",
     [
-        new CommandDefinition("list", "every PG: segments serving, catching up, unreachable, fenced; quorum LSN; largest lag"),
-        new CommandDefinition("show", "the six segments of a PG: node, AZ, state, SCL, lag, fsync latency, bytes on disk, catch-up progress",
-            [new SwitchDefinition("pg", ["-g", "--pg"], "the protection group number", Required: true, Values: ["0"])]),
+        CommandDefinition.Read("list", "every PG: segments serving, catching up, unreachable, fenced; quorum LSN; largest lag"),
+        CommandDefinition.Read("show", "the six segments of a PG: node, AZ, state, SCL, lag, fsync latency, bytes on disk, catch-up progress",
+            new SwitchDefinition("pg", ["-g", "--pg"], "the protection group number", Required: true, Values: ["0"])),
     ]);
 
     /// <inheritdoc />
@@ -244,7 +244,7 @@ public sealed class WriterPalette : ICommandPalette
 {
     /// <inheritdoc />
     public PaletteDefinition Definition { get; } = new("writer", "the writer (one per volume)",
-        [new CommandDefinition("status", "state, epoch, LSNs, counters, and each PG's SCLs and quorum as the writer tracks them")]);
+        [CommandDefinition.Read("status", "state, epoch, LSNs, counters, and each PG's SCLs and quorum as the writer tracks them")]);
 
     /// <inheritdoc />
     public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)
@@ -271,7 +271,7 @@ public sealed class RecoveryPalette : ICommandPalette
 {
     /// <inheritdoc />
     public PaletteDefinition Definition { get; } = new("recovery", "the writer's crash recoveries",
-        [new CommandDefinition("history", "every recovery: outcome, epoch, VDL, truncated range, phases with durations")]);
+        [CommandDefinition.Read("history", "every recovery: outcome, epoch, VDL, truncated range, phases with durations")]);
 
     /// <inheritdoc />
     public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)
@@ -306,7 +306,7 @@ public sealed class MetricsPalette : ICommandPalette
 {
     /// <inheritdoc />
     public PaletteDefinition Definition { get; } = new("metrics", "current values of ActorDb's instruments",
-        [new CommandDefinition("show", "every instrument of this node by tag set: counter totals, histogram count/sum/mean, gauges now")], DefaultCommand: "show");
+        [CommandDefinition.Read("show", "every instrument of this node by tag set: counter totals, histogram count/sum/mean, gauges now")], DefaultCommand: "show");
 
     /// <inheritdoc />
     public async IAsyncEnumerable<CommandItem> ExecuteAsync(ParsedCommand command, CommandContext context, [EnumeratorCancellation] CancellationToken ct)

@@ -18,13 +18,13 @@ public sealed class ClusterPalette : ICommandPalette
     /// <inheritdoc />
     public PaletteDefinition Definition { get; } = new("cluster", "cluster membership (Akka.Cluster)",
     [
-        new CommandDefinition("show", "every member: address, roles, status, reachability"),
-        new CommandDefinition("status", "this node: address, roles, status"),
-        new CommandDefinition("leader", "the cluster leader and each role's leader"),
+        CommandDefinition.Read("show", "every member: address, roles, status, reachability"),
+        CommandDefinition.Read("status", "this node: address, roles, status"),
+        CommandDefinition.Read("leader", "the cluster leader and each role's leader"),
         new CommandDefinition("leave", "make a member leave the cluster gracefully", [Address]),
         new CommandDefinition("down", "mark a member down (it is removed without handing over)", [Address]),
         new CommandDefinition("down-unreachable", "down every member that is unreachable now"),
-        new CommandDefinition("tail", "stream membership and reachability events until Ctrl+C"),
+        CommandDefinition.Read("tail", "stream membership and reachability events until Ctrl+C"),
     ]);
 
     /// <inheritdoc />

@@ -18,10 +18,10 @@ public sealed class ClusterShardingPalette : ICommandPalette
     /// <inheritdoc />
     public PaletteDefinition Definition { get; } = new("cluster-sharding", "Cluster.Sharding regions, shards and entities",
     [
-        new CommandDefinition("regions", "the shard regions (type names) started on this node"),
-        new CommandDefinition("region-stats", "shards and entities of a region on every node", [Region]),
-        new CommandDefinition("locate", "the shard and node of an entity, and whether it runs",
-            [Region, new SwitchDefinition("entity", ["-e", "--entity"], "the entity id (e.g. pg-0-3)", Required: true)]),
+        CommandDefinition.Read("regions", "the shard regions (type names) started on this node"),
+        CommandDefinition.Read("region-stats", "shards and entities of a region on every node", Region),
+        CommandDefinition.Read("locate", "the shard and node of an entity, and whether it runs",
+            Region, new SwitchDefinition("entity", ["-e", "--entity"], "the entity id (e.g. pg-0-3)", Required: true)),
     ]);
 
     /// <inheritdoc />
