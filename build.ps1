@@ -187,7 +187,7 @@ switch ($Target) {
     }
     try {
       Write-Host "cluster-bench: starting 1 lighthouse, 6 storage nodes, 2 writer nodes on 127.0.0.1 (logs in $root)"
-      $null = Start-Proc 'lighthouse' $lighthouseDll @{ ACTORSYSTEM = $system; CLUSTER_IP = '127.0.0.1'; CLUSTER_PORT = "$port"; ACTORDB__CMD__PORT = '0' } @()
+      $null = Start-Proc 'lighthouse' $lighthouseDll @{ ACTORSYSTEM = $system; CLUSTER_IP = '127.0.0.1'; CLUSTER_PORT = "$port"; ACTORDB__CMD__PORT = '0'; ACTORDB_DATA_DIR = (Join-Path $root 'lighthouse') } @()
       $null = Wait-Line 'lighthouse' "^lighthouse: member Up $([regex]::Escape($seed))"
       $zones = 'az-a', 'az-a', 'az-b', 'az-b', 'az-c', 'az-c'
       $storage = @{}

@@ -134,6 +134,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
             var lighthouse = CliProcess.StartProgram("lighthouse", new Dictionary<string, string>
             {
                 ["ACTORSYSTEM"] = system, ["CLUSTER_IP"] = "127.0.0.1", ["CLUSTER_PORT"] = port.ToString(), ["ACTORDB__CMD__PORT"] = "0", ["DOTNET_gcServer"] = "0",
+                ["ACTORDB_DATA_DIR"] = Path.Combine(dir, "lighthouse"),   // its command host's token files
             });
             cluster.Processes.Add(lighthouse);
             await lighthouse.WaitForLineAsync(l => l.StartsWith("lighthouse: member Up " + seed), Minute, "the lighthouse Up");
