@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Storage;
 using static ActorDb.Core.Tests.Storage.StorageTestSupport;
@@ -95,7 +94,7 @@ public class DataDirectoryTests
         uint owner;
         if (DataDirectory.EffectiveUid() == 0)
         {
-            Run("chown", "65534", dir.Path);
+            TestCommands.Run("chown", "65534", dir.Path);
             (foreign, owner) = (dir.Path, 65534);
         }
         else
@@ -134,57 +133,5 @@ public class DataDirectoryTests
 
         Assert.StartsWith($"data directory '{Path.Combine(dir.File("file"), "data")}' cannot be created", under.Message);
         Assert.Equal($"data directory '{dir.File("file")}' is not a directory", file.Message);
-    }
-
-    internal static void Run(string program, params string[] args)
-    {
-        var psi = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {p.ExitCode} {stderr}");
-    }
-}
-
-/// <summary>
-/// Makes a directory one that this process cannot create a file in, undone on dispose. Root writes through mode bits,
-/// so as root the directory is marked immutable (<c>chattr +i</c>), or, where the file system has no such attribute, a
-/// read-only tmpfs is mounted on it; any other user gets mode 0500.
-/// </summary>
-internal sealed class UnwritableDirectory : IDisposable
-{
-    private readonly string _path;
-    private readonly string _undo;
-
-    private UnwritableDirectory(string path, string undo) => (_path, _undo) = (path, undo);
-
-    public static UnwritableDirectory Make(string path)
-    {
-        if (DataDirectory.EffectiveUid() != 0)
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserExecute);
-            return new UnwritableDirectory(path, "chmod");
-        }
-        try
-        {
-            DataDirectoryTests.Run("chattr", "+i", path);
-            return new UnwritableDirectory(path, "chattr");
-        }
-        catch (Exception e) when (e is Xunit.Sdk.XunitException or System.ComponentModel.Win32Exception)
-        {
-            DataDirectoryTests.Run("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", path);
-            return new UnwritableDirectory(path, "mount");
-        }
-    }
-
-    public void Dispose()
-    {
-        switch (_undo)
-        {
-            case "chmod": File.SetUnixFileMode(_path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); break;
-            case "chattr": DataDirectoryTests.Run("chattr", "-i", _path); break;
-            case "mount": DataDirectoryTests.Run("umount", _path); break;
-        }
     }
 }
