@@ -46,7 +46,15 @@ public sealed class DataDirectoryLock : IDisposable
                 try { owner = File.ReadAllText(path + ".owner").Trim(); } catch (IOException) { owner = "unknown"; }
                 throw new IOException($"data directory '{full}' is in use by another ActorDb process (pid {owner}); stop it or choose another --data-dir", e);
             }
-            DataDirectory.WriteAllText(path + ".owner", Environment.ProcessId.ToString());
+            try
+            {
+                DataDirectory.WriteAllText(path + ".owner", Environment.ProcessId.ToString());
+            }
+            catch
+            {
+                file.Dispose();   // not held: the next attempt may lock it again
+                throw;
+            }
             Held.Add(full);
             return new DataDirectoryLock(full, file, report);
         }
