@@ -113,7 +113,7 @@ internal static class BenchCommand
                 return await RunAsync(node, w, threadCount, parse.GetValue(seed), parse.GetValue(ackLog), fsync, stdout, ct,
                     parse.GetValue(skipLoad), firstCommit, nodeStart.Elapsed, parse.GetValue(plot));
             }
-            catch (Exception e) when (e is IOException or ActorDbException or WorkloadException or Akka.Configuration.ConfigurationException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ActorDbException or WorkloadException or Akka.Configuration.ConfigurationException)
             {
                 return CommonOptions.Error("bench", e.Message);
             }

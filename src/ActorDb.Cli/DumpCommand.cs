@@ -35,7 +35,7 @@ internal static class DumpCommand
                 await using var node = await EmbeddedNode.StartAsync(options, parse.GetValue(logLevel)!, ct: ct);
                 return await DumpAsync(node.Client, parse.GetValue(table)!, stdout, ct);
             }
-            catch (Exception e) when (e is IOException or ActorDbException or Akka.Configuration.ConfigurationException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ActorDbException or Akka.Configuration.ConfigurationException)
             {
                 return CommonOptions.Error("dump", e.Message);
             }

@@ -42,6 +42,9 @@ try
     // Every setting is checked before anything starts, so a wrong one is one line naming its key.
     var settings = ActorDbSettings.Create(options.ToConfig());
     var node = ActorDbNodeSettings.Create(options.ToConfig());
+    // The data directory too, before anything touches it: a foreign-owned or unwritable one is one line naming it.
+    if (node.Storage && ActorDb.Core.Storage.DataDirectory.Prepare(settings.DataDir).Warning is { } warning)
+        Console.Error.WriteLine($"actordb-node: warning: {warning}");
 
     EmbeddedNode? served = null;
     IHost? host = null;
@@ -88,7 +91,7 @@ try
     }
     return 0;
 }
-catch (Exception e) when (e is IOException or Akka.Configuration.ConfigurationException or ActorDb.Client.ActorDbException or EnvironmentConfigException)
+catch (Exception e) when (e is IOException or UnauthorizedAccessException or Akka.Configuration.ConfigurationException or ActorDb.Client.ActorDbException or EnvironmentConfigException)
 {
     Console.Error.WriteLine($"actordb-node: {e.Message}");
     return 1;

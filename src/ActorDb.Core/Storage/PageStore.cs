@@ -94,9 +94,9 @@ public sealed class PageStore : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(pageCount, 1);
         var dir = Path.GetFullPath(directory);
         var path = Path.Combine(dir, FileName);
-        SegmentLog.Io(dir, "open", () => System.IO.Directory.CreateDirectory(dir), PageStoreName);
+        SegmentLog.Io(dir, "open", () => DataDirectory.CreateDirectory(dir), PageStoreName);
         var created = !File.Exists(path);
-        var file = SegmentLog.Io(path, "open", () => File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read), PageStoreName);
+        var file = SegmentLog.Io(path, "open", () => DataDirectory.OpenFile(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read), PageStoreName);
         try
         {
             if (created && fsync) SegmentLog.Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir), PageStoreName);
@@ -151,7 +151,7 @@ public sealed class PageStore : IDisposable
         var dwPath = Path.Combine(Directory, DoubleWriteFileName);
         SegmentLog.Io(dwPath, "write", () =>
         {
-            using var dw = File.OpenHandle(dwPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+            using var dw = DataDirectory.OpenFile(dwPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
             RandomAccess.Write(dw, buffer, 0);
             if (_fsync) NativeFileSync.FlushData(dw);
         }, PageStoreName);

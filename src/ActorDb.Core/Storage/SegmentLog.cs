@@ -202,7 +202,7 @@ public sealed class SegmentLog : IDisposable
         {
             if (!System.IO.Directory.Exists(dir))
             {
-                System.IO.Directory.CreateDirectory(dir);
+                DataDirectory.CreateDirectory(dir);
                 string? parent = Path.GetDirectoryName(dir.TrimEnd(Path.DirectorySeparatorChar));
                 if (options.Fsync && parent is not null) NativeFileSync.FsyncDirectory(parent);
             }
@@ -212,7 +212,7 @@ public sealed class SegmentLog : IDisposable
         FileStream lockFile;
         try
         {
-            lockFile = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+            lockFile = DataDirectory.OpenStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
         }
         catch (IOException e)
         {
@@ -231,7 +231,7 @@ public sealed class SegmentLog : IDisposable
             if (files.Count == 0)
             {
                 string first = Path.Combine(dir, FileName(1));
-                Io(first, "create", () => File.OpenHandle(first, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read).Dispose());
+                Io(first, "create", () => DataDirectory.OpenFile(first, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read).Dispose());
                 if (options.Fsync) Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir));
                 files.Add(new LogFile(1, first, 0));
             }
@@ -803,7 +803,7 @@ public sealed class SegmentLog : IDisposable
             }
             try
             {
-                next = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+                next = DataDirectory.OpenFile(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -878,7 +878,7 @@ public sealed class SegmentLog : IDisposable
         bool fsync = Options.Fsync;
         _prepared = Task.Run(() =>
         {
-            SafeFileHandle h = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            SafeFileHandle h = DataDirectory.OpenFile(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
             try
             {
                 for (long at = 0; at < size;)

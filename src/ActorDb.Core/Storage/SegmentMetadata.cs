@@ -273,8 +273,8 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         string op = "write";
         try
         {
-            Directory.CreateDirectory(dir);
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+            DataDirectory.CreateDirectory(dir);
+            using (var fs = DataDirectory.OpenStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1))
             {
                 fs.Write(bytes);
                 op = "fsync";

@@ -23,9 +23,9 @@ public static class VolumeManifest
         var path = Path.Combine(dataDir, FileName);
         if (!File.Exists(path))
         {
-            Directory.CreateDirectory(dataDir);
+            DataDirectory.CreateDirectory(dataDir);
             var tmp = path + ".tmp";
-            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+            using (var f = DataDirectory.OpenStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
             using (var w = new StreamWriter(f))
             {
                 w.Write(Format(geometry));

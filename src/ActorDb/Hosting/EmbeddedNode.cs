@@ -48,6 +48,9 @@ public sealed class EmbeddedNode : IAsyncDisposable
     /// such as a benchmark printing its report).</param>
     /// <param name="configure">More Akka.Hosting composition after ActorDb's (e.g. a host application's own command
     /// palette, <see cref="Commands.ActorDbCommandsHostingExtensions.WithActorDbCommandPalette"/>).</param>
+    /// <exception cref="DataDirectoryException">the data directory cannot be created, belongs to another user or is not
+    /// writable (checked before any actor starts; the message is one line naming it). A directory other users could
+    /// enter is restricted to 0700, with a warning line on stderr.</exception>
     /// <exception cref="IOException">the data directory is in use by another process.</exception>
     /// <exception cref="ActorDbException">the volume did not open (the message says why).</exception>
     /// <exception cref="Akka.Configuration.ConfigurationException">a setting is invalid, or the node has no writer role.</exception>
@@ -62,8 +65,11 @@ public sealed class EmbeddedNode : IAsyncDisposable
                                                                 "(or the client role, to run them against a cluster's writer)");
         if (node.Storage)
         {
-            using (DataDirectoryLock.Acquire(settings.DataDir))
+            using (var dataLock = DataDirectoryLock.Acquire(settings.DataDir))
+            {
+                if (dataLock.Report.Warning is { } warning) Console.Error.WriteLine($"actordb: warning: {warning}");
                 VolumeManifest.CheckOrCreate(settings.DataDir, settings.Geometry);
+            }
         }
 
         var host = CreateHost(options, logLevel, stopOnProcessExit, configure);
