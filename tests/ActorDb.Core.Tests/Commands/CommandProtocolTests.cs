@@ -18,7 +18,7 @@ public class CommandProtocolTests
         new("pg", "protection groups",
         [
             new CommandDefinition("show", "segments", [new SwitchDefinition("pg", ["-g", "--pg"], "the PG", Required: true, Values: ["0", "1"]),
-                new SwitchDefinition("wide", ["-w"], "more columns", IsFlag: true)]),
+                new SwitchDefinition("wide", ["-w"], "more columns", IsFlag: true)], ReadOnly: true),
         ]),
         new("metrics", "measurements", [new CommandDefinition("show", "values")], DefaultCommand: "show"),
     ];
@@ -106,7 +106,8 @@ public class CommandProtocolTests
         var wire = Assert.IsType<CommandRow>(CommandWire.DecodeItem(CommandWire.Encode(pg)));
         Assert.Equal("pg | scl", CommandFormatter.Header(wire, null));
         Assert.Null(CommandFormatter.Header(wire, "pg | scl"));   // once per table
-        Assert.Contains("  pg show -g|--pg PG [-w]  -- segments", CommandFormatter.Help(Palettes));
+        Assert.Contains("  pg show -g|--pg PG [-w]  -- segments", CommandFormatter.Help(Palettes));   // read-only: no mark
+        Assert.Contains("  cluster down -a|--address ADDRESS  -- down (admin)", CommandFormatter.Help(Palettes));
     }
 
     [Theory]

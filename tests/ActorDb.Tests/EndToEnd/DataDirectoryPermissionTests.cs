@@ -33,7 +33,7 @@ public class DataDirectoryPermissionTests
         {
             env["ACTORDB_ROLES"] = roles;
             env["ACTORDB_AZ"] = "az-a";
-            env["CLUSTER_SEEDS"] = "akka.tcp://actordb@127.0.0.1:1";
+            env["CLUSTER_SEEDS"] = "akka.ssl.tcp://actordb@127.0.0.1:1";
         }
         using var node = CliProcess.StartProgram("actordb-node", env, "--data-dir", dataDir);
         return await node.WaitForExitAsync(ExitLimit);
