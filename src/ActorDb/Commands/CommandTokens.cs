@@ -50,18 +50,9 @@ public sealed record CommandTokens(string AdminToken, string ReadToken, string A
     /// reads either no file or a whole one; when one appeared meanwhile, that one is kept.</summary>
     private static void Create(string path)
     {
-        var dir = Path.GetDirectoryName(path)!;
-        if (!Directory.Exists(dir))
-        {
-            if (OperatingSystem.IsWindows()) Directory.CreateDirectory(dir);
-            else Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        Core.Storage.DataDirectory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = $"{path}.{Environment.ProcessId}.tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var stream = new FileStream(temp, options))
-        using (var writer = new StreamWriter(stream))
-            writer.WriteLine(CommandAccess.NewToken());
+        Core.Storage.DataDirectory.WriteAllText(temp, CommandAccess.NewToken() + "\n");
         try { File.Move(temp, path, overwrite: false); }
         catch (IOException) when (File.Exists(path)) { File.Delete(temp); }
     }

@@ -121,19 +121,13 @@ public static class ClusterCertificates
         return b.Build();
     }
 
-    private static void CreatePrivateDirectory(string dir)
-    {
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(dir);
-        else Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-    }
+    private static void CreatePrivateDirectory(string dir) => Core.Storage.DataDirectory.CreateDirectory(dir);
 
     private static void WritePrivate(string path, string pem)
     {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         try
         {
-            using var stream = new FileStream(path, options);
+            using var stream = Core.Storage.DataDirectory.OpenStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
             stream.Write(Encoding.ASCII.GetBytes(pem.EndsWith('\n') ? pem : pem + "\n"));
             stream.Flush(true);
         }
