@@ -22,6 +22,32 @@ internal static class AckedWrites
 
     public sealed record Ack(string Table, string Op, object Key, Dictionary<string, object?> Fields, long CommitLsn);
 
+    /// <summary>Complete lines in the ack log at <paramref name="path"/> so far (0 when it does not exist yet), read while
+    /// the bench may still append to it: one line per acknowledged row change.</summary>
+    public static int CountLines(string path)
+    {
+        if (!File.Exists(path)) return 0;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var count = 0;
+        int b;
+        while ((b = stream.ReadByte()) >= 0) if (b == '\n') count++;
+        return count;
+    }
+
+    /// <summary>Polls (every 100 ms) until the ack log at <paramref name="path"/> holds <paramref name="atLeast"/> lines;
+    /// <see cref="TimeoutException"/> naming <paramref name="what"/> after <paramref name="timeout"/>.</summary>
+    public static async Task WaitForLinesAsync(string path, int atLeast, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var lines = CountLines(path);
+            if (lines >= atLeast) return;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: {lines} acknowledged writes after {timeout.TotalSeconds:0} s, wanted {atLeast}");
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>Reads an ack log. Every line must parse, except that with <paramref name="dropTornLastLine"/> a last line
     /// without its newline (a write cut by kill -9) is left out.</summary>
     public static List<Ack> ReadLog(string path, bool dropTornLastLine = false) => ReadLog(path, dropTornLastLine, out _);

@@ -44,12 +44,7 @@ public sealed record SecuritySettings(bool Insecure, string TlsDir, string CaFil
 
     private string Resolve(string file, string inDir) => file != "" ? file : TlsDir != "" ? Path.Combine(TlsDir, inDir) : "";
 
-    private static T Read<T>(Config c, string key, Func<string, T> get)
-    {
-        var path = $"{Section}.{key}";
-        try { return get(path); }
-        catch (Exception e) when (e is not ConfigurationException) { throw new ConfigurationException($"{path}: {e.Message}"); }
-    }
+    private static T Read<T>(Config c, string key, Func<string, T> get) => Hosting.ClusterNodeSettings.Read(c, $"{Section}.{key}", get);
 }
 
 /// <summary>The errors of the security subsystem: one factory, each message naming the key and file at fault.</summary>

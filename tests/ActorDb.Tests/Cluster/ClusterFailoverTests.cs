@@ -16,27 +16,10 @@ public class ClusterFailoverTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Minute = TimeSpan.FromSeconds(60);
 
-    private static int AckCount(string ackLog)
-    {
-        if (!File.Exists(ackLog)) return 0;
-        using var stream = new FileStream(ackLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var count = 0;
-        int b;
-        while ((b = stream.ReadByte()) >= 0) if (b == '\n') count++;
-        return count;
-    }
+    private static int AckCount(string ackLog) => AckedWrites.CountLines(ackLog);
 
-    private static async Task WaitForAcksAsync(string ackLog, int atLeast, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var lines = AckCount(ackLog);
-            if (lines >= atLeast) return;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: {lines} acknowledged writes after {timeout.TotalSeconds:0} s, wanted {atLeast}");
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitForAcksAsync(string ackLog, int atLeast, TimeSpan timeout, string what) =>
+        AckedWrites.WaitForLinesAsync(ackLog, atLeast, timeout, what);
 
     private static double NowMs() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
 

@@ -24,17 +24,10 @@ public class SecurityTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Minute = TimeSpan.FromSeconds(60);
 
-    private static int AckCount(string ackLog) => File.Exists(ackLog) ? AckedWrites.ReadLog(ackLog, dropTornLastLine: true).Count : 0;
+    private static int AckCount(string ackLog) => AckedWrites.CountLines(ackLog);
 
-    private static async Task WaitForAcksAsync(string ackLog, int atLeast, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (AckCount(ackLog) < atLeast)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: {AckCount(ackLog)} acknowledged writes after {timeout.TotalSeconds:0} s, wanted {atLeast}");
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitForAcksAsync(string ackLog, int atLeast, TimeSpan timeout, string what) =>
+        AckedWrites.WaitForLinesAsync(ackLog, atLeast, timeout, what);
 
     /// <summary>An actor system in this process that is not part of the cluster: plain TCP, or TLS with
     /// <paramref name="certificate"/> (it accepts any peer: it is the attacker). ActorDb's serializer is bound, so it can
