@@ -135,6 +135,18 @@ public class LighthouseTests(ITestOutputHelper output)
                 var address = (await node.WaitForLineAsync(l => l.StartsWith("actordb-node: started "), TimeSpan.FromSeconds(15), $"the {az} node's start")).Split(' ')[2];
                 await lighthouse.WaitForLineAsync(l => l == $"lighthouse: member Up {address} [{az},storage,voter]", TimeSpan.FromSeconds(15), $"the {az} node Up");
             }
+            // Up is not yet registered: placement sees only the regions the coordinator knows, so wait until all three
+            // storage nodes' segment regions are registered (a node's region associates with the coordinator's node over
+            // TLS after it is Up) before the writer's recovery makes the segments start.
+            var cmdLine = await storage[0].WaitForLineAsync(l => l.StartsWith("actordb-node: command host on "), TimeSpan.FromSeconds(15), "a storage node's command host");
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (true)
+            {
+                var stats = await CliProcess.RunAsync(CommandTarget(cmdLine), "--token-file", TokenFile(cmdLine), "cluster-sharding", "region-stats", "-r", "segment");
+                if (stats.ExitCode == 0 && stats.Stdout.Split('\n').Count(l => l.Contains("storage")) == 3) break;
+                Assert.True(DateTime.UtcNow < deadline, $"three segment regions not registered within 30 s:\n{stats.Stdout}{stats.Stderr}");
+                await Task.Delay(200);
+            }
             using var writer = CliProcess.StartProgram("actordb-node", Env("writer", Path.Combine(dir.Path, "writer")));
             await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(30), "the writer serving");
             Assert.Equal(0, await writer.TerminateAsync(TimeSpan.FromSeconds(20)));
