@@ -43,7 +43,28 @@ public static class SegmentProtocol
     /// <see cref="OpenEpoch"/> not preceded by its sender's fence, redo from a node other than the one that opened the epoch
     /// (<see cref="SegmentAuthority"/>). A refusal names the segment, the sender and the epoch in <paramref name="Reason"/>;
     /// nothing was changed or persisted, and sending it again is refused again.</summary>
-    public sealed record RedoRejected(int Pg, int Replica, long SegmentEpoch, string Reason, bool StaleEpoch, bool Refused = false);
+    /// <param name="Fault">set when the segment refuses because of a storage fault on its node (a full disk, an I/O
+    /// error, a damaged store): the writer names it in its stall line; <see cref="SegmentFault.None"/> otherwise.</param>
+    public sealed record RedoRejected(int Pg, int Replica, long SegmentEpoch, string Reason, bool StaleEpoch, bool Refused = false,
+        SegmentFault Fault = SegmentFault.None);
+
+    /// <summary>Why a segment acknowledges nothing for now, as its node's storage sees it: carried by
+    /// <see cref="RedoRejected"/> and <see cref="SegmentStatus"/> so that the writer's stall line and <c>pg show</c> can say
+    /// <c>disk full on pg-0-0, pg-0-2</c> rather than only that the segments are missing.</summary>
+    public enum SegmentFault
+    {
+        /// <summary>No storage fault (the segment may still refuse for a protocol reason: a stale epoch, a refusal).</summary>
+        None = 0,
+        /// <summary>A write or preallocation failed with ENOSPC; the segment retries with back-off and resumes by itself once
+        /// space is free.</summary>
+        DiskFull = 1,
+        /// <summary>A write or fsync failed with an I/O error (EIO and the like); the failed range is never trusted again and
+        /// is fetched from peers.</summary>
+        IoError = 2,
+        /// <summary>The segment's files could not be opened (damaged metadata or page store, a held lock); it retries with
+        /// back-off.</summary>
+        OpenFailed = 3,
+    }
 
     /// <summary>Asks the segment for its <see cref="SegmentReport"/> (recovery's read quorum). With
     /// <paramref name="FenceEpoch"/> above the segment's epoch, the segment first installs it durably as a fence (it refuses
@@ -119,10 +140,12 @@ public static class SegmentProtocol
     /// (a page copy and/or records): it counts in no quorum and serves no read above its SCL meanwhile. <paramref name="JoinTarget"/>
     /// is set while it joins its PG empty (durable; see <see cref="ActorDb.Core.Storage.SegmentMetadata.JoinTarget"/>): until
     /// its SCL reaches it, it counts in no quorum, a recovery's read quorum included. <paramref name="Node"/> is the
-    /// address of the node that hosts it (the actor system's default address).</summary>
+    /// address of the node that hosts it (the actor system's default address); <paramref name="Fault"/> the storage fault
+    /// it is in, if any (<paramref name="Failure"/> then says more).</summary>
     public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long Syncs, long SyncMicros,
         long BytesWritten, long BytesOnDisk, Lsn Materialized, Lsn Checkpoint, long Checkpoints, long PageStoreBytesWritten, string? Failure,
-        long OpenedEpoch, ActorDb.Core.Storage.CatchUpProgress? CatchUp = null, Lsn JoinTarget = default, string? Node = null);
+        long OpenedEpoch, ActorDb.Core.Storage.CatchUpProgress? CatchUp = null, Lsn JoinTarget = default, string? Node = null,
+        SegmentFault Fault = SegmentFault.None);
 
     /// <summary>Handoff/shutdown stop message: the segment finishes its fsync, then stops.</summary>
     public sealed record Stop
