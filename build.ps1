@@ -19,12 +19,17 @@
 #                -Loads 16,64 the thread counts, -NoEmbedded skips the embedded runs, -NoCatchUp the catch-up. Every process
 #                links over mutual TLS with certificates `actordb certs` makes in the run's folder; -Insecure runs the same
 #                cluster over plain TCP (actordb.security.insecure = on), to measure what TLS costs.
+#   heal-bench - time from disk space freed to the first acknowledged commit (issue 12), median of -Runs N (default 5):
+#                the embedded default runs an insert-only bench at 16 threads on a data directory in a small tmpfs (needs
+#                root: it mounts one; tmpfs refuses O_DIRECT, so the log is written with write + fdatasync); a filler file
+#                takes every free byte until commits stall on ENOSPC, then it is deleted; the bench's gap line gives the
+#                first commit after that. Logs under $TMPDIR/actordb-heal-bench-*.
 #   cluster-soak - the process-level cluster tests (tests/ActorDb.Tests/Cluster/ClusterFailoverTests: AZ loss, stall and
 #                return, writer kill -9, clean hand-over, frozen writer; each checks every acknowledged write) -Cycles
 #                times (default 5 here), one summary line per cycle.
-param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
+param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak', 'heal-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
       [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench, [int[]]$Loads = @(16, 64),
-      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure)
+      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 switch ($Target) {
@@ -110,6 +115,56 @@ switch ($Target) {
     }
     Write-Host "[cluster-soak] $n cycles, $failed failed"
     exit [int]($failed -gt 0)
+  }
+  'heal-bench' {
+    if ((& id -u) -ne '0') { throw "heal-bench mounts a tmpfs: run it as root" }
+    dotnet build src/ActorDb.Cli -c Release | Out-Null
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    $cli = Join-Path $PSScriptRoot 'src/ActorDb.Cli/bin/Release/net10.0/actordb.dll'
+    $root = Join-Path ([IO.Path]::GetTempPath()) ("actordb-heal-bench-{0:yyyyMMdd-HHmmss}" -f (Get-Date))
+    New-Item -ItemType Directory -Path $root | Out-Null
+    $gapLine = 'no commit acknowledged for (\d+) ms: .* \((\d+) ms since the epoch\)'
+    $results = @()
+    for ($run = 1; $run -le $Runs; $run++) {
+      $mnt = Join-Path $root "disk-$run"
+      New-Item -ItemType Directory -Path $mnt | Out-Null
+      & mount -t tmpfs -o size=512m tmpfs $mnt
+      if ($LASTEXITCODE -ne 0) { throw "heal-bench: mount of a tmpfs on $mnt failed" }
+      $out = Join-Path $root "bench-$run.out"
+      $psi = [Diagnostics.ProcessStartInfo]::new('dotnet')
+      foreach ($a in @($cli, 'bench', '--workload', (Join-Path $PSScriptRoot 'workloads/ycsb-insert-only'), '-p', 'operationcount=100000000',
+                       '--threads', '16', '--data-dir', (Join-Path $mnt 'data'))) { $psi.ArgumentList.Add($a) }
+      $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
+      $p = [Diagnostics.Process]::Start($psi)
+      $stdout = [Collections.Concurrent.ConcurrentQueue[string]]::new()
+      $null = Register-ObjectEvent -InputObject $p -EventName OutputDataReceived -Action { if ($EventArgs.Data) { $Event.MessageData.Enqueue($EventArgs.Data) } } -MessageData $stdout
+      $p.BeginOutputReadLine()
+      $null = $p.StandardError.ReadToEndAsync()
+      try {
+        Start-Sleep -Seconds 10   # the node starts and commits flow
+        $filler = Join-Path $mnt 'filler'
+        $free = [IO.DriveInfo]::new($mnt).AvailableFreeSpace
+        & fallocate -l $free $filler 2>$null
+        # Whatever fallocate left (or a file system without it): fill the rest a MiB at a time until ENOSPC.
+        & dd if=/dev/zero of="$filler.2" bs=1M 2>$null
+        Start-Sleep -Seconds 5    # commits stall on ENOSPC
+        $freedAt = [long]([DateTime]::UtcNow - [DateTime]::UnixEpoch).TotalMilliseconds
+        Remove-Item -Force $filler, "$filler.2" -ErrorAction SilentlyContinue
+        Start-Sleep -Seconds 10
+      } finally {
+        if (-not $p.HasExited) { & kill -9 $p.Id; $p.WaitForExit() }
+        & umount $mnt
+      }
+      $lines = @($stdout.ToArray())
+      Set-Content -Path $out -Value $lines
+      $first = $lines | ForEach-Object { if ($_ -match $gapLine -and [long]$Matches[2] -ge $freedAt) { [long]$Matches[2] } } | Select-Object -First 1
+      if ($null -eq $first) { Write-Host "[heal-bench] run $run`: no commit after the space was freed within 10 s (see $out)"; $results += 10000; continue }
+      $ms = $first - $freedAt
+      Write-Host "[heal-bench] run $run`: first commit $ms ms after the space was freed"
+      $results += $ms
+    }
+    $sorted = $results | Sort-Object
+    Write-Host ("[heal-bench] time from space freed to the first commit: median {0} ms over {1} runs (all: {2})" -f $sorted[[int][Math]::Floor(($sorted.Count - 1) / 2)], $sorted.Count, ($results -join ', '))
   }
   'cluster-bench' {
     dotnet build ActorDb.sln -c Release | Out-Null
