@@ -30,6 +30,11 @@ namespace ActorDb.Storage;
 /// Everything else gets a <see cref="RedoRejected"/> with <c>Refused</c> set, naming sender, PG, replica and epoch, and
 /// changes nothing; each kind of refusal from one node is logged when it starts, every
 /// <see cref="RefusalSummaryEvery"/> with its count, and when it ends.</para>
+/// <para>Records: every batch (from the writer, or from a peer) is checked whole by <see cref="RedoValidation"/> before
+/// any of it is stored: LSN above 0, the PG's pages, a delta that applies, LSNs under the LSN ceiling (known VDL or
+/// truncation point + <c>actordb.writer.lal</c>), one content per LSN held. A bad writer batch gets a
+/// <see cref="RedoRejected"/> naming PG, replica, epoch and the first bad LSN; a bad peer answer is dropped; both are
+/// logged as a refusal condition and change nothing.</para>
 /// </summary>
 public sealed class SegmentActor : ReceiveActor, IWithTimers
 {
@@ -278,6 +283,14 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, _failure ?? "segment is stopping", StaleEpoch: false));
             return;
         }
+        // Validated as a whole before anything is stored: a bad batch is refused, never cut, and changes no state.
+        var ceiling = RedoValidation.LsnCeiling(Lsn.Max(_knownVdl, batch.WriterVdl), _meta.Annulled, _settings.Writer.Lal);
+        if (RedoValidation.CheckBatch(batch.Records, _pg, _settings.Geometry, ceiling, HeldRecord) is { } problem)
+        {
+            var reason = RefuseInvalid("a redo batch", batch.Records?.Length ?? 0, senderNode, problem);
+            Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, reason, StaleEpoch: false));
+            return;
+        }
         _epochOwner ??= senderNode;   // restarted since the open: the first writer node that sends redo of it
         _writer = Sender;
         _writerEpoch = batch.Epoch;
@@ -415,6 +428,19 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     {
         if (!FromStorageNode("peer records")) return;
         _fetchSentAt = DateTime.MinValue;
+        if (p.Unavailable is null)
+        {
+            // Validated whole before anything else is taken from it. A peer sends only records at or below its durable
+            // SCL (OnFetchRedo), under the same LSN ceiling as the writer's.
+            var ceiling = Lsn.Min(p.PeerScl, RedoValidation.LsnCeiling(_knownVdl, _meta.Annulled, _settings.Writer.Lal));
+            if (RedoValidation.CheckBatch(p.Records, _pg, _settings.Geometry, ceiling, HeldRecord) is { } problem)
+            {
+                // Dropped whole (an answer: nothing is sent back); the other peers are asked instead.
+                RefuseInvalid($"peer records (peer SCL {p.PeerScl})", p.Records?.Length ?? 0, SenderNode(), problem);
+                if (++_peersTried < VolumeGeometry.SegmentsPerPg - 1 && _scl.Scl < CatchUpTarget) FetchFrom(NextPeer());
+                return;
+            }
+        }
         if (p.CopyPagesAt > 0 && new Lsn(p.CopyPagesAt) > _scl.Scl)
         {
             _log.Info("Segment {Segment} (PG {Pg}): {Reason}", EntityId(_pg, _replica), _pg, p.Unavailable);
@@ -888,6 +914,33 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private static Lsn PageLsnOf(byte[] image) => new(BitConverter.ToInt64(image, 0));
 
+    /// <summary>The record this segment holds in memory under <paramref name="lsn"/>, or null: every record above its
+    /// SCL (held above a hole) and every record at or below it not yet materialized and compacted away. Older records
+    /// are below the SCL, so a resend of them is only re-acknowledged, never stored.</summary>
+    private RedoRecord? HeldRecord(Lsn lsn)
+    {
+        int lo = 0, hi = _pending.Count - 1;   // _pending is in LSN order throughout (AddPending)
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var c = _pending[mid].Lsn.CompareTo(lsn);
+            if (c == 0) return _pending[mid];
+            if (c < 0) lo = mid + 1; else hi = mid - 1;
+        }
+        return null;
+    }
+
+    /// <summary>Logs an invalid batch (<paramref name="what"/> of <paramref name="records"/> records from
+    /// <paramref name="senderNode"/>) when the condition starts (repeats are summarised with the other refusals) and
+    /// returns the one reason text, naming PG, replica, epoch and the first invalid record's LSN.</summary>
+    private string RefuseInvalid(string what, int records, string senderNode, string problem)
+    {
+        var reason = RedoValidation.Refusal(_pg, _replica, _meta.Epoch, what, $"{Sender.Path} (node {senderNode})", records, problem);
+        if (_refusals.Occurred($"invalid records from node {senderNode}", DateTime.UtcNow))
+            _log.Warning("{Reason} (repeats are summarised every {Seconds} s)", reason, (int)RefusalSummaryEvery.TotalSeconds);
+        return reason;
+    }
+
     private void AddPending(RedoRecord record)
     {
         if (_pending.Count == _applied || _pending[^1].Lsn < record.Lsn) _pending.Add(record);
@@ -923,8 +976,19 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
                 var image = PageForUpdate(r.PageNo);
                 if (PageLsnOf(image) < r.Lsn)   // a page restored from a newer checkpoint already holds it
                 {
-                    PageDelta.Apply(image, r.Payload.Span);
-                    BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
+                    // Validated before it was stored (RedoValidation); a record stored before that may still not apply:
+                    // PageDelta.Apply leaves the page unchanged, the segment goes on and says which record it skipped.
+                    try
+                    {
+                        PageDelta.Apply(image, r.Payload.Span);
+                        BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
+                    }
+                    catch (FormatException e)
+                    {
+                        if (_refusals.Occurred("stored records that do not apply", DateTime.UtcNow))
+                            _log.Error("Segment {Segment} (PG {Pg}): stored record LSN {Lsn} does not apply to page {PageNo}, skipped: {Reason} (repeats are summarised every {Seconds} s)",
+                                new object[] { EntityId(_pg, _replica), _pg, r.Lsn, r.PageNo, e.Message, (int)RefusalSummaryEvery.TotalSeconds });
+                    }
                 }
             }
             else if (r.Kind == RedoKind.Commit) _materializedCpl = r;
