@@ -29,7 +29,7 @@ namespace ActorDb.Storage;
 /// <see cref="OpenEpoch"/> only from the node that fenced the segment at its epoch, redo only from the node that opened it.
 /// Everything else gets a <see cref="RedoRejected"/> with <c>Refused</c> set, naming sender, PG, replica and epoch, and
 /// changes nothing; each kind of refusal from one node is logged when it starts, every
-/// <see cref="RefusalSummaryEvery"/> with its count, and when it ends.</para>
+/// <see cref="RepeatedConditions.DefaultInterval"/> with its count, and when it ends.</para>
 /// <para>Records: every batch (from the writer, or from a peer) is checked whole by <see cref="RedoValidation"/> before
 /// any of it is stored: LSN above 0, the PG's pages, a delta that applies, LSNs under the LSN ceiling (known VDL or
 /// truncation point + <c>actordb.writer.lal</c>), one content per LSN held. A bad writer batch gets a
@@ -55,10 +55,6 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         DateTime StartedUtc, DateTime LastProgressUtc, long Pages, long Bytes);
     /// <summary>A page copy whose peer has not answered for this long is abandoned (the next catch-up round starts over).</summary>
     private static readonly TimeSpan CopyStallTimeout = TimeSpan.FromSeconds(10);
-    /// <summary>A refusal condition still occurring is summarised (with its count) this often.</summary>
-    private static readonly TimeSpan RefusalSummaryEvery = TimeSpan.FromSeconds(30);
-    /// <summary>A refusal condition with no occurrence for this long has ended (logged once).</summary>
-    private static readonly TimeSpan RefusalEndAfter = TimeSpan.FromSeconds(30);
 
     private readonly int _pg;
     private readonly int _replica;
@@ -111,7 +107,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private Lsn _joinHint;                      // the PG's state as the writer's batches show it before the first open
     private readonly string _selfNode;          // this node's address (a local sender's node)
     private string? _epochOwner;                // the node that fenced (and opens, and writes) _meta.Epoch; null after a restart
-    private readonly RepeatedConditions _refusals = new(RefusalSummaryEvery, RefusalEndAfter);
+    private readonly RepeatedConditions _refusals = new();   // refusals, invalid input, unreadable pages: logged per condition
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
@@ -531,7 +527,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             }
             catch (Exception e) when (e is InvalidDataException or SegmentLogException)
             {
-                _log.Error(e, "Segment {Segment} (PG {Pg}): page copy to pg-{Pg}-{Peer} failed reading the page store", EntityId(_pg, _replica), _pg, _pg, f.RequesterReplica);
+                if (_refusals.Occurred($"failing page copies to pg-{_pg}-{f.RequesterReplica} (page store)", DateTime.UtcNow))
+                    _log.Error(e, "Segment {Segment} (PG {Pg}): page copy to pg-{Pg}-{Peer} failed reading the page store (repeats are summarised every {Seconds} s)",
+                        new object[] { EntityId(_pg, _replica), _pg, _pg, f.RequesterReplica, (int)_refusals.SummaryEvery.TotalSeconds });
                 unavailable = $"pg-{_pg}-{_replica}: page store read failed: {e.Message}";
             }
         }
@@ -780,8 +778,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private void Refuse(string what, long epoch, string senderNode, SegmentDecision decision)
     {
         var reason = SegmentAuthority.Refusal(_pg, _replica, what, epoch, Sender.Path.ToString(), decision.Refusal!);
-        if (_refusals.Occurred($"{decision.Kind} from node {senderNode}", DateTime.UtcNow))
-            _log.Warning("{Reason}; nothing was changed (repeats are summarised every {Seconds} s)", reason, (int)RefusalSummaryEvery.TotalSeconds);
+        if (_refusals.Occurred($"refusing {decision.Kind} from node {senderNode}", DateTime.UtcNow))
+            _log.Warning("{Reason}; nothing was changed (repeats are summarised every {Seconds} s)", reason, (int)_refusals.SummaryEvery.TotalSeconds);
         Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, reason, StaleEpoch: false, Refused: true));
     }
 
@@ -791,21 +789,21 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     {
         var senderNode = SenderNode();
         if (SegmentAuthority.NodeRefusal(senderNode, ClusterMembershipSnapshot.Of(Context.System), SegmentAuthority.StorageRole) is not { } why) return true;
-        if (_refusals.Occurred($"{what} from node {senderNode}", DateTime.UtcNow))
+        if (_refusals.Occurred($"dropping {what} from node {senderNode}", DateTime.UtcNow))
             _log.Warning("{Reason}; dropped (repeats are summarised every {Seconds} s)",
-                SegmentAuthority.Refusal(_pg, _replica, what, _meta.Epoch, Sender.Path.ToString(), why), (int)RefusalSummaryEvery.TotalSeconds);
+                SegmentAuthority.Refusal(_pg, _replica, what, _meta.Epoch, Sender.Path.ToString(), why), (int)_refusals.SummaryEvery.TotalSeconds);
         return false;
     }
 
     private void LogRefusalSummaries()
     {
         if (_refusals.Count == 0) return;
-        foreach (var (key, count, ended) in _refusals.Due(DateTime.UtcNow))
+        foreach (var line in _refusals.Due(DateTime.UtcNow))
         {
-            if (ended)
-                _log.Info("Segment {Segment} (PG {Pg}): refusals ({Condition}) ended: {Count} in all", EntityId(_pg, _replica), _pg, key, count);
+            if (line.Ended)
+                _log.Info("Segment {Segment} (PG {Pg}): {Condition} ended: {Count} in all", EntityId(_pg, _replica), _pg, line.Key, line.Total);
             else
-                _log.Warning("Segment {Segment} (PG {Pg}): still refusing ({Condition}): {Count} more since the last line", EntityId(_pg, _replica), _pg, key, count);
+                _log.Warning("Segment {Segment} (PG {Pg}): still {Condition}: {Count} more since the last line", EntityId(_pg, _replica), _pg, line.Key, line.Count);
         }
     }
 
@@ -894,7 +892,10 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (e is InvalidDataException or SegmentLogException)
         {
-            _log.Error(e, "Segment {Segment} (PG {Pg}): page {PageNo} cannot be read from the page store", EntityId(_pg, _replica), _pg, read.PageNo);
+            // Every read of a damaged page fails alike: one line (with the error) per page when it starts, then summaries.
+            if (_refusals.Occurred($"failing reads of page {read.PageNo} (page store)", DateTime.UtcNow))
+                _log.Error(e, "Segment {Segment} (PG {Pg}): page {PageNo} cannot be read from the page store (repeats are summarised every {Seconds} s)",
+                    EntityId(_pg, _replica), _pg, read.PageNo, (int)_refusals.SummaryEvery.TotalSeconds);
             Sender.Tell(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl));
             return;
         }
@@ -936,8 +937,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private string RefuseInvalid(string what, int records, string senderNode, string problem)
     {
         var reason = RedoValidation.Refusal(_pg, _replica, _meta.Epoch, what, $"{Sender.Path} (node {senderNode})", records, problem);
-        if (_refusals.Occurred($"invalid records from node {senderNode}", DateTime.UtcNow))
-            _log.Warning("{Reason} (repeats are summarised every {Seconds} s)", reason, (int)RefusalSummaryEvery.TotalSeconds);
+        if (_refusals.Occurred($"refusing invalid records from node {senderNode}", DateTime.UtcNow))
+            _log.Warning("{Reason} (repeats are summarised every {Seconds} s)", reason, (int)_refusals.SummaryEvery.TotalSeconds);
         return reason;
     }
 
@@ -985,9 +986,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
                     }
                     catch (FormatException e)
                     {
-                        if (_refusals.Occurred("stored records that do not apply", DateTime.UtcNow))
+                        if (_refusals.Occurred("skipping stored records that do not apply", DateTime.UtcNow))
                             _log.Error("Segment {Segment} (PG {Pg}): stored record LSN {Lsn} does not apply to page {PageNo}, skipped: {Reason} (repeats are summarised every {Seconds} s)",
-                                new object[] { EntityId(_pg, _replica), _pg, r.Lsn, r.PageNo, e.Message, (int)RefusalSummaryEvery.TotalSeconds });
+                                new object[] { EntityId(_pg, _replica), _pg, r.Lsn, r.PageNo, e.Message, (int)_refusals.SummaryEvery.TotalSeconds });
                     }
                 }
             }
