@@ -107,6 +107,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private Lsn _joinHint;                      // the PG's state as the writer's batches show it before the first open
     private readonly string _selfNode;          // this node's address (a local sender's node)
     private string? _epochOwner;                // the node that fenced (and opens, and writes) _meta.Epoch; null after a restart
+    private Lsn? _holesRepairedAt;               // the log's holes found at open are repaired once the durable SCL reaches this
     private readonly RepeatedConditions _refusals = new();   // refusals, invalid input, unreadable pages: logged per condition
 
     /// <inheritdoc />
@@ -191,10 +192,14 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             (records, micros, bytes) => new Synced(records, micros, bytes), e => new SyncFailed(e));
         var report = _segmentLog.Recovery;
         if (report.TailBytesCut > 0)
-            _log.Warning("Segment {Segment} (PG {Pg}): cut {Bytes} bytes after the last whole record of {File} (a torn write and/or unused preallocated zeros; nothing acknowledged is in them)",
-                EntityId(_pg, _replica), _pg, report.TailBytesCut, report.TailFile);
-        foreach (var hole in report.CorruptRanges)
-            _log.Error("Segment {Segment} (PG {Pg}): corrupt record in {Hole}: counted as a hole, SCL stops before it", EntityId(_pg, _replica), _pg, hole);
+            _log.Warning("Segment {Segment} (PG {Pg}): {Tail}; nothing acknowledged is in them", EntityId(_pg, _replica), _pg, report.DescribeTail());
+        var newHoles = NewHoles(report.CorruptRanges);
+        foreach (var hole in newHoles)
+            _log.Error("Segment {Segment} (PG {Pg}): corrupt record in {Hole}: counted as a hole, SCL stops before it; its records are fetched from peers", EntityId(_pg, _replica), _pg, hole);
+        if (report.CorruptRanges.Count > newHoles.Count)
+            _log.Debug("Segment {Segment} (PG {Pg}): {Holes} hole(s) in the log were repaired before ({File})", EntityId(_pg, _replica), _pg, report.CorruptRanges.Count - newHoles.Count, RepairedHoles.FileName);
+        // Every record the log held (and the PG's VDL) is below the chain once the SCL reaches this: the holes' records are back.
+        if (newHoles.Count > 0) _holesRepairedAt = Lsn.Max(_scl.MaxLsn, _meta.Vdl);
         if (_store.RestoredFromDoubleWrite > 0)
             _log.Warning("Segment {Segment} (PG {Pg}): a checkpoint was cut short; {Pages} page(s) restored from the doublewrite buffer", EntityId(_pg, _replica), _pg, _store.RestoredFromDoubleWrite);
 
@@ -299,6 +304,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             appended++;
         }
         if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;
+        MaybeRecordHolesRepaired();
         if (appended > 0)
         {
             _appended += appended;
@@ -423,6 +429,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private void OnPeerRedo(PeerRedo p)
     {
         if (!FromStorageNode("peer records")) return;
+        MaybeRecordHolesRepaired();   // the records synced since the last answer may have filled the log's holes
         _fetchSentAt = DateTime.MinValue;
         if (p.Unavailable is null)
         {
@@ -929,6 +936,40 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             if (c < 0) lo = mid + 1; else hi = mid - 1;
         }
         return null;
+    }
+
+    /// <summary>The holes of <paramref name="found"/> not recorded as repaired at an earlier open; all of them when the
+    /// list cannot be read (said once).</summary>
+    private IReadOnlyList<CorruptRange> NewHoles(IReadOnlyList<CorruptRange> found)
+    {
+        if (found.Count == 0) return found;
+        try
+        {
+            return RepairedHoles.New(found, RepairedHoles.Load(_dir));
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            _log.Warning("Segment {Segment} (PG {Pg}): the list of repaired holes cannot be read ({Reason}); every hole is reported", EntityId(_pg, _replica), _pg, e.Message);
+            return found;
+        }
+    }
+
+    /// <summary>Once the durable SCL passed every record the log held at open, the holes found then are repaired (their
+    /// records came back from peers, or were annulled): recorded durably, so later opens do not report them again.</summary>
+    private void MaybeRecordHolesRepaired()
+    {
+        if (_holesRepairedAt is not { } at || _durableScl < at) return;
+        _holesRepairedAt = null;
+        try
+        {
+            RepairedHoles.Record(_dir, _segmentLog.Recovery.CorruptRanges, _settings.Segment.Fsync);
+            _log.Info("Segment {Segment} (PG {Pg}): the log's {Holes} hole(s) are repaired: SCL {Scl} passed every record the log held; recorded in {File}",
+                new object[] { EntityId(_pg, _replica), _pg, _segmentLog.Recovery.CorruptRanges.Count, _durableScl, RepairedHoles.FileName });
+        }
+        catch (SegmentLogException e)
+        {
+            _log.Warning("Segment {Segment} (PG {Pg}): the repaired holes could not be recorded ({Reason}); the next open reports them again", EntityId(_pg, _replica), _pg, e.Message);
+        }
     }
 
     /// <summary>Logs an invalid batch (<paramref name="what"/> of <paramref name="records"/> records from
