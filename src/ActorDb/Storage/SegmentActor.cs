@@ -275,7 +275,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;   // what the PG holds: a catch-up target
             // Each record's backlink is a record the PG held when the writer shipped it: at or above anything this
             // segment could have acknowledged before it lost its data, if it did.
-            foreach (var r in batch.Records) if (r.PrevLsn > _joinHint) _joinHint = r.PrevLsn;
+            foreach (var r in batch.Records ?? []) if (r is not null && r.PrevLsn > _joinHint && r.PrevLsn < r.Lsn) _joinHint = r.PrevLsn;   // null-safe: not validated yet
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
