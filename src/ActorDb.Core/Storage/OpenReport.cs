@@ -25,6 +25,8 @@ public readonly record struct CorruptRange(string File, long Offset, long Length
 /// <param name="TailBytesCut">Bytes removed by the cut: a torn or corrupt tail after the last valid
 /// frame of the whole log (normally inside the last file; when later files hold no valid frame, they are
 /// truncated to length 0 as well and counted here).</param>
+/// <param name="TailTornBytes">Of <see cref="TailBytesCut"/>, the bytes from the cut up to the last non-zero byte: a
+/// torn or corrupt record (a write cut short by a crash). The rest, <see cref="TailZeroBytes"/>, is zeros.</param>
 public sealed record OpenReport(
     int FileCount,
     long RecordCount,
@@ -32,8 +34,21 @@ public sealed record OpenReport(
     IReadOnlyList<CorruptRange> CorruptRanges,
     string? TailFile,
     long TailOffset,
-    long TailBytesCut)
+    long TailBytesCut,
+    long TailTornBytes = 0)
 {
+    /// <summary>Of <see cref="TailBytesCut"/>, the zero bytes after the last non-zero one: preallocated and never
+    /// written (the log is extended with zeros ahead of its data), so no record was in them.</summary>
+    public long TailZeroBytes => TailBytesCut - TailTornBytes;
+
+    /// <summary>What was cut, for the log line: the file and offset, and a torn record told from preallocated zeros.</summary>
+    public string DescribeTail() =>
+        TailBytesCut == 0 ? "nothing cut"
+        : $"cut {TailBytesCut} bytes of {TailFile} from offset {TailOffset} (after the last whole record): "
+          + (TailTornBytes == 0 ? $"all {TailBytesCut} preallocated zeros, never written (no record was torn)"
+              : TailZeroBytes == 0 ? $"{TailTornBytes} bytes of a torn or corrupt record"
+              : $"{TailTornBytes} bytes of a torn or corrupt record, then {TailZeroBytes} preallocated zeros never written");
+
     /// <summary>True when the scan found neither a hole nor a tail to cut.</summary>
     public bool IsClean => CorruptRanges.Count == 0 && TailBytesCut == 0;
 
@@ -41,5 +56,5 @@ public sealed record OpenReport(
     public override string ToString() =>
         $"{FileCount} file(s), {RecordCount} record(s), {ValidBytes} valid bytes"
         + (CorruptRanges.Count == 0 ? "" : $", {CorruptRanges.Count} hole(s): " + string.Join("; ", CorruptRanges))
-        + (TailBytesCut == 0 ? "" : $", tail cut: {TailBytesCut} bytes from {TailFile} offset {TailOffset}");
+        + (TailBytesCut == 0 ? "" : $", tail cut: {TailBytesCut} bytes from {TailFile} offset {TailOffset} ({TailTornBytes} torn, {TailZeroBytes} zeros)");
 }

@@ -670,7 +670,7 @@ public sealed class SegmentLog : IDisposable
                 holes.Add(range);
 
         string? tailFile = null;
-        long tailOffset = -1, tailCut = 0;
+        long tailOffset = -1, tailCut = 0, tailTorn = 0;
         for (int f = Math.Max(lastFile, 0); f < files.Count; f++)
         {
             long keep = f == lastFile ? lastEnd : 0;
@@ -679,6 +679,7 @@ public sealed class SegmentLog : IDisposable
             tailFile ??= path;
             if (tailOffset < 0) tailOffset = keep;
             tailCut += files[f].Length - keep;
+            tailTorn += Io(path, "scan", () => LogFileScanner.NonZeroEnd(path, keep, files[f].Length)) - keep;   // the rest is zeros
             Io(path, "truncate", () =>
             {
                 using SafeFileHandle h = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
@@ -688,7 +689,7 @@ public sealed class SegmentLog : IDisposable
             files[f] = files[f] with { Length = keep };
         }
 
-        return new OpenReport(files.Count, records, validBytes, holes, tailFile, tailOffset, tailCut);
+        return new OpenReport(files.Count, records, validBytes, holes, tailFile, tailOffset, tailCut, tailTorn);
     }
 
     // What the scan read may still be only in the page cache (a crash of the process, not of the machine,

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
+using ActorDb.Core;
 using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands;
@@ -48,7 +49,7 @@ public static class CommandHostProtocol
 /// <see cref="CommandHostSettings.MaxConnections"/> at once (the next client is sent one line and closed). The palettes
 /// come from the <see cref="CommandPaletteRegistry"/>. Refusals (too many connections, a missing or wrong token, a read
 /// token on an admin command, a line too long, a client that does not read, an idle client) are logged per kind when
-/// they start, as a summary every <see cref="RefusalLogInterval"/> while they go on, and when they end. Stopping it
+/// they start, as a summary every <see cref="RepeatedConditions.DefaultInterval"/> while they go on, and when they end. Stopping it
 /// closes the listener and, through its children, every session.
 /// </summary>
 public sealed class CommandHost : ReceiveActor, IWithTimers
@@ -67,9 +68,6 @@ public sealed class CommandHost : ReceiveActor, IWithTimers
     /// <see cref="CommandHostSettings.IdleTimeout"/>.</summary>
     public const string TimedOut = "clients dropped for being idle";
 
-    /// <summary>The period of the refusal summaries, and the quiet time after which a kind of refusal has ended.</summary>
-    public static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
-
     private sealed record Accepted(TcpClient Client);
     private sealed record AcceptFailed(Exception Error);
     private sealed record LogTick;
@@ -80,7 +78,7 @@ public sealed class CommandHost : ReceiveActor, IWithTimers
     private readonly CommandHostProtocol.Endpoint _endpoint;
     private readonly TimeSpan _askTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<string, RepeatedCondition> _refusals = new();
+    private readonly RepeatedConditions _refusals = new();
     private long _sessions;
     private int _live;
 
@@ -160,20 +158,14 @@ public sealed class CommandHost : ReceiveActor, IWithTimers
         Receive<CommandHostProtocol.Refused>(OnRefused);
         Receive<LogTick>(_ =>
         {
-            var now = DateTime.UtcNow;
-            foreach (var (kind, condition) in _refusals)
+            foreach (var line in _refusals.Due(DateTime.UtcNow))
             {
-                switch (condition.Tick(now))
-                {
-                    case { Ended: true } r:
-                        _log.Info("Command host: no more {0} ({1} since the first)", kind, r.Total);
-                        break;
-                    case { } r:
-                        _log.Warning("Command host: {0}: {1} more in the last {2:0} s ({3} since the first)", kind, r.Count, RefusalLogInterval.TotalSeconds, r.Total);
-                        break;
-                }
+                if (line.Ended)
+                    _log.Info("Command host: no more {0} ({1} since the first)", line.Key, line.Total);
+                else
+                    _log.Warning("Command host: {0}: {1} more in the last {2:0} s ({3} since the first)", line.Key, line.Count, _refusals.SummaryEvery.TotalSeconds, line.Total);
             }
-            if (!_refusals.Values.Any(c => c.Active)) Timers.Cancel(nameof(LogTick));
+            if (_refusals.Count == 0) Timers.Cancel(nameof(LogTick));
         });
         Receive<AcceptFailed>(f =>
         {
@@ -184,10 +176,9 @@ public sealed class CommandHost : ReceiveActor, IWithTimers
 
     private void OnRefused(CommandHostProtocol.Refused r)
     {
-        if (!_refusals.TryGetValue(r.Kind, out var condition)) _refusals[r.Kind] = condition = new RepeatedCondition(RefusalLogInterval);
-        if (!condition.Occurred(DateTime.UtcNow)) return;
-        _log.Warning("Command host: {0}: {1} was sent '{2}'; further ones are counted, summarized every {3:0} s", r.Kind, r.Remote, r.Detail, RefusalLogInterval.TotalSeconds);
-        if (!Timers.IsTimerActive(nameof(LogTick))) Timers.StartPeriodicTimer(nameof(LogTick), new LogTick(), RefusalLogInterval);
+        if (!_refusals.Occurred(r.Kind, DateTime.UtcNow)) return;
+        _log.Warning("Command host: {0}: {1} was sent '{2}'; further ones are counted, summarized every {3:0} s", r.Kind, r.Remote, r.Detail, _refusals.SummaryEvery.TotalSeconds);
+        if (!Timers.IsTimerActive(nameof(LogTick))) Timers.StartPeriodicTimer(nameof(LogTick), new LogTick(), _refusals.SummaryEvery);
     }
 
     /// <inheritdoc />

@@ -78,6 +78,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
     private long _fenceEpoch;                                                             // 0 until the probe decided it
     private readonly Dictionary<(int Pg, int Replica), OpenedSegment> _opened = new();
     private readonly HashSet<(int Pg, int Replica)> _refusedBy = new();                   // segments that refused this recovery (logged once)
+    private readonly RepeatedConditions _rejections = new();                              // other rejections: per segment, summarised
     private RecoveryPlan? _plan;
     private int _headerReplica;
     private DateTime? _headerSent;
@@ -185,6 +186,11 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
 
     private void OnTick()
     {
+        foreach (var line in _rejections.Due(DateTime.UtcNow))
+        {
+            if (line.Ended) _log.Info("Recovery epoch {Epoch}: {Condition} ended: {Count} in all", _plan?.Epoch ?? _fenceEpoch, line.Key, line.Total);
+            else _log.Warning("Recovery epoch {Epoch}: still {Condition}: {Count} more since the last line", _plan?.Epoch ?? _fenceEpoch, line.Key, line.Count);
+        }
         if (DateTime.UtcNow > _deadline)
         {
             FailRecovery(TimeoutReason());
@@ -351,6 +357,8 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
             return;
         }
         if (r.Refused && !_refusedBy.Add((r.Pg, r.Replica))) return;   // logged once per segment and recovery
+        // A failed segment rejects each retry of the phase: one line when it starts, then summaries (OnTick).
+        if (!r.Refused && !_rejections.Occurred($"segment {EntityId(r.Pg, r.Replica)} rejecting the recovery", DateTime.UtcNow)) return;
         _log.Warning("Recovery epoch {Epoch}: segment {Segment} refused: {Reason}", _plan?.Epoch ?? _fenceEpoch, EntityId(r.Pg, r.Replica), r.Reason);
     }
 

@@ -29,7 +29,12 @@ namespace ActorDb.Storage;
 /// <see cref="OpenEpoch"/> only from the node that fenced the segment at its epoch, redo only from the node that opened it.
 /// Everything else gets a <see cref="RedoRejected"/> with <c>Refused</c> set, naming sender, PG, replica and epoch, and
 /// changes nothing; each kind of refusal from one node is logged when it starts, every
-/// <see cref="RefusalSummaryEvery"/> with its count, and when it ends.</para>
+/// <see cref="RepeatedConditions.DefaultInterval"/> with its count, and when it ends.</para>
+/// <para>Records: every batch (from the writer, or from a peer) is checked whole by <see cref="RedoValidation"/> before
+/// any of it is stored: LSN above 0, the PG's pages, a delta that applies, LSNs under the LSN ceiling (known VDL or
+/// truncation point + <c>actordb.writer.lal</c>), one content per LSN held. A bad writer batch gets a
+/// <see cref="RedoRejected"/> naming PG, replica, epoch and the first bad LSN; a bad peer answer is dropped; both are
+/// logged as a refusal condition and change nothing.</para>
 /// </summary>
 public sealed class SegmentActor : ReceiveActor, IWithTimers
 {
@@ -50,10 +55,6 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         DateTime StartedUtc, DateTime LastProgressUtc, long Pages, long Bytes);
     /// <summary>A page copy whose peer has not answered for this long is abandoned (the next catch-up round starts over).</summary>
     private static readonly TimeSpan CopyStallTimeout = TimeSpan.FromSeconds(10);
-    /// <summary>A refusal condition still occurring is summarised (with its count) this often.</summary>
-    private static readonly TimeSpan RefusalSummaryEvery = TimeSpan.FromSeconds(30);
-    /// <summary>A refusal condition with no occurrence for this long has ended (logged once).</summary>
-    private static readonly TimeSpan RefusalEndAfter = TimeSpan.FromSeconds(30);
 
     private readonly int _pg;
     private readonly int _replica;
@@ -106,7 +107,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private Lsn _joinHint;                      // the PG's state as the writer's batches show it before the first open
     private readonly string _selfNode;          // this node's address (a local sender's node)
     private string? _epochOwner;                // the node that fenced (and opens, and writes) _meta.Epoch; null after a restart
-    private readonly RepeatedConditions _refusals = new(RefusalSummaryEvery, RefusalEndAfter);
+    private Lsn? _holesRepairedAt;               // the log's holes found at open are repaired once the durable SCL reaches this
+    private readonly RepeatedConditions _refusals = new();   // refusals, invalid input, unreadable pages: logged per condition
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
@@ -190,10 +192,14 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             (records, micros, bytes) => new Synced(records, micros, bytes), e => new SyncFailed(e));
         var report = _segmentLog.Recovery;
         if (report.TailBytesCut > 0)
-            _log.Warning("Segment {Segment} (PG {Pg}): cut {Bytes} bytes after the last whole record of {File} (a torn write and/or unused preallocated zeros; nothing acknowledged is in them)",
-                EntityId(_pg, _replica), _pg, report.TailBytesCut, report.TailFile);
-        foreach (var hole in report.CorruptRanges)
-            _log.Error("Segment {Segment} (PG {Pg}): corrupt record in {Hole}: counted as a hole, SCL stops before it", EntityId(_pg, _replica), _pg, hole);
+            _log.Warning("Segment {Segment} (PG {Pg}): {Tail}; nothing acknowledged is in them", EntityId(_pg, _replica), _pg, report.DescribeTail());
+        var newHoles = NewHoles(report.CorruptRanges);
+        foreach (var hole in newHoles)
+            _log.Error("Segment {Segment} (PG {Pg}): corrupt record in {Hole}: counted as a hole, SCL stops before it; its records are fetched from peers", EntityId(_pg, _replica), _pg, hole);
+        if (report.CorruptRanges.Count > newHoles.Count)
+            _log.Debug("Segment {Segment} (PG {Pg}): {Holes} hole(s) in the log were repaired before ({File})", EntityId(_pg, _replica), _pg, report.CorruptRanges.Count - newHoles.Count, RepairedHoles.FileName);
+        // Every record the log held (and the PG's VDL) is below the chain once the SCL reaches this: the holes' records are back.
+        if (newHoles.Count > 0) _holesRepairedAt = Lsn.Max(_scl.MaxLsn, _meta.Vdl);
         if (_store.RestoredFromDoubleWrite > 0)
             _log.Warning("Segment {Segment} (PG {Pg}): a checkpoint was cut short; {Pages} page(s) restored from the doublewrite buffer", EntityId(_pg, _replica), _pg, _store.RestoredFromDoubleWrite);
 
@@ -269,13 +275,21 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;   // what the PG holds: a catch-up target
             // Each record's backlink is a record the PG held when the writer shipped it: at or above anything this
             // segment could have acknowledged before it lost its data, if it did.
-            foreach (var r in batch.Records) if (r.PrevLsn > _joinHint) _joinHint = r.PrevLsn;
+            foreach (var r in batch.Records ?? []) if (r is not null && r.PrevLsn > _joinHint && r.PrevLsn < r.Lsn) _joinHint = r.PrevLsn;   // null-safe: not validated yet
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
         if (_failure is not null || _stopping)
         {
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, _failure ?? "segment is stopping", StaleEpoch: false));
+            return;
+        }
+        // Validated as a whole before anything is stored: a bad batch is refused, never cut, and changes no state.
+        var ceiling = RedoValidation.LsnCeiling(Lsn.Max(_knownVdl, batch.WriterVdl), _meta.Annulled, _settings.Writer.Lal);
+        if (RedoValidation.CheckBatch(batch.Records, _pg, _settings.Geometry, ceiling, HeldRecord) is { } problem)
+        {
+            var reason = RefuseInvalid("a redo batch", batch.Records?.Length ?? 0, senderNode, problem);
+            Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, reason, StaleEpoch: false));
             return;
         }
         _epochOwner ??= senderNode;   // restarted since the open: the first writer node that sends redo of it
@@ -290,6 +304,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             appended++;
         }
         if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;
+        MaybeRecordHolesRepaired();
         if (appended > 0)
         {
             _appended += appended;
@@ -414,7 +429,21 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private void OnPeerRedo(PeerRedo p)
     {
         if (!FromStorageNode("peer records")) return;
+        MaybeRecordHolesRepaired();   // the records synced since the last answer may have filled the log's holes
         _fetchSentAt = DateTime.MinValue;
+        if (p.Unavailable is null)
+        {
+            // Validated whole before anything else is taken from it. A peer sends only records at or below its durable
+            // SCL (OnFetchRedo), under the same LSN ceiling as the writer's.
+            var ceiling = Lsn.Min(p.PeerScl, RedoValidation.LsnCeiling(_knownVdl, _meta.Annulled, _settings.Writer.Lal));
+            if (RedoValidation.CheckBatch(p.Records, _pg, _settings.Geometry, ceiling, HeldRecord) is { } problem)
+            {
+                // Dropped whole (an answer: nothing is sent back); the other peers are asked instead.
+                RefuseInvalid($"peer records (peer SCL {p.PeerScl})", p.Records?.Length ?? 0, SenderNode(), problem);
+                if (++_peersTried < VolumeGeometry.SegmentsPerPg - 1 && _scl.Scl < CatchUpTarget) FetchFrom(NextPeer());
+                return;
+            }
+        }
         if (p.CopyPagesAt > 0 && new Lsn(p.CopyPagesAt) > _scl.Scl)
         {
             _log.Info("Segment {Segment} (PG {Pg}): {Reason}", EntityId(_pg, _replica), _pg, p.Unavailable);
@@ -505,7 +534,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             }
             catch (Exception e) when (e is InvalidDataException or SegmentLogException)
             {
-                _log.Error(e, "Segment {Segment} (PG {Pg}): page copy to pg-{Pg}-{Peer} failed reading the page store", EntityId(_pg, _replica), _pg, _pg, f.RequesterReplica);
+                if (_refusals.Occurred($"failing page copies to pg-{_pg}-{f.RequesterReplica} (page store)", DateTime.UtcNow))
+                    _log.Error(e, "Segment {Segment} (PG {Pg}): page copy to pg-{Pg}-{Peer} failed reading the page store (repeats are summarised every {Seconds} s)",
+                        new object[] { EntityId(_pg, _replica), _pg, _pg, f.RequesterReplica, (int)_refusals.SummaryEvery.TotalSeconds });
                 unavailable = $"pg-{_pg}-{_replica}: page store read failed: {e.Message}";
             }
         }
@@ -754,8 +785,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private void Refuse(string what, long epoch, string senderNode, SegmentDecision decision)
     {
         var reason = SegmentAuthority.Refusal(_pg, _replica, what, epoch, Sender.Path.ToString(), decision.Refusal!);
-        if (_refusals.Occurred($"{decision.Kind} from node {senderNode}", DateTime.UtcNow))
-            _log.Warning("{Reason}; nothing was changed (repeats are summarised every {Seconds} s)", reason, (int)RefusalSummaryEvery.TotalSeconds);
+        if (_refusals.Occurred($"refusing {decision.Kind} from node {senderNode}", DateTime.UtcNow))
+            _log.Warning("{Reason}; nothing was changed (repeats are summarised every {Seconds} s)", reason, (int)_refusals.SummaryEvery.TotalSeconds);
         Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, reason, StaleEpoch: false, Refused: true));
     }
 
@@ -765,21 +796,21 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     {
         var senderNode = SenderNode();
         if (SegmentAuthority.NodeRefusal(senderNode, ClusterMembershipSnapshot.Of(Context.System), SegmentAuthority.StorageRole) is not { } why) return true;
-        if (_refusals.Occurred($"{what} from node {senderNode}", DateTime.UtcNow))
+        if (_refusals.Occurred($"dropping {what} from node {senderNode}", DateTime.UtcNow))
             _log.Warning("{Reason}; dropped (repeats are summarised every {Seconds} s)",
-                SegmentAuthority.Refusal(_pg, _replica, what, _meta.Epoch, Sender.Path.ToString(), why), (int)RefusalSummaryEvery.TotalSeconds);
+                SegmentAuthority.Refusal(_pg, _replica, what, _meta.Epoch, Sender.Path.ToString(), why), (int)_refusals.SummaryEvery.TotalSeconds);
         return false;
     }
 
     private void LogRefusalSummaries()
     {
         if (_refusals.Count == 0) return;
-        foreach (var (key, count, ended) in _refusals.Due(DateTime.UtcNow))
+        foreach (var line in _refusals.Due(DateTime.UtcNow))
         {
-            if (ended)
-                _log.Info("Segment {Segment} (PG {Pg}): refusals ({Condition}) ended: {Count} in all", EntityId(_pg, _replica), _pg, key, count);
+            if (line.Ended)
+                _log.Info("Segment {Segment} (PG {Pg}): {Condition} ended: {Count} in all", EntityId(_pg, _replica), _pg, line.Key, line.Total);
             else
-                _log.Warning("Segment {Segment} (PG {Pg}): still refusing ({Condition}): {Count} more since the last line", EntityId(_pg, _replica), _pg, key, count);
+                _log.Warning("Segment {Segment} (PG {Pg}): still {Condition}: {Count} more since the last line", EntityId(_pg, _replica), _pg, line.Key, line.Count);
         }
     }
 
@@ -868,7 +899,10 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (e is InvalidDataException or SegmentLogException)
         {
-            _log.Error(e, "Segment {Segment} (PG {Pg}): page {PageNo} cannot be read from the page store", EntityId(_pg, _replica), _pg, read.PageNo);
+            // Every read of a damaged page fails alike: one line (with the error) per page when it starts, then summaries.
+            if (_refusals.Occurred($"failing reads of page {read.PageNo} (page store)", DateTime.UtcNow))
+                _log.Error(e, "Segment {Segment} (PG {Pg}): page {PageNo} cannot be read from the page store (repeats are summarised every {Seconds} s)",
+                    EntityId(_pg, _replica), _pg, read.PageNo, (int)_refusals.SummaryEvery.TotalSeconds);
             Sender.Tell(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl));
             return;
         }
@@ -887,6 +921,67 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     }
 
     private static Lsn PageLsnOf(byte[] image) => new(BitConverter.ToInt64(image, 0));
+
+    /// <summary>The record this segment holds in memory under <paramref name="lsn"/>, or null: every record above its
+    /// SCL (held above a hole) and every record at or below it not yet materialized and compacted away. Older records
+    /// are below the SCL, so a resend of them is only re-acknowledged, never stored.</summary>
+    private RedoRecord? HeldRecord(Lsn lsn)
+    {
+        int lo = 0, hi = _pending.Count - 1;   // _pending is in LSN order throughout (AddPending)
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var c = _pending[mid].Lsn.CompareTo(lsn);
+            if (c == 0) return _pending[mid];
+            if (c < 0) lo = mid + 1; else hi = mid - 1;
+        }
+        return null;
+    }
+
+    /// <summary>The holes of <paramref name="found"/> not recorded as repaired at an earlier open; all of them when the
+    /// list cannot be read (said once).</summary>
+    private IReadOnlyList<CorruptRange> NewHoles(IReadOnlyList<CorruptRange> found)
+    {
+        if (found.Count == 0) return found;
+        try
+        {
+            return RepairedHoles.New(found, RepairedHoles.Load(_dir));
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            _log.Warning("Segment {Segment} (PG {Pg}): the list of repaired holes cannot be read ({Reason}); every hole is reported", EntityId(_pg, _replica), _pg, e.Message);
+            return found;
+        }
+    }
+
+    /// <summary>Once the durable SCL passed every record the log held at open, the holes found then are repaired (their
+    /// records came back from peers, or were annulled): recorded durably, so later opens do not report them again.</summary>
+    private void MaybeRecordHolesRepaired()
+    {
+        if (_holesRepairedAt is not { } at || _durableScl < at) return;
+        _holesRepairedAt = null;
+        try
+        {
+            RepairedHoles.Record(_dir, _segmentLog.Recovery.CorruptRanges, _settings.Segment.Fsync);
+            _log.Info("Segment {Segment} (PG {Pg}): the log's {Holes} hole(s) are repaired: SCL {Scl} passed every record the log held; recorded in {File}",
+                new object[] { EntityId(_pg, _replica), _pg, _segmentLog.Recovery.CorruptRanges.Count, _durableScl, RepairedHoles.FileName });
+        }
+        catch (SegmentLogException e)
+        {
+            _log.Warning("Segment {Segment} (PG {Pg}): the repaired holes could not be recorded ({Reason}); the next open reports them again", EntityId(_pg, _replica), _pg, e.Message);
+        }
+    }
+
+    /// <summary>Logs an invalid batch (<paramref name="what"/> of <paramref name="records"/> records from
+    /// <paramref name="senderNode"/>) when the condition starts (repeats are summarised with the other refusals) and
+    /// returns the one reason text, naming PG, replica, epoch and the first invalid record's LSN.</summary>
+    private string RefuseInvalid(string what, int records, string senderNode, string problem)
+    {
+        var reason = RedoValidation.Refusal(_pg, _replica, _meta.Epoch, what, $"{Sender.Path} (node {senderNode})", records, problem);
+        if (_refusals.Occurred($"refusing invalid records from node {senderNode}", DateTime.UtcNow))
+            _log.Warning("{Reason} (repeats are summarised every {Seconds} s)", reason, (int)_refusals.SummaryEvery.TotalSeconds);
+        return reason;
+    }
 
     private void AddPending(RedoRecord record)
     {
@@ -923,8 +1018,19 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
                 var image = PageForUpdate(r.PageNo);
                 if (PageLsnOf(image) < r.Lsn)   // a page restored from a newer checkpoint already holds it
                 {
-                    PageDelta.Apply(image, r.Payload.Span);
-                    BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
+                    // Validated before it was stored (RedoValidation); a record stored before that may still not apply:
+                    // PageDelta.Apply leaves the page unchanged, the segment goes on and says which record it skipped.
+                    try
+                    {
+                        PageDelta.Apply(image, r.Payload.Span);
+                        BitConverter.TryWriteBytes(image.AsSpan(0, 8), r.Lsn.Value);
+                    }
+                    catch (FormatException e)
+                    {
+                        if (_refusals.Occurred("skipping stored records that do not apply", DateTime.UtcNow))
+                            _log.Error("Segment {Segment} (PG {Pg}): stored record LSN {Lsn} does not apply to page {PageNo}, skipped: {Reason} (repeats are summarised every {Seconds} s)",
+                                new object[] { EntityId(_pg, _replica), _pg, r.Lsn, r.PageNo, e.Message, (int)_refusals.SummaryEvery.TotalSeconds });
+                    }
                 }
             }
             else if (r.Kind == RedoKind.Commit) _materializedCpl = r;

@@ -51,6 +51,7 @@ public sealed class CommitCoordinator : ReceiveActor
     private readonly TimeSpan _slowCommitThreshold;
     private readonly WriterMetrics? _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly RepeatedConditions _slowCommits = new();   // a slow commit is logged in full when they start, then counted
 
     /// <summary>Props for a writer's coordinator; it logs commits slower than <paramref name="slowCommitThreshold"/> and
     /// records into <paramref name="metrics"/> when given.</summary>
@@ -104,13 +105,21 @@ public sealed class CommitCoordinator : ReceiveActor
         var start = t.Requested != 0 ? t.Requested : t.Received;
         if (start == 0) return;
         var total = Stopwatch.GetElapsedTime(start, replied);
+        var now = DateTime.UtcNow;
+        if (_slowCommits.Count > 0)   // summaries and the end come with the next commits (this actor has no tick)
+            foreach (var line in _slowCommits.Due(now))
+            {
+                if (line.Ended) _log.Info("Slow commits ended: {Count} in all", line.Total);
+                else _log.Warning("Still slow commits: {Count} more since the last line (over {ThresholdMs} ms each)", line.Count, _slowCommitThreshold.TotalMilliseconds);
+            }
         if (total < _slowCommitThreshold) return;
+        if (!_slowCommits.Occurred("slow commits", now)) return;
         static string F(double? ms) => ms is { } v ? v.ToString("0.###", CultureInfo.InvariantCulture) : "n/a";
         var replicate = CommitTimes.Ms(t.Shipped, t.Quorum);
         var fsync = t.FsyncTicks * 1000.0 / Stopwatch.Frequency;
         _log.Warning(
             "Slow commit: transaction {TxnId} commit LSN {Lsn} in epoch {Epoch} took {Ms} ms: queue {QueueMs} ms, execute {ExecuteMs} ms, " +
-            "batch {BatchMs} ms, network {NetworkMs} ms, fsync {FsyncMs} ms, vdl {VdlMs} ms, reply {ReplyMs} ms",
+            "batch {BatchMs} ms, network {NetworkMs} ms, fsync {FsyncMs} ms, vdl {VdlMs} ms, reply {ReplyMs} ms (further slow commits are summarised every 10 s)",
             new object[]
             {
                 c.TxnId, c.CommitLsn, c.Epoch, F(total.TotalMilliseconds), F(CommitTimes.Ms(t.Requested, t.Received)), F(CommitTimes.Ms(t.Received, t.Sealed)),

@@ -87,6 +87,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly DateTime[] _quorumProgress;
     private readonly Dictionary<(int Pg, int Replica), IActorRef> _segmentRefs = new();
     private readonly HashSet<(int Pg, int Replica)> _behind = new();   // reported once: lacks records no outbox holds
+    private readonly RepeatedConditions _conditions = new();   // rejections, unanswered page reads: logged per condition, never per event
     private readonly HashSet<(int Pg, int Replica)> _refused = new();  // logged once: the segment refuses this writer (until it opens)
     private long _batches;
     private long _bytesShipped;
@@ -558,7 +559,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _segments.Tell(new OpenEpoch(r.Pg, r.Replica, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[r.Pg]));
             return;
         }
-        _log.Warning("Segment {Segment} (PG {Pg}) rejected redo in epoch {Epoch}: {Reason}", EntityId(r.Pg, r.Replica), r.Pg, _engine.Epoch, r.Reason);
+        // A full or failed segment rejects every batch and resend: one line when it starts, then summaries (OnTick).
+        if (_conditions.Occurred($"segment {EntityId(r.Pg, r.Replica)} rejecting redo", DateTime.UtcNow))
+            _log.Warning("Segment {Segment} (PG {Pg}) rejected redo in epoch {Epoch}: {Reason} (repeats are summarised every {Seconds} s)",
+                EntityId(r.Pg, r.Replica), r.Pg, _engine.Epoch, r.Reason, (int)_conditions.SummaryEvery.TotalSeconds);
     }
 
     private void BecomeFenced(RedoRejected r)
@@ -609,10 +613,12 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
                 $"transaction {txn} aborted: a row lock was not granted within {_settings.Writer.LockTimeout.TotalMilliseconds} ms"), wait.Sender);
         }
 
+        LogConditions(now);
         foreach (var (pageNo, read) in _pageReadReplica.Where(r => now - r.Value.Sent > PageReadRetryAfter && _pageWaiters.ContainsKey(r.Key)).ToList())
         {
-            _log.Warning("Page {PageNo} read from segment {Segment} unanswered after {Ms} ms in epoch {Epoch}; asking the next replica",
-                pageNo, EntityId(_settings.Geometry.PgOf(pageNo), read.Replica), (int)(now - read.Sent).TotalMilliseconds, _engine.Epoch);
+            if (_conditions.Occurred($"page reads unanswered in PG {_settings.Geometry.PgOf(pageNo)}", now))
+                _log.Warning("Page {PageNo} read from segment {Segment} unanswered after {Ms} ms in epoch {Epoch}; asking the next replica",
+                    pageNo, EntityId(_settings.Geometry.PgOf(pageNo), read.Replica), (int)(now - read.Sent).TotalMilliseconds, _engine.Epoch);
             RequestPage(pageNo, nextReplica: true);
         }
 
@@ -633,6 +639,17 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             CheckStall(pg, now);
         }
         if (_drain is not null) CheckDrain();
+    }
+
+    /// <summary>Summaries and ends of the repeated conditions (<see cref="_conditions"/>), each at most every 10 s.</summary>
+    private void LogConditions(DateTime now)
+    {
+        if (_conditions.Count == 0) return;
+        foreach (var line in _conditions.Due(now))
+        {
+            if (line.Ended) _log.Info("Writer: {Condition} ended in epoch {Epoch}: {Count} in all", line.Key, _engine.Epoch, line.Total);
+            else _log.Warning("Writer: still {Condition} in epoch {Epoch}: {Count} more since the last line", line.Key, _engine.Epoch, line.Count);
+        }
     }
 
     private void CheckStall(int pg, DateTime now)

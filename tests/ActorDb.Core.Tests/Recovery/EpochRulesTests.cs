@@ -182,24 +182,4 @@ public class EpochRulesTests
         Assert.Equal("segment pg-3-4 (PG 3, replica 4) refused a fence of epoch 9 from akka.tcp://x@h:1/user/rogue: why",
             SegmentAuthority.Refusal(3, 4, "a fence", 9, "akka.tcp://x@h:1/user/rogue", "why"));
     }
-
-    // ---------------------------------------------------------------- once-per-condition logging
-
-    [Fact]
-    public void A_repeated_condition_is_logged_at_start_as_summaries_and_at_its_end()
-    {
-        var t0 = new DateTime(2026, 12, 3, 10, 0, 0, DateTimeKind.Utc);
-        var log = new RepeatedConditions(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(20));
-        Assert.True(log.Occurred("a", t0));
-        Assert.True(log.Occurred("b", t0.AddSeconds(1)));
-        for (var i = 1; i <= 99; i++) Assert.False(log.Occurred("a", t0.AddMilliseconds(300 * i)));
-        Assert.Empty(log.Due(t0.AddSeconds(10)));
-        // a still occurs: summarised with the count since its first line; b was quiet for 20 s: ended.
-        Assert.Equal([("a", 99L, false), ("b", 1L, true)], log.Due(t0.AddSeconds(30)));
-        log.Occurred("a", t0.AddSeconds(31));
-        Assert.Empty(log.Due(t0.AddSeconds(45)));
-        Assert.Equal([("a", 101L, true)], log.Due(t0.AddSeconds(51)));
-        Assert.Equal(0, log.Count);
-        Assert.True(log.Occurred("a", t0.AddSeconds(60)));   // a new occurrence starts it again
-    }
 }

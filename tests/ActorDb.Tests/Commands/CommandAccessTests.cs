@@ -111,23 +111,3 @@ public class CommandLineReaderTests
         Assert.True(stream.Consumed <= (64 << 10) + 1, $"read {stream.Consumed} bytes of the line");
     }
 }
-
-public class RepeatedConditionTests
-{
-    [Fact]
-    public void Logs_the_start_a_summary_per_interval_with_the_count_and_the_end()
-    {
-        var t0 = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
-        var c = new RepeatedCondition(TimeSpan.FromSeconds(10));
-        Assert.True(c.Occurred(t0));                                      // starts: log it
-        for (var i = 1; i <= 999; i++) Assert.False(c.Occurred(t0.AddMilliseconds(i)));
-        Assert.Null(c.Tick(t0.AddSeconds(5)));                              // not an interval yet
-        Assert.Equal(new RepeatedCondition.Report(false, 999, 1000), c.Tick(t0.AddSeconds(10)));
-        Assert.False(c.Occurred(t0.AddSeconds(12)));
-        Assert.Equal(new RepeatedCondition.Report(false, 1, 1001), c.Tick(t0.AddSeconds(20)));
-        Assert.Null(c.Tick(t0.AddSeconds(21)));
-        Assert.Equal(new RepeatedCondition.Report(true, 0, 1001), c.Tick(t0.AddSeconds(30)));   // quiet for an interval: ended
-        Assert.False(c.Active);
-        Assert.True(c.Occurred(t0.AddSeconds(40)));                        // a new episode
-    }
-}

@@ -11,7 +11,7 @@ namespace ActorDb.Tests.Scenarios;
 public class EpochFencingTests(ITestOutputHelper output) : WriterScenarioBase(output)
 {
     private static RedoRecord StrayRecord(Lsn lsn, long epoch) =>
-        new(lsn, Lsn.Zero, Pg, 3, RedoKind.PageDelta, false, 77, epoch, new byte[] { 1, 2, 3, 4 });
+        new(lsn, Lsn.Zero, Pg, 3, RedoKind.PageDelta, false, 77, epoch, new byte[] { 8, 0, 2, 0, 3, 4 });   // a valid delta: 2 bytes at offset 8
 
     [Fact]
     public async Task Segment_rejects_a_redo_batch_of_an_older_epoch_and_stores_nothing_of_it()

@@ -78,7 +78,7 @@ public class ForeignSenderClusterTests
             var strangerAddress = ((ExtendedActorSystem)stranger).Provider.DefaultAddress.ToString();
 
             var epoch = status.Epoch;
-            var record = new RedoRecord(status.Allocated + 1000, status.Allocated, 0, 3, RedoKind.PageDelta, false, 77, epoch, new byte[] { 0, 0, 1, 0, 42 });
+            var record = new RedoRecord(status.Allocated + 1000, status.Allocated, 0, 3, RedoKind.PageDelta, false, 77, epoch, new byte[] { 8, 0, 1, 0, 42 });
             foreach (var (system, address, why) in new[]
                      {
                          (member, memberAddress, $"node {memberAddress} does not carry the writer role (roles: client)"),

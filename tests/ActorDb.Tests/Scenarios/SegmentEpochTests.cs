@@ -10,7 +10,7 @@ namespace ActorDb.Tests.Scenarios;
 public class SegmentEpochTests(ITestOutputHelper output) : WriterScenarioBase(output)
 {
     private static RedoRecord Record(long lsn, long prev, long epoch) =>
-        new(new Lsn(lsn), new Lsn(prev), Pg, 10 + lsn, RedoKind.PageDelta, false, 1, epoch, new byte[] { 0, 0, 1, 0, 42 });
+        new(new Lsn(lsn), new Lsn(prev), Pg, 10 + lsn, RedoKind.PageDelta, false, 1, epoch, new byte[] { 8, 0, 1, 0, 42 });   // a valid delta: 1 byte at offset 8
 
     [Fact]
     public async Task Records_annulled_by_a_new_epoch_are_never_acknowledged_in_it_even_when_their_fsync_was_in_flight()
