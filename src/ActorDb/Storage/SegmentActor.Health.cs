@@ -29,7 +29,9 @@ public sealed partial class SegmentActor
     private Scrubber? _scrub;
     private long _damagedFound;
     private long _blockedOnPage = -1;             // materialization waits for the repair of this page (-1: not blocked)
-    private DateTime _lastUnservableSummary = DateTime.MinValue;
+    private DateTime _lastRepairLine = DateTime.MinValue;
+    private DateTime _repairsSince;               // when the current run of damaged pages started
+    private long _foundAtLastLine, _repairedAtLastLine, _foundAtRunStart, _repairedAtRunStart;
 
     /// <summary>Opens the segment; an open that fails releases what it took and is retried with back-off meanwhile
     /// (the segment never throws out of PreStart, so Cluster.Sharding does not recreate it in a loop).</summary>
@@ -117,15 +119,41 @@ public sealed partial class SegmentActor
     private PageHealth Health() => new(_scrub?.Pages ?? 0, _scrub?.Bytes ?? 0, _scrub?.Passes ?? 0, _damagedFound, _repair.Repaired, _repair.Count);
 
     /// <summary>The slot of <paramref name="pageNo"/> is damaged (found by <paramref name="cause"/>): starts its repair
-    /// from peers, logged once when it starts (a page still unrepaired is summarised, <see cref="OnPageHealthTick"/>).</summary>
+    /// from peers. Damaged pages are one condition: logged when the first is found, summarised every
+    /// <see cref="HealthSummaryEvery"/> while any is unrepaired, and when the last is repaired (<see cref="LogRepairs"/>).</summary>
     private void PageDamaged(long pageNo, string cause)
     {
-        if (!_repair.Start(pageNo, cause, DateTime.UtcNow)) return;
+        var now = DateTime.UtcNow;
+        if (!_repair.Start(pageNo, cause, now)) return;
         _damagedFound++;
         _metrics.DamagedPages.Add(1, _pgTag, _segmentTag);
-        _log.Warning("Segment {Segment} (PG {Pg}): page {PageNo} is damaged in {File} (found by {Cause}); repairing it from a peer",
-            EntityId(_pg, _replica), _pg, pageNo, PageStore.FileName, cause);
+        if (_repair.Count == 1)
+        {
+            (_repairsSince, _lastRepairLine) = (now, now);
+            (_foundAtRunStart, _repairedAtRunStart) = (_damagedFound - 1, _repair.Repaired);
+            (_foundAtLastLine, _repairedAtLastLine) = (_damagedFound, _repair.Repaired);
+            _log.Warning("Segment {Segment} (PG {Pg}): page {PageNo} is damaged in {File} (found by {Cause}); repairing it from a peer (more damaged pages are summarised every {Seconds} s)",
+                EntityId(_pg, _replica), _pg, pageNo, PageStore.FileName, cause, (int)HealthSummaryEvery.TotalSeconds);
+        }
         SendRepairRequests();
+    }
+
+    /// <summary>The summary line of the damaged pages while some are unrepaired, and the line that ends the condition.</summary>
+    private void LogRepairs(DateTime now)
+    {
+        if (_repair.Count == 0 && _repairsSince != default)
+        {
+            _log.Info("Segment {Segment} (PG {Pg}): every damaged page is repaired: {Found} found, {Repaired} repaired from peers in {Seconds:0.0} s",
+                EntityId(_pg, _replica), _pg, _damagedFound - _foundAtRunStart, _repair.Repaired - _repairedAtRunStart, (now - _repairsSince).TotalSeconds);
+            _repairsSince = default;
+            return;
+        }
+        if (_repair.Count == 0 || now - _lastRepairLine < HealthSummaryEvery) return;
+        var unservable = _repair.Pages.Where(_repair.Unservable).ToList();
+        _log.Warning("Segment {Segment} (PG {Pg}): {Found} more damaged page(s) found and {Repaired} repaired in the last {Seconds:0} s; {Left} still damaged, {Unservable} of them no peer could serve yet{Pages}",
+            new object[] { EntityId(_pg, _replica), _pg, _damagedFound - _foundAtLastLine, _repair.Repaired - _repairedAtLastLine, (now - _lastRepairLine).TotalSeconds,
+                _repair.Count, unservable.Count, unservable.Count == 0 ? "" : " (" + string.Join(", ", unservable.Take(10)) + (unservable.Count > 10 ? ", ..." : "") + ")" });
+        (_foundAtLastLine, _repairedAtLastLine, _lastRepairLine) = (_damagedFound, _repair.Repaired, now);
     }
 
     private void SendRepairRequests()
@@ -140,17 +168,7 @@ public sealed partial class SegmentActor
     {
         SendRepairRequests();
         Scrub();
-        var now = DateTime.UtcNow;
-        if (now - _lastUnservableSummary >= HealthSummaryEvery)
-        {
-            var unservable = _repair.Pages.Where(_repair.Unservable).ToList();
-            if (unservable.Count > 0)
-            {
-                _lastUnservableSummary = now;
-                _log.Warning("Segment {Segment} (PG {Pg}): {Count} damaged page(s) no peer could serve yet ({Pages}); still trying",
-                    EntityId(_pg, _replica), _pg, unservable.Count, string.Join(", ", unservable.Take(10)) + (unservable.Count > 10 ? ", ..." : ""));
-            }
-        }
+        LogRepairs(DateTime.UtcNow);
     }
 
     /// <summary>Reads and verifies this tick's share of slots (<see cref="Scrubber"/>), skipping the holes of the sparse
@@ -260,7 +278,7 @@ public sealed partial class SegmentActor
         else _dirty[p.PageNo] = image;   // the checkpoint in flight must not share the store; the next one writes it
         var (took, cause, rounds) = _repair.Done(p.PageNo, now);
         _metrics.RepairedPages.Add(1, _pgTag, _segmentTag);
-        _log.Info("Segment {Segment} (PG {Pg}): page {PageNo} repaired from pg-{Pg}-{Peer} in {Ms} ms (found by {Cause}; page LSN {PageLsn}, peer materialized to {Materialized}{Rounds})",
+        _log.Debug("Segment {Segment} (PG {Pg}): page {PageNo} repaired from pg-{Pg}-{Peer} in {Ms} ms (found by {Cause}; page LSN {PageLsn}, peer materialized to {Materialized}{Rounds})",
             new object[] { EntityId(_pg, _replica), _pg, p.PageNo, _pg, p.FromReplica, (long)took.TotalMilliseconds, cause, PageLsnOf(image).Value, p.Materialized.Value,
                 rounds > 0 ? $"; after {rounds} round(s) in which no peer could serve it" : "" });
         if (_blockedOnPage == p.PageNo) Materialize(Lsn.Min(_durableScl, _knownVdl));
