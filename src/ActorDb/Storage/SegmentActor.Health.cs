@@ -30,7 +30,10 @@ public sealed partial class SegmentActor
     private long _damagedFound;
     private long _blockedOnPage = -1;             // materialization waits for the repair of this page (-1: not blocked)
     private DateTime _lastRepairLine = DateTime.MinValue;
-    private DateTime _repairsSince;               // when the current run of damaged pages started
+    private DateTime _repairsSince;               // when the current run of damaged pages started (default: none open)
+    private DateTime _lastRepairActivity;         // the last page found damaged or repaired
+    /// <summary>A run of damaged pages ends (one line) once none is left and none was found or repaired for this long.</summary>
+    private static readonly TimeSpan RepairRunEndsAfter = TimeSpan.FromSeconds(5);
     private long _foundAtLastLine, _repairedAtLastLine, _foundAtRunStart, _repairedAtRunStart;
 
     /// <summary>Opens the segment; an open that fails releases what it took and is retried with back-off meanwhile
@@ -127,7 +130,8 @@ public sealed partial class SegmentActor
         if (!_repair.Start(pageNo, cause, now)) return;
         _damagedFound++;
         _metrics.DamagedPages.Add(1, _pgTag, _segmentTag);
-        if (_repair.Count == 1)
+        _lastRepairActivity = now;
+        if (_repairsSince == default)
         {
             (_repairsSince, _lastRepairLine) = (now, now);
             (_foundAtRunStart, _repairedAtRunStart) = (_damagedFound - 1, _repair.Repaired);
@@ -141,14 +145,15 @@ public sealed partial class SegmentActor
     /// <summary>The summary line of the damaged pages while some are unrepaired, and the line that ends the condition.</summary>
     private void LogRepairs(DateTime now)
     {
-        if (_repair.Count == 0 && _repairsSince != default)
+        if (_repairsSince == default) return;
+        if (_repair.Count == 0 && now - _lastRepairActivity >= RepairRunEndsAfter)
         {
             _log.Info("Segment {Segment} (PG {Pg}): every damaged page is repaired: {Found} found, {Repaired} repaired from peers in {Seconds:0.0} s",
                 EntityId(_pg, _replica), _pg, _damagedFound - _foundAtRunStart, _repair.Repaired - _repairedAtRunStart, (now - _repairsSince).TotalSeconds);
             _repairsSince = default;
             return;
         }
-        if (_repair.Count == 0 || now - _lastRepairLine < HealthSummaryEvery) return;
+        if (now - _lastRepairLine < HealthSummaryEvery || (_repair.Count == 0 && _damagedFound == _foundAtLastLine && _repair.Repaired == _repairedAtLastLine)) return;
         var unservable = _repair.Pages.Where(_repair.Unservable).ToList();
         _log.Warning("Segment {Segment} (PG {Pg}): {Found} more damaged page(s) found and {Repaired} repaired in the last {Seconds:0} s; {Left} still damaged, {Unservable} of them no peer could serve yet{Pages}",
             new object[] { EntityId(_pg, _replica), _pg, _damagedFound - _foundAtLastLine, _repair.Repaired - _repairedAtLastLine, (now - _lastRepairLine).TotalSeconds,
@@ -277,6 +282,7 @@ public sealed partial class SegmentActor
         }
         else _dirty[p.PageNo] = image;   // the checkpoint in flight must not share the store; the next one writes it
         var (took, cause, rounds) = _repair.Done(p.PageNo, now);
+        _lastRepairActivity = now;
         _metrics.RepairedPages.Add(1, _pgTag, _segmentTag);
         _log.Debug("Segment {Segment} (PG {Pg}): page {PageNo} repaired from pg-{Pg}-{Peer} in {Ms} ms (found by {Cause}; page LSN {PageLsn}, peer materialized to {Materialized}{Rounds})",
             new object[] { EntityId(_pg, _replica), _pg, p.PageNo, _pg, p.FromReplica, (long)took.TotalMilliseconds, cause, PageLsnOf(image).Value, p.Materialized.Value,

@@ -1,4 +1,7 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.Event;
 using System.Diagnostics;
 using ActorDb.Client;
 using ActorDb.Core;
@@ -51,6 +54,22 @@ public class PageRepairTests(ITestOutputHelper output)
         Assert.All(found, r => Assert.Equal(Body((long)r.Key!), r.Fields["body"]));
         await tx.CommitAsync();
     }
+
+    private sealed class LogCollector : ReceiveActor
+    {
+        public LogCollector(ConcurrentQueue<LogEvent> events) => Receive<LogEvent>(events.Enqueue);
+    }
+
+    /// <summary>Collects the node's warning and error events from now on.</summary>
+    private static ConcurrentQueue<LogEvent> CollectLogs(EmbeddedNode node)
+    {
+        var events = new ConcurrentQueue<LogEvent>();
+        node.System.EventStream.Subscribe(node.System.ActorOf(Props.Create(() => new LogCollector(events))), typeof(LogEvent));
+        return events;
+    }
+
+    private static List<string> LinesOf(ConcurrentQueue<LogEvent> events, string source) =>
+        events.Where(e => e.LogSource.Contains(source) && e.LogLevel() >= LogLevel.WarningLevel).Select(e => e.Message.ToString() ?? "").ToList();
 
     private static string SegmentDir(string dataDir, int replica) => SegmentActor.DirectoryOf(dataDir, 0, replica);
 
@@ -128,6 +147,7 @@ public class PageRepairTests(ITestOutputHelper output)
 
         await using (var node = await EmbeddedNode.StartAsync(options, "WARNING"))
         {
+            var logs = CollectLogs(node);
             // New redo for damaged pages (the rightmost leaf, the inner pages): pg-0-0's materialization must wait for
             // their repair, not throw; the commits go on meanwhile.
             await InsertAsync(node.Client, Rows, Rows + 200);
@@ -140,6 +160,11 @@ public class PageRepairTests(ITestOutputHelper output)
             Assert.Null(s0.Failure);
             await AssertRowsAsync(node.Client, Enumerable.Range(0, Rows + 200).Select(i => (long)i));
             repaired = s0.Pages.Repaired;
+            // One condition, not a line per page or per read: the first damaged page (the node's start may have found it
+            // before the collector listened) and at most a summary.
+            var lines = LinesOf(logs, "pg-0-0");
+            output.WriteLine(string.Join("\n", lines));
+            Assert.InRange(lines.Count, 0, 2);
         }
         // The repairs were written back (pages.dat, not only memory): the pages no read or redo reached stay damaged (no
         // scrub here), those repaired are whole.
@@ -195,6 +220,7 @@ public class PageRepairTests(ITestOutputHelper output)
 
         await using (var node = await EmbeddedNode.StartAsync(options, "WARNING"))
         {
+            var logs = CollectLogs(node);
             var failed = new List<long>();
             var slowest = TimeSpan.Zero;
             for (long id = 0; id < Rows; id++)
@@ -222,6 +248,10 @@ public class PageRepairTests(ITestOutputHelper output)
             Assert.All(statuses, s => Assert.Equal((1L, 0L, 1), (s.Pages!.DamagedFound, s.Pages.Repaired, s.Pages.Repairing)));
             // Writes go on.
             await InsertAsync(node.Client, Rows, Rows + 20);
+            // Logged throttled: one line per segment when its repair starts (at most a summary), one by the writer.
+            for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++) Assert.InRange(LinesOf(logs, $"pg-0-{r}").Count, 1, 2);
+            var writerLines = logs.Select(e => e.Message.ToString() ?? "").Where(l => l.Contains($"page {page} of PG 0 cannot be read")).ToList();
+            Assert.Single(writerLines);
         }
     }
 }
