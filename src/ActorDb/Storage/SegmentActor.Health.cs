@@ -12,7 +12,8 @@ namespace ActorDb.Storage;
 /// The segment's self-healing (issue 12): an open that fails releases every file and lock it took and is retried with
 /// back-off (<see cref="RetryBackoff"/>) while the segment rejects redo with <see cref="SegmentFault.OpenFailed"/>; a
 /// damaged page-store slot found by a read, the materialization or the background scrub (<see cref="Scrubber"/>) is
-/// repaired from a peer's image of that page (<see cref="PageRepair"/>, <see cref="FetchPage"/>) and written back durably.
+/// repaired from a peer's image of that page (<see cref="PageRepair"/>, <see cref="FetchPage"/>) and written back durably
+/// by a checkpoint started at once.
 /// </summary>
 public sealed partial class SegmentActor
 {
@@ -29,6 +30,7 @@ public sealed partial class SegmentActor
     private Scrubber? _scrub;
     private long _damagedFound;
     private long _blockedOnPage = -1;             // materialization waits for the repair of this page (-1: not blocked)
+    private bool _repairsToCheckpoint;            // pages repaired since the last checkpoint started
     private DateTime _lastRepairLine = DateTime.MinValue;
     private DateTime _repairsSince;               // when the current run of damaged pages started (default: none open)
     private DateTime _lastRepairActivity;         // the last page found damaged or repaired
@@ -171,6 +173,11 @@ public sealed partial class SegmentActor
 
     private void OnPageHealthTick()
     {
+        if (_repairsToCheckpoint && _checkpoint is null && _copy is null)
+        {
+            _repairsToCheckpoint = false;
+            MaybeCheckpoint(now: true);
+        }
         SendRepairRequests();
         Scrub();
         LogRepairs(DateTime.UtcNow);
@@ -267,20 +274,11 @@ public sealed partial class SegmentActor
             SendRepairRequests();
             return;
         }
+        // In memory at once (reads and materialization use it), durable with the next checkpoint, which the next tick
+        // starts (in the background, many repaired pages in one doublewrite + fsync).
         var image = p.Image ?? new byte[_settings.Geometry.PageSize];
-        if (_checkpoint is null)
-        {
-            try
-            {
-                _store.Write([new KeyValuePair<long, byte[]>(p.PageNo, image)]);   // doublewrite + fsync: durable when it returns
-            }
-            catch (Exception e)
-            {
-                Fail(e, $"page {p.PageNo} repair write");
-                return;
-            }
-        }
-        else _dirty[p.PageNo] = image;   // the checkpoint in flight must not share the store; the next one writes it
+        _dirty[p.PageNo] = image;
+        _repairsToCheckpoint = true;
         var (took, cause, rounds) = _repair.Done(p.PageNo, now);
         _lastRepairActivity = now;
         _metrics.RepairedPages.Add(1, _pgTag, _segmentTag);

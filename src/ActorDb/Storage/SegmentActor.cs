@@ -681,10 +681,11 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Starts a background checkpoint of the pages materialized since the last one, once enough log arrived.</summary>
-    private void MaybeCheckpoint()
+    /// <param name="now">Start one whatever the log bytes (pages repaired from peers must become durable).</param>
+    private void MaybeCheckpoint(bool now = false)
     {
         if (_checkpoint is not null || _failure is not null || _copy is not null || _dirty.Count == 0) return;
-        if (_segmentLog.BytesWritten - _logBytesAtCheckpoint < _settings.Segment.CheckpointBytes && _dirty.Count < MaxDirtyPages) return;
+        if (!now && _segmentLog.BytesWritten - _logBytesAtCheckpoint < _settings.Segment.CheckpointBytes && _dirty.Count < MaxDirtyPages) return;
         _logBytesAtCheckpoint = _segmentLog.BytesWritten;
         _flushing = _dirty;
         _dirty = new();
