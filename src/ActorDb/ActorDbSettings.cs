@@ -35,6 +35,17 @@ public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int Remember
     /// <summary><c>actordb.segment.direct-io</c>: whether a segment writes its log with O_DIRECT | O_DSYNC where the
     /// platform and file system allow it (see <see cref="Core.Storage.SegmentLogOptions.DirectIo"/>). On by default.</summary>
     public bool DirectIo { get; init; } = true;
+
+    /// <summary><c>actordb.segment.open-retry-min</c>: the wait before a segment whose open failed tries again; doubles
+    /// each failure up to <see cref="OpenRetryMax"/>.</summary>
+    public TimeSpan OpenRetryMin { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary><c>actordb.segment.open-retry-max</c>: the longest wait between two tries of a failed open.</summary>
+    public TimeSpan OpenRetryMax { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary><c>actordb.segment.scrub.pages-per-second</c>: page-store slots the background scrub reads and verifies
+    /// per second per segment, at most (0: off).</summary>
+    public double ScrubPagesPerSecond { get; init; } = 100;
 }
 
 /// <summary>Settings of the metrics export (section <c>actordb.metrics</c>).</summary>
@@ -170,6 +181,9 @@ public sealed record ActorDbSettings(
                 PageCopyChunkBytes = Read("segment.page-copy-chunk-bytes", k => c.GetInt(k), v => v >= 1 << 16 && v <= 64 << 20, "must be 64 KiB..64 MiB"),
                 ShareNodes = Read("segment.share-nodes", k => c.GetBoolean(k)),
                 DirectIo = Read("segment.direct-io", k => c.GetBoolean(k)),
+                OpenRetryMin = Read("segment.open-retry-min", k => c.GetTimeSpan(k), positive, "must be positive"),
+                OpenRetryMax = Read("segment.open-retry-max", k => c.GetTimeSpan(k), positive, "must be positive"),
+                ScrubPagesPerSecond = Read("segment.scrub.pages-per-second", k => c.GetDouble(k), v => v is >= 0 and <= 1e6, "must be 0..1000000"),
             },
             Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
             new CommandHostSettings(

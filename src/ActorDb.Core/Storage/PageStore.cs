@@ -114,17 +114,36 @@ public sealed class PageStore : IDisposable
     /// <summary>Reads the stored image of <paramref name="pageNo"/>.</summary>
     /// <returns>A new array of <see cref="PageSize"/> bytes, or null when the page was never written.</returns>
     /// <exception cref="ArgumentOutOfRangeException">the page is not in this PG.</exception>
-    /// <exception cref="InvalidDataException">the slot is damaged (bad magic, page number or CRC-32C); the message names file, offset and page.</exception>
+    /// <exception cref="DamagedPageException">the slot is damaged (bad magic, page number or CRC-32C, or cut short); the message names file, offset and page.</exception>
     /// <exception cref="SegmentLogException">the read fails (operation "read").</exception>
     public byte[]? Read(long pageNo)
+    {
+        var (state, slot) = ReadSlot(pageNo);
+        return state switch
+        {
+            SlotState.Empty => null,
+            SlotState.Intact => slot.AsSpan(SlotHeaderSize).ToArray(),
+            _ => throw new DamagedPageException(Path.Combine(Directory, FileName), pageNo, OffsetOf(pageNo)),
+        };
+    }
+
+    /// <summary>Reads and verifies the slot of <paramref name="pageNo"/> (the scrub): never written, intact, or damaged
+    /// (as <see cref="Read"/> would throw <see cref="DamagedPageException"/> for).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">the page is not in this PG.</exception>
+    /// <exception cref="SegmentLogException">the read fails (operation "read").</exception>
+    public SlotState Verify(long pageNo) => ReadSlot(pageNo).State;
+
+    /// <summary>Bytes of one slot (header and image): what the scrub reads per page.</summary>
+    public int SlotBytes => SlotSize;
+
+    private (SlotState State, byte[] Slot) ReadSlot(long pageNo)
     {
         var offset = OffsetOf(pageNo);
         var slot = new byte[SlotSize];
         var n = SegmentLog.Io(Path.Combine(Directory, FileName), "read", () => ReadFully(_file, slot, offset), PageStoreName);
-        if (n < SlotHeaderSize || IsZeroHeader(slot)) return null;
-        if (n < slot.Length || !IsIntact(slot, out var storedPage) || storedPage != pageNo)
-            throw new InvalidDataException($"page store {Path.Combine(Directory, FileName)}: slot of page {pageNo} at offset {offset} is damaged (checksum, magic or page number)");
-        return slot.AsSpan(SlotHeaderSize).ToArray();
+        if (n < SlotHeaderSize || IsZeroHeader(slot)) return (SlotState.Empty, slot);
+        if (n < slot.Length || !IsIntact(slot, out var storedPage) || storedPage != pageNo) return (SlotState.Damaged, slot);
+        return (SlotState.Intact, slot);
     }
 
     /// <summary>
@@ -262,4 +281,24 @@ public sealed class PageStore : IDisposable
         }
         return total;
     }
+}
+
+/// <summary>What a page-store slot holds (<see cref="PageStore.Verify"/>).</summary>
+public enum SlotState
+{
+    /// <summary>Never written (an all-zero header or past the end of the file).</summary>
+    Empty,
+    /// <summary>A whole image whose magic, page number and CRC-32C check.</summary>
+    Intact,
+    /// <summary>The magic, page number or CRC-32C check fails, or the slot is cut short: repaired from a peer.</summary>
+    Damaged,
+}
+
+/// <summary>A page-store slot failed its checks (<see cref="SlotState.Damaged"/>): the page must be repaired from a
+/// peer. The message names the file, the page and the offset.</summary>
+public sealed class DamagedPageException(string file, long pageNo, long offset)
+    : IOException($"page store {file}: slot of page {pageNo} at offset {offset} is damaged (checksum, magic or page number)")
+{
+    /// <summary>The damaged page.</summary>
+    public long PageNo { get; } = pageNo;
 }

@@ -19,6 +19,17 @@ public sealed class SegmentMetrics
     /// repaired): redo records a segment appended from a PG peer to fill its chain (catch-up, FetchRedo).</summary>
     public Counter<long> GossipRepairs { get; }
 
+    /// <summary><c>actordb.segment.scrub.bytes</c> (By), tags <c>actordb.pg</c> and <c>actordb.segment</c>: page-store
+    /// slot bytes the background scrub read and verified (its rate is MB/s; slots = bytes / (page size + 16)).</summary>
+    public Counter<long> ScrubbedBytes { get; }
+
+    /// <summary><c>actordb.segment.pages.damaged</c> ({page}), same tags: damaged page-store slots found (by a read, the
+    /// materialization or the scrub).</summary>
+    public Counter<long> DamagedPages { get; }
+
+    /// <summary><c>actordb.segment.pages.repaired</c> ({page}), same tags: damaged pages repaired from a peer's image.</summary>
+    public Counter<long> RepairedPages { get; }
+
     /// <summary>Creates the instruments on <paramref name="meter"/>.</summary>
     public SegmentMetrics(Meter meter)
     {
@@ -27,6 +38,9 @@ public sealed class SegmentMetrics
             "One group commit of a segment log: write and fdatasync", tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ActorDbMetrics.SecondsBuckets });
         GossipRepairs = meter.CreateCounter<long>("actordb.gossip.repairs", "{record}",
             "Redo records a segment appended from a PG peer to fill holes in its chain");
+        ScrubbedBytes = meter.CreateCounter<long>("actordb.segment.scrub.bytes", "By", "Page-store slot bytes the background scrub read and verified");
+        DamagedPages = meter.CreateCounter<long>("actordb.segment.pages.damaged", "{page}", "Damaged page-store slots found");
+        RepairedPages = meter.CreateCounter<long>("actordb.segment.pages.repaired", "{page}", "Damaged pages repaired from a peer's image");
     }
 
     /// <summary>The tags of one segment, made once per segment so that recording allocates nothing.</summary>

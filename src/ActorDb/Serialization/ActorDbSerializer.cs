@@ -63,6 +63,7 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
     [
         typeof(RedoRejected), typeof(GetSegmentState), typeof(SegmentState), typeof(OpenEpoch), typeof(EpochOpened),
         typeof(ReadPage), typeof(PageImage), typeof(PageUnavailable), typeof(FetchRedo), typeof(PeerRedo), typeof(FetchPages), typeof(PeerPages),
+        typeof(FetchPage), typeof(PeerPage),
         typeof(GetSegmentStatus), typeof(SegmentStatus), typeof(Stop), typeof(GetWriterStatus), typeof(WriterStatus),
         typeof(GetRecoveryHistory), typeof(RecoveryHistoryReply),
     ];

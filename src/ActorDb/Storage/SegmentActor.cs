@@ -36,7 +36,7 @@ namespace ActorDb.Storage;
 /// <see cref="RedoRejected"/> naming PG, replica, epoch and the first bad LSN; a bad peer answer is dropped; both are
 /// logged as a refusal condition and change nothing.</para>
 /// </summary>
-public sealed class SegmentActor : ReceiveActor, IWithTimers
+public sealed partial class SegmentActor : ReceiveActor, IWithTimers
 {
     private sealed record CatchUpTick { public static readonly CatchUpTick Instance = new(); }
     /// <summary>How often a segment checks whether it misses records its PG's peers hold.</summary>
@@ -165,10 +165,14 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         Receive<PeerRedo>(OnPeerRedo);
         Receive<FetchPages>(OnFetchPages);
         Receive<PeerPages>(OnPeerPages);
+        Receive<FetchPage>(OnFetchPage);
+        Receive<PeerPage>(OnPeerPage);
+        Receive<PageHealthTick>(_ => OnPageHealthTick());
     }
 
-    /// <inheritdoc />
-    protected override void PreStart()
+    /// <summary>Opens the segment's files and reads its log above the checkpoint (<see cref="PreStart"/> retries it with
+    /// back-off when it throws, after releasing what it took).</summary>
+    private void Open()
     {
         var started = DateTime.UtcNow;
         _meta = SegmentMetadata.Load(_dir);
@@ -532,6 +536,11 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
                     image?.CopyTo(images, (long)i * pageSize);
                 }
             }
+            catch (DamagedPageException e)
+            {
+                PageDamaged(e.PageNo, $"a page copy to pg-{_pg}-{f.RequesterReplica}");
+                unavailable = $"pg-{_pg}-{_replica}: {e.Message}";
+            }
             catch (Exception e) when (e is InvalidDataException or SegmentLogException)
             {
                 if (_refusals.Occurred($"failing page copies to pg-{_pg}-{f.RequesterReplica} (page store)", DateTime.UtcNow))
@@ -627,6 +636,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _pending.RemoveAll(r => r.Lsn <= point);
         for (var n = _cpls.First; n != null;) { var next = n.Next; if (n.Value.Lsn <= point) _cpls.Remove(n); n = next; }
         _dirty = new();
+        _repair.Clear();   // every page the copy holds is whole again
+        _blockedOnPage = -1;
         _materialized = point;
         _materializedCpl = null;
         _scl = NewTracker(point);
@@ -701,10 +712,11 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Starts a background checkpoint of the pages materialized since the last one, once enough log arrived.</summary>
-    private void MaybeCheckpoint()
+    /// <param name="now">Start one whatever the log bytes (pages repaired from peers must become durable).</param>
+    private void MaybeCheckpoint(bool now = false)
     {
         if (_checkpoint is not null || _failure is not null || _copy is not null || _dirty.Count == 0) return;
-        if (_segmentLog.BytesWritten - _logBytesAtCheckpoint < _settings.Segment.CheckpointBytes && _dirty.Count < MaxDirtyPages) return;
+        if (!now && _segmentLog.BytesWritten - _logBytesAtCheckpoint < _settings.Segment.CheckpointBytes && _dirty.Count < MaxDirtyPages) return;
         _logBytesAtCheckpoint = _segmentLog.BytesWritten;
         _flushing = _dirty;
         _dirty = new();
@@ -890,6 +902,13 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         }
         if (read.ReadPoint > _knownVdl) _knownVdl = read.ReadPoint;
         Materialize(Lsn.Min(_durableScl, _knownVdl));
+        if (_blockedOnPage >= 0 || _repair.Contains(read.PageNo))
+        {
+            // Materialization waits for a damaged page's repair (every page may lack records), or this page is damaged:
+            // another replica serves the read meanwhile.
+            Sender.Tell(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl, Damaged: _repair.Contains(read.PageNo)));
+            return;
+        }
         byte[]? image;
         try
         {
@@ -897,10 +916,15 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
                 : _flushing is not null && _flushing.TryGetValue(read.PageNo, out var f) ? f.ToArray()
                 : _store.Read(read.PageNo);
         }
-        catch (Exception e) when (e is InvalidDataException or SegmentLogException)
+        catch (DamagedPageException)
         {
-            // Every read of a damaged page fails alike: one line (with the error) per page when it starts, then summaries.
-            if (_refusals.Occurred($"failing reads of page {read.PageNo} (page store)", DateTime.UtcNow))
+            PageDamaged(read.PageNo, "a read");   // logged when the repair starts and when it ends, never per read
+            Sender.Tell(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl, Damaged: true));
+            return;
+        }
+        catch (SegmentLogException e)
+        {
+            if (_refusals.Occurred($"page store read error: {e.Message}", DateTime.UtcNow))
                 _log.Error(e, "Segment {Segment} (PG {Pg}): page {PageNo} cannot be read from the page store (repeats are summarised every {Seconds} s)",
                     EntityId(_pg, _replica), _pg, read.PageNo, (int)_refusals.SummaryEvery.TotalSeconds);
             Sender.Tell(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl));
@@ -910,12 +934,22 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>The image of <paramref name="pageNo"/> to apply redo to: dirty already, or copied from the checkpoint in
-    /// flight (which must not change under its write), or read from the page store, or a new zero page.</summary>
-    private byte[] PageForUpdate(long pageNo)
+    /// flight (which must not change under its write), or read from the page store, or a new zero page; null when its
+    /// slot is damaged (its repair from a peer is started, and materialization waits for it).</summary>
+    private byte[]? PageForUpdate(long pageNo)
     {
         if (_dirty.TryGetValue(pageNo, out var image)) return image;
-        image = _flushing is not null && _flushing.TryGetValue(pageNo, out var f) ? f.ToArray()
-            : _store.Read(pageNo) ?? new byte[_settings.Geometry.PageSize];
+        if (_repair.Contains(pageNo)) return null;
+        try
+        {
+            image = _flushing is not null && _flushing.TryGetValue(pageNo, out var f) ? f.ToArray()
+                : _store.Read(pageNo) ?? new byte[_settings.Geometry.PageSize];
+        }
+        catch (DamagedPageException)
+        {
+            PageDamaged(pageNo, "the materialization");
+            return null;
+        }
         _dirty[pageNo] = image;
         return image;
     }
@@ -1006,9 +1040,12 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Applies pending records up to <paramref name="target"/> to the page images, in LSN order.</summary>
+    /// <remarks>Stops before a record whose page's slot is damaged (<see cref="_blockedOnPage"/>) until that page is
+    /// repaired from a peer; reads are served by other replicas meanwhile.</remarks>
     private void Materialize(Lsn target, int maxRecords = int.MaxValue)
     {
         var limit = maxRecords == int.MaxValue ? int.MaxValue : _applied + maxRecords;
+        _blockedOnPage = -1;
         while (_applied < _pending.Count && _applied < limit)
         {
             var r = _pending[_applied];
@@ -1016,6 +1053,11 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             if (r.Kind == RedoKind.PageDelta)
             {
                 var image = PageForUpdate(r.PageNo);
+                if (image is null)
+                {
+                    _blockedOnPage = r.PageNo;
+                    break;
+                }
                 if (PageLsnOf(image) < r.Lsn)   // a page restored from a newer checkpoint already holds it
                 {
                     // Validated before it was stored (RedoValidation); a record stored before that may still not apply:
@@ -1054,7 +1096,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes,
         _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch, _catchUp, _meta.JoinTarget,
-        ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString());
+        ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), Pages: Health());
 
     private void StopGracefully()
     {

@@ -46,7 +46,7 @@ public static class SegmentProtocol
     /// <param name="Fault">set when the segment refuses because of a storage fault on its node (a full disk, an I/O
     /// error, a damaged store): the writer names it in its stall line; <see cref="SegmentFault.None"/> otherwise.</param>
     public sealed record RedoRejected(int Pg, int Replica, long SegmentEpoch, string Reason, bool StaleEpoch, bool Refused = false,
-        SegmentFault Fault = SegmentFault.None);
+        SegmentFault Fault = SegmentFault.None, ActorDb.Core.Storage.PageHealth? Pages = null);
 
     /// <summary>Why a segment acknowledges nothing for now, as its node's storage sees it: carried by
     /// <see cref="RedoRejected"/> and <see cref="SegmentStatus"/> so that the writer's stall line and <c>pg show</c> can say
@@ -95,8 +95,21 @@ public static class SegmentProtocol
     /// <summary>A page image (null: never written, i.e. a zero page) with its page LSN.</summary>
     public sealed record PageImage(int Pg, int Replica, long PageNo, byte[]? Image, Lsn PageLsn);
 
-    /// <summary>The segment cannot serve the read (its SCL is below the read point).</summary>
-    public sealed record PageUnavailable(int Pg, int Replica, long PageNo, Lsn Scl);
+    /// <summary>The segment cannot serve the read: its SCL is below the read point, or (<paramref name="Damaged"/>) its
+    /// copy of the page is damaged and being repaired from a peer. A read that every replica answers with
+    /// <paramref name="Damaged"/> fails: no copy can serve it.</summary>
+    public sealed record PageUnavailable(int Pg, int Replica, long PageNo, Lsn Scl, bool Damaged = false);
+
+    /// <summary>Single-page repair: segment <paramref name="RequesterReplica"/> found its slot of <paramref name="PageNo"/>
+    /// damaged and asks peer (<paramref name="Pg"/>, <paramref name="Replica"/>) for its image, materialized at or above
+    /// <paramref name="AtLeast"/> (the requester's page-store checkpoint; <see cref="ActorDb.Core.Storage.PageRepair"/>).
+    /// Served only when both are opened in <paramref name="Epoch"/>.</summary>
+    public sealed record FetchPage(int Pg, int Replica, long Epoch, int RequesterReplica, long PageNo, Lsn AtLeast) : ISegmentMessage;
+
+    /// <summary>Reply to <see cref="FetchPage"/>: the peer's image of the page (null: it never wrote the page, a zero page)
+    /// holding every record of the page up to <paramref name="Materialized"/>, or why it cannot serve it
+    /// (<paramref name="Unavailable"/>).</summary>
+    public sealed record PeerPage(int Pg, int FromReplica, long PageNo, byte[]? Image, Lsn Materialized, string? Unavailable);
 
     /// <summary>Peer catch-up: segment <paramref name="RequesterReplica"/> asks segment (<paramref name="Pg"/>,
     /// <paramref name="Replica"/>) for the records of their PG in (<paramref name="FromExclusive"/>, <paramref name="ToInclusive"/>]
@@ -141,11 +154,12 @@ public static class SegmentProtocol
     /// is set while it joins its PG empty (durable; see <see cref="ActorDb.Core.Storage.SegmentMetadata.JoinTarget"/>): until
     /// its SCL reaches it, it counts in no quorum, a recovery's read quorum included. <paramref name="Node"/> is the
     /// address of the node that hosts it (the actor system's default address); <paramref name="Fault"/> the storage fault
-    /// it is in, if any (<paramref name="Failure"/> then says more).</summary>
+    /// it is in, if any (<paramref name="Failure"/> then says more). <paramref name="Pages"/> is what its scrub verified and
+    /// its page repairs did since it opened.</summary>
     public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long Syncs, long SyncMicros,
         long BytesWritten, long BytesOnDisk, Lsn Materialized, Lsn Checkpoint, long Checkpoints, long PageStoreBytesWritten, string? Failure,
         long OpenedEpoch, ActorDb.Core.Storage.CatchUpProgress? CatchUp = null, Lsn JoinTarget = default, string? Node = null,
-        SegmentFault Fault = SegmentFault.None);
+        SegmentFault Fault = SegmentFault.None, ActorDb.Core.Storage.PageHealth? Pages = null);
 
     /// <summary>Handoff/shutdown stop message: the segment finishes its fsync, then stops.</summary>
     public sealed record Stop

@@ -67,6 +67,11 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly Dictionary<long, List<(object Message, IActorRef Sender)>> _pageWaiters = new();
     private readonly Dictionary<long, (int Replica, DateTime Sent)> _pageReadReplica = new();
     private static readonly TimeSpan PageReadRetryAfter = TimeSpan.FromMilliseconds(500);
+    /// <summary>The replicas that answered the read of a page in progress with a damaged copy: not asked again by that
+    /// read; when all six did, no copy can serve it and the read fails.</summary>
+    private readonly Dictionary<long, HashSet<int>> _damagedCopies = new();
+    /// <summary>Pages no copy could serve: logged when first seen, summarised, and when no read hits them any more.</summary>
+    private readonly Core.Recovery.RepeatedConditions _unreadablePages = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60));
     private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
     private readonly Dictionary<long, PendingCommit> _waitingCommits = new();
     private readonly IActorRef _coordinator;
@@ -269,7 +274,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             OnRedoAck(new RedoAck(e.Pg, e.Replica, e.Epoch, e.Scl));
         });
         Receive<PageImage>(OnPageImage);
-        Receive<PageUnavailable>(p => { if (_pageWaiters.ContainsKey(p.PageNo)) RequestPage(p.PageNo, nextReplica: true); });
+        Receive<PageUnavailable>(OnPageUnavailable);
         Receive<Tick>(_ => OnTick());
         Receive<SegmentTerminated>(OnSegmentTerminated);
         Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
@@ -392,7 +397,13 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         var pg = _settings.Geometry.PgOf(pageNo);
         var required = _engine.ReadRequirement(pg);
         int replica;
-        if (nextReplica && _pageReadReplica.TryGetValue(pageNo, out var previous)) replica = (previous.Replica + 1) % VolumeGeometry.SegmentsPerPg;
+        if (nextReplica && _pageReadReplica.TryGetValue(pageNo, out var previous))
+        {
+            replica = (previous.Replica + 1) % VolumeGeometry.SegmentsPerPg;
+            // A replica whose copy is damaged answered already: skip it (it is being repaired; asking it again only spins).
+            for (var skip = 0; skip < VolumeGeometry.SegmentsPerPg - 1 && _damagedCopies.TryGetValue(pageNo, out var damaged) && damaged.Contains(replica); skip++)
+                replica = (replica + 1) % VolumeGeometry.SegmentsPerPg;
+        }
         else
         {
             replica = -1;
@@ -407,9 +418,46 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         TellSegment(pg, replica, new ReadPage(pg, replica, pageNo, _engine.Vdl, required));
     }
 
+    /// <summary>A segment cannot serve a page read: the next replica is asked; a damaged copy (<c>Damaged</c>) is not asked
+    /// again by this read, and when all six copies are damaged the read fails at once, naming the page and PG.</summary>
+    private void OnPageUnavailable(PageUnavailable p)
+    {
+        if (!_pageWaiters.ContainsKey(p.PageNo)) return;
+        if (p.Damaged && p.Replica is >= 0 and < VolumeGeometry.SegmentsPerPg && p.Pg == _settings.Geometry.PgOf(p.PageNo))
+        {
+            if (!_damagedCopies.TryGetValue(p.PageNo, out var damaged)) _damagedCopies[p.PageNo] = damaged = new HashSet<int>();
+            damaged.Add(p.Replica);
+            if (damaged.Count == VolumeGeometry.SegmentsPerPg)
+            {
+                FailPageRead(p.Pg, p.PageNo);
+                return;
+            }
+        }
+        RequestPage(p.PageNo, nextReplica: true);
+    }
+
+    /// <summary>No copy of <paramref name="pageNo"/> can be read: every request waiting for it fails with one error naming
+    /// the page and the PG, and its transaction is aborted; other pages go on being served.</summary>
+    private void FailPageRead(int pg, long pageNo)
+    {
+        _pageReadReplica.Remove(pageNo);
+        _damagedCopies.Remove(pageNo);
+        if (!_pageWaiters.Remove(pageNo, out var waiters)) return;
+        var error = new TransactionAbortedException(Core.Storage.PageRepair.Unreadable(pg, pageNo));
+        if (_unreadablePages.Occurred($"page {pageNo} of PG {pg}", DateTime.UtcNow))
+            _log.Error("{Error}; reads of it fail until a copy is repaired (repeats are summarised every 10 s)", error.Message);
+        foreach (var (message, sender) in waiters)
+        {
+            var txnId = message switch { ExecuteStatement s => s.TxnId, AutoCommit a => a.TxnId, CommitTransaction c => c.TxnId, _ => 0L };
+            if (txnId != 0) Resume(_engine.Abort(txnId));
+            ReplyError(message, error, sender);
+        }
+    }
+
     private void OnPageImage(PageImage p)
     {
         _pageReadReplica.Remove(p.PageNo);
+        _damagedCopies.Remove(p.PageNo);
         if (!_pageWaiters.Remove(p.PageNo, out var waiters)) return;
         _engine.InstallPage(p.PageNo, p.Image ?? new byte[_settings.Geometry.PageSize]);
         foreach (var (message, sender) in waiters) Self.Tell(message, sender);
@@ -578,7 +626,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
         foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
         foreach (var w in _backpressured) ReplyError(w.Message, error, w.Sender);
-        _lockWaits.Clear(); _pageWaiters.Clear(); _backpressured.Clear();
+        _lockWaits.Clear(); _pageWaiters.Clear(); _damagedCopies.Clear(); _backpressured.Clear();
         Become(() =>
         {
             Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
@@ -605,6 +653,9 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private void OnTick()
     {
         var now = DateTime.UtcNow;
+        foreach (var (page, count, ended) in _unreadablePages.Due(now))
+            if (ended) _log.Info("Reads of {Page} no longer fail ({Count} failed in all)", page, count);
+            else _log.Warning("Reads of {Page} still fail: no copy can serve it ({Count} more since the last line)", page, count);
         foreach (var (txn, wait) in _lockWaits.Where(w => w.Value.Deadline <= now).ToList())
         {
             _lockWaits.Remove(txn);

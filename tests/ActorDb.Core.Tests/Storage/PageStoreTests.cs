@@ -90,9 +90,34 @@ public class PageStoreTests
         using (var f = File.OpenHandle(dir.File(PageStore.FileName), FileMode.Open, FileAccess.ReadWrite))
             RandomAccess.Write(f, new byte[] { 0x55 }, SlotOffset(First + 1) + PageStore.SlotHeaderSize + 100);
         using var reopened = PageStore.Open(dir.Path, PageSize, First, 100, fsync: false);
-        var e = Assert.Throws<InvalidDataException>(() => reopened.Read(First + 1));
+        var e = Assert.Throws<DamagedPageException>(() => reopened.Read(First + 1));
         Assert.Contains("page 1001", e.Message);
         Assert.Contains(PageStore.FileName, e.Message);
+        Assert.Equal(First + 1, e.PageNo);
+        // The scrub's verification sees the same: damaged, and the untouched slots as they are.
+        Assert.Equal(SlotState.Damaged, reopened.Verify(First + 1));
+        Assert.Equal(SlotState.Empty, reopened.Verify(First));
+        Assert.Equal(SlotState.Empty, reopened.Verify(First + 99));
+        // A repair is one more write of the slot: it reads back whole.
+        reopened.Write([new(First + 1, Image(12, 7))]);
+        Assert.Equal(SlotState.Intact, reopened.Verify(First + 1));
+        Assert.Equal(Image(12, 7), reopened.Read(First + 1));
+    }
+
+    [Theory]
+    [InlineData(0)]    // page number
+    [InlineData(12)]   // magic
+    [InlineData(9)]    // checksum
+    public void A_damaged_slot_header_is_found_by_verify(int headerByte)
+    {
+        using var dir = new TempDir();
+        using var store = PageStore.Open(dir.Path, PageSize, First, 100, fsync: false);
+        store.Write([new(First + 3, Image(10, 1)), new(First + 4, Image(10, 2))]);
+        using (var f = File.OpenHandle(dir.File(PageStore.FileName), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+            RandomAccess.Write(f, new byte[] { 0x77 }, SlotOffset(First + 3) + headerByte);
+        Assert.Equal(SlotState.Damaged, store.Verify(First + 3));
+        Assert.Equal(SlotState.Intact, store.Verify(First + 4));
+        Assert.Throws<DamagedPageException>(() => store.Read(First + 3));
     }
 }
 

@@ -1,0 +1,290 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using ActorDb.Core;
+using ActorDb.Core.Storage;
+using ActorDb.Hosting;
+using static ActorDb.Storage.SegmentProtocol;
+
+namespace ActorDb.Storage;
+
+/// <summary>
+/// The segment's self-healing (issue 12): an open that fails releases every file and lock it took and is retried with
+/// back-off (<see cref="RetryBackoff"/>) while the segment rejects redo with <see cref="SegmentFault.OpenFailed"/>; a
+/// damaged page-store slot found by a read, the materialization or the background scrub (<see cref="Scrubber"/>) is
+/// repaired from a peer's image of that page (<see cref="PageRepair"/>, <see cref="FetchPage"/>) and written back durably
+/// by a checkpoint started at once.
+/// </summary>
+public sealed partial class SegmentActor
+{
+    private sealed record ReopenTick { public static readonly ReopenTick Instance = new(); }
+    private sealed record PageHealthTick { public static readonly PageHealthTick Instance = new(); }
+    /// <summary>How often the scrub reads its share of slots and due repair requests go out.</summary>
+    private static readonly TimeSpan PageHealthInterval = TimeSpan.FromMilliseconds(100);
+    /// <summary>A failing open, or a page no peer can serve, is summarised at most this often.</summary>
+    private static readonly TimeSpan HealthSummaryEvery = TimeSpan.FromSeconds(10);
+
+    private RetryBackoff _openRetry = null!;
+    private string? _openFailure;                 // why the last open failed, while it keeps failing
+    private PageRepair _repair = null!;
+    private Scrubber? _scrub;
+    private long _damagedFound;
+    private long _blockedOnPage = -1;             // materialization waits for the repair of this page (-1: not blocked)
+    private bool _repairsToCheckpoint;            // pages repaired since the last checkpoint started
+    private DateTime _lastRepairLine = DateTime.MinValue;
+    private DateTime _repairsSince;               // when the current run of damaged pages started (default: none open)
+    private DateTime _lastRepairActivity;         // the last page found damaged or repaired
+    /// <summary>A run of damaged pages ends (one line) once none is left and none was found or repaired for this long.</summary>
+    private static readonly TimeSpan RepairRunEndsAfter = TimeSpan.FromSeconds(5);
+    private long _foundAtLastLine, _repairedAtLastLine, _foundAtRunStart, _repairedAtRunStart;
+
+    /// <summary>Opens the segment; an open that fails releases what it took and is retried with back-off meanwhile
+    /// (the segment never throws out of PreStart, so Cluster.Sharding does not recreate it in a loop).</summary>
+    protected override void PreStart()
+    {
+        _repair = new PageRepair(_replica);
+        var min = _settings.Segment.OpenRetryMin;
+        _openRetry = new RetryBackoff(min, _settings.Segment.OpenRetryMax < min ? min : _settings.Segment.OpenRetryMax, HealthSummaryEvery);
+        if (!TryOpen()) BecomeStacked(Opening);
+    }
+
+    private bool TryOpen()
+    {
+        try
+        {
+            Open();
+        }
+        catch (Exception e)
+        {
+            ReleaseAfterFailedOpen();
+            var now = DateTime.UtcNow;
+            var (delay, line) = _openRetry.Failed(now, out var sinceLastLine);
+            _openFailure = $"segment {EntityId(_pg, _replica)}: open failed: {e.Message}";
+            if (line == RetryLine.Started)
+                _log.Error(e, "Segment {Segment} (PG {Pg}) cannot open; every file and lock it took is released; it rejects redo (fault OpenFailed) and tries again in {Ms} ms, doubling up to {MaxMs} ms (summarised every {Seconds} s)",
+                    EntityId(_pg, _replica), _pg, (long)delay.TotalMilliseconds, (long)_settings.Segment.OpenRetryMax.TotalMilliseconds, (int)HealthSummaryEvery.TotalSeconds);
+            else if (line == RetryLine.Summary)
+                _log.Warning("Segment {Segment} (PG {Pg}) still cannot open: {Count} more failed tries since the last line, {Total} in {Seconds:0} s; last: {Error}; next try in {Ms} ms",
+                    new object[] { EntityId(_pg, _replica), _pg, sinceLastLine, _openRetry.Failures, (now - _openRetry.FailingSince).TotalSeconds, e.Message, (long)delay.TotalMilliseconds });
+            Timers.StartSingleTimer("reopen", ReopenTick.Instance, delay);
+            return false;
+        }
+        var since = _openRetry.FailingSince;
+        var failures = _openRetry.Succeeded();
+        if (failures > 0)
+            _log.Info("Segment {Segment} (PG {Pg}) opened after {Failures} failed tries in {Seconds:0.0} s", EntityId(_pg, _replica), _pg, failures, (DateTime.UtcNow - since).TotalSeconds);
+        _openFailure = null;
+        _scrub = new Scrubber(_store.FirstPageNo, _store.PageCount, _settings.Segment.ScrubPagesPerSecond, DateTime.UtcNow);
+        Timers.StartPeriodicTimer("page-health", PageHealthTick.Instance, PageHealthInterval);
+        return true;
+    }
+
+    /// <summary>Closes whatever a failed open took (sync thread, log and its redo.lock, page store) and forgets what it read.</summary>
+    private void ReleaseAfterFailedOpen()
+    {
+        Timers.Cancel("catch-up");
+        try { _syncThread?.Dispose(); } catch (Exception e) { _log.Debug("Segment {Segment}: sync thread stop after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
+        try { _segmentLog?.Dispose(); } catch (Exception e) { _log.Debug("Segment {Segment}: log close after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
+        try { _store?.Dispose(); } catch (Exception e) { _log.Debug("Segment {Segment}: page store close after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
+        _syncThread = null!;
+        _segmentLog = null!;
+        _store = null!;
+        _meta = null!;
+        _pending.Clear();
+        _applied = 0;
+        _cpls.Clear();
+        _dirty = new();
+        _flushing = null;
+        _materialized = Lsn.Zero;
+        _materializedCpl = null;
+        _blockedOnPage = -1;
+        _repair.Clear();
+    }
+
+    /// <summary>The behaviour while the segment's files cannot be opened: it holds nothing it can serve.</summary>
+    private void Opening()
+    {
+        Receive<ReopenTick>(_ =>
+        {
+            if (TryOpen()) UnbecomeStacked();
+        });
+        // The segment's epoch is unknown until it opens: the answer carries the sender's, so it reads as a fault, never a fence.
+        Receive<RedoBatch>(b => Sender.Tell(new RedoRejected(_pg, _replica, b.Epoch, _openFailure ?? "segment is opening", StaleEpoch: false, Fault: SegmentFault.OpenFailed)));
+        Receive<ReadPage>(r => Sender.Tell(new PageUnavailable(_pg, _replica, r.PageNo, Lsn.Zero)));
+        Receive<FetchRedo>(_ => Sender.Tell(new PeerRedo(_pg, _replica, [], _openFailure ?? "segment is opening", Lsn.Zero)));
+        Receive<FetchPages>(f => Sender.Tell(new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], Lsn.Zero, _openFailure ?? "segment is opening")));
+        Receive<FetchPage>(f => Sender.Tell(new PeerPage(_pg, _replica, f.PageNo, null, Lsn.Zero, _openFailure ?? "segment is opening")));
+        Receive<GetSegmentStatus>(_ => Sender.Tell(new SegmentStatus(_pg, _replica, 0, Lsn.Zero, Lsn.Zero, 0, 0, 0, 0, 0, Lsn.Zero, Lsn.Zero, 0, 0,
+            _openFailure, 0, Node: ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), Fault: SegmentFault.OpenFailed)));
+        Receive<Stop>(_ => Context.Stop(Self));
+        // A fence or an OpenEpoch gets no answer: the segment has no state to report until it opens (as if unreachable).
+        ReceiveAny(_ => { });
+    }
+
+    private PageHealth Health() => new(_scrub?.Pages ?? 0, _scrub?.Bytes ?? 0, _scrub?.Passes ?? 0, _damagedFound, _repair.Repaired, _repair.Count);
+
+    /// <summary>The slot of <paramref name="pageNo"/> is damaged (found by <paramref name="cause"/>): starts its repair
+    /// from peers. Damaged pages are one condition: logged when the first is found, summarised every
+    /// <see cref="HealthSummaryEvery"/> while any is unrepaired, and when the last is repaired (<see cref="LogRepairs"/>).</summary>
+    private void PageDamaged(long pageNo, string cause)
+    {
+        var now = DateTime.UtcNow;
+        if (!_repair.Start(pageNo, cause, now)) return;
+        _damagedFound++;
+        _metrics.DamagedPages.Add(1, _pgTag, _segmentTag);
+        _lastRepairActivity = now;
+        if (_repairsSince == default)
+        {
+            (_repairsSince, _lastRepairLine) = (now, now);
+            (_foundAtRunStart, _repairedAtRunStart) = (_damagedFound - 1, _repair.Repaired);
+            (_foundAtLastLine, _repairedAtLastLine) = (_damagedFound, _repair.Repaired);
+            _log.Warning("Segment {Segment} (PG {Pg}): page {PageNo} is damaged in {File} (found by {Cause}); repairing it from a peer (more damaged pages are summarised every {Seconds} s)",
+                EntityId(_pg, _replica), _pg, pageNo, PageStore.FileName, cause, (int)HealthSummaryEvery.TotalSeconds);
+        }
+        SendRepairRequests();
+    }
+
+    /// <summary>The summary line of the damaged pages while some are unrepaired, and the line that ends the condition.</summary>
+    private void LogRepairs(DateTime now)
+    {
+        if (_repairsSince == default) return;
+        if (_repair.Count == 0 && now - _lastRepairActivity >= RepairRunEndsAfter)
+        {
+            _log.Info("Segment {Segment} (PG {Pg}): every damaged page is repaired: {Found} found, {Repaired} repaired from peers in {Seconds:0.0} s",
+                EntityId(_pg, _replica), _pg, _damagedFound - _foundAtRunStart, _repair.Repaired - _repairedAtRunStart, (now - _repairsSince).TotalSeconds);
+            _repairsSince = default;
+            return;
+        }
+        if (now - _lastRepairLine < HealthSummaryEvery || (_repair.Count == 0 && _damagedFound == _foundAtLastLine && _repair.Repaired == _repairedAtLastLine)) return;
+        var unservable = _repair.Pages.Where(_repair.Unservable).ToList();
+        _log.Warning("Segment {Segment} (PG {Pg}): {Found} more damaged page(s) found and {Repaired} repaired in the last {Seconds:0} s; {Left} still damaged, {Unservable} of them no peer could serve yet{Pages}",
+            new object[] { EntityId(_pg, _replica), _pg, _damagedFound - _foundAtLastLine, _repair.Repaired - _repairedAtLastLine, (now - _lastRepairLine).TotalSeconds,
+                _repair.Count, unservable.Count, unservable.Count == 0 ? "" : " (" + string.Join(", ", unservable.Take(10)) + (unservable.Count > 10 ? ", ..." : "") + ")" });
+        (_foundAtLastLine, _repairedAtLastLine, _lastRepairLine) = (_damagedFound, _repair.Repaired, now);
+    }
+
+    private void SendRepairRequests()
+    {
+        if (_repair.Count == 0 || _meta is null || _meta.OpenedEpoch == 0) return;
+        if (_peers is null && !ActorRegistry.For(Context.System).TryGet<SegmentRegionKey>(out _peers)) return;
+        foreach (var (pageNo, peer) in _repair.Due(DateTime.UtcNow))
+            _peers!.Tell(new FetchPage(_pg, peer, _meta.OpenedEpoch, _replica, pageNo, _meta.Materialized));
+    }
+
+    private void OnPageHealthTick()
+    {
+        if (_repairsToCheckpoint && _checkpoint is null && _copy is null)
+        {
+            _repairsToCheckpoint = false;
+            MaybeCheckpoint(now: true);
+        }
+        SendRepairRequests();
+        Scrub();
+        LogRepairs(DateTime.UtcNow);
+    }
+
+    /// <summary>Reads and verifies this tick's share of slots (<see cref="Scrubber"/>), skipping the holes of the sparse
+    /// file and pages in memory (their slot is rewritten by the next checkpoint); a damaged one starts its repair.</summary>
+    private void Scrub()
+    {
+        if (_scrub is null || _store is null || _copy is not null || _failure is not null || _stopping) return;
+        var budget = _scrub.Budget(DateTime.UtcNow);
+        try
+        {
+            while (budget > 0)
+            {
+                var pageNo = _store.NextWrittenPage(_scrub.Cursor);
+                if (pageNo < 0)
+                {
+                    _scrub.MoveTo(-1);   // end of this pass: the next tick starts the next
+                    return;
+                }
+                if (_repair.Contains(pageNo) || _dirty.ContainsKey(pageNo) || (_flushing is not null && _flushing.ContainsKey(pageNo)))
+                {
+                    _scrub.MoveTo(pageNo + 1);
+                    continue;
+                }
+                var state = _store.Verify(pageNo);
+                _scrub.Scrubbed(pageNo, _store.SlotBytes, state == SlotState.Damaged);
+                _metrics.ScrubbedBytes.Add(_store.SlotBytes, _pgTag, _segmentTag);
+                budget--;
+                if (state == SlotState.Damaged) PageDamaged(pageNo, "the scrub");
+            }
+        }
+        catch (SegmentLogException e)
+        {
+            if (_refusals.Occurred($"scrub read error: {e.Message}", DateTime.UtcNow))
+                _log.Warning("Segment {Segment} (PG {Pg}): the scrub cannot read {File}: {Error} (repeats are summarised)", EntityId(_pg, _replica), _pg, PageStore.FileName, e.Message);
+        }
+    }
+
+    /// <summary>Serves a peer's repair of one page: this segment's current image of it, materialized at least up to the
+    /// asker's checkpoint, or why not.</summary>
+    private void OnFetchPage(FetchPage f)
+    {
+        byte[]? image = null;
+        var store = _store;
+        string? unavailable =
+            _failure is not null ? _failure
+            : _meta.OpenedEpoch != f.Epoch ? $"pg-{_pg}-{_replica} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
+            : _copy is not null ? $"pg-{_pg}-{_replica} is copying its pages from a peer"
+            : f.PageNo < store.FirstPageNo || f.PageNo >= store.FirstPageNo + store.PageCount ? $"page {f.PageNo} is not in PG {_pg}"
+            : _repair.Contains(f.PageNo) ? $"pg-{_pg}-{_replica}'s own copy of page {f.PageNo} is damaged"
+            : null;
+        if (unavailable is null)
+        {
+            Materialize(Lsn.Min(_durableScl, _knownVdl));
+            if (_materialized < f.AtLeast) unavailable = $"pg-{_pg}-{_replica} materialized only up to {_materialized.Value}, below {f.AtLeast.Value}";
+            else if (_blockedOnPage == f.PageNo) unavailable = $"pg-{_pg}-{_replica}'s own copy of page {f.PageNo} is damaged";
+            else
+            {
+                try
+                {
+                    image = _dirty.TryGetValue(f.PageNo, out var d) ? d.ToArray()
+                        : _flushing is not null && _flushing.TryGetValue(f.PageNo, out var fl) ? fl.ToArray()
+                        : store.Read(f.PageNo);
+                }
+                catch (DamagedPageException)
+                {
+                    PageDamaged(f.PageNo, $"a repair request of pg-{_pg}-{f.RequesterReplica}");
+                    unavailable = $"pg-{_pg}-{_replica}'s own copy of page {f.PageNo} is damaged";
+                }
+                catch (SegmentLogException e)
+                {
+                    unavailable = $"pg-{_pg}-{_replica}: page store read failed: {e.Message}";
+                }
+            }
+        }
+        Sender.Tell(new PeerPage(_pg, _replica, f.PageNo, unavailable is null ? image : null, _materialized, unavailable));
+    }
+
+    /// <summary>A peer's image of a page being repaired: checked, written back durably (or kept in memory for the next
+    /// checkpoint while one is in flight), then materialization resumes.</summary>
+    private void OnPeerPage(PeerPage p)
+    {
+        if (!FromStorageNode("a peer page")) return;
+        if (p.Pg != _pg || p.FromReplica is < 0 or >= VolumeGeometry.SegmentsPerPg || !_repair.Contains(p.PageNo)) return;
+        var now = DateTime.UtcNow;
+        var why = p.Unavailable ?? PageRepair.Check(p.Image, _settings.Geometry.PageSize, p.Materialized, _meta.Materialized)
+            ?? (_copy is not null ? "a page copy is in progress" : null);
+        if (why is not null)
+        {
+            _log.Debug("Segment {Segment} (PG {Pg}): pg-{Pg}-{Peer} cannot repair page {PageNo}: {Reason}", new object[] { EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.PageNo, why });
+            _repair.Refused(p.PageNo, p.FromReplica, now);
+            SendRepairRequests();
+            return;
+        }
+        // In memory at once (reads and materialization use it), durable with the next checkpoint, which the next tick
+        // starts (in the background, many repaired pages in one doublewrite + fsync).
+        var image = p.Image ?? new byte[_settings.Geometry.PageSize];
+        _dirty[p.PageNo] = image;
+        _repairsToCheckpoint = true;
+        var (took, cause, rounds) = _repair.Done(p.PageNo, now);
+        _lastRepairActivity = now;
+        _metrics.RepairedPages.Add(1, _pgTag, _segmentTag);
+        _log.Debug("Segment {Segment} (PG {Pg}): page {PageNo} repaired from pg-{Pg}-{Peer} in {Ms} ms (found by {Cause}; page LSN {PageLsn}, peer materialized to {Materialized}{Rounds})",
+            new object[] { EntityId(_pg, _replica), _pg, p.PageNo, _pg, p.FromReplica, (long)took.TotalMilliseconds, cause, PageLsnOf(image).Value, p.Materialized.Value,
+                rounds > 0 ? $"; after {rounds} round(s) in which no peer could serve it" : "" });
+        if (_blockedOnPage == p.PageNo) Materialize(Lsn.Min(_durableScl, _knownVdl));
+    }
+}
