@@ -21,8 +21,8 @@ public sealed record WriterSettings(
     /// what it lacks from its resend window).</summary>
     public TimeSpan SilentAfter { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary><c>actordb.writer.probe-max-interval</c>: the longest interval between two probes the writer sends through
-    /// the shard region to a segment that has no node (the interval doubles from <see cref="ResendAfter"/> up to this).</summary>
+    /// <summary><c>actordb.writer.probe-max-interval</c>: a segment that has no node gets a probe through the shard region
+    /// every <see cref="ResendAfter"/> for this long, then one every this long (what waits in the region's buffer for it).</summary>
     public TimeSpan ProbeMaxInterval { get; init; } = TimeSpan.FromSeconds(30);
 }
 

@@ -39,9 +39,10 @@ public enum SegmentProbe
 /// actor owns one. Times are UTC <see cref="DateTime"/>s passed in.</para>
 /// <para>Probes: straight to the actor when the writer knows it (a faulted or silent segment on a reachable node: every
 /// <c>resend-after</c>, so a segment whose disk has space again is found within that); through the shard region when it
-/// has no node (the region keeps one and asks the coordinator for a home until a node takes it), with the interval doubling
-/// from <c>resend-after</c> up to <c>probe-max-interval</c>, so a segment gone for an hour costs a few hundred small
-/// messages in the region's buffer at most. Nothing at all to a segment whose node is unreachable: the node's remoting
+/// has no node (the region keeps them and asks the coordinator for a home until a node takes it): every
+/// <c>resend-after</c> for the first <c>probe-max-interval</c> of its absence (an embedded node's region restarts a stopped
+/// segment on the next message, so it is back within that), then every <c>probe-max-interval</c>, so a segment gone for
+/// an hour costs about 150 small messages in the region's buffer (30 s, 1 s: 30 + 2 a minute). Nothing at all to a segment whose node is unreachable: the node's remoting
 /// buffer would keep it.</para>
 /// </summary>
 public sealed class SegmentLinks
@@ -53,7 +54,7 @@ public sealed class SegmentLinks
         public string? Fault;            // the storage fault it reported, e.g. "disk full"; null: none
         public DateTime? Unanswered;     // the first shipment it has not answered yet
         public DateTime NextProbe;
-        public TimeSpan ProbeInterval;
+        public DateTime? FirstProbe;     // the first probe of this absence (null: none sent since it last answered)
     }
 
     private readonly Link[][] _links;
@@ -79,7 +80,7 @@ public sealed class SegmentLinks
         _silentAfter = silentAfter;
         _probeMaxInterval = probeMaxInterval;
         _links = Enumerable.Range(0, pgCount)
-            .Select(_ => Enumerable.Range(0, segmentsPerPg).Select(_ => new Link { ProbeInterval = resendAfter }).ToArray()).ToArray();
+            .Select(_ => Enumerable.Range(0, segmentsPerPg).Select(_ => new Link()).ToArray()).ToArray();
     }
 
     /// <summary>The segment answered (an ack, a refusal, an installed epoch) from <paramref name="node"/> (null: unknown),
@@ -93,7 +94,7 @@ public sealed class SegmentLinks
         if (node is not null) link.Node = node;
         link.Fault = fault;
         link.Unanswered = null;
-        link.ProbeInterval = _resendAfter;
+        link.FirstProbe = null;
         link.NextProbe = now + _resendAfter;
         return wasAbsent && Why(pg, replica, now) == SegmentAbsence.None;
     }
@@ -104,7 +105,7 @@ public sealed class SegmentLinks
         var link = _links[pg][replica];
         link.Known = false;
         link.Unanswered = null;
-        link.ProbeInterval = _resendAfter;
+        link.FirstProbe = null;
         link.NextProbe = now;
     }
 
@@ -161,8 +162,9 @@ public sealed class SegmentLinks
     /// <summary>The storage fault the segment last reported (null: none).</summary>
     public string? Fault(int pg, int replica) => _links[pg][replica].Fault;
 
-    /// <summary>Whether to probe an absent segment now, and how; a probe it returns counts as sent (the next is due one
-    /// interval later; through the region the interval doubles up to <c>probe-max-interval</c>).</summary>
+    /// <summary>Whether to probe an absent segment now, and how; a probe it returns counts as sent. The next is due
+    /// <c>resend-after</c> later, except through the region once the segment has gone unanswered for
+    /// <c>probe-max-interval</c>: then <c>probe-max-interval</c> later.</summary>
     public SegmentProbe Due(int pg, int replica, DateTime now)
     {
         var link = _links[pg][replica];
@@ -170,8 +172,8 @@ public sealed class SegmentLinks
         if (why is SegmentAbsence.None or SegmentAbsence.Unreachable || now < link.NextProbe) return SegmentProbe.None;
         if (why == SegmentAbsence.NoNode)
         {
-            link.NextProbe = now + link.ProbeInterval;
-            link.ProbeInterval = TimeSpan.FromTicks(Math.Min(link.ProbeInterval.Ticks * 2, _probeMaxInterval.Ticks));
+            link.FirstProbe ??= now;
+            link.NextProbe = now + (now - link.FirstProbe.Value < _probeMaxInterval ? _resendAfter : _probeMaxInterval);
             return SegmentProbe.ViaRegion;
         }
         link.NextProbe = now + _resendAfter;

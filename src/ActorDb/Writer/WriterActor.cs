@@ -93,7 +93,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly SegmentLinks _links;
     private readonly Cluster? _cluster;
     private readonly HashSet<(int Pg, int Replica)> _behind = new();   // reported once: lacks records no outbox holds
-    private readonly HashSet<(int Pg, int Replica)> _refused = new();  // logged once: the segment refuses this writer (until it opens)
+    private readonly HashSet<(int Pg, int Replica)> _refused = new();
+    private readonly HashSet<(int Pg, int Replica)> _hinted = new();   // sent the PG's newest record before its open (once per opening)  // logged once: the segment refuses this writer (until it opens)
     private long _batches;
     private long _bytesShipped;
     private string _state = "opening";
@@ -278,6 +279,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         {
             if (e.Epoch != _engine.Epoch) return;
             _refused.Remove((e.Pg, e.Replica));
+            _hinted.Remove((e.Pg, e.Replica));
             _opened.Add((e.Pg, e.Replica));
             LearnSegment(e.Pg, e.Replica, Sender);
             SeedScl(e.Pg, e.Replica, e.Scl);
@@ -604,6 +606,9 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             // The segment missed the epoch change (it was down, or restarted and lost who fenced it): fence it at this epoch
             // (a segment takes an OpenEpoch only from the node that fenced it), install it, then the resend path fills it in.
             _opened.Remove((r.Pg, r.Replica));
+            // First the PG's newest record (refused, but it tells a segment that lost its data how far the PG has come:
+            // its join target), then the fence and the open, all through the region so that they arrive in this order.
+            if (_engine.Outboxes[r.Pg].Newest is { } newest && _hinted.Add((r.Pg, r.Replica))) _segments.Tell(new RedoBatch(r.Pg, r.Replica, _engine.Epoch, [newest], _engine.Vdl));
             _segments.Tell(new GetSegmentState(r.Pg, r.Replica, _plan.Epoch));
             _segments.Tell(new OpenEpoch(r.Pg, r.Replica, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[r.Pg]));
             return;

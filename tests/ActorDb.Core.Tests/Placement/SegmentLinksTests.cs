@@ -14,17 +14,21 @@ public class SegmentLinksTests
     private static string Name(int pg, int r) => $"pg-{pg}-{r}";
 
     [Fact]
-    public void A_segment_never_heard_from_has_no_node_and_gets_probes_through_the_region_at_doubling_intervals_up_to_the_bound()
+    public void A_segment_never_heard_from_has_no_node_and_gets_probes_through_the_region_every_resend_interval_then_every_max_interval()
     {
         var links = New();
         Assert.Equal(SegmentAbsence.NoNode, links.Why(0, 3, T0));
         Assert.False(links.Live(0, 3, T0));
         var probes = new List<double>();
-        for (var s = 0; s <= 600; s++)   // ten minutes, asked every second (the writer asks every 100 ms; the result is the same)
-            if (links.Due(0, 3, T0.AddSeconds(s)) == SegmentProbe.ViaRegion) probes.Add(s);
-        Assert.Equal([0, 1, 3, 7, 15, 31, 61, 91, 121], probes.Take(9));
-        Assert.All(probes.Zip(probes.Skip(1)), p => Assert.True(p.Second - p.First <= MaxProbe.TotalSeconds));
-        Assert.Equal(24, probes.Count);   // 0,1,3,7,15,31, then every 30 s from 61 to 571: all that waits in the region for it
+        for (var ms = 0; ms <= 600_000; ms += 100)   // ten minutes, asked every 100 ms as the writer does
+            if (links.Due(0, 3, T0.AddMilliseconds(ms)) == SegmentProbe.ViaRegion) probes.Add(ms / 1000.0);
+        Assert.Equal(Enumerable.Range(0, 31).Select(i => (double)i), probes.Take(31));   // the first 30 s: every second
+        Assert.Equal([60, 90, 120], probes.Skip(31).Take(3));                          // then every 30 s
+        Assert.Equal(31 + 19, probes.Count);   // 0..30, then 60..600: all that waits in the region for it in ten minutes
+        Assert.True(links.Heard(0, 3, NodeA, null, T0.AddSeconds(601)));
+        links.Lost(0, 3, T0.AddSeconds(700));   // a new absence starts fast again
+        Assert.Equal(SegmentProbe.ViaRegion, links.Due(0, 3, T0.AddSeconds(700)));
+        Assert.Equal(SegmentProbe.ViaRegion, links.Due(0, 3, T0.AddSeconds(701)));
     }
 
     [Fact]
