@@ -14,7 +14,17 @@ public sealed record WriterSettings(
     TimeSpan StallWarningAfter,
     TimeSpan SlowCommitThreshold,
     TimeSpan OpenTimeout,
-    TimeSpan DrainTimeout);
+    TimeSpan DrainTimeout)
+{
+    /// <summary><c>actordb.writer.silent-after</c>: a segment on a reachable node that answers nothing shipped to it for
+    /// this long gets no more redo, only a probe every <see cref="ResendAfter"/>, until it answers (then the writer resends
+    /// what it lacks from its resend window).</summary>
+    public TimeSpan SilentAfter { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary><c>actordb.writer.probe-max-interval</c>: a segment that has no node gets a probe through the shard region
+    /// every <see cref="ResendAfter"/> for this long, then one every this long (what waits in the region's buffer for it).</summary>
+    public TimeSpan ProbeMaxInterval { get; init; } = TimeSpan.FromSeconds(30);
+}
 
 /// <summary>Settings of storage segments (section <c>actordb.segment</c>).</summary>
 /// <param name="Fsync">fdatasync before acknowledging; false only for tests and benchmarks that say so.</param>
@@ -170,7 +180,11 @@ public sealed record ActorDbSettings(
                 Read("writer.stall-warning-after", k => c.GetTimeSpan(k), positive, "must be positive"),
                 Read("writer.slow-commit-threshold", k => c.GetTimeSpan(k), positive, "must be positive"),
                 Read("writer.open-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
-                Read("writer.drain-timeout", k => c.GetTimeSpan(k), positive, "must be positive")),
+                Read("writer.drain-timeout", k => c.GetTimeSpan(k), positive, "must be positive"))
+            {
+                SilentAfter = Read("writer.silent-after", k => c.GetTimeSpan(k), positive, "must be positive"),
+                ProbeMaxInterval = Read("writer.probe-max-interval", k => c.GetTimeSpan(k), positive, "must be positive"),
+            },
             new SegmentSettings(
                 Read("segment.fsync", k => c.GetBoolean(k)),
                 Read("segment.max-file-bytes", k => c.GetLong(k), v => v >= 1 << 20, "must be at least 1 MiB"),

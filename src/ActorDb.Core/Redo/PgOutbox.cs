@@ -23,6 +23,9 @@ public sealed class PgOutbox(int pg, long maxRetainedBytes)
     public long RetainedBytes { get; private set; }
     /// <summary>Highest LSN sent so far.</summary>
     public Lsn LastSent { get; private set; }
+    /// <summary>The newest record kept for resending (null: none): its backlink tells a segment that lost its data how far
+    /// the PG had come (its join target) without the whole window being sent.</summary>
+    public RedoRecord? Newest => _retained.Last?.Value;
 
     /// <summary>Queues a record for sending.</summary>
     public void Add(RedoRecord record)

@@ -2,9 +2,11 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 using ActorDb.Client;
 using ActorDb.Core;
+using ActorDb.Core.Placement;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Transactions;
 using ActorDb.Metrics;
@@ -91,9 +93,14 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly bool[] _stalled;
     private readonly DateTime[] _quorumProgress;
     private readonly Dictionary<(int Pg, int Replica), IActorRef> _segmentRefs = new();
+    /// <summary>Which segments take redo now, and why the others do not (no node, unreachable node, storage fault,
+    /// silence): redo goes only to live segments, the rest get bounded probes (see <see cref="SegmentLinks"/>).</summary>
+    private readonly SegmentLinks _links;
+    private readonly Cluster? _cluster;
     private readonly HashSet<(int Pg, int Replica)> _behind = new();   // reported once: lacks records no outbox holds
     private readonly RepeatedConditions _conditions = new();   // rejections, unanswered page reads: logged per condition, never per event
     private readonly HashSet<(int Pg, int Replica)> _refused = new();  // logged once: the segment refuses this writer (until it opens)
+    private readonly HashSet<(int Pg, int Replica)> _hinted = new();   // sent the PG's newest record before its open (once per opening)
     private long _batches;
     private long _bytesShipped;
     private string _state = "opening";
@@ -159,11 +166,16 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _lastAcked = Enumerable.Range(0, _pgCount).Select(_ => new Lsn[6]).ToArray();
         _stalled = new bool[_pgCount];
         _quorumProgress = Enumerable.Repeat(now, _pgCount).ToArray();
+        var writer = settings.Writer;
+        _links = new SegmentLinks(_pgCount, VolumeGeometry.SegmentsPerPg, writer.ResendAfter, writer.SilentAfter,
+            writer.ProbeMaxInterval < writer.ResendAfter ? writer.ResendAfter : writer.ProbeMaxInterval);
+        _cluster = Context.System is ExtendedActorSystem { Provider: IClusterActorRefProvider } ? Cluster.Get(Context.System) : null;
         foreach (var s in volume.Opened)
         {
             _opened.Add((s.Pg, s.Replica));
             SeedScl(s.Pg, s.Replica, s.Scl);
             LearnSegment(s.Pg, s.Replica, s.Ref);
+            _links.Heard(s.Pg, s.Replica, NodeOf(s.Ref), null, now);
         }
         Serving();
     }
@@ -175,6 +187,9 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromMilliseconds(100));
+        // Reachability of the nodes that host segments: nothing is sent to a segment on an unreachable node.
+        _cluster?.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
         _gauges.PublishVolume(_engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _engine.RedoBacklog, _engine.LalHeadroom);
         for (var pg = 0; pg < _pgCount; pg++)
         {
@@ -223,6 +238,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// commits waiting for VDL are ambiguous, the rest (no commit LSN yet) aborted.</summary>
     protected override void PostStop()
     {
+        _cluster?.Unsubscribe(Self);
         _metrics.Detach(_gauges);
         foreach (var (txnId, c) in _waitingCommits)
             c.Client.Tell(CommitCoordinator.AmbiguousReply(c.ToWaiting(txnId, _engine.Epoch, 0), "the writer stopped before the commit was durable"));
@@ -269,7 +285,9 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         {
             if (e.Epoch != _engine.Epoch) return;
             _refused.Remove((e.Pg, e.Replica));
+            _hinted.Remove((e.Pg, e.Replica));
             _opened.Add((e.Pg, e.Replica));
+            LearnSegment(e.Pg, e.Replica, Sender);
             SeedScl(e.Pg, e.Replica, e.Scl);
             OnRedoAck(new RedoAck(e.Pg, e.Replica, e.Epoch, e.Scl));
         });
@@ -277,6 +295,12 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         Receive<PageUnavailable>(OnPageUnavailable);
         Receive<Tick>(_ => OnTick());
         Receive<SegmentTerminated>(OnSegmentTerminated);
+        Receive<ClusterEvent.UnreachableMember>(u => _links.NodeUnreachable(u.Member.Address.ToString()));
+        Receive<ClusterEvent.ReachableMember>(r =>
+        {
+            foreach (var (pg, replica) in _links.NodeReachable(r.Member.Address.ToString(), DateTime.UtcNow)) ResendNow(pg, replica, DateTime.UtcNow);
+        });
+        Receive<ClusterEvent.MemberRemoved>(m => _links.NodeRemoved(m.Member.Address.ToString(), DateTime.UtcNow));
         Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
         Receive<Drain>(_ => StartDrain());
         Receive<Recovered>(r => _recovery = r.Record);
@@ -399,10 +423,16 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         int replica;
         if (nextReplica && _pageReadReplica.TryGetValue(pageNo, out var previous))
         {
+            // The next replica that takes messages now, if any does (a read to one with no node would wait in the region),
+            // skipping one whose copy is damaged and answered already (it is being repaired; asking it again only spins).
+            var now = DateTime.UtcNow;
             replica = (previous.Replica + 1) % VolumeGeometry.SegmentsPerPg;
-            // A replica whose copy is damaged answered already: skip it (it is being repaired; asking it again only spins).
-            for (var skip = 0; skip < VolumeGeometry.SegmentsPerPg - 1 && _damagedCopies.TryGetValue(pageNo, out var damaged) && damaged.Contains(replica); skip++)
-                replica = (replica + 1) % VolumeGeometry.SegmentsPerPg;
+            for (var step = 1; step <= VolumeGeometry.SegmentsPerPg; step++)
+            {
+                var candidate = (previous.Replica + step) % VolumeGeometry.SegmentsPerPg;
+                if (_damagedCopies.TryGetValue(pageNo, out var damaged) && damaged.Contains(candidate)) continue;
+                if (_links.Why(pg, candidate, now) is SegmentAbsence.None or SegmentAbsence.Silent) { replica = candidate; break; }
+            }
         }
         else
         {
@@ -488,7 +518,11 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
     private void OnSegmentTerminated(SegmentTerminated t)
     {
-        if (_segmentRefs.TryGetValue((t.Pg, t.Replica), out var known) && known.Equals(t.Ref)) _segmentRefs.Remove((t.Pg, t.Replica));
+        if (_segmentRefs.TryGetValue((t.Pg, t.Replica), out var known) && known.Equals(t.Ref))
+        {
+            _segmentRefs.Remove((t.Pg, t.Replica));
+            _links.Lost(t.Pg, t.Replica, DateTime.UtcNow);
+        }
     }
 
     /// <summary>
@@ -510,8 +544,14 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _batches++;
             var bytes = records.Sum(r => (long)Core.Redo.RedoCodec.FrameSize(r));
             _bytesShipped += bytes * VolumeGeometry.SegmentsPerPg;
+            // Only to segments that take redo now; the others find it in the resend window when they answer again.
+            var shippedAt = DateTime.UtcNow;
             for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
+            {
+                if (!_links.Live(pg, r, shippedAt)) continue;
                 TellSegment(pg, r, new RedoBatch(pg, r, _engine.Epoch, records, _engine.Vdl));
+                _links.Shipped(pg, r, shippedAt);
+            }
             _gauges.PublishSent(pg, last);
             _metrics.BatchRecords.Record(records.Length);
             _metrics.BatchSize.Record(bytes);
@@ -532,6 +572,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     {
         if (ack.Epoch != _engine.Epoch) return;
         LearnSegment(ack.Pg, ack.Replica, Sender);
+        if (_links.Heard(ack.Pg, ack.Replica, NodeOf(Sender), null, DateTime.UtcNow) && ack.Scl < _engine.Outboxes[ack.Pg].LastSent)
+            ResendNow(ack.Pg, ack.Replica, DateTime.UtcNow);   // back after an absence: what it lacks, from the window
         if (ack.Scl > _lastAcked[ack.Pg][ack.Replica])
         {
             _lastAcked[ack.Pg][ack.Replica] = ack.Scl;
@@ -585,6 +627,12 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
     private void OnRejected(RedoRejected r)
     {
+        // A refusal is an answer: the segment is there, and says whether a storage fault keeps it from taking redo.
+        if (!Sender.IsNobody())
+        {
+            if (!r.Refused) LearnSegment(r.Pg, r.Replica, Sender);
+            _links.Heard(r.Pg, r.Replica, NodeOf(Sender), r.Fault.Describe(), DateTime.UtcNow);
+        }
         if (r.Refused)
         {
             // The segment does not take this writer's node as its epoch's writer (SegmentAuthority): not a writer node, or
@@ -603,6 +651,9 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             // The segment missed the epoch change (it was down, or restarted and lost who fenced it): fence it at this epoch
             // (a segment takes an OpenEpoch only from the node that fenced it), install it, then the resend path fills it in.
             _opened.Remove((r.Pg, r.Replica));
+            // First the PG's newest record (refused, but it tells a segment that lost its data how far the PG has come:
+            // its join target), then the fence and the open, all through the region so that they arrive in this order.
+            if (_engine.Outboxes[r.Pg].Newest is { } newest && _hinted.Add((r.Pg, r.Replica))) _segments.Tell(new RedoBatch(r.Pg, r.Replica, _engine.Epoch, [newest], _engine.Vdl));
             _segments.Tell(new GetSegmentState(r.Pg, r.Replica, _plan.Epoch));
             _segments.Tell(new OpenEpoch(r.Pg, r.Replica, _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail[r.Pg]));
             return;
@@ -678,14 +729,15 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             var outbox = _engine.Outboxes[pg];
             for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
             {
-                var scl = _engine.Tracker.Scl(pg, r);
-                if (scl >= outbox.LastSent || now - _lastProgress[pg][r] < _settings.Writer.ResendAfter) continue;
-                _lastProgress[pg][r] = now;   // one resend per interval
-                var missing = outbox.RetainedAbove(scl);
-                if (missing is { Length: > 0 }) _segments.Tell(new RedoBatch(pg, r, _engine.Epoch, missing, _engine.Vdl));   // via the region: the entity may have moved
-                else if (missing is null && _behind.Add((pg, r)))
-                    _log.Warning("Segment {Segment} (PG {Pg}) at SCL {Scl} lacks records the writer no longer keeps; it must catch up from its peers",
-                        EntityId(pg, r), pg, scl);
+                // An absent segment gets a probe (an empty batch: it answers with its SCL or why it refuses), never redo.
+                switch (_links.Due(pg, r, now))
+                {
+                    case SegmentProbe.Direct: TellSegment(pg, r, new RedoBatch(pg, r, _engine.Epoch, [], _engine.Vdl)); continue;
+                    case SegmentProbe.ViaRegion: _segments.Tell(new RedoBatch(pg, r, _engine.Epoch, [], _engine.Vdl)); continue;
+                }
+                if (!_links.Live(pg, r, now)) continue;
+                if (_engine.Tracker.Scl(pg, r) >= outbox.LastSent || now - _lastProgress[pg][r] < _settings.Writer.ResendAfter) continue;
+                ResendNow(pg, r, now);
             }
             CheckStall(pg, now);
         }
@@ -703,6 +755,30 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         }
     }
 
+
+    /// <summary>Sends a live segment what it lacks above its SCL from the PG's resend window (straight to its actor), or
+    /// reports once that the window no longer holds it (the segment then catches up from its peers).</summary>
+    private void ResendNow(int pg, int replica, DateTime now)
+    {
+        var scl = _engine.Tracker.Scl(pg, replica);
+        var outbox = _engine.Outboxes[pg];
+        _lastProgress[pg][replica] = now;   // one resend per interval
+        if (scl >= outbox.LastSent) return;
+        var missing = outbox.RetainedAbove(scl);
+        if (missing is { Length: > 0 })
+        {
+            TellSegment(pg, replica, new RedoBatch(pg, replica, _engine.Epoch, missing, _engine.Vdl));
+            _links.Shipped(pg, replica, now);
+        }
+        else if (missing is null && _behind.Add((pg, replica)))
+            _log.Warning("Segment {Segment} (PG {Pg}) at SCL {Scl} lacks records the writer no longer keeps; it must catch up from its peers",
+                EntityId(pg, replica), pg, scl);
+    }
+
+    /// <summary>The cluster address of the node an actor runs on (this node's for a local actor), as cluster events name it.</summary>
+    private string NodeOf(IActorRef actor) =>
+        (actor.Path.Address.HasLocalScope ? _cluster?.SelfAddress ?? actor.Path.Address : actor.Path.Address).ToString();
+
     private void CheckStall(int pg, DateTime now)
     {
         var oldest = _engine.Tracker.OldestOutstanding(pg);
@@ -711,8 +787,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         {
             _stalled[pg] = true;
             var missing = StalledReplicas(pg, oldest!.Value);
-            _log.Warning("PG {Pg} stalled in epoch {Epoch}: LSN {Lsn} has lacked a write quorum for {Ms} ms; missing segments {Missing}",
-                pg, _engine.Epoch, oldest, (int)(now - _quorumProgress[pg]).TotalMilliseconds, string.Join(", ", missing.Select(r => EntityId(pg, r))));
+            _log.Warning("PG {Pg} stalled in epoch {Epoch}: LSN {Lsn} has lacked a write quorum for {Ms} ms; missing segments: {Missing}",
+                pg, _engine.Epoch, oldest, (int)(now - _quorumProgress[pg]).TotalMilliseconds, _links.Describe(pg, missing, now, EntityId));
         }
         else if (!stalled && _stalled[pg])
         {

@@ -102,6 +102,7 @@ public class LighthouseTests(ITestOutputHelper output)
         var rows = pg.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("\"segment\"")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(6, rows.Count);
         Assert.All(rows, r => Assert.Equal(storageAddress, r.GetProperty("node").GetString()));
+        Assert.All(rows, r => Assert.Equal("az-b", r.GetProperty("az").GetString()));   // the AZ of the node that hosts it
         Assert.All(rows, r => Assert.Equal("serving", r.GetProperty("state").GetString()));
 
         Assert.Equal(0, await writer.TerminateAsync(TimeSpan.FromSeconds(20)));

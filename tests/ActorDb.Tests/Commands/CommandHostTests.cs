@@ -151,9 +151,9 @@ public class CommandHostTests(CommandHostNode fixture) : IClassFixture<CommandHo
         var r = await fixture.Cli("pg", "list");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var lines = Lines(r.Stdout);
-        Assert.Equal("pg | quorum-lsn | serving | catching-up | unreachable | fenced | failed | max-lag", lines[0]);
+        Assert.Equal("pg | quorum-lsn | serving | catching-up | unreachable | no-node | fenced | failed | max-lag", lines[0]);
         Assert.StartsWith("0 | ", lines[1]);
-        Assert.EndsWith("| 6/6 | 0 | 0 | 0 | 0 | 0", lines[1]);
+        Assert.EndsWith("| 6/6 | 0 | 0 | 0 | 0 | 0 | 0", lines[1]);
         Assert.Equal("Count: 1 PGs", lines[^1]);
 
         var show = await fixture.Cli("pg", "show", "-g", "0", "--json");

@@ -98,7 +98,7 @@ public class WriteQuorumTests(ITestOutputHelper output) : WriterScenarioBase(out
 
         var stallLine = (await warnings.FishForMessageAsync<Warning>(w => w.Message.ToString()!.Contains("stalled"), Short)).Message.ToString()!;
         Assert.Contains("PG 0 stalled", stallLine);
-        Assert.Contains("missing segments pg-0-1, pg-0-3, pg-0-5", stallLine);
+        Assert.Contains("missing segments: no node: pg-0-1, pg-0-3, pg-0-5", stallLine);   // stopped: no actor to send to
         Assert.Contains("in epoch 1", stallLine);
 
         await AwaitAssertAsync(async () =>

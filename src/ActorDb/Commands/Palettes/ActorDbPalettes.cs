@@ -12,8 +12,10 @@ using ActorDb.Writer;
 
 namespace ActorDb.Commands.Palettes;
 
-/// <summary>One segment as <c>pg show</c> sees it: its status (null: no answer in time) and the node that hosts it.</summary>
-internal sealed record SegmentView(int Pg, int Replica, SegmentProtocol.SegmentStatus? Status, string Node);
+/// <summary>One segment as <c>pg show</c> sees it: its status (null: no answer in time), the node that hosts it (null: no
+/// node hosts it, or none is known), that node's AZ (its <c>az-*</c> cluster role; the replica's own AZ on the embedded
+/// node, which keeps all three) and whether the cluster marks that node unreachable.</summary>
+internal sealed record SegmentView(int Pg, int Replica, SegmentProtocol.SegmentStatus? Status, string? Node, string? Az = null, bool NodeUnreachable = false);
 
 /// <summary>Reads the writer's and the segments' status through the protocols clients already use: the recovery
 /// supervisor (<see cref="WriterProtocol.GetWriterStatus"/>, <see cref="RecoveryProtocol.GetRecoveryHistory"/>) and the
@@ -50,7 +52,9 @@ internal static class ActorDbStatus
     {
         if (!context.Registry.TryGet<SegmentRegionKey>(out var region))
             throw new CommandException("this node has no segment region");
-        var self = Cluster.Get(context.System).SelfAddress;
+        var cluster = Cluster.Get(context.System);
+        var self = cluster.SelfAddress;
+        var hostsSegments = cluster.SelfRoles.Contains("storage");
         var asks = new List<(int Pg, int Replica, Task<SegmentProtocol.SegmentStatus> Status, Task<EntityLocation> Location)>();
         foreach (var pg in pgs)
             for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
@@ -64,21 +68,39 @@ internal static class ActorDbStatus
             try { status = await statusTask; }
             catch (AskTimeoutException) { }
             // The segment says where it runs; the region's GetEntityLocation only for a segment that did not answer
-            // (asked on a storage node, the region names itself even for shards other nodes host, Akka 1.5.73).
-            var node = status?.Node ?? "?";
-            if (status?.Node is null)
+            // (asked on a storage node, the region names itself even for shards other nodes host, Akka 1.5.73). A shard
+            // with no home comes back as Address.AllSystems, which has local scope too: that is no node, not this one.
+            var node = status?.Node;
+            if (node is null)
             {
                 try
                 {
                     var location = await locationTask;
-                    node = (location.ShardRegion.HasLocalScope ? self : location.ShardRegion).ToString();
+                    node = location.ShardRegion.Equals(Address.AllSystems) ? null
+                        : location.ShardRegion.HasLocalScope ? (hostsSegments ? self.ToString() : null)
+                        : location.ShardRegion.ToString();
                 }
                 catch (AskTimeoutException) { }
             }
-            views.Add(new SegmentView(pg, r, status, node));
+            views.Add(new SegmentView(pg, r, status, node, AzOf(cluster, node, r), node is not null && Unreachable(cluster, node)));
         }
         return views;
     }
+
+    /// <summary>The AZ of the member at <paramref name="node"/> (its <c>az-*</c> role); on a node without one (the embedded
+    /// node hosts all three AZs' folders) the replica's own AZ; null when no node hosts the segment.</summary>
+    private static string? AzOf(Cluster cluster, string? node, int replica)
+    {
+        if (node is null) return null;
+        var member = cluster.State.Members.FirstOrDefault(m => m.Address.ToString() == node);
+        return member?.Roles.FirstOrDefault(r => r.StartsWith("az-", StringComparison.Ordinal))
+               ?? (member is null || !member.HasRole("storage") ? null : VolumeGeometry.AzOf(replica));
+    }
+
+    private static bool Unreachable(Cluster cluster, string node) => cluster.State.Unreachable.Any(m => m.Address.ToString() == node);
+
+    /// <summary>The state <c>pg</c> shows for a segment that no node hosts.</summary>
+    public const string NoNode = "no node";
 
     /// <summary>The PG's highest known LSN: its write-quorum point and every SCL the writer or a segment reported.</summary>
     public static long PgTop(int pg, IEnumerable<SegmentView> segments, WriterProtocol.WriterStatus? writer)
@@ -95,7 +117,7 @@ internal static class ActorDbStatus
         var writerEpoch = writer is { State: "serving" or "draining" } ? writer.Epoch : 0;
         return s.Status is { } st
             ? SegmentHealth.Classify(true, st.Failure, st.Epoch, st.OpenedEpoch, writerEpoch, st.Scl.Value, quorum, st.CatchUp is not null || st.JoinTarget > st.Scl)
-            : SegmentHealth.Unreachable;
+            : s.Node is null ? NoNode : SegmentHealth.Unreachable;
     }
 
     /// <summary>Where the writer's LSN allocation counts from: VDL, or the end of the range the recovery of this epoch
@@ -163,8 +185,8 @@ public sealed class VolumePalette : ICommandPalette
     private static double? Round(double? ms) => ms is { } v ? Math.Round(v, 3) : null;
 }
 
-/// <summary><c>pg list</c> and <c>pg show -g N</c>: each protection group's segments: node, AZ, state, SCL, lag, fsync
-/// latency, bytes on disk.</summary>
+/// <summary><c>pg list</c> and <c>pg show -g N</c>: each protection group's segments: node (none for a segment no node
+/// hosts), the AZ of that node, state, storage fault, SCL, lag, fsync latency, bytes on disk.</summary>
 public sealed class PgPalette : ICommandPalette
 {
     /// <inheritdoc />
@@ -200,6 +222,7 @@ public sealed class PgPalette : ICommandPalette
                 ("serving", $"{Count(SegmentHealth.Serving)}/{VolumeGeometry.SegmentsPerPg}"),
                 ("catching-up", Count(SegmentHealth.CatchingUp)),
                 ("unreachable", Count(SegmentHealth.Unreachable)),
+                ("no-node", Count(ActorDbStatus.NoNode)),
                 ("fenced", Count(SegmentHealth.Fenced) + Count(SegmentHealth.StaleEpoch)),
                 ("failed", Count(SegmentHealth.Failed)),
                 ("max-lag", mine.Where(s => s.Status is not null).Select(s => top - s.Status!.Scl.Value).DefaultIfEmpty(0).Max())).WithHeader();
@@ -220,8 +243,8 @@ public sealed class PgPalette : ICommandPalette
             var st = s.Status;
             yield return CommandRow.Of(
                 ("segment", SegmentProtocol.EntityId(s.Pg, s.Replica)),
-                ("node", s.Node),
-                ("az", VolumeGeometry.AzOf(s.Replica)),
+                ("node", s.Node is null ? null : s.NodeUnreachable ? $"{s.Node} (unreachable)" : s.Node),
+                ("az", s.Az),
                 ("state", ActorDbStatus.State(s, writer)),
                 ("epoch", st?.Epoch),
                 ("scl", st?.Scl.Value),
@@ -232,9 +255,10 @@ public sealed class PgPalette : ICommandPalette
                 ("bytes-on-disk", st?.BytesOnDisk),
                 ("catch-up", st?.CatchUp?.Describe(s.Pg, st.Scl, DateTime.UtcNow)
                     ?? (st is not null && st.JoinTarget > st.Scl ? $"joining: SCL {st.Scl.Value} of {st.JoinTarget.Value}" : null)),
+                ("fault", st?.Fault.Describe()),
                 ("failure", st?.Failure)).WithHeader();
         }
-        yield return new CommandFooter($"Count: {segments.Count} segments (lag: LSNs behind the PG's most advanced replica or write-quorum point; lag-ms: how long ago the writer shipped the oldest record the segment still lacks, as the writer's acks show; catch-up: a catching-up segment's peer, page copy and records copied, SCL of its target, rate)");
+        yield return new CommandFooter($"Count: {segments.Count} segments (node: empty when no node hosts the segment; az: the AZ of its node; lag: LSNs behind the PG's most advanced replica or write-quorum point; lag-ms: how long ago the writer shipped the oldest record the segment still lacks, as the writer's acks show; catch-up: a catching-up segment's peer, page copy and records copied, SCL of its target, rate)");
     }
 }
 
