@@ -73,7 +73,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// read; when all six did, no copy can serve it and the read fails.</summary>
     private readonly Dictionary<long, HashSet<int>> _damagedCopies = new();
     /// <summary>Pages no copy could serve: logged when first seen, summarised, and when no read hits them any more.</summary>
-    private readonly Core.Recovery.RepeatedConditions _unreadablePages = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60));
+    private readonly RepeatedConditions _unreadablePages = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60));
     private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
     private readonly Dictionary<long, PendingCommit> _waitingCommits = new();
     private readonly IActorRef _coordinator;
@@ -704,9 +704,9 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private void OnTick()
     {
         var now = DateTime.UtcNow;
-        foreach (var (page, count, ended) in _unreadablePages.Due(now))
-            if (ended) _log.Info("Reads of {Page} no longer fail ({Count} failed in all)", page, count);
-            else _log.Warning("Reads of {Page} still fail: no copy can serve it ({Count} more since the last line)", page, count);
+        foreach (var line in _unreadablePages.Due(now))
+            if (line.Ended) _log.Info("Reads of {Page} no longer fail ({Count} failed in all)", line.Key, line.Total);
+            else _log.Warning("Reads of {Page} still fail: no copy can serve it ({Count} more since the last line)", line.Key, line.Count);
         foreach (var (txn, wait) in _lockWaits.Where(w => w.Value.Deadline <= now).ToList())
         {
             _lockWaits.Remove(txn);
