@@ -35,6 +35,10 @@ public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int Remember
     /// <summary><c>actordb.segment.direct-io</c>: whether a segment writes its log with O_DIRECT | O_DSYNC where the
     /// platform and file system allow it (see <see cref="Core.Storage.SegmentLogOptions.DirectIo"/>). On by default.</summary>
     public bool DirectIo { get; init; } = true;
+
+    /// <summary>The storage under every segment's log, page store and <c>segment.meta</c>: the disk, or in tests a
+    /// <see cref="Core.Storage.FaultyStorage"/> (set in code, or from <c>actordb.segment.test-faults</c>).</summary>
+    public Core.Storage.IStorage Storage { get; init; } = Core.Storage.DiskStorage.Instance;
 }
 
 /// <summary>Settings of the metrics export (section <c>actordb.metrics</c>).</summary>

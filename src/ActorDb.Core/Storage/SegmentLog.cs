@@ -57,17 +57,17 @@ public sealed class SegmentLog : IDisposable
     private readonly object _writeLock = new();          // serialises WriteAndSync, Sync and Dispose
     private readonly List<LogFile> _files;          // guarded by _gate
     private readonly HashSet<(string, long)> _knownHoles;
-    private readonly FileStream _lock;
+    private readonly IDisposable _lock;
 
-    private SafeFileHandle _current;                 // written by the single WriteAndSync; replaced under _gate
+    private IStorageFile _current;                   // written by the single WriteAndSync; replaced under _gate
     private long _currentLength;                     // bytes of the current file known durable; updated under _gate
     private long _preallocated;                      // the current file is zero-filled up to here (guarded by _writeLock)
-    private Task<SafeFileHandle>? _prepared;         // the next file, zero-filled in the background (guarded by _writeLock)
+    private Task<IStorageFile>? _prepared;           // the next file, zero-filled in the background (guarded by _writeLock)
     private long _preparedUsed;
     // Direct I/O (Options.DirectIo): an O_DIRECT | O_DSYNC handle on the current file, the bytes of its last partial 4 KiB
     // block (written again, unchanged, at the start of the next write), and a block-aligned staging buffer. All three
     // are used only under _writeLock.
-    private SafeFileHandle? _direct;
+    private IStorageFile? _direct;
     private readonly byte[] _tail = new byte[NativeFileSync.DirectIoAlignment];
     private int _tailLength;
     private unsafe byte* _staging;
@@ -91,8 +91,8 @@ public sealed class SegmentLog : IDisposable
     private Exception? _fault;
     private bool _disposed;
 
-    private SegmentLog(string directory, SegmentLogOptions options, FileStream lockFile, List<LogFile> files,
-        SafeFileHandle current, OpenReport report)
+    private SegmentLog(string directory, SegmentLogOptions options, IDisposable lockFile, List<LogFile> files,
+        IStorageFile current, OpenReport report)
     {
         Directory = directory;
         Options = options;
@@ -123,11 +123,11 @@ public sealed class SegmentLog : IDisposable
     {
         _tailLength = 0;
         if (!Options.WantsDirectIo) return;
-        _direct = Io(path, "open", () => NativeFileSync.OpenDirectSync(path));
+        _direct = Io(path, "open", () => Options.Storage.OpenDirect(path));
         if (_direct is null) return;
         var tail = (int)(_currentLength % NativeFileSync.DirectIoAlignment);
         if (tail == 0) return;
-        var n = Io(path, "read", () => RandomAccess.Read(_current, _tail.AsSpan(0, tail), _currentLength - tail));
+        var n = Io(path, "read", () => _current.Read(_tail.AsSpan(0, tail), _currentLength - tail));
         if (n != tail) throw new SegmentLogException($"segment log {Directory}: reading the last {tail} bytes of {path} returned {n}", path, "read");
         _tailLength = tail;
     }
@@ -197,22 +197,15 @@ public sealed class SegmentLog : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         string dir = Path.GetFullPath(directory);
+        IStorage storage = options.Storage;
 
-        Io(dir, "create", () =>
-        {
-            if (!System.IO.Directory.Exists(dir))
-            {
-                DataDirectory.CreateDirectory(dir);
-                string? parent = Path.GetDirectoryName(dir.TrimEnd(Path.DirectorySeparatorChar));
-                if (options.Fsync && parent is not null) NativeFileSync.FsyncDirectory(parent);
-            }
-        });
+        Io(dir, "create", () => storage.EnsureDirectory(dir, options.Fsync));
 
         string lockPath = Path.Combine(dir, LockFileName);
-        FileStream lockFile;
+        IDisposable lockFile;
         try
         {
-            lockFile = DataDirectory.OpenStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+            lockFile = storage.Lock(lockPath);
         }
         catch (IOException e)
         {
@@ -226,21 +219,21 @@ public sealed class SegmentLog : IDisposable
         try
         {
             string prepared = Path.Combine(dir, PreparedFileName);
-            Io(prepared, "delete", () => File.Delete(prepared));   // a background zero-fill cut short: never part of the log
-            List<LogFile> files = ListFiles(dir);
+            Io(prepared, "delete", () => storage.Delete(prepared));   // a background zero-fill cut short: never part of the log
+            List<LogFile> files = ListFiles(storage, dir);
             if (files.Count == 0)
             {
                 string first = Path.Combine(dir, FileName(1));
-                Io(first, "create", () => DataDirectory.OpenFile(first, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read).Dispose());
-                if (options.Fsync) Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir));
+                Io(first, "create", () => storage.Open(first, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read).Dispose());
+                if (options.Fsync) Io(dir, "fsync", () => storage.FsyncDirectory(dir));
                 files.Add(new LogFile(1, first, 0));
             }
 
             OpenReport report = ScanAndRepair(files, options, onRecord);
-            if (options.Fsync) MakeDurable(dir, files);
+            if (options.Fsync) MakeDurable(storage, dir, files);
             string currentPath = files[^1].Path;
-            SafeFileHandle current = Io(currentPath, "open",
-                () => File.OpenHandle(currentPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete));
+            IStorageFile current = Io(currentPath, "open",
+                () => storage.Open(currentPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete));
             return new SegmentLog(dir, options, lockFile, files, current, report);
         }
         catch
@@ -396,7 +389,7 @@ public sealed class SegmentLog : IDisposable
             {
                 try
                 {
-                    RandomAccess.Write(_current, buffer.AsSpan(0, batch.Length), offset);
+                    _current.Write(buffer.AsSpan(0, batch.Length), offset);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
                 {
@@ -408,7 +401,7 @@ public sealed class SegmentLog : IDisposable
             {
                 try
                 {
-                    NativeFileSync.FlushData(_current);
+                    _current.Flush();
                     fsynced = true;
                 }
                 catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
@@ -474,7 +467,7 @@ public sealed class SegmentLog : IDisposable
         long bytes = 0;
         foreach (LogFile f in doomed)
         {
-            Io(f.Path, "delete", () => File.Delete(f.Path));
+            Io(f.Path, "delete", () => Options.Storage.Delete(f.Path));
             bytes += f.Length;
         }
         return (doomed.Count, bytes);
@@ -497,15 +490,15 @@ public sealed class SegmentLog : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             snapshot = _files.Select(f => (f.Path, f.Length)).ToArray();
         }
-        return ReadFiles(snapshot, _knownHoles);
+        return ReadFiles(Options.Storage, snapshot, _knownHoles);
     }
 
-    private static IEnumerable<RedoRecord> ReadFiles((string Path, long Length)[] files, HashSet<(string, long)> knownHoles)
+    private static IEnumerable<RedoRecord> ReadFiles(IStorage storage, (string Path, long Length)[] files, HashSet<(string, long)> knownHoles)
     {
         foreach (var (path, length) in files)
         {
             if (length == 0) continue;
-            using LogFileScanner scanner = Io(path, "read", () => new LogFileScanner(path, length));
+            using LogFileScanner scanner = Io(path, "read", () => new LogFileScanner(storage, path, length));
             while (true)
             {
                 RedoRecord? record = ReadNext(scanner, knownHoles, out bool end);
@@ -562,8 +555,8 @@ public sealed class SegmentLog : IDisposable
             {
                 try
                 {
-                    RandomAccess.SetLength(_current, _currentLength);
-                    if (Options.Fsync) NativeFileSync.FlushData(_current);
+                    _current.SetLength(_currentLength);
+                    if (Options.Fsync) _current.Flush();
                 }
                 catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
                 {
@@ -581,7 +574,7 @@ public sealed class SegmentLog : IDisposable
                     _prepared.Result.Dispose();
                 }
                 catch (AggregateException) { /* a failed background zero-fill: nothing to keep */ }
-                try { File.Delete(Path.Combine(Directory, PreparedFileName)); }
+                try { Options.Storage.Delete(Path.Combine(Directory, PreparedFileName)); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* deleted at the next open */ }
             }
             _lock.Dispose();
@@ -595,10 +588,10 @@ public sealed class SegmentLog : IDisposable
     internal static string FileName(long seq) =>
         FilePrefix + seq.ToString("D8", CultureInfo.InvariantCulture) + FileSuffix;
 
-    private static List<LogFile> ListFiles(string dir)
+    private static List<LogFile> ListFiles(IStorage storage, string dir)
     {
         var files = new List<LogFile>();
-        IEnumerable<string> paths = Io(dir, "open", () => System.IO.Directory.GetFiles(dir, FilePrefix + "*" + FileSuffix));
+        IEnumerable<string> paths = Io(dir, "open", () => storage.ListFiles(dir, FilePrefix + "*" + FileSuffix));
         foreach (string path in paths)
         {
             string name = Path.GetFileName(path);
@@ -606,7 +599,7 @@ public sealed class SegmentLog : IDisposable
             if (digits.Length < 8 || !digits.All(char.IsAsciiDigit)
                 || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long seq) || seq < 1)
                 continue;
-            long length = Io(path, "open", () => new FileInfo(path).Length);
+            long length = Io(path, "open", () => storage.FileLength(path));
             files.Add(new LogFile(seq, path, length));
         }
         files.Sort((a, b) => a.Seq != b.Seq ? a.Seq.CompareTo(b.Seq) : string.CompareOrdinal(a.Path, b.Path));
@@ -627,7 +620,7 @@ public sealed class SegmentLog : IDisposable
         {
             string path = files[f].Path;
             if (files[f].Length == 0) continue;
-            using LogFileScanner scanner = Io(path, "scan", () => new LogFileScanner(path, files[f].Length));
+            using LogFileScanner scanner = Io(path, "scan", () => new LogFileScanner(options.Storage, path, files[f].Length));
             while (true)
             {
                 ScanItem item;
@@ -681,9 +674,9 @@ public sealed class SegmentLog : IDisposable
             tailCut += files[f].Length - keep;
             Io(path, "truncate", () =>
             {
-                using SafeFileHandle h = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-                RandomAccess.SetLength(h, keep);
-                if (options.Fsync) RandomAccess.FlushToDisk(h);
+                using IStorageFile h = options.Storage.Open(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+                h.SetLength(keep);
+                if (options.Fsync) h.Flush();
             });
             files[f] = files[f] with { Length = keep };
         }
@@ -693,18 +686,18 @@ public sealed class SegmentLog : IDisposable
 
     // What the scan read may still be only in the page cache (a crash of the process, not of the machine,
     // before its fsync): flush every file and the directory before any of it is acknowledged again.
-    private static void MakeDurable(string dir, List<LogFile> files)
+    private static void MakeDurable(IStorage storage, string dir, List<LogFile> files)
     {
         foreach (LogFile f in files)
         {
             if (f.Length == 0) continue;
             Io(f.Path, "fsync", () =>
             {
-                using SafeFileHandle h = File.OpenHandle(f.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-                NativeFileSync.FlushData(h);
+                using IStorageFile h = storage.Open(f.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+                h.Flush();
             });
         }
-        Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir));
+        Io(dir, "fsync", () => storage.FsyncDirectory(dir));
     }
 
     private unsafe void FreeStaging()
@@ -740,7 +733,7 @@ public sealed class SegmentLog : IDisposable
         _tail.AsSpan(0, _tailLength).CopyTo(staging);
         data.CopyTo(staging[_tailLength..]);
         staging[total..].Clear();
-        RandomAccess.Write(_direct!, staging, start);
+        _direct!.Write(staging, start);
         var newTail = total % block;
         staging.Slice(total - newTail, newTail).CopyTo(_tail);
         _tailLength = newTail;
@@ -758,10 +751,10 @@ public sealed class SegmentLog : IDisposable
             while (at < end)
             {
                 var n = (int)Math.Min(Zeros.Length, end - at);
-                RandomAccess.Write(_current, Zeros.AsSpan(0, n), at);
+                _current.Write(Zeros.AsSpan(0, n), at);
                 at += n;
             }
-            if (Options.Fsync) NativeFileSync.FlushData(_current);
+            if (Options.Fsync) _current.Flush();
         }
         catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException or NotSupportedException)
         {
@@ -775,7 +768,7 @@ public sealed class SegmentLog : IDisposable
         LogFile last;
         lock (_gate) last = _files[^1];
         string path = Path.Combine(Directory, FileName(last.Seq + 1));
-        SafeFileHandle next;
+        IStorageFile next;
         long preallocated = 0;
         if (_prepared is { IsCompletedSuccessfully: true } ready)
         {
@@ -784,7 +777,7 @@ public sealed class SegmentLog : IDisposable
             _prepared = null;
             try
             {
-                File.Move(Path.Combine(Directory, PreparedFileName), path);
+                Options.Storage.Move(Path.Combine(Directory, PreparedFileName), path, overwrite: false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -803,7 +796,7 @@ public sealed class SegmentLog : IDisposable
             }
             try
             {
-                next = DataDirectory.OpenFile(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+                next = Options.Storage.Open(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -814,7 +807,7 @@ public sealed class SegmentLog : IDisposable
         {
             try
             {
-                NativeFileSync.FsyncDirectory(Directory);
+                Options.Storage.FsyncDirectory(Directory);
             }
             catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
             {
@@ -827,8 +820,8 @@ public sealed class SegmentLog : IDisposable
             // Give back the zero padding of the file being closed: zeros before later frames would read as a hole at open.
             try
             {
-                RandomAccess.SetLength(_current, last.Length);
-                if (Options.Fsync) NativeFileSync.FlushData(_current);
+                _current.SetLength(last.Length);
+                if (Options.Fsync) _current.Flush();
             }
             catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
             {
@@ -836,7 +829,7 @@ public sealed class SegmentLog : IDisposable
                 throw Faulted(e, last.Path, "truncate", "giving back the preallocated padding before rolling over failed", batch);
             }
         }
-        SafeFileHandle old;
+        IStorageFile old;
         lock (_gate)
         {
             old = _current;
@@ -870,24 +863,21 @@ public sealed class SegmentLog : IDisposable
         long size = Options.MaxFileBytes;
         // Zeros for a file not needed yet must not take the last free space from the file being written: on a nearly
         // full disk the roll-over creates the next file itself, and a full disk fails in the write path, naming the file.
-        try
-        {
-            if (new DriveInfo(Directory).AvailableFreeSpace < 2 * size) return;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { /* unknown: prepare */ }
+        IStorage storage = Options.Storage;
+        if (storage.AvailableFreeSpace(Directory) is { } free && free < 2 * size) return;   // unknown: prepare
         bool fsync = Options.Fsync;
         _prepared = Task.Run(() =>
         {
-            SafeFileHandle h = DataDirectory.OpenFile(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            IStorageFile h = storage.Open(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
             try
             {
                 for (long at = 0; at < size;)
                 {
                     int n = (int)Math.Min(Zeros.Length, size - at);
-                    RandomAccess.Write(h, Zeros.AsSpan(0, n), at);
+                    h.Write(Zeros.AsSpan(0, n), at);
                     at += n;
                 }
-                if (fsync) NativeFileSync.FlushData(h);
+                if (fsync) h.Flush();
                 return h;
             }
             catch

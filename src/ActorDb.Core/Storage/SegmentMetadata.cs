@@ -238,17 +238,18 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     /// </summary>
     /// <exception cref="InvalidDataException">the file is corrupt; the message names it.</exception>
     /// <exception cref="SegmentLogException">the file cannot be read (operation "read").</exception>
-    public static SegmentMetadata Load(string directory)
+    public static SegmentMetadata Load(string directory, IStorage? storage = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
+        storage ??= DiskStorage.Instance;
         string path = Path.GetFullPath(Path.Combine(directory, FileName));
         byte[] bytes;
         try
         {
-            if (!File.Exists(path)) return Default;
-            bytes = File.ReadAllBytes(path);
+            if (!storage.FileExists(path)) return Default;
+            bytes = storage.ReadAllBytes(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Win32Exception)
         {
             throw new SegmentLogException($"segment metadata {path}: read failed: {e.Message}", path, "read", e);
         }
@@ -256,16 +257,20 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     }
 
     /// <summary>
-    /// Atomically replaces <c>segment.meta</c> in <paramref name="directory"/> (created if missing): writes
-    /// <c>segment.meta.tmp</c>, fsyncs it, renames it over <c>segment.meta</c>, and fsyncs the directory
-    /// (open(O_RDONLY|O_DIRECTORY) + fsync on Linux). With <paramref name="fsync"/> false both fsyncs are
-    /// skipped (tests and benchmarks only). A crash at any point leaves either the old or the new file.
+    /// Atomically replaces <c>segment.meta</c> in <paramref name="directory"/> (created, with its missing parents, each
+    /// fsynced in its parent, if missing): writes <c>segment.meta.tmp</c>, fsyncs it, renames it over <c>segment.meta</c>,
+    /// and fsyncs the directory. With <paramref name="fsync"/> false every fsync is skipped (tests and benchmarks only).
+    /// A crash at any point leaves either the old or the new file.
     /// </summary>
+    /// <param name="directory">The segment directory.</param>
+    /// <param name="fsync">Whether to fsync (see above).</param>
+    /// <param name="storage">The storage (the disk when null).</param>
     /// <exception cref="SegmentLogException">an I/O error (operation "write", "fsync" or "rename"); the
     /// message names the file. The previous <c>segment.meta</c> is then still intact.</exception>
-    public void Save(string directory, bool fsync)
+    public void Save(string directory, bool fsync, IStorage? storage = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
+        storage ??= DiskStorage.Instance;
         string dir = Path.GetFullPath(directory);
         string tmp = Path.Combine(dir, TempFileName);
         string path = Path.Combine(dir, FileName);
@@ -273,17 +278,17 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         string op = "write";
         try
         {
-            DataDirectory.CreateDirectory(dir);
-            using (var fs = DataDirectory.OpenStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+            storage.EnsureDirectory(dir, fsync);
+            using (var fs = storage.Open(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
             {
-                fs.Write(bytes);
+                fs.Write(bytes, 0);
                 op = "fsync";
-                if (fsync) fs.Flush(flushToDisk: true);
+                if (fsync) fs.Flush();
             }
             op = "rename";
-            File.Move(tmp, path, overwrite: true);
+            storage.Move(tmp, path, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Win32Exception)
         {
             string target = op == "rename" ? path : tmp;
             throw new SegmentLogException($"segment metadata {target}: {op} failed: {e.Message}", target, op, e);
@@ -291,7 +296,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         if (!fsync) return;
         try
         {
-            NativeFileSync.FsyncDirectory(dir);
+            storage.FsyncDirectory(dir);
         }
         catch (Exception e) when (e is Win32Exception or IOException)
         {

@@ -169,14 +169,14 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         var started = DateTime.UtcNow;
-        _meta = SegmentMetadata.Load(_dir);
+        _meta = SegmentMetadata.Load(_dir, _settings.Segment.Storage);
         var geometry = _settings.Geometry;
-        _store = PageStore.Open(_dir, geometry.PageSize, geometry.FirstPageOf(_pg), geometry.PagesPerPg, _settings.Segment.Fsync);
+        _store = PageStore.Open(_dir, geometry.PageSize, geometry.FirstPageOf(_pg), geometry.PagesPerPg, _settings.Segment.Fsync, _settings.Segment.Storage);
         _materialized = _meta.Materialized;
         // The SCL chain starts at the checkpoint: every record at or below it is in the page store.
         _scl = NewTracker(_meta.Materialized);
         var records = 0;
-        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes, DirectIo = _settings.Segment.DirectIo },
+        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes, DirectIo = _settings.Segment.DirectIo, Storage = _settings.Segment.Storage },
             record =>
             {
                 if (!_scl.Add(record.Lsn, record.PrevLsn)) return;   // at or below the checkpoint, annulled, or a duplicate
@@ -584,7 +584,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _meta = _meta.WithPageCopy(point, copy.Cpl, copy.Annulled);
         try
         {
-            _meta.Save(_dir, _settings.Segment.Fsync);
+            _meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
         }
         catch (Exception e)
         {
@@ -623,7 +623,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         var meta = _meta.WithJoinTarget(Lsn.Zero);
         try
         {
-            meta.Save(_dir, _settings.Segment.Fsync);
+            meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
         }
         catch (Exception e)
         {
@@ -703,7 +703,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         _checkpoint = null;
         var cpl = done.Cpl is null ? null : new CplInfo(done.Cpl.Lsn, CommitPayload.Decode(done.Cpl.Payload.Span).PgHighWater);
         _meta = _meta.WithCheckpoint(done.Materialized, cpl);
-        _meta.Save(_dir, _settings.Segment.Fsync);
+        _meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
         var (files, bytes) = _segmentLog.CollectGarbage(_gcFloor);
         _gcFloor = done.Materialized;
         var pageStoreBytes = _store.BytesWritten;
@@ -727,7 +727,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             if (decision.Verdict == SegmentVerdict.Accept && get.FenceEpoch > _meta.Epoch)
             {
                 var fenced = _meta.WithFence(get.FenceEpoch);
-                fenced.Save(_dir, _settings.Segment.Fsync);
+                fenced.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
                 _meta = fenced;
                 _epochOwner = senderNode;
                 _log.Info("Segment {Segment} (PG {Pg}) fenced at epoch {Epoch} by node {Node}: SCL {Scl}; older epochs are refused",
@@ -813,7 +813,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             if (joining && joinTarget > Lsn.Zero)
                 _log.Info("Segment {Segment} (PG {Pg}) joins its PG empty in epoch {Epoch}: it counts in no quorum until its SCL reaches {Target}",
                     EntityId(_pg, _replica), _pg, open.Epoch, joinTarget);
-            _meta.Save(_dir, _settings.Segment.Fsync);
+            _meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
             if (open.TruncateTo > open.Vdl)
             {
                 Compact();
