@@ -39,6 +39,13 @@ public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int Remember
     /// <summary>The storage under every segment's log, page store and <c>segment.meta</c>: the disk, or in tests a
     /// <see cref="Core.Storage.FaultyStorage"/> (set in code, or from <c>actordb.segment.test-faults</c>).</summary>
     public Core.Storage.IStorage Storage { get; init; } = Core.Storage.DiskStorage.Instance;
+
+    /// <summary><c>actordb.segment.storage-retry-initial</c>: the first wait before a segment whose storage failed (disk full,
+    /// I/O error) reopens it and takes records again; each failed retry doubles it up to <see cref="StorageRetryMax"/>.</summary>
+    public TimeSpan StorageRetryInitial { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary><c>actordb.segment.storage-retry-max</c>: the longest wait between two such retries.</summary>
+    public TimeSpan StorageRetryMax { get; init; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Settings of the metrics export (section <c>actordb.metrics</c>).</summary>
@@ -174,6 +181,8 @@ public sealed record ActorDbSettings(
                 PageCopyChunkBytes = Read("segment.page-copy-chunk-bytes", k => c.GetInt(k), v => v >= 1 << 16 && v <= 64 << 20, "must be 64 KiB..64 MiB"),
                 ShareNodes = Read("segment.share-nodes", k => c.GetBoolean(k)),
                 DirectIo = Read("segment.direct-io", k => c.GetBoolean(k)),
+                StorageRetryInitial = Read("segment.storage-retry-initial", k => c.GetTimeSpan(k), positive, "must be positive"),
+                StorageRetryMax = Read("segment.storage-retry-max", k => c.GetTimeSpan(k), positive, "must be positive"),
             },
             Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
             new CommandHostSettings(

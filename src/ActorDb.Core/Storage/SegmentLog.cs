@@ -89,6 +89,7 @@ public sealed class SegmentLog : IDisposable
     private long _syncCount;
     private long _fsyncCount;
     private Exception? _fault;
+    private LogPosition? _failedAt;                  // where the bytes no longer trusted start (set with _fault)
     private bool _disposed;
 
     private SegmentLog(string directory, SegmentLogOptions options, IDisposable lockFile, List<LogFile> files,
@@ -177,6 +178,14 @@ public sealed class SegmentLog : IDisposable
     /// <summary>The error that faulted the log, or null while it is healthy.</summary>
     public Exception? Fault { get { lock (_gate) return _fault; } }
 
+    /// <summary>Set with <see cref="Fault"/>: the durable end of the log when the failed write or sync began. Every byte from
+    /// there on is distrusted (a failed write may have left part of its batch; after a failed fsync the kernel may have dropped
+    /// or marked clean the dirty pages, and a later fsync proves nothing): reopen with it as <c>distrustedFrom</c> to cut them.</summary>
+    public LogPosition? FailedAt { get { lock (_gate) return _failedAt; } }
+
+    /// <summary>Bytes cut at open because they were at or after the <c>distrustedFrom</c> position passed to <see cref="Open"/>.</summary>
+    public long DistrustedBytesCut { get; private init; }
+
     /// <summary>
     /// Opens (creating if needed) the log in <paramref name="directory"/>, scans and repairs it as
     /// described on <see cref="SegmentLog"/>. With fsync on, a newly created directory is made durable in
@@ -189,9 +198,12 @@ public sealed class SegmentLog : IDisposable
     /// single pass. Exceptions from it abort the open and propagate.</param>
     /// <exception cref="ArgumentNullException">a required argument is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">invalid options.</exception>
+    /// <param name="distrustedFrom">Where the bytes a failed write or sync left start (<see cref="FailedAt"/>, kept durably by
+    /// the caller): the file with that sequence number is cut there and every later file is deleted, durably, before the
+    /// scan, so none of those bytes is ever read or acknowledged. Null: nothing is distrusted.</param>
     /// <exception cref="SegmentLogException">the directory cannot be created, is locked by another open
     /// log (operation "lock"), or a file cannot be read, created or truncated; the message names the path.</exception>
-    public static SegmentLog Open(string directory, SegmentLogOptions options, Action<RedoRecord>? onRecord = null)
+    public static SegmentLog Open(string directory, SegmentLogOptions options, Action<RedoRecord>? onRecord = null, LogPosition? distrustedFrom = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(options);
@@ -221,6 +233,7 @@ public sealed class SegmentLog : IDisposable
             string prepared = Path.Combine(dir, PreparedFileName);
             Io(prepared, "delete", () => storage.Delete(prepared));   // a background zero-fill cut short: never part of the log
             List<LogFile> files = ListFiles(storage, dir);
+            long distrusted = distrustedFrom is { } cut ? CutDistrusted(storage, dir, files, cut, options.Fsync) : 0;
             if (files.Count == 0)
             {
                 string first = Path.Combine(dir, FileName(1));
@@ -234,7 +247,7 @@ public sealed class SegmentLog : IDisposable
             string currentPath = files[^1].Path;
             IStorageFile current = Io(currentPath, "open",
                 () => storage.Open(currentPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete));
-            return new SegmentLog(dir, options, lockFile, files, current, report);
+            return new SegmentLog(dir, options, lockFile, files, current, report) { DistrustedBytesCut = distrusted };
         }
         catch
         {
@@ -888,6 +901,71 @@ public sealed class SegmentLog : IDisposable
         });
     }
 
+    /// <summary>
+    /// After a fault, cuts the current file at <see cref="FailedAt"/> now (length set, then fdatasync; neither needs free
+    /// space), so the bytes of the failed batch are gone even if the process dies before the log is reopened. For when the
+    /// position cannot be recorded durably elsewhere (a full disk refuses the write of <c>segment.meta</c>). Returns false
+    /// when there is nothing to cut in the current file or the cut failed.
+    /// </summary>
+    public bool TryCutFailed()
+    {
+        lock (_writeLock)
+        {
+            LogPosition at;
+            long seq;
+            lock (_gate)
+            {
+                if (_disposed || _failedAt is not { } f) return false;
+                at = f;
+                seq = _files[^1].Seq;
+            }
+            if (at.FileSeq != seq) return false;
+            try
+            {
+                _current.SetLength(at.Offset);
+                if (Options.Fsync) _current.Flush();
+                _preallocated = at.Offset;
+                return true;
+            }
+            catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Cuts the log at <paramref name="cut"/>: the file of that sequence number to its offset, later files deleted;
+    /// durable (file and directory synced) with <paramref name="fsync"/>. Returns the bytes cut.</summary>
+    private static long CutDistrusted(IStorage storage, string dir, List<LogFile> files, LogPosition cut, bool fsync)
+    {
+        long bytes = 0;
+        bool deleted = false;
+        for (int i = files.Count - 1; i >= 0; i--)
+        {
+            LogFile f = files[i];
+            if (f.Seq > cut.FileSeq)
+            {
+                Io(f.Path, "delete", () => storage.Delete(f.Path));
+                bytes += f.Length;
+                files.RemoveAt(i);
+                deleted = true;
+            }
+            else if (f.Seq == cut.FileSeq && f.Length > cut.Offset)
+            {
+                Io(f.Path, "truncate", () =>
+                {
+                    using IStorageFile h = storage.Open(f.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+                    h.SetLength(cut.Offset);
+                    if (fsync) h.Flush();
+                });
+                bytes += f.Length - cut.Offset;
+                files[i] = f with { Length = cut.Offset };
+            }
+        }
+        if (deleted && fsync) Io(dir, "fsync", () => storage.FsyncDirectory(dir));
+        return bytes;
+    }
+
     private SegmentLogException Faulted(Exception e, string path, string operation, string what, SyncBatch batch)
     {
         var ex = new SegmentLogException(
@@ -895,7 +973,11 @@ public sealed class SegmentLog : IDisposable
             + $"({batch.Length} bytes, records through #{batch.CumulativeRecords} appended since open) is NOT durable; "
             + "the log is faulted: stop acknowledging, dispose and reopen (reopening cuts a torn tail).",
             path, operation, e);
-        lock (_gate) _fault ??= ex;
+        lock (_gate)
+        {
+            if (_fault is null) _failedAt = new LogPosition(_files[^1].Seq, _currentLength);
+            _fault ??= ex;
+        }
         return ex;
     }
 
@@ -934,4 +1016,12 @@ public sealed class SegmentLog : IDisposable
             throw new SegmentLogException($"{what} {path}: {operation} failed: {e.Message}", path, operation, e);
         }
     }
+}
+
+/// <summary>A byte position in a <see cref="SegmentLog"/>: the file's sequence number (<c>redo-{FileSeq:D8}.log</c>) and the
+/// offset in it, bytes.</summary>
+public readonly record struct LogPosition(long FileSeq, long Offset)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{SegmentLog.FileName(FileSeq)} at offset {Offset}";
 }

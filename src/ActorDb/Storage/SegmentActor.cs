@@ -31,7 +31,7 @@ namespace ActorDb.Storage;
 /// changes nothing; each kind of refusal from one node is logged when it starts, every
 /// <see cref="RefusalSummaryEvery"/> with its count, and when it ends.</para>
 /// </summary>
-public sealed class SegmentActor : ReceiveActor, IWithTimers
+public sealed partial class SegmentActor : ReceiveActor, IWithTimers
 {
     private sealed record CatchUpTick { public static readonly CatchUpTick Instance = new(); }
     /// <summary>How often a segment checks whether it misses records its PG's peers hold.</summary>
@@ -151,6 +151,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         Receive<RedoBatch>(OnBatch);
         Receive<Synced>(OnSynced);
         Receive<SyncFailed>(OnSyncFailed);
+        Receive<HealTick>(_ => OnHealTick());
+        Receive<FromSyncThread>(OnFromSyncThread);
         Receive<CheckpointWritten>(OnCheckpointWritten);
         Receive<CheckpointFailed>(f => Fail(f.Error, "page-store checkpoint"));
         Receive<OpenEpoch>(OnOpenEpoch);
@@ -169,25 +171,10 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         var started = DateTime.UtcNow;
-        _meta = SegmentMetadata.Load(_dir, _settings.Segment.Storage);
-        var geometry = _settings.Geometry;
-        _store = PageStore.Open(_dir, geometry.PageSize, geometry.FirstPageOf(_pg), geometry.PagesPerPg, _settings.Segment.Fsync, _settings.Segment.Storage);
-        _materialized = _meta.Materialized;
-        // The SCL chain starts at the checkpoint: every record at or below it is in the page store.
-        _scl = NewTracker(_meta.Materialized);
-        var records = 0;
-        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes, DirectIo = _settings.Segment.DirectIo, Storage = _settings.Segment.Storage },
-            record =>
-            {
-                if (!_scl.Add(record.Lsn, record.PrevLsn)) return;   // at or below the checkpoint, annulled, or a duplicate
-                AddPending(record);
-                records++;
-            });
-        // Log files are kept one checkpoint longer than the pages need them, so a peer that lags a little behind this
-        // segment's checkpoint can still catch up from its records; they go at the next checkpoint.
-        _gcFloor = _meta.Materialized;
-        _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
-            (records, micros, bytes) => new Synced(records, micros, bytes), e => new SyncFailed(e));
+        if (_settings.Segment.Storage is FaultyStorage)
+            _log.Warning("Segment {Segment} (PG {Pg}): TEST FAULTS: its storage is a fault-injecting FaultyStorage (actordb.segment.test-faults or a test); never in production",
+                EntityId(_pg, _replica), _pg);
+        var records = OpenStorage();
         var report = _segmentLog.Recovery;
         if (report.TailBytesCut > 0)
             _log.Warning("Segment {Segment} (PG {Pg}): cut {Bytes} bytes after the last whole record of {File} (a torn write and/or unused preallocated zeros; nothing acknowledged is in them)",
@@ -273,9 +260,9 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
-        if (_failure is not null || _stopping)
+        if ((Unwritable() ?? (_stopping ? "segment is stopping" : null)) is { } unwritable)
         {
-            Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, _failure ?? "segment is stopping", StaleEpoch: false));
+            Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, unwritable, StaleEpoch: false, Fault: CurrentFault()));
             return;
         }
         _epochOwner ??= senderNode;   // restarted since the open: the first writer node that sends redo of it
@@ -301,6 +288,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnSynced(Synced synced)
     {
+        HealedIfFaulted();
         _syncMicros += synced.Micros;
         _syncs++;
         _metrics.FsyncDuration.Record(synced.Micros / 1_000_000.0, _pgTag, _segmentTag);
@@ -433,7 +421,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
             _log.Debug("Segment {Segment} (PG {Pg}): peer pg-{Pg}-{Peer} cannot help: {Reason}", EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.Unavailable);
             return;
         }
-        if (_failure is not null || _stopping) return;
+        if (Unwritable() is not null || _stopping) return;
         var appended = 0;
         foreach (var record in p.Records)
         {
@@ -664,6 +652,11 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     private void Fail(Exception failure, string what)
     {
         var error = failure is AggregateException a ? a.InnerException ?? a : failure;
+        if (StorageErrors.Classify(error) is not StorageFailureKind.Other and var kind)
+        {
+            OnStorageFault(kind, error, what);
+            return;
+        }
         _failure ??= $"segment {EntityId(_pg, _replica)}: {what} failed: {error.Message}";
         _log.Error(error, "Segment {Segment} (PG {Pg}): {What} failed; it acknowledges nothing more until restarted", EntityId(_pg, _replica), _pg, what);
         if (_stopping) Context.Stop(Self);
@@ -947,8 +940,8 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes,
-        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch, _catchUp, _meta.JoinTarget,
-        ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString());
+        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, Unwritable(), _meta.OpenedEpoch, _catchUp, _meta.JoinTarget,
+        ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), CurrentFault());
 
     private void StopGracefully()
     {
