@@ -12,7 +12,7 @@ public enum StorageOps
     Sync = 2,
     /// <summary>Opening a file that does not exist yet, or creating a directory.</summary>
     Create = 4,
-    /// <summary>Setting a file's length (preallocation, truncation).</summary>
+    /// <summary>Growing a file's length (a cut never fails: it needs no space).</summary>
     SetLength = 8,
     /// <summary>An fsync of a directory.</summary>
     DirectorySync = 16,
@@ -66,8 +66,12 @@ public sealed class FaultyStorage : IStorage
     }
 
     /// <summary>A change not yet durable: write back <see cref="Old"/> at <see cref="Offset"/> and set the length back to
-    /// <see cref="OldLength"/>; <see cref="Written"/> new bytes were written at <see cref="Offset"/> (0 for a length change).</summary>
-    private sealed record Undo(long Offset, int Written, byte[] Old, long OldLength);
+    /// <see cref="OldLength"/>; <see cref="Written"/> new bytes were written at <see cref="Offset"/> (0 for a length change),
+    /// kept in <see cref="New"/> when at most <see cref="MaxTornBytes"/> (to tear it).</summary>
+    private sealed record Undo(long Offset, int Written, byte[] Old, long OldLength, byte[]? New = null);
+
+    /// <summary>Unsynced writes up to this size can be torn by <see cref="PowerLoss"/>; larger ones are lost whole.</summary>
+    public const int MaxTornBytes = 4 << 20;
 
     /// <summary>A directory entry not yet durable: a created file or folder (<see cref="From"/> null), or a rename (with the
     /// replaced file's bytes, if any).</summary>
@@ -142,10 +146,15 @@ public sealed class FaultyStorage : IStorage
                 for (var i = undos.Count - 1; i >= 0; i--)
                 {
                     var u = undos[i];
-                    var keep = tear && i == undos.Count - 1 && u.Written > 1 ? u.Written / 2 : 0;
-                    lost += u.Written - keep;
-                    if (u.Old.Length > keep) file.Write(u.Old.AsSpan(keep), u.Offset + keep);
-                    file.SetLength(Math.Max(u.OldLength, keep > 0 ? u.Offset + keep : 0));
+                    lost += u.Written;
+                    if (u.Old.Length > 0) file.Write(u.Old, u.Offset);
+                    file.SetLength(u.OldLength);
+                }
+                // A torn write: the first half of the newest one reached the disk.
+                if (tear && undos[^1] is { New: { Length: > 1 } torn } newest)
+                {
+                    file.Write(torn.AsSpan(0, torn.Length / 2), newest.Offset);
+                    lost -= torn.Length / 2;
                 }
                 file.Flush();
             }
@@ -174,7 +183,7 @@ public sealed class FaultyStorage : IStorage
     public void PowerOn() => _off = false;
 
     /// <summary>Throws the fault that fails <paramref name="op"/> on <paramref name="path"/> now, if any.</summary>
-    private void Check(StorageOps op, string path)
+    private void Check(StorageOps op, string path, bool dirtyData = true)
     {
         if (_off)
         {
@@ -188,6 +197,7 @@ public sealed class FaultyStorage : IStorage
             {
                 var f = rule.Fault;
                 if ((f.Ops & op) == 0 || (f.PathContains is not null && !path.Contains(f.PathContains, StringComparison.Ordinal))) continue;
+                if (f.Errno == StorageErrors.Enospc && !dirtyData) continue;   // a sync with no new data to place needs no space
                 if (rule.Seen++ < f.After || rule.Failed >= f.Times) continue;
                 rule.Failed++;
                 errno = f.Errno;
@@ -224,6 +234,11 @@ public sealed class FaultyStorage : IStorage
             if (!_unsynced.TryGetValue(path, out var list)) _unsynced[path] = list = new();
             list.Add(undo);
         }
+    }
+
+    private bool HasUnsyncedWrites(string path)
+    {
+        lock (_gate) return _unsynced.TryGetValue(path, out var list) && list.Any(u => u.Written > 0);
     }
 
     private void Synced(string path)
@@ -347,7 +362,7 @@ public sealed class FaultyStorage : IStorage
         {
             owner.Delay();
             owner.Check(StorageOps.Write, Path);
-            if (!direct) owner.Record(Path, Before(offset, data.Length));
+            if (!direct) owner.Record(Path, Before(offset, data.Length) with { New = data.Length <= MaxTornBytes ? data.ToArray() : null });
             inner.Write(data, offset);
             Interlocked.Increment(ref owner._writes);
         }
@@ -355,7 +370,7 @@ public sealed class FaultyStorage : IStorage
         public void Flush()
         {
             owner.Delay();
-            owner.Check(StorageOps.Sync, Path);
+            owner.Check(StorageOps.Sync, Path, owner.HasUnsyncedWrites(Path));
             inner.Flush();
             owner.Synced(Path);
             Interlocked.Increment(ref owner._syncs);
@@ -363,8 +378,9 @@ public sealed class FaultyStorage : IStorage
 
         public void SetLength(long length)
         {
-            owner.Check(StorageOps.SetLength, Path);
             var old = inner.Length;
+            if (length > old) owner.Check(StorageOps.SetLength, Path);   // a cut needs no space: only growing fails
+            else if (owner._off) owner.Check(StorageOps.None, Path);
             owner.Record(Path, length < old ? Before(length, (int)Math.Min(old - length, int.MaxValue)) with { Written = 0 } : new Undo(old, 0, [], old));
             inner.SetLength(length);
         }
