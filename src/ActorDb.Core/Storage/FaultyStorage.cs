@@ -82,7 +82,7 @@ public sealed class FaultyStorage : IStorage
     private readonly List<Rule> _rules = new();
     private readonly Dictionary<string, List<Undo>> _unsynced = new();
     private readonly List<Entry> _entries = new();
-    private volatile bool _off;
+    private volatile string[] _off = [];   // path filters of the storage that is off ("" = all of it)
     private long _writes, _syncs, _failures;
 
     /// <summary>Wraps <paramref name="inner"/> (the disk when null).</summary>
@@ -102,7 +102,14 @@ public sealed class FaultyStorage : IStorage
     public long Failures => Interlocked.Read(ref _failures);
 
     /// <summary>True between <see cref="PowerLoss"/> and <see cref="PowerOn"/>.</summary>
-    public bool IsOff => _off;
+    public bool IsOff => _off.Length > 0;
+
+    private bool IsOffAt(string path)
+    {
+        foreach (var filter in _off)
+            if (path.Contains(filter, StringComparison.Ordinal)) return true;
+        return false;
+    }
 
     /// <summary>Adds a fault (see <see cref="StorageFault"/>).</summary>
     public void Inject(StorageFault fault)
@@ -131,16 +138,19 @@ public sealed class FaultyStorage : IStorage
     /// <summary>
     /// Simulates a power loss now: the storage goes off (every operation fails with EIO until <see cref="PowerOn"/>), then
     /// every change not made durable is undone as described on the type. With <paramref name="tear"/> the newest unsynced
-    /// write of each file keeps its first half (a torn write). Returns the bytes of writes lost.
+    /// write of each file keeps its first half (a torn write). With <paramref name="pathContains"/> only the paths containing
+    /// it lose power (one segment's disk, say); the others go on. Returns the bytes of writes lost.
     /// </summary>
-    public long PowerLoss(bool tear = false)
+    public long PowerLoss(bool tear = false, string? pathContains = null)
     {
-        _off = true;
+        var filter = pathContains ?? "";
+        _off = [.. _off, filter];
         lock (_gate)
         {
             long lost = 0;
-            foreach (var (path, undos) in _unsynced)
+            foreach (var (path, undos) in _unsynced.Where(u => u.Key.Contains(filter, StringComparison.Ordinal)).ToList())
             {
+                _unsynced.Remove(path);
                 if (undos.Count == 0 || !_inner.FileExists(path)) continue;
                 using var file = _inner.Open(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
                 for (var i = undos.Count - 1; i >= 0; i--)
@@ -158,10 +168,11 @@ public sealed class FaultyStorage : IStorage
                 }
                 file.Flush();
             }
-            _unsynced.Clear();
             for (var i = _entries.Count - 1; i >= 0; i--)
             {
                 var e = _entries[i];
+                if (!e.Path.Contains(filter, StringComparison.Ordinal)) continue;
+                _entries.RemoveAt(i);
                 if (e.From is null)
                 {
                     if (_inner.FileExists(e.Path)) _inner.Delete(e.Path);
@@ -174,18 +185,17 @@ public sealed class FaultyStorage : IStorage
                         using (var f = _inner.Open(e.Path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None)) { f.Write(e.Replaced, 0); f.Flush(); }
                 }
             }
-            _entries.Clear();
             return lost;
         }
     }
 
     /// <summary>Power is back: operations succeed again (subject to the injected faults).</summary>
-    public void PowerOn() => _off = false;
+    public void PowerOn() => _off = [];
 
     /// <summary>Throws the fault that fails <paramref name="op"/> on <paramref name="path"/> now, if any.</summary>
     private void Check(StorageOps op, string path, bool dirtyData = true)
     {
-        if (_off)
+        if (_off.Length > 0 && IsOffAt(path))
         {
             Interlocked.Increment(ref _failures);
             throw StorageErrors.PoweredOff(path);
@@ -251,7 +261,7 @@ public sealed class FaultyStorage : IStorage
     {
         var exists = _inner.FileExists(path);
         if (!exists && mode != FileMode.Open && mode != FileMode.Truncate) Check(StorageOps.Create, path);
-        else if (_off) Check(StorageOps.None, path);
+        else if (IsOff) Check(StorageOps.None, path);
         var file = _inner.Open(path, mode, access, share);
         if (!exists) Created(path);
         else if (mode is FileMode.Create or FileMode.Truncate) { /* cut to 0 by the open: treated as durable (only temporary files are opened so) */ }
@@ -261,7 +271,7 @@ public sealed class FaultyStorage : IStorage
     /// <inheritdoc />
     public IStorageFile? OpenDirect(string path)
     {
-        if (_off) Check(StorageOps.None, path);
+        if (IsOff) Check(StorageOps.None, path);
         if (!AllowDirect) return null;
         return _inner.OpenDirect(path) is { } file ? new FaultyFile(this, file, direct: true) : null;
     }
@@ -270,7 +280,7 @@ public sealed class FaultyStorage : IStorage
     public IDisposable Lock(string path)
     {
         var exists = _inner.FileExists(path);
-        if (_off) Check(StorageOps.None, path);
+        if (IsOff) Check(StorageOps.None, path);
         var held = _inner.Lock(path);
         if (!exists) Created(path);
         return held;
@@ -285,7 +295,7 @@ public sealed class FaultyStorage : IStorage
     /// <inheritdoc />
     public long FileLength(string path)
     {
-        if (_off) Check(StorageOps.None, path);
+        if (IsOff) Check(StorageOps.None, path);
         return _inner.FileLength(path);
     }
 
@@ -322,7 +332,7 @@ public sealed class FaultyStorage : IStorage
     /// <inheritdoc />
     public void Delete(string path)
     {
-        if (_off) Check(StorageOps.None, path);
+        if (IsOff) Check(StorageOps.None, path);
         _inner.Delete(path);
         lock (_gate)
         {
@@ -334,7 +344,7 @@ public sealed class FaultyStorage : IStorage
     /// <inheritdoc />
     public string[] ListFiles(string directory, string pattern)
     {
-        if (_off) Check(StorageOps.None, directory);
+        if (IsOff) Check(StorageOps.None, directory);
         return _inner.ListFiles(directory, pattern);
     }
 
@@ -342,7 +352,7 @@ public sealed class FaultyStorage : IStorage
     public long? AvailableFreeSpace(string directory)
     {
         lock (_gate)
-            if (_rules.Any(r => r.Fault.Errno == StorageErrors.Enospc && (r.Fault.PathContains is null || directory.Contains(r.Fault.PathContains, StringComparison.Ordinal))))
+            if (_rules.Any(r => r.Fault.Errno == StorageErrors.Enospc && (r.Fault.PathContains is null || (directory + Path.DirectorySeparatorChar).Contains(r.Fault.PathContains, StringComparison.Ordinal))))
                 return 0;
         return _inner.AvailableFreeSpace(directory);
     }
@@ -380,7 +390,7 @@ public sealed class FaultyStorage : IStorage
         {
             var old = inner.Length;
             if (length > old) owner.Check(StorageOps.SetLength, Path);   // a cut needs no space: only growing fails
-            else if (owner._off) owner.Check(StorageOps.None, Path);
+            else if (owner.IsOff) owner.Check(StorageOps.None, Path);
             owner.Record(Path, length < old ? Before(length, (int)Math.Min(old - length, int.MaxValue)) with { Written = 0 } : new Undo(old, 0, [], old));
             inner.SetLength(length);
         }

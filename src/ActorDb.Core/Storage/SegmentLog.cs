@@ -598,7 +598,8 @@ public sealed class SegmentLog : IDisposable
 
     private readonly record struct LogFile(long Seq, string Path, long Length, long MaxLsn = 0);
 
-    internal static string FileName(long seq) =>
+    /// <summary>The name of log file number <paramref name="seq"/>: <c>redo-{seq:D8}.log</c>.</summary>
+    public static string FileName(long seq) =>
         FilePrefix + seq.ToString("D8", CultureInfo.InvariantCulture) + FileSuffix;
 
     private static List<LogFile> ListFiles(IStorage storage, string dir)
