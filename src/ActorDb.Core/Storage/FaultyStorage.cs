@@ -91,6 +91,13 @@ public sealed class FaultyStorage : IStorage
     /// <summary>Each write and sync first sleeps this long (zero: none).</summary>
     public TimeSpan Latency { get; set; }
 
+    private volatile (StorageOps Ops, string Path, TimeSpan Delay)[] _delays = [];
+
+    /// <summary>Operations in <paramref name="ops"/> (writes and syncs only) on paths containing <paramref name="pathContains"/>
+    /// first sleep <paramref name="delay"/> (on top of <see cref="Latency"/>): a slow disk, or a window in which written bytes
+    /// wait unsynced. Cleared by <see cref="Clear"/>.</summary>
+    public void Slow(StorageOps ops, string pathContains, TimeSpan delay) => _delays = [.. _delays, (ops, pathContains, delay)];
+
     /// <summary>Whether O_DIRECT handles are handed out (<see cref="OpenDirect"/>); true by default, as on the disk.</summary>
     public bool AllowDirect { get; set; } = true;
 
@@ -125,6 +132,7 @@ public sealed class FaultyStorage : IStorage
         {
             var failed = _rules.Sum(r => r.Failed);
             _rules.Clear();
+            _delays = [];
             return failed;
         }
     }
@@ -220,9 +228,12 @@ public sealed class FaultyStorage : IStorage
         throw StorageErrors.WriteFailed(errno, path);
     }
 
-    private void Delay()
+    private void Delay(StorageOps op, string path)
     {
-        if (Latency > TimeSpan.Zero) Thread.Sleep(Latency);
+        var delay = Latency;
+        foreach (var d in _delays)
+            if ((d.Ops & op) != 0 && path.Contains(d.Path, StringComparison.Ordinal)) delay += d.Delay;
+        if (delay > TimeSpan.Zero) Thread.Sleep(delay);
     }
 
     private void Created(string path)
@@ -370,7 +381,7 @@ public sealed class FaultyStorage : IStorage
 
         public void Write(ReadOnlySpan<byte> data, long offset)
         {
-            owner.Delay();
+            owner.Delay(StorageOps.Write, Path);
             owner.Check(StorageOps.Write, Path);
             if (!direct) owner.Record(Path, Before(offset, data.Length) with { New = data.Length <= MaxTornBytes ? data.ToArray() : null });
             inner.Write(data, offset);
@@ -379,7 +390,7 @@ public sealed class FaultyStorage : IStorage
 
         public void Flush()
         {
-            owner.Delay();
+            owner.Delay(StorageOps.Sync, Path);
             owner.Check(StorageOps.Sync, Path, owner.HasUnsyncedWrites(Path));
             inner.Flush();
             owner.Synced(Path);

@@ -281,3 +281,45 @@ public class FaultyStorageTests
         Assert.Equal(3, old.Epoch);
     }
 }
+
+/// <summary>Item 4 of issue 12: every folder and file holding durable state survives a power loss right after it was made.</summary>
+public class DirectoryDurabilityTests
+{
+    [Fact]
+    public void A_segment_folder_its_parents_log_meta_and_page_store_survive_a_power_loss_right_after_they_are_made()
+    {
+        using var root = new TempDir();
+        var storage = new FaultyStorage();
+        var dir = Path.Combine(root.Path, "data", "az-a", "pg-0-0");
+        var meta = SegmentMetadata.Default.WithEpoch(1, Lsn.Zero);
+        meta.Save(dir, fsync: true, storage);
+        using (var store = PageStore.Open(dir, 512, 0, 16, fsync: true, storage))
+            store.Write([new(3, new byte[512])]);
+        var records = Chain(5, payloadBytes: 10);
+        using (var log = SegmentLog.Open(dir, new SegmentLogOptions(Fsync: true, PreallocateBytes: 0) { Storage = storage }))
+        {
+            log.Append(records);
+            log.Sync();
+            storage.PowerLoss();
+        }
+        storage.PowerOn();
+        Assert.Equal(meta, SegmentMetadata.Load(dir));
+        Assert.True(File.Exists(Path.Combine(dir, PageStore.DoubleWriteFileName)));
+        using (var store = PageStore.Open(dir, 512, 0, 16, fsync: true, storage))
+            Assert.NotNull(store.Read(3));
+        using var reopened = SegmentLog.Open(dir, new SegmentLogOptions(Fsync: true, PreallocateBytes: 0) { Storage = storage });
+        AssertSameRecords(records, reopened.ReadAll().ToList());
+    }
+
+    [Fact]
+    public void Without_fsync_the_same_folders_are_lost_which_shows_the_power_loss_undoes_unsynced_entries()
+    {
+        using var root = new TempDir();
+        var storage = new FaultyStorage();
+        var dir = Path.Combine(root.Path, "data", "az-a", "pg-0-0");
+        SegmentMetadata.Default.Save(dir, fsync: false, storage);
+        storage.PowerLoss();
+        storage.PowerOn();
+        Assert.False(Directory.Exists(Path.Combine(root.Path, "data")));
+    }
+}

@@ -115,10 +115,11 @@ public sealed class StorageFaultTests : WriterScenarioBase
         var (writer, client) = await StartWriterAsync("writer");
         await client.CreateTableAsync(Kv);
         var acked = new List<long>();
+        var stop = false;
         // Commits running while the power goes: some are acknowledged, some not; only the acknowledged ones are checked.
         var running = Enumerable.Range(0, 8).Select(async t =>
         {
-            for (var i = 0; i < 25; i++)
+            for (var i = 0; i < 900 && !Volatile.Read(ref stop); i++)
             {
                 var key = t * 1000L + i;
                 try
@@ -130,13 +131,20 @@ public sealed class StorageFaultTests : WriterScenarioBase
             }
         }).ToList();
         await Task.Delay(300);
+        // Slow syncs on the two: batches written to them wait unsynced (their acks too) while the quorum goes on without them.
+        foreach (var r in new[] { 1, 4 }) _storage.Slow(StorageOps.Sync, LogOf(r), TimeSpan.FromSeconds(1));
+        await Task.Delay(1500);
         var lost = _storage.PowerLoss(tear: true, SegmentOf(1)) + _storage.PowerLoss(tear: true, SegmentOf(4));
         _output.WriteLine($"power loss on pg-0-1 and pg-0-4: {lost} unsynced bytes lost");
+        await Task.Delay(300);
+        Volatile.Write(ref stop, true);
+        Assert.True(lost > 0, "the power loss should have taken written, unsynced bytes (the syncs were slowed)");
         await Task.WhenAll(running);
         await KillAsync(writer);
         await StopSegmentAsync(1);
         await StopSegmentAsync(4);
         _storage.PowerOn();
+        _storage.Clear();
         await StartSegmentAsync(1);
         await StartSegmentAsync(4);
         // Recovery must use the two power-lost segments: two others are down.
