@@ -151,6 +151,21 @@ public sealed record ActorDbSettings(
         }
 
         var positive = (TimeSpan t) => t > TimeSpan.Zero;
+        // actordb.segment.test-faults: a FaultyStorage under every segment, for process tests only (each segment logs a warning).
+        Core.Storage.IStorage TestFaults(string spec)
+        {
+            if (string.IsNullOrWhiteSpace(spec)) return Core.Storage.DiskStorage.Instance;
+            var storage = new Core.Storage.FaultyStorage();
+            try
+            {
+                foreach (var fault in Core.Storage.StorageFault.Parse(spec)) storage.Inject(fault);
+            }
+            catch (FormatException e)
+            {
+                throw new ConfigurationException($"actordb.segment.test-faults: {e.Message}");
+            }
+            return storage;
+        }
         var dataDir = Read("data-dir", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v), "must name a directory");
         string TokenFile(string key, string inDataDir)   // "": the file in the data directory
         {
@@ -183,6 +198,7 @@ public sealed record ActorDbSettings(
                 DirectIo = Read("segment.direct-io", k => c.GetBoolean(k)),
                 StorageRetryInitial = Read("segment.storage-retry-initial", k => c.GetTimeSpan(k), positive, "must be positive"),
                 StorageRetryMax = Read("segment.storage-retry-max", k => c.GetTimeSpan(k), positive, "must be positive"),
+                Storage = TestFaults(Read("segment.test-faults", k => c.GetString(k) ?? "")),
             },
             Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
             new CommandHostSettings(

@@ -36,6 +36,57 @@ public sealed record StorageFault(StorageOps Ops, int Errno, string? PathContain
     /// <summary>A full disk under <paramref name="pathContains"/>: every write, length change, creation and sync fails with ENOSPC.</summary>
     public static StorageFault DiskFull(string? pathContains = null) => new(StorageOps.DiskFull, StorageErrors.Enospc, pathContains);
 
+    /// <summary>
+    /// Parses the faults of a test configuration (<c>actordb.segment.test-faults</c>): entries separated by <c>;</c>, each
+    /// <c>KIND:OPS:PATH[:after=N][:times=N]</c> with KIND <c>enospc</c> or <c>eio</c>, OPS one or more of <c>write</c>,
+    /// <c>sync</c>, <c>create</c>, <c>setlength</c>, <c>dirsync</c>, <c>rename</c>, <c>read</c>, <c>diskfull</c> joined with
+    /// <c>+</c>, PATH a part of the path to match (<c>*</c>: any). Example: <c>eio:sync:pg-0-3/redo-:after=299:times=1</c>
+    /// fails the 300th sync of pg-0-3's log once. Empty: none.
+    /// </summary>
+    /// <exception cref="FormatException">an entry does not parse; the message quotes it and says what is wrong.</exception>
+    public static IReadOnlyList<StorageFault> Parse(string spec)
+    {
+        var faults = new List<StorageFault>();
+        foreach (var raw in spec.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = raw.Split(':');
+            if (parts.Length < 3)
+                throw new FormatException($"test fault '{raw}': expected KIND:OPS:PATH[:after=N][:times=N]");
+            var errno = parts[0].ToLowerInvariant() switch
+            {
+                "enospc" => StorageErrors.Enospc,
+                "eio" => StorageErrors.Eio,
+                _ => throw new FormatException($"test fault '{raw}': kind '{parts[0]}' is not enospc or eio"),
+            };
+            var ops = StorageOps.None;
+            foreach (var op in parts[1].Split('+'))
+                ops |= op.ToLowerInvariant() switch
+                {
+                    "write" => StorageOps.Write,
+                    "sync" => StorageOps.Sync,
+                    "create" => StorageOps.Create,
+                    "setlength" => StorageOps.SetLength,
+                    "dirsync" => StorageOps.DirectorySync,
+                    "rename" => StorageOps.Rename,
+                    "read" => StorageOps.Read,
+                    "diskfull" => StorageOps.DiskFull,
+                    _ => throw new FormatException($"test fault '{raw}': operation '{op}' is not one of write, sync, create, setlength, dirsync, rename, read, diskfull"),
+                };
+            long after = 0, times = long.MaxValue;
+            foreach (var option in parts.Skip(3))
+            {
+                var kv = option.Split('=', 2);
+                if (kv.Length != 2 || !long.TryParse(kv[1], out var n) || n < 0)
+                    throw new FormatException($"test fault '{raw}': '{option}' is not after=N or times=N with N >= 0");
+                if (kv[0] == "after") after = n;
+                else if (kv[0] == "times") times = n;
+                else throw new FormatException($"test fault '{raw}': unknown option '{kv[0]}' (after, times)");
+            }
+            faults.Add(new StorageFault(ops, errno, parts[2] == "*" ? null : parts[2], after, times));
+        }
+        return faults;
+    }
+
     /// <summary>The <paramref name="n"/>th (1-based) operation of <paramref name="ops"/> on <paramref name="pathContains"/> fails with EIO, once.</summary>
     public static StorageFault IoErrorOnNth(StorageOps ops, long n, string? pathContains = null) =>
         new(ops, StorageErrors.Eio, pathContains, After: n - 1, Times: 1);
