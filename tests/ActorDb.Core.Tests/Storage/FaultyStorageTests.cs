@@ -323,3 +323,19 @@ public class DirectoryDurabilityTests
         Assert.False(Directory.Exists(Path.Combine(root.Path, "data")));
     }
 }
+
+public class StorageFaultParseTests
+{
+    [Fact]
+    public void Test_fault_specs_parse_and_a_bad_one_is_one_clear_error()
+    {
+        var faults = StorageFault.Parse("eio:sync:pg-0-3/redo-:after=299:times=1; enospc:write+create:*");
+        Assert.Equal(new StorageFault(StorageOps.Sync, StorageErrors.Eio, "pg-0-3/redo-", 299, 1), faults[0]);
+        Assert.Equal(new StorageFault(StorageOps.Write | StorageOps.Create, StorageErrors.Enospc, null), faults[1]);
+        Assert.Empty(StorageFault.Parse(""));
+        Assert.Contains("'ebusy'", Assert.Throws<FormatException>(() => StorageFault.Parse("ebusy:sync:*")).Message);
+        Assert.Contains("'fsync'", Assert.Throws<FormatException>(() => StorageFault.Parse("eio:fsync:*")).Message);
+        Assert.Contains("after=N", Assert.Throws<FormatException>(() => StorageFault.Parse("eio:sync:*:after=-1")).Message);
+        Assert.Contains("KIND:OPS:PATH", Assert.Throws<FormatException>(() => StorageFault.Parse("eio:sync")).Message);
+    }
+}
