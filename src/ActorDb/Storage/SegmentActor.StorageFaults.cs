@@ -30,7 +30,8 @@ public sealed partial class SegmentActor
     /// <summary>A storage fault still lasting is summarised this often.</summary>
     private static readonly TimeSpan FaultSummaryEvery = TimeSpan.FromSeconds(10);
 
-    private SegmentFault _fault;                 // the storage fault the segment is healing from (None: healthy)
+    private SegmentFault _fault;                 // the storage fault that keeps the segment from taking records (None: it takes them)
+    private SegmentFault _healingFrom;           // the last storage fault until a sync succeeds again (None: healthy)
     private DateTime _faultSince;
     private DateTime _faultSummaryAt;
     private long _faultsSinceSummary;            // failures of writes or retries since the last line
@@ -43,11 +44,12 @@ public sealed partial class SegmentActor
     private string? Unwritable() =>
         _failure ?? (_segmentLog?.Fault is { } f ? $"segment {EntityId(_pg, _replica)}: log write failed: {f.Message}" : null);
 
-    /// <summary>The storage fault to report: the one being healed, or that of a log just faulted.</summary>
+    /// <summary>The storage fault to report: the one the segment is stopped by, or that of a log just faulted, or (reopened,
+    /// no sync proven yet) the one it is healing from, so the report does not flap while a retry waits for its first write.</summary>
     private SegmentFault CurrentFault() =>
         _fault != SegmentFault.None ? _fault
         : _segmentLog?.Fault is { } f ? ToSegmentFault(StorageErrors.Classify(f))
-        : SegmentFault.None;
+        : _healingFrom;
 
     private static SegmentFault ToSegmentFault(StorageFailureKind kind) => kind switch
     {
@@ -131,7 +133,7 @@ public sealed partial class SegmentActor
                     (int)_settings.Segment.StorageRetryInitial.TotalMilliseconds, (int)_settings.Segment.StorageRetryMax.TotalMilliseconds, (int)FaultSummaryEvery.TotalSeconds });
         }
         else _faultsSinceSummary++;
-        _fault = fault;
+        _fault = _healingFrom = fault;
         _retry ??= new RetryBackoff(_settings.Segment.StorageRetryInitial, _settings.Segment.StorageRetryMax);
         Timers.StartSingleTimer("heal", HealTick.Instance, _retry.Next());
         if (_stopping) Context.Stop(Self);
@@ -216,6 +218,7 @@ public sealed partial class SegmentActor
         _log.Info("Segment {Segment} (PG {Pg}): storage fault ended ({What}): writes and syncs succeed again after {Ms} ms, {Retries} retries, {Failures} failures in all",
             new object[] { EntityId(_pg, _replica), _pg, _faultWhat ?? "write", (long)(DateTime.UtcNow - _faultSince).TotalMilliseconds, _retry.Attempts, _faultsTotal });
         _retry = null;
+        _healingFrom = SegmentFault.None;
         _faultsTotal = 0;
         _faultWhat = null;
     }

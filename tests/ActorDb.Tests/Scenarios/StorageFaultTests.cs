@@ -158,3 +158,42 @@ public sealed class StorageFaultTests : WriterScenarioBase
         await StopWriterAsync(writer2);
     }
 }
+
+/// <summary>The same faults with the log written by O_DIRECT | O_DSYNC (the default): a failed direct write must not crash the
+/// segment whatever the order of its messages (issue 12, item 2), and heals like any other.</summary>
+public sealed class DirectIoStorageFaultTests : WriterScenarioBase
+{
+    private readonly FaultyStorage _storage;
+
+    public DirectIoStorageFaultTests(ITestOutputHelper output) : this(output, new FaultyStorage()) { }
+
+    private DirectIoStorageFaultTests(ITestOutputHelper output, FaultyStorage storage) : base(output, "", storage) => _storage = storage;
+
+    [Fact]
+    public async Task Eio_on_direct_writes_faults_the_segment_without_a_restart_and_it_heals_when_the_device_answers()
+    {
+        var (writer, client) = await StartWriterAsync("writer");
+        await client.CreateTableAsync(Kv);
+        AssertDurable(await InsertAsync(client, 0, "v0"));
+        var log = $"pg-{Pg}-3{Path.DirectorySeparatorChar}{SegmentLog.FilePrefix}";
+        _storage.Inject(new StorageFault(StorageOps.Write, StorageErrors.Eio, log, After: 3));
+        var infos = new List<CommitInfo>();
+        // Concurrent commits: batches reach the segment while its failed write is still on its way to the mailbox.
+        for (var round = 0; round < 5; round++)
+            infos.AddRange(await Task.WhenAll(Enumerable.Range(1, 8).Select(i => InsertAsync(client, round * 100 + i, $"v{round * 100 + i}"))));
+        infos.ForEach(AssertDurable);
+        var faulted = await SegmentStatusAsync(3);
+        Assert.Equal(SegmentFault.IoError, faulted.Fault);   // stopped, or reopened and not yet proven by a sync
+        Assert.True(faulted.Scl.Value < infos.Max(i => i.CommitLsn));
+
+        _storage.Clear();
+        var last = await InsertAsync(client, 999, "after");
+        await AwaitAssertAsync(async () =>
+        {
+            var status = await SegmentStatusAsync(3);
+            Assert.Equal(SegmentFault.None, status.Fault);
+            Assert.True(status.Scl.Value >= last.CommitLsn, $"pg-0-3 SCL {status.Scl} below {last.CommitLsn}");
+        }, Short);
+        await StopWriterAsync(writer);
+    }
+}
