@@ -46,6 +46,17 @@ public sealed record SegmentSettings(bool Fsync, long MaxFileBytes, int Remember
     /// platform and file system allow it (see <see cref="Core.Storage.SegmentLogOptions.DirectIo"/>). On by default.</summary>
     public bool DirectIo { get; init; } = true;
 
+    /// <summary>The storage under every segment's log, page store and <c>segment.meta</c>: the disk, or in tests a
+    /// <see cref="Core.Storage.FaultyStorage"/> (set in code, or from <c>actordb.segment.test-faults</c>).</summary>
+    public Core.Storage.IStorage Storage { get; init; } = Core.Storage.DiskStorage.Instance;
+
+    /// <summary><c>actordb.segment.storage-retry-initial</c>: the first wait before a segment whose storage failed (disk full,
+    /// I/O error) reopens it and takes records again; each failed retry doubles it up to <see cref="StorageRetryMax"/>.</summary>
+    public TimeSpan StorageRetryInitial { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary><c>actordb.segment.storage-retry-max</c>: the longest wait between two such retries.</summary>
+    public TimeSpan StorageRetryMax { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary><c>actordb.segment.open-retry-min</c>: the wait before a segment whose open failed tries again; doubles
     /// each failure up to <see cref="OpenRetryMax"/>.</summary>
     public TimeSpan OpenRetryMin { get; init; } = TimeSpan.FromMilliseconds(200);
@@ -161,6 +172,21 @@ public sealed record ActorDbSettings(
         }
 
         var positive = (TimeSpan t) => t > TimeSpan.Zero;
+        // actordb.segment.test-faults: a FaultyStorage under every segment, for process tests only (each segment logs a warning).
+        Core.Storage.IStorage TestFaults(string spec)
+        {
+            if (string.IsNullOrWhiteSpace(spec)) return Core.Storage.DiskStorage.Instance;
+            var storage = new Core.Storage.FaultyStorage();
+            try
+            {
+                foreach (var fault in Core.Storage.StorageFault.Parse(spec)) storage.Inject(fault);
+            }
+            catch (FormatException e)
+            {
+                throw new ConfigurationException($"actordb.segment.test-faults: {e.Message}");
+            }
+            return storage;
+        }
         var dataDir = Read("data-dir", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v), "must name a directory");
         string TokenFile(string key, string inDataDir)   // "": the file in the data directory
         {
@@ -195,6 +221,9 @@ public sealed record ActorDbSettings(
                 PageCopyChunkBytes = Read("segment.page-copy-chunk-bytes", k => c.GetInt(k), v => v >= 1 << 16 && v <= 64 << 20, "must be 64 KiB..64 MiB"),
                 ShareNodes = Read("segment.share-nodes", k => c.GetBoolean(k)),
                 DirectIo = Read("segment.direct-io", k => c.GetBoolean(k)),
+                StorageRetryInitial = Read("segment.storage-retry-initial", k => c.GetTimeSpan(k), positive, "must be positive"),
+                StorageRetryMax = Read("segment.storage-retry-max", k => c.GetTimeSpan(k), positive, "must be positive"),
+                Storage = TestFaults(Read("segment.test-faults", k => c.GetString(k) ?? "")),
                 OpenRetryMin = Read("segment.open-retry-min", k => c.GetTimeSpan(k), positive, "must be positive"),
                 OpenRetryMax = Read("segment.open-retry-max", k => c.GetTimeSpan(k), positive, "must be positive"),
                 ScrubPagesPerSecond = Read("segment.scrub.pages-per-second", k => c.GetDouble(k), v => v is >= 0 and <= 1e6, "must be 0..1000000"),

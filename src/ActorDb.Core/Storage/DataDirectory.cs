@@ -79,7 +79,7 @@ public static partial class DataDirectory
         {
             try
             {
-                CreateDirectory(full);
+                DiskStorage.Instance.EnsureDirectory(full, fsync: true);   // each new folder durable in its parent
                 created = true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -26,18 +26,18 @@ internal enum ScanItem
 /// </summary>
 internal sealed class LogFileScanner : IDisposable
 {
-    private readonly SafeFileHandle _file;
+    private readonly IStorageFile _file;
     private byte[] _buf;
     private long _bufStart; // file offset of _buf[0]
     private int _bufLen;    // valid bytes in _buf
     private long _pos;      // next frame boundary to examine
     private long _limit;
 
-    public LogFileScanner(string path, long limit)
+    public LogFileScanner(IStorage storage, string path, long limit)
     {
         Path = path;
-        _file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        _limit = Math.Min(limit, RandomAccess.GetLength(_file));
+        _file = storage.Open(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        _limit = Math.Min(limit, _file.Length);
         int size = (int)Math.Clamp(_limit, 1, 2L * RedoCodec.MaxFrameSize);
         _buf = ArrayPool<byte>.Shared.Rent(size);
     }
@@ -105,7 +105,7 @@ internal sealed class LogFileScanner : IDisposable
             while (_bufLen < need)
             {
                 int want = (int)Math.Min(_buf.Length - _bufLen, _limit - (_bufStart + _bufLen));
-                int n = RandomAccess.Read(_file, _buf.AsSpan(_bufLen, want), _bufStart + _bufLen);
+                int n = _file.Read(_buf.AsSpan(_bufLen, want), _bufStart + _bufLen);
                 if (n == 0)
                 {
                     _limit = _bufStart + _bufLen; // file shorter than expected

@@ -34,14 +34,16 @@ public sealed class PageStore : IDisposable
     private const uint Magic = 0x47504441; // "ADPG" little-endian
     private const string PageStoreName = "page store";
 
-    private readonly SafeFileHandle _file;
+    private readonly IStorageFile _file;
+    private readonly IStorage _storage;
     private readonly bool _fsync;
     private long _bytesWritten;
     private long _pagesWritten;
     private long _checkpoints;
 
-    private PageStore(string directory, int pageSize, long firstPageNo, long pageCount, SafeFileHandle file, bool fsync, int restored)
+    private PageStore(string directory, int pageSize, long firstPageNo, long pageCount, IStorage storage, IStorageFile file, bool fsync, int restored)
     {
+        _storage = storage;
         Directory = directory;
         PageSize = pageSize;
         FirstPageNo = firstPageNo;
@@ -72,7 +74,7 @@ public sealed class PageStore : IDisposable
     {
         get
         {
-            try { return RandomAccess.GetLength(_file); }
+            try { return _file.Length; }
             catch (ObjectDisposedException) { return 0; }
         }
     }
@@ -86,23 +88,24 @@ public sealed class PageStore : IDisposable
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">a non-positive page size or count, or a negative first page.</exception>
     /// <exception cref="SegmentLogException">an I/O error (operation "open", "read", "write" or "fsync"); the message names the file.</exception>
-    public static PageStore Open(string directory, int pageSize, long firstPageNo, long pageCount, bool fsync)
+    public static PageStore Open(string directory, int pageSize, long firstPageNo, long pageCount, bool fsync, IStorage? storage = null)
     {
+        storage ??= DiskStorage.Instance;
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 64);
         ArgumentOutOfRangeException.ThrowIfNegative(firstPageNo);
         ArgumentOutOfRangeException.ThrowIfLessThan(pageCount, 1);
         var dir = Path.GetFullPath(directory);
         var path = Path.Combine(dir, FileName);
-        SegmentLog.Io(dir, "open", () => DataDirectory.CreateDirectory(dir), PageStoreName);
-        var created = !File.Exists(path);
-        var file = SegmentLog.Io(path, "open", () => DataDirectory.OpenFile(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read), PageStoreName);
+        SegmentLog.Io(dir, "open", () => storage.EnsureDirectory(dir, fsync), PageStoreName);
+        var created = !storage.FileExists(path);
+        var file = SegmentLog.Io(path, "open", () => storage.Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read), PageStoreName);
         try
         {
-            if (created && fsync) SegmentLog.Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir), PageStoreName);
-            var store = new PageStore(dir, pageSize, firstPageNo, pageCount, file, fsync, 0);
+            if (created && fsync) SegmentLog.Io(dir, "fsync", () => storage.FsyncDirectory(dir), PageStoreName);
+            var store = new PageStore(dir, pageSize, firstPageNo, pageCount, storage, file, fsync, 0);
             var restored = store.RestoreDoubleWrite();
-            return restored == 0 ? store : new PageStore(dir, pageSize, firstPageNo, pageCount, file, fsync, restored);
+            return restored == 0 ? store : new PageStore(dir, pageSize, firstPageNo, pageCount, storage, file, fsync, restored);
         }
         catch
         {
@@ -170,16 +173,19 @@ public sealed class PageStore : IDisposable
         var dwPath = Path.Combine(Directory, DoubleWriteFileName);
         SegmentLog.Io(dwPath, "write", () =>
         {
-            using var dw = DataDirectory.OpenFile(dwPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
-            RandomAccess.Write(dw, buffer, 0);
-            if (_fsync) NativeFileSync.FlushData(dw);
+            var created = !_storage.FileExists(dwPath);
+            using var dw = _storage.Open(dwPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+            dw.Write(buffer, 0);
+            if (_fsync) dw.Flush();
+            // The doublewrite copy must be findable after a power loss before any slot is written in place.
+            if (created && _fsync) _storage.FsyncDirectory(Directory);
         }, PageStoreName);
         var path = Path.Combine(Directory, FileName);
         SegmentLog.Io(path, "write", () =>
         {
             for (var i = 0; i < pages.Count; i++)
-                RandomAccess.Write(_file, buffer.AsSpan(i * SlotSize, SlotSize), OffsetOf(pages[i].Key));
-            if (_fsync) NativeFileSync.FlushData(_file);
+                _file.Write(buffer.AsSpan(i * SlotSize, SlotSize), OffsetOf(pages[i].Key));
+            if (_fsync) _file.Flush();
         }, PageStoreName);
         Interlocked.Add(ref _bytesWritten, 2L * buffer.Length);
         Interlocked.Add(ref _pagesWritten, pages.Count);
@@ -203,7 +209,7 @@ public sealed class PageStore : IDisposable
         while (pageNo < FirstPageNo + PageCount)
         {
             var offset = (pageNo - FirstPageNo) * SlotSize;
-            var data = SegmentLog.Io(path, "read", () => NativeFileSync.SeekData(_file, offset), PageStoreName);
+            var data = SegmentLog.Io(path, "read", () => _file.SeekData(offset), PageStoreName);
             if (data < 0) return -1;
             // The data found may start inside an earlier slot (a file-system block holds the end of one slot and the
             // start of the next): look from the slot it falls in, never below where we were asked to start.
@@ -231,8 +237,8 @@ public sealed class PageStore : IDisposable
     private int RestoreDoubleWrite()
     {
         var dwPath = Path.Combine(Directory, DoubleWriteFileName);
-        if (!File.Exists(dwPath)) return 0;
-        var dw = SegmentLog.Io(dwPath, "read", () => File.ReadAllBytes(dwPath), PageStoreName);
+        if (!_storage.FileExists(dwPath)) return 0;
+        var dw = SegmentLog.Io(dwPath, "read", () => _storage.ReadAllBytes(dwPath), PageStoreName);
         var restored = 0;
         var current = new byte[SlotSize];
         for (var at = 0; at + SlotSize <= dw.Length; at += SlotSize)
@@ -243,10 +249,10 @@ public sealed class PageStore : IDisposable
             var n = SegmentLog.Io(Path.Combine(Directory, FileName), "read", () => ReadFully(_file, current, offset), PageStoreName);
             if (n == SlotSize && slot.SequenceEqual(current)) continue;
             var copy = slot.ToArray();
-            SegmentLog.Io(Path.Combine(Directory, FileName), "write", () => RandomAccess.Write(_file, copy, offset), PageStoreName);
+            SegmentLog.Io(Path.Combine(Directory, FileName), "write", () => _file.Write(copy, offset), PageStoreName);
             restored++;
         }
-        if (restored > 0 && _fsync) SegmentLog.Io(Path.Combine(Directory, FileName), "fsync", () => NativeFileSync.FlushData(_file), PageStoreName);
+        if (restored > 0 && _fsync) SegmentLog.Io(Path.Combine(Directory, FileName), "fsync", () => _file.Flush(), PageStoreName);
         return restored;
     }
 
@@ -270,12 +276,12 @@ public sealed class PageStore : IDisposable
 
     private static bool IsZeroHeader(ReadOnlySpan<byte> slot) => !slot.Slice(0, SlotHeaderSize).ContainsAnyExcept((byte)0);
 
-    private static int ReadFully(SafeFileHandle file, byte[] buffer, long offset)
+    private static int ReadFully(IStorageFile file, byte[] buffer, long offset)
     {
         var total = 0;
         while (total < buffer.Length)
         {
-            var n = RandomAccess.Read(file, buffer.AsSpan(total), offset + total);
+            var n = file.Read(buffer.AsSpan(total), offset + total);
             if (n == 0) break;
             total += n;
         }

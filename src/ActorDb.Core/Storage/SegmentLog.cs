@@ -57,17 +57,17 @@ public sealed class SegmentLog : IDisposable
     private readonly object _writeLock = new();          // serialises WriteAndSync, Sync and Dispose
     private readonly List<LogFile> _files;          // guarded by _gate
     private readonly HashSet<(string, long)> _knownHoles;
-    private readonly FileStream _lock;
+    private readonly IDisposable _lock;
 
-    private SafeFileHandle _current;                 // written by the single WriteAndSync; replaced under _gate
+    private IStorageFile _current;                   // written by the single WriteAndSync; replaced under _gate
     private long _currentLength;                     // bytes of the current file known durable; updated under _gate
     private long _preallocated;                      // the current file is zero-filled up to here (guarded by _writeLock)
-    private Task<SafeFileHandle>? _prepared;         // the next file, zero-filled in the background (guarded by _writeLock)
+    private Task<IStorageFile>? _prepared;           // the next file, zero-filled in the background (guarded by _writeLock)
     private long _preparedUsed;
     // Direct I/O (Options.DirectIo): an O_DIRECT | O_DSYNC handle on the current file, the bytes of its last partial 4 KiB
     // block (written again, unchanged, at the start of the next write), and a block-aligned staging buffer. All three
     // are used only under _writeLock.
-    private SafeFileHandle? _direct;
+    private IStorageFile? _direct;
     private readonly byte[] _tail = new byte[NativeFileSync.DirectIoAlignment];
     private int _tailLength;
     private unsafe byte* _staging;
@@ -89,10 +89,11 @@ public sealed class SegmentLog : IDisposable
     private long _syncCount;
     private long _fsyncCount;
     private Exception? _fault;
+    private LogPosition? _failedAt;                  // where the bytes no longer trusted start (set with _fault)
     private bool _disposed;
 
-    private SegmentLog(string directory, SegmentLogOptions options, FileStream lockFile, List<LogFile> files,
-        SafeFileHandle current, OpenReport report)
+    private SegmentLog(string directory, SegmentLogOptions options, IDisposable lockFile, List<LogFile> files,
+        IStorageFile current, OpenReport report)
     {
         Directory = directory;
         Options = options;
@@ -123,11 +124,11 @@ public sealed class SegmentLog : IDisposable
     {
         _tailLength = 0;
         if (!Options.WantsDirectIo) return;
-        _direct = Io(path, "open", () => NativeFileSync.OpenDirectSync(path));
+        _direct = Io(path, "open", () => Options.Storage.OpenDirect(path));
         if (_direct is null) return;
         var tail = (int)(_currentLength % NativeFileSync.DirectIoAlignment);
         if (tail == 0) return;
-        var n = Io(path, "read", () => RandomAccess.Read(_current, _tail.AsSpan(0, tail), _currentLength - tail));
+        var n = Io(path, "read", () => _current.Read(_tail.AsSpan(0, tail), _currentLength - tail));
         if (n != tail) throw new SegmentLogException($"segment log {Directory}: reading the last {tail} bytes of {path} returned {n}", path, "read");
         _tailLength = tail;
     }
@@ -177,6 +178,14 @@ public sealed class SegmentLog : IDisposable
     /// <summary>The error that faulted the log, or null while it is healthy.</summary>
     public Exception? Fault { get { lock (_gate) return _fault; } }
 
+    /// <summary>Set with <see cref="Fault"/>: the durable end of the log when the failed write or sync began. Every byte from
+    /// there on is distrusted (a failed write may have left part of its batch; after a failed fsync the kernel may have dropped
+    /// or marked clean the dirty pages, and a later fsync proves nothing): reopen with it as <c>distrustedFrom</c> to cut them.</summary>
+    public LogPosition? FailedAt { get { lock (_gate) return _failedAt; } }
+
+    /// <summary>Bytes cut at open because they were at or after the <c>distrustedFrom</c> position passed to <see cref="Open"/>.</summary>
+    public long DistrustedBytesCut { get; private init; }
+
     /// <summary>
     /// Opens (creating if needed) the log in <paramref name="directory"/>, scans and repairs it as
     /// described on <see cref="SegmentLog"/>. With fsync on, a newly created directory is made durable in
@@ -189,30 +198,26 @@ public sealed class SegmentLog : IDisposable
     /// single pass. Exceptions from it abort the open and propagate.</param>
     /// <exception cref="ArgumentNullException">a required argument is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">invalid options.</exception>
+    /// <param name="distrustedFrom">Where the bytes a failed write or sync left start (<see cref="FailedAt"/>, kept durably by
+    /// the caller): the file with that sequence number is cut there and every later file is deleted, durably, before the
+    /// scan, so none of those bytes is ever read or acknowledged. Null: nothing is distrusted.</param>
     /// <exception cref="SegmentLogException">the directory cannot be created, is locked by another open
     /// log (operation "lock"), or a file cannot be read, created or truncated; the message names the path.</exception>
-    public static SegmentLog Open(string directory, SegmentLogOptions options, Action<RedoRecord>? onRecord = null)
+    public static SegmentLog Open(string directory, SegmentLogOptions options, Action<RedoRecord>? onRecord = null, LogPosition? distrustedFrom = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         string dir = Path.GetFullPath(directory);
+        IStorage storage = options.Storage;
 
-        Io(dir, "create", () =>
-        {
-            if (!System.IO.Directory.Exists(dir))
-            {
-                DataDirectory.CreateDirectory(dir);
-                string? parent = Path.GetDirectoryName(dir.TrimEnd(Path.DirectorySeparatorChar));
-                if (options.Fsync && parent is not null) NativeFileSync.FsyncDirectory(parent);
-            }
-        });
+        Io(dir, "create", () => storage.EnsureDirectory(dir, options.Fsync));
 
         string lockPath = Path.Combine(dir, LockFileName);
-        FileStream lockFile;
+        IDisposable lockFile;
         try
         {
-            lockFile = DataDirectory.OpenStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+            lockFile = storage.Lock(lockPath);
         }
         catch (IOException e)
         {
@@ -226,22 +231,23 @@ public sealed class SegmentLog : IDisposable
         try
         {
             string prepared = Path.Combine(dir, PreparedFileName);
-            Io(prepared, "delete", () => File.Delete(prepared));   // a background zero-fill cut short: never part of the log
-            List<LogFile> files = ListFiles(dir);
+            Io(prepared, "delete", () => storage.Delete(prepared));   // a background zero-fill cut short: never part of the log
+            List<LogFile> files = ListFiles(storage, dir);
+            long distrusted = distrustedFrom is { } cut ? CutDistrusted(storage, dir, files, cut, options.Fsync) : 0;
             if (files.Count == 0)
             {
                 string first = Path.Combine(dir, FileName(1));
-                Io(first, "create", () => DataDirectory.OpenFile(first, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read).Dispose());
-                if (options.Fsync) Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir));
+                Io(first, "create", () => storage.Open(first, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read).Dispose());
+                if (options.Fsync) Io(dir, "fsync", () => storage.FsyncDirectory(dir));
                 files.Add(new LogFile(1, first, 0));
             }
 
             OpenReport report = ScanAndRepair(files, options, onRecord);
-            if (options.Fsync) MakeDurable(dir, files);
+            if (options.Fsync) MakeDurable(storage, dir, files);
             string currentPath = files[^1].Path;
-            SafeFileHandle current = Io(currentPath, "open",
-                () => File.OpenHandle(currentPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete));
-            return new SegmentLog(dir, options, lockFile, files, current, report);
+            IStorageFile current = Io(currentPath, "open",
+                () => storage.Open(currentPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete));
+            return new SegmentLog(dir, options, lockFile, files, current, report) { DistrustedBytesCut = distrusted };
         }
         catch
         {
@@ -396,7 +402,7 @@ public sealed class SegmentLog : IDisposable
             {
                 try
                 {
-                    RandomAccess.Write(_current, buffer.AsSpan(0, batch.Length), offset);
+                    _current.Write(buffer.AsSpan(0, batch.Length), offset);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
                 {
@@ -408,7 +414,7 @@ public sealed class SegmentLog : IDisposable
             {
                 try
                 {
-                    NativeFileSync.FlushData(_current);
+                    _current.Flush();
                     fsynced = true;
                 }
                 catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
@@ -474,7 +480,7 @@ public sealed class SegmentLog : IDisposable
         long bytes = 0;
         foreach (LogFile f in doomed)
         {
-            Io(f.Path, "delete", () => File.Delete(f.Path));
+            Io(f.Path, "delete", () => Options.Storage.Delete(f.Path));
             bytes += f.Length;
         }
         return (doomed.Count, bytes);
@@ -497,15 +503,15 @@ public sealed class SegmentLog : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             snapshot = _files.Select(f => (f.Path, f.Length)).ToArray();
         }
-        return ReadFiles(snapshot, _knownHoles);
+        return ReadFiles(Options.Storage, snapshot, _knownHoles);
     }
 
-    private static IEnumerable<RedoRecord> ReadFiles((string Path, long Length)[] files, HashSet<(string, long)> knownHoles)
+    private static IEnumerable<RedoRecord> ReadFiles(IStorage storage, (string Path, long Length)[] files, HashSet<(string, long)> knownHoles)
     {
         foreach (var (path, length) in files)
         {
             if (length == 0) continue;
-            using LogFileScanner scanner = Io(path, "read", () => new LogFileScanner(path, length));
+            using LogFileScanner scanner = Io(path, "read", () => new LogFileScanner(storage, path, length));
             while (true)
             {
                 RedoRecord? record = ReadNext(scanner, knownHoles, out bool end);
@@ -562,8 +568,8 @@ public sealed class SegmentLog : IDisposable
             {
                 try
                 {
-                    RandomAccess.SetLength(_current, _currentLength);
-                    if (Options.Fsync) NativeFileSync.FlushData(_current);
+                    _current.SetLength(_currentLength);
+                    if (Options.Fsync) _current.Flush();
                 }
                 catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
                 {
@@ -581,7 +587,7 @@ public sealed class SegmentLog : IDisposable
                     _prepared.Result.Dispose();
                 }
                 catch (AggregateException) { /* a failed background zero-fill: nothing to keep */ }
-                try { File.Delete(Path.Combine(Directory, PreparedFileName)); }
+                try { Options.Storage.Delete(Path.Combine(Directory, PreparedFileName)); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* deleted at the next open */ }
             }
             _lock.Dispose();
@@ -592,13 +598,14 @@ public sealed class SegmentLog : IDisposable
 
     private readonly record struct LogFile(long Seq, string Path, long Length, long MaxLsn = 0);
 
-    internal static string FileName(long seq) =>
+    /// <summary>The name of log file number <paramref name="seq"/>: <c>redo-{seq:D8}.log</c>.</summary>
+    public static string FileName(long seq) =>
         FilePrefix + seq.ToString("D8", CultureInfo.InvariantCulture) + FileSuffix;
 
-    private static List<LogFile> ListFiles(string dir)
+    private static List<LogFile> ListFiles(IStorage storage, string dir)
     {
         var files = new List<LogFile>();
-        IEnumerable<string> paths = Io(dir, "open", () => System.IO.Directory.GetFiles(dir, FilePrefix + "*" + FileSuffix));
+        IEnumerable<string> paths = Io(dir, "open", () => storage.ListFiles(dir, FilePrefix + "*" + FileSuffix));
         foreach (string path in paths)
         {
             string name = Path.GetFileName(path);
@@ -606,7 +613,7 @@ public sealed class SegmentLog : IDisposable
             if (digits.Length < 8 || !digits.All(char.IsAsciiDigit)
                 || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long seq) || seq < 1)
                 continue;
-            long length = Io(path, "open", () => new FileInfo(path).Length);
+            long length = Io(path, "open", () => storage.FileLength(path));
             files.Add(new LogFile(seq, path, length));
         }
         files.Sort((a, b) => a.Seq != b.Seq ? a.Seq.CompareTo(b.Seq) : string.CompareOrdinal(a.Path, b.Path));
@@ -627,7 +634,7 @@ public sealed class SegmentLog : IDisposable
         {
             string path = files[f].Path;
             if (files[f].Length == 0) continue;
-            using LogFileScanner scanner = Io(path, "scan", () => new LogFileScanner(path, files[f].Length));
+            using LogFileScanner scanner = Io(path, "scan", () => new LogFileScanner(options.Storage, path, files[f].Length));
             while (true)
             {
                 ScanItem item;
@@ -682,9 +689,9 @@ public sealed class SegmentLog : IDisposable
             tailTorn += Io(path, "scan", () => LogFileScanner.NonZeroEnd(path, keep, files[f].Length)) - keep;   // the rest is zeros
             Io(path, "truncate", () =>
             {
-                using SafeFileHandle h = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-                RandomAccess.SetLength(h, keep);
-                if (options.Fsync) RandomAccess.FlushToDisk(h);
+                using IStorageFile h = options.Storage.Open(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+                h.SetLength(keep);
+                if (options.Fsync) h.Flush();
             });
             files[f] = files[f] with { Length = keep };
         }
@@ -694,18 +701,18 @@ public sealed class SegmentLog : IDisposable
 
     // What the scan read may still be only in the page cache (a crash of the process, not of the machine,
     // before its fsync): flush every file and the directory before any of it is acknowledged again.
-    private static void MakeDurable(string dir, List<LogFile> files)
+    private static void MakeDurable(IStorage storage, string dir, List<LogFile> files)
     {
         foreach (LogFile f in files)
         {
             if (f.Length == 0) continue;
             Io(f.Path, "fsync", () =>
             {
-                using SafeFileHandle h = File.OpenHandle(f.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-                NativeFileSync.FlushData(h);
+                using IStorageFile h = storage.Open(f.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+                h.Flush();
             });
         }
-        Io(dir, "fsync", () => NativeFileSync.FsyncDirectory(dir));
+        Io(dir, "fsync", () => storage.FsyncDirectory(dir));
     }
 
     private unsafe void FreeStaging()
@@ -741,7 +748,7 @@ public sealed class SegmentLog : IDisposable
         _tail.AsSpan(0, _tailLength).CopyTo(staging);
         data.CopyTo(staging[_tailLength..]);
         staging[total..].Clear();
-        RandomAccess.Write(_direct!, staging, start);
+        _direct!.Write(staging, start);
         var newTail = total % block;
         staging.Slice(total - newTail, newTail).CopyTo(_tail);
         _tailLength = newTail;
@@ -759,10 +766,10 @@ public sealed class SegmentLog : IDisposable
             while (at < end)
             {
                 var n = (int)Math.Min(Zeros.Length, end - at);
-                RandomAccess.Write(_current, Zeros.AsSpan(0, n), at);
+                _current.Write(Zeros.AsSpan(0, n), at);
                 at += n;
             }
-            if (Options.Fsync) NativeFileSync.FlushData(_current);
+            if (Options.Fsync) _current.Flush();
         }
         catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException or NotSupportedException)
         {
@@ -776,7 +783,7 @@ public sealed class SegmentLog : IDisposable
         LogFile last;
         lock (_gate) last = _files[^1];
         string path = Path.Combine(Directory, FileName(last.Seq + 1));
-        SafeFileHandle next;
+        IStorageFile next;
         long preallocated = 0;
         if (_prepared is { IsCompletedSuccessfully: true } ready)
         {
@@ -785,7 +792,7 @@ public sealed class SegmentLog : IDisposable
             _prepared = null;
             try
             {
-                File.Move(Path.Combine(Directory, PreparedFileName), path);
+                Options.Storage.Move(Path.Combine(Directory, PreparedFileName), path, overwrite: false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -804,7 +811,7 @@ public sealed class SegmentLog : IDisposable
             }
             try
             {
-                next = DataDirectory.OpenFile(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+                next = Options.Storage.Open(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -815,7 +822,7 @@ public sealed class SegmentLog : IDisposable
         {
             try
             {
-                NativeFileSync.FsyncDirectory(Directory);
+                Options.Storage.FsyncDirectory(Directory);
             }
             catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
             {
@@ -828,8 +835,8 @@ public sealed class SegmentLog : IDisposable
             // Give back the zero padding of the file being closed: zeros before later frames would read as a hole at open.
             try
             {
-                RandomAccess.SetLength(_current, last.Length);
-                if (Options.Fsync) NativeFileSync.FlushData(_current);
+                _current.SetLength(last.Length);
+                if (Options.Fsync) _current.Flush();
             }
             catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
             {
@@ -837,7 +844,7 @@ public sealed class SegmentLog : IDisposable
                 throw Faulted(e, last.Path, "truncate", "giving back the preallocated padding before rolling over failed", batch);
             }
         }
-        SafeFileHandle old;
+        IStorageFile old;
         lock (_gate)
         {
             old = _current;
@@ -871,24 +878,21 @@ public sealed class SegmentLog : IDisposable
         long size = Options.MaxFileBytes;
         // Zeros for a file not needed yet must not take the last free space from the file being written: on a nearly
         // full disk the roll-over creates the next file itself, and a full disk fails in the write path, naming the file.
-        try
-        {
-            if (new DriveInfo(Directory).AvailableFreeSpace < 2 * size) return;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { /* unknown: prepare */ }
+        IStorage storage = Options.Storage;
+        if (storage.AvailableFreeSpace(Directory) is { } free && free < 2 * size) return;   // unknown: prepare
         bool fsync = Options.Fsync;
         _prepared = Task.Run(() =>
         {
-            SafeFileHandle h = DataDirectory.OpenFile(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            IStorageFile h = storage.Open(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
             try
             {
                 for (long at = 0; at < size;)
                 {
                     int n = (int)Math.Min(Zeros.Length, size - at);
-                    RandomAccess.Write(h, Zeros.AsSpan(0, n), at);
+                    h.Write(Zeros.AsSpan(0, n), at);
                     at += n;
                 }
-                if (fsync) NativeFileSync.FlushData(h);
+                if (fsync) h.Flush();
                 return h;
             }
             catch
@@ -899,6 +903,71 @@ public sealed class SegmentLog : IDisposable
         });
     }
 
+    /// <summary>
+    /// After a fault, cuts the current file at <see cref="FailedAt"/> now (length set, then fdatasync; neither needs free
+    /// space), so the bytes of the failed batch are gone even if the process dies before the log is reopened. For when the
+    /// position cannot be recorded durably elsewhere (a full disk refuses the write of <c>segment.meta</c>). Returns false
+    /// when there is nothing to cut in the current file or the cut failed.
+    /// </summary>
+    public bool TryCutFailed()
+    {
+        lock (_writeLock)
+        {
+            LogPosition at;
+            long seq;
+            lock (_gate)
+            {
+                if (_disposed || _failedAt is not { } f) return false;
+                at = f;
+                seq = _files[^1].Seq;
+            }
+            if (at.FileSeq != seq) return false;
+            try
+            {
+                _current.SetLength(at.Offset);
+                if (Options.Fsync) _current.Flush();
+                _preallocated = at.Offset;
+                return true;
+            }
+            catch (Exception e) when (e is IOException or Win32Exception or UnauthorizedAccessException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Cuts the log at <paramref name="cut"/>: the file of that sequence number to its offset, later files deleted;
+    /// durable (file and directory synced) with <paramref name="fsync"/>. Returns the bytes cut.</summary>
+    private static long CutDistrusted(IStorage storage, string dir, List<LogFile> files, LogPosition cut, bool fsync)
+    {
+        long bytes = 0;
+        bool deleted = false;
+        for (int i = files.Count - 1; i >= 0; i--)
+        {
+            LogFile f = files[i];
+            if (f.Seq > cut.FileSeq)
+            {
+                Io(f.Path, "delete", () => storage.Delete(f.Path));
+                bytes += f.Length;
+                files.RemoveAt(i);
+                deleted = true;
+            }
+            else if (f.Seq == cut.FileSeq && f.Length > cut.Offset)
+            {
+                Io(f.Path, "truncate", () =>
+                {
+                    using IStorageFile h = storage.Open(f.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+                    h.SetLength(cut.Offset);
+                    if (fsync) h.Flush();
+                });
+                bytes += f.Length - cut.Offset;
+                files[i] = f with { Length = cut.Offset };
+            }
+        }
+        if (deleted && fsync) Io(dir, "fsync", () => storage.FsyncDirectory(dir));
+        return bytes;
+    }
+
     private SegmentLogException Faulted(Exception e, string path, string operation, string what, SyncBatch batch)
     {
         var ex = new SegmentLogException(
@@ -906,7 +975,11 @@ public sealed class SegmentLog : IDisposable
             + $"({batch.Length} bytes, records through #{batch.CumulativeRecords} appended since open) is NOT durable; "
             + "the log is faulted: stop acknowledging, dispose and reopen (reopening cuts a torn tail).",
             path, operation, e);
-        lock (_gate) _fault ??= ex;
+        lock (_gate)
+        {
+            if (_fault is null) _failedAt = new LogPosition(_files[^1].Seq, _currentLength);
+            _fault ??= ex;
+        }
         return ex;
     }
 
@@ -945,4 +1018,12 @@ public sealed class SegmentLog : IDisposable
             throw new SegmentLogException($"{what} {path}: {operation} failed: {e.Message}", path, operation, e);
         }
     }
+}
+
+/// <summary>A byte position in a <see cref="SegmentLog"/>: the file's sequence number (<c>redo-{FileSeq:D8}.log</c>) and the
+/// offset in it, bytes.</summary>
+public readonly record struct LogPosition(long FileSeq, long Offset)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{SegmentLog.FileName(FileSeq)} at offset {Offset}";
 }

@@ -25,6 +25,10 @@ public sealed record SegmentLogOptions(
     long PreallocateBytes = SegmentLogOptions.DefaultPreallocateBytes,
     bool DirectIo = true)
 {
+    /// <summary>The storage the log's files are on (<see cref="DiskStorage.Instance"/> unless a test puts a
+    /// <see cref="FaultyStorage"/> under it).</summary>
+    public IStorage Storage { get; init; } = DiskStorage.Instance;
+
     /// <summary>Default <see cref="PreallocateBytes"/>: 16 MiB.</summary>
     public const long DefaultPreallocateBytes = 16L * 1024 * 1024;
 

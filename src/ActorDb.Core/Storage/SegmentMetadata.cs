@@ -11,7 +11,8 @@ namespace ActorDb.Core.Storage;
 /// <code>
 /// offset    size  field
 ///   0        4    magic "ADSM" (0x41 0x44 0x53 0x4D)
-///   4        2    version u16 = 3 (version 1, without the checkpoint fields, and 2, without the join target, are still read)
+///   4        2    version u16 = 4 (versions 1 without the checkpoint fields, 2 without the join target and 3 without the
+///                 distrusted log position are still read)
 ///   6        2    reserved u16 = 0
 ///   8        8    epoch i64 (&gt;= 0)
 ///  16        8    vdl i64 (&gt;= 0)
@@ -22,6 +23,7 @@ namespace ActorDb.Core.Storage;
 ///  c+16      8    checkpoint CPL LSN i64 (0: none)
 ///  c+24      4    tailCount i32 (&gt;= 0), then tailCount x i64: that CPL's per-PG tails
 ///  t=c+28+8k 8    joinTarget i64 (version 3): see <see cref="JoinTarget"/> (0: not joining)
+///  t+8       8    distrusted file sequence i64 (version 4; 0: none), then t+16 8: its offset i64: see <see cref="Distrusted"/>
 ///  end-4     4    crc32c of every byte before it
 /// </code>
 /// Immutable; equality compares the annulled ranges element by element.
@@ -91,6 +93,23 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     /// </summary>
     public Lsn JoinTarget { get; init; }
 
+    /// <summary>
+    /// Where the bytes a failed log write or fsync left start (<see cref="SegmentLog.FailedAt"/>), recorded before anything
+    /// else happens after the failure: every later open cuts the log there (<see cref="SegmentLog.Open"/>'s
+    /// <c>distrustedFrom</c>) and the records are fetched from peers, so bytes whose write or fsync failed are never trusted
+    /// (fsyncgate). Cleared (<see cref="WithDistrusted"/> null) once a cut is durable, before anything is written after it. Null: none.
+    /// </summary>
+    public LogPosition? Distrusted { get; init; }
+
+    /// <summary>A copy recording <paramref name="from"/> as <see cref="Distrusted"/> (null clears it).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">a file sequence below 1 or a negative offset.</exception>
+    public SegmentMetadata WithDistrusted(LogPosition? from)
+    {
+        if (from is { } p && (p.FileSeq < 1 || p.Offset < 0))
+            throw new ArgumentOutOfRangeException(nameof(from), from, "a distrusted log position needs a file sequence >= 1 and an offset >= 0");
+        return this with { Distrusted = from };
+    }
+
     /// <summary>A copy joining its PG until its SCL reaches <paramref name="target"/> (Lsn.Zero: joined).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="target"/> is negative.</exception>
     public SegmentMetadata WithJoinTarget(Lsn target)
@@ -106,7 +125,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     public const string TempFileName = "segment.meta.tmp";
 
     /// <summary>Current format version.</summary>
-    public const ushort FormatVersion = 3;
+    public const ushort FormatVersion = 4;
 
     private const uint Magic = 0x4D534441; // "ADSM" little-endian
     private const int HeaderSize = 28;
@@ -156,7 +175,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         int n = Annulled.Count;
         int tails = CheckpointCpl?.PgTail.Count ?? 0;
         int c = HeaderSize + RangeSize * n;
-        var bytes = new byte[c + 28 + 8 * tails + 8 + 4];
+        var bytes = new byte[c + 28 + 8 * tails + 8 + 16 + 4];
         Span<byte> s = bytes;
         BinaryPrimitives.WriteUInt32LittleEndian(s, Magic);
         BinaryPrimitives.WriteUInt16LittleEndian(s.Slice(4), FormatVersion);
@@ -176,6 +195,8 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         BinaryPrimitives.WriteInt32LittleEndian(s.Slice(c + 24), tails);
         for (int i = 0; i < tails; i++) BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 28 + 8 * i), CheckpointCpl!.PgTail[i].Value);
         BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 28 + 8 * tails), JoinTarget.Value);
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 36 + 8 * tails), Distrusted?.FileSeq ?? 0);
+        BinaryPrimitives.WriteInt64LittleEndian(s.Slice(c + 44 + 8 * tails), Distrusted?.Offset ?? 0);
         int crcAt = bytes.Length - 4;
         BinaryPrimitives.WriteUInt32LittleEndian(s.Slice(crcAt), Crc32C.Compute(s.Slice(0, crcAt)));
         return bytes;
@@ -198,7 +219,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         if (stored != actual)
             throw new InvalidDataException($"segment metadata {source}: CRC-32C mismatch (stored 0x{stored:X8} at offset {crcAt}, computed 0x{actual:X8}); the file is corrupt");
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(4));
-        if (version is not (1 or 2 or FormatVersion))
+        if (version is not (1 or 2 or 3 or FormatVersion))
             throw new InvalidDataException($"segment metadata {source}: unsupported version {version} at offset 4, expected 1 to {FormatVersion}");
         long epoch = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(8));
         long vdl = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(16));
@@ -225,11 +246,20 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         long cpl = BinaryPrimitives.ReadInt64LittleEndian(k.Slice(16));
         int tails = BinaryPrimitives.ReadInt32LittleEndian(k.Slice(24));
         long join = version >= 3 && tails >= 0 && c + 40 + 8L * tails <= bytes.Length ? BinaryPrimitives.ReadInt64LittleEndian(k.Slice(28 + 8 * tails)) : 0;
-        if (opened < 0 || opened > epoch || materialized < 0 || cpl < 0 || tails < 0 || join < 0 || c + 32 + 8L * tails + (version >= 3 ? 8 : 0) != bytes.Length)
+        long distrustedSeq = 0, distrustedOffset = 0;
+        if (version >= 4 && tails >= 0 && c + 56 + 8L * tails <= bytes.Length)
+        {
+            distrustedSeq = BinaryPrimitives.ReadInt64LittleEndian(k.Slice(36 + 8 * tails));
+            distrustedOffset = BinaryPrimitives.ReadInt64LittleEndian(k.Slice(44 + 8 * tails));
+        }
+        if (opened < 0 || opened > epoch || materialized < 0 || cpl < 0 || tails < 0 || join < 0 || distrustedSeq < 0 || distrustedOffset < 0
+            || (distrustedSeq == 0 && distrustedOffset != 0)
+            || c + 32 + 8L * tails + (version >= 3 ? 8 : 0) + (version >= 4 ? 16 : 0) != bytes.Length)
             throw new InvalidDataException($"segment metadata {source}: invalid checkpoint section (opened epoch {opened}, materialized {materialized}, CPL {cpl}, {tails} tails) at offset {c}");
         var tail = new Lsn[tails];
         for (int i = 0; i < tails; i++) tail[i] = new Lsn(BinaryPrimitives.ReadInt64LittleEndian(k.Slice(28 + 8 * i)));
-        return meta with { OpenedEpoch = opened, Materialized = new Lsn(materialized), CheckpointCpl = cpl == 0 ? null : new Recovery.CplInfo(new Lsn(cpl), tail), JoinTarget = new Lsn(join) };
+        return meta with { OpenedEpoch = opened, Materialized = new Lsn(materialized), CheckpointCpl = cpl == 0 ? null : new Recovery.CplInfo(new Lsn(cpl), tail), JoinTarget = new Lsn(join),
+            Distrusted = distrustedSeq == 0 ? null : new LogPosition(distrustedSeq, distrustedOffset) };
     }
 
     /// <summary>
@@ -238,17 +268,18 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     /// </summary>
     /// <exception cref="InvalidDataException">the file is corrupt; the message names it.</exception>
     /// <exception cref="SegmentLogException">the file cannot be read (operation "read").</exception>
-    public static SegmentMetadata Load(string directory)
+    public static SegmentMetadata Load(string directory, IStorage? storage = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
+        storage ??= DiskStorage.Instance;
         string path = Path.GetFullPath(Path.Combine(directory, FileName));
         byte[] bytes;
         try
         {
-            if (!File.Exists(path)) return Default;
-            bytes = File.ReadAllBytes(path);
+            if (!storage.FileExists(path)) return Default;
+            bytes = storage.ReadAllBytes(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Win32Exception)
         {
             throw new SegmentLogException($"segment metadata {path}: read failed: {e.Message}", path, "read", e);
         }
@@ -256,16 +287,20 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     }
 
     /// <summary>
-    /// Atomically replaces <c>segment.meta</c> in <paramref name="directory"/> (created if missing): writes
-    /// <c>segment.meta.tmp</c>, fsyncs it, renames it over <c>segment.meta</c>, and fsyncs the directory
-    /// (open(O_RDONLY|O_DIRECTORY) + fsync on Linux). With <paramref name="fsync"/> false both fsyncs are
-    /// skipped (tests and benchmarks only). A crash at any point leaves either the old or the new file.
+    /// Atomically replaces <c>segment.meta</c> in <paramref name="directory"/> (created, with its missing parents, each
+    /// fsynced in its parent, if missing): writes <c>segment.meta.tmp</c>, fsyncs it, renames it over <c>segment.meta</c>,
+    /// and fsyncs the directory. With <paramref name="fsync"/> false every fsync is skipped (tests and benchmarks only).
+    /// A crash at any point leaves either the old or the new file.
     /// </summary>
+    /// <param name="directory">The segment directory.</param>
+    /// <param name="fsync">Whether to fsync (see above).</param>
+    /// <param name="storage">The storage (the disk when null).</param>
     /// <exception cref="SegmentLogException">an I/O error (operation "write", "fsync" or "rename"); the
     /// message names the file. The previous <c>segment.meta</c> is then still intact.</exception>
-    public void Save(string directory, bool fsync)
+    public void Save(string directory, bool fsync, IStorage? storage = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
+        storage ??= DiskStorage.Instance;
         string dir = Path.GetFullPath(directory);
         string tmp = Path.Combine(dir, TempFileName);
         string path = Path.Combine(dir, FileName);
@@ -273,17 +308,17 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         string op = "write";
         try
         {
-            DataDirectory.CreateDirectory(dir);
-            using (var fs = DataDirectory.OpenStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+            storage.EnsureDirectory(dir, fsync);
+            using (var fs = storage.Open(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
             {
-                fs.Write(bytes);
+                fs.Write(bytes, 0);
                 op = "fsync";
-                if (fsync) fs.Flush(flushToDisk: true);
+                if (fsync) fs.Flush();
             }
             op = "rename";
-            File.Move(tmp, path, overwrite: true);
+            storage.Move(tmp, path, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Win32Exception)
         {
             string target = op == "rename" ? path : tmp;
             throw new SegmentLogException($"segment metadata {target}: {op} failed: {e.Message}", target, op, e);
@@ -291,7 +326,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
         if (!fsync) return;
         try
         {
-            NativeFileSync.FsyncDirectory(dir);
+            storage.FsyncDirectory(dir);
         }
         catch (Exception e) when (e is Win32Exception or IOException)
         {
@@ -303,7 +338,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     public bool Equals(SegmentMetadata? other)
     {
         if (other is null || Epoch != other.Epoch || Vdl != other.Vdl || Annulled.Count != other.Annulled.Count
-            || OpenedEpoch != other.OpenedEpoch || Materialized != other.Materialized || JoinTarget != other.JoinTarget || CheckpointCpl?.Lsn != other.CheckpointCpl?.Lsn
+            || OpenedEpoch != other.OpenedEpoch || Materialized != other.Materialized || JoinTarget != other.JoinTarget || Distrusted != other.Distrusted || CheckpointCpl?.Lsn != other.CheckpointCpl?.Lsn
             || !(CheckpointCpl?.PgTail ?? []).SequenceEqual(other.CheckpointCpl?.PgTail ?? [])) return false;
         for (int i = 0; i < Annulled.Count; i++)
             if (Annulled[i] != other.Annulled[i]) return false;

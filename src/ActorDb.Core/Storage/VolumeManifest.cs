@@ -23,7 +23,8 @@ public static class VolumeManifest
         var path = Path.Combine(dataDir, FileName);
         if (!File.Exists(path))
         {
-            DataDirectory.CreateDirectory(dataDir);
+            // The data folder and the manifest survive a power loss before any segment is created under them.
+            DiskStorage.Instance.EnsureDirectory(dataDir, fsync: true);
             var tmp = path + ".tmp";
             using (var f = DataDirectory.OpenStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
             using (var w = new StreamWriter(f))
@@ -33,6 +34,7 @@ public static class VolumeManifest
                 f.Flush(flushToDisk: true);
             }
             File.Move(tmp, path, overwrite: true);
+            DiskStorage.Instance.SyncParent(path);
             return;
         }
         var stored = Parse(path);

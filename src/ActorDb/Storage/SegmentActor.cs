@@ -153,6 +153,8 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         Receive<RedoBatch>(OnBatch);
         Receive<Synced>(OnSynced);
         Receive<SyncFailed>(OnSyncFailed);
+        Receive<HealTick>(_ => OnHealTick());
+        Receive<FromSyncThread>(OnFromSyncThread);
         Receive<CheckpointWritten>(OnCheckpointWritten);
         Receive<CheckpointFailed>(f => Fail(f.Error, "page-store checkpoint"));
         Receive<OpenEpoch>(OnOpenEpoch);
@@ -175,25 +177,10 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     private void Open()
     {
         var started = DateTime.UtcNow;
-        _meta = SegmentMetadata.Load(_dir);
-        var geometry = _settings.Geometry;
-        _store = PageStore.Open(_dir, geometry.PageSize, geometry.FirstPageOf(_pg), geometry.PagesPerPg, _settings.Segment.Fsync);
-        _materialized = _meta.Materialized;
-        // The SCL chain starts at the checkpoint: every record at or below it is in the page store.
-        _scl = NewTracker(_meta.Materialized);
-        var records = 0;
-        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes, DirectIo = _settings.Segment.DirectIo },
-            record =>
-            {
-                if (!_scl.Add(record.Lsn, record.PrevLsn)) return;   // at or below the checkpoint, annulled, or a duplicate
-                AddPending(record);
-                records++;
-            });
-        // Log files are kept one checkpoint longer than the pages need them, so a peer that lags a little behind this
-        // segment's checkpoint can still catch up from its records; they go at the next checkpoint.
-        _gcFloor = _meta.Materialized;
-        _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
-            (records, micros, bytes) => new Synced(records, micros, bytes), e => new SyncFailed(e));
+        if (_settings.Segment.Storage is FaultyStorage)
+            _log.Warning("Segment {Segment} (PG {Pg}): TEST FAULTS: its storage is a fault-injecting FaultyStorage (actordb.segment.test-faults or a test); never in production",
+                EntityId(_pg, _replica), _pg);
+        var records = OpenStorage();
         var report = _segmentLog.Recovery;
         if (report.TailBytesCut > 0)
             _log.Warning("Segment {Segment} (PG {Pg}): {Tail}; nothing acknowledged is in them", EntityId(_pg, _replica), _pg, report.DescribeTail());
@@ -283,9 +270,9 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
-        if (_failure is not null || _stopping)
+        if ((Unwritable() ?? (_stopping ? "segment is stopping" : null)) is { } unwritable)
         {
-            Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, _failure ?? "segment is stopping", StaleEpoch: false));
+            Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, unwritable, StaleEpoch: false, Fault: CurrentFault()));
             return;
         }
         // Validated as a whole before anything is stored: a bad batch is refused, never cut, and changes no state.
@@ -320,6 +307,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnSynced(Synced synced)
     {
+        HealedIfFaulted();
         _syncMicros += synced.Micros;
         _syncs++;
         _metrics.FsyncDuration.Record(synced.Micros / 1_000_000.0, _pgTag, _segmentTag);
@@ -466,7 +454,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             _log.Debug("Segment {Segment} (PG {Pg}): peer pg-{Pg}-{Peer} cannot help: {Reason}", EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.Unavailable);
             return;
         }
-        if (_failure is not null || _stopping) return;
+        if (Unwritable() is not null || _stopping) return;
         var appended = 0;
         foreach (var record in p.Records)
         {
@@ -624,7 +612,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         _meta = _meta.WithPageCopy(point, copy.Cpl, copy.Annulled);
         try
         {
-            _meta.Save(_dir, _settings.Segment.Fsync);
+            _meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
         }
         catch (Exception e)
         {
@@ -665,7 +653,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         var meta = _meta.WithJoinTarget(Lsn.Zero);
         try
         {
-            meta.Save(_dir, _settings.Segment.Fsync);
+            meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
         }
         catch (Exception e)
         {
@@ -706,6 +694,11 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     private void Fail(Exception failure, string what)
     {
         var error = failure is AggregateException a ? a.InnerException ?? a : failure;
+        if (StorageErrors.Classify(error) is not StorageFailureKind.Other and var kind)
+        {
+            OnStorageFault(kind, error, what);
+            return;
+        }
         _failure ??= $"segment {EntityId(_pg, _replica)}: {what} failed: {error.Message}";
         _log.Error(error, "Segment {Segment} (PG {Pg}): {What} failed; it acknowledges nothing more until restarted", EntityId(_pg, _replica), _pg, what);
         if (_stopping) Context.Stop(Self);
@@ -746,7 +739,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         _checkpoint = null;
         var cpl = done.Cpl is null ? null : new CplInfo(done.Cpl.Lsn, CommitPayload.Decode(done.Cpl.Payload.Span).PgHighWater);
         _meta = _meta.WithCheckpoint(done.Materialized, cpl);
-        _meta.Save(_dir, _settings.Segment.Fsync);
+        _meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
         var (files, bytes) = _segmentLog.CollectGarbage(_gcFloor);
         _gcFloor = done.Materialized;
         var pageStoreBytes = _store.BytesWritten;
@@ -770,7 +763,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             if (decision.Verdict == SegmentVerdict.Accept && get.FenceEpoch > _meta.Epoch)
             {
                 var fenced = _meta.WithFence(get.FenceEpoch);
-                fenced.Save(_dir, _settings.Segment.Fsync);
+                fenced.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
                 _meta = fenced;
                 _epochOwner = senderNode;
                 _log.Info("Segment {Segment} (PG {Pg}) fenced at epoch {Epoch} by node {Node}: SCL {Scl}; older epochs are refused",
@@ -856,7 +849,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             if (joining && joinTarget > Lsn.Zero)
                 _log.Info("Segment {Segment} (PG {Pg}) joins its PG empty in epoch {Epoch}: it counts in no quorum until its SCL reaches {Target}",
                     EntityId(_pg, _replica), _pg, open.Epoch, joinTarget);
-            _meta.Save(_dir, _settings.Segment.Fsync);
+            _meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
             if (open.TruncateTo > open.Vdl)
             {
                 Compact();
@@ -1095,8 +1088,8 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
         _segmentLog.FsyncCount, _syncs, _syncMicros, _segmentLog.BytesWritten, _segmentLog.DiskBytes,
-        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, _failure, _meta.OpenedEpoch, _catchUp, _meta.JoinTarget,
-        ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), Pages: Health());
+        _materialized, _meta.Materialized, _store.Checkpoints, _store.BytesWritten, Unwritable(), _meta.OpenedEpoch, _catchUp, _meta.JoinTarget,
+        ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), CurrentFault(), Pages: Health());
 
     private void StopGracefully()
     {

@@ -27,16 +27,18 @@ public abstract class WriterScenarioBase : Akka.TestKit.Xunit2.TestKit
 
     protected WriterScenarioBase(ITestOutputHelper output) : this(output, "") { }
 
-    /// <summary>With <paramref name="extraHocon"/> (ActorDb keys) over the scenario's settings, e.g. smaller checkpoints.</summary>
-    protected WriterScenarioBase(ITestOutputHelper output, string extraHocon) : base(SystemConfig, output: output)
+    /// <summary>With <paramref name="extraHocon"/> (ActorDb keys) over the scenario's settings, e.g. smaller checkpoints, and
+    /// the segments on <paramref name="storage"/> (a <see cref="ActorDb.Core.Storage.FaultyStorage"/>; the disk when null).</summary>
+    protected WriterScenarioBase(ITestOutputHelper output, string extraHocon, ActorDb.Core.Storage.IStorage? storage = null) : base(SystemConfig, output: output)
     {
-        Settings = ActorDbSettings.Create(ConfigurationFactory.ParseString(
+        var settings = ActorDbSettings.Create(ConfigurationFactory.ParseString(
                 extraHocon + "\n" +
                 $"actordb.data-dir = \"{_dir.Path}\"\n" +
                 "actordb.volume.pg-count = 1\n" +
                 "actordb.writer.stall-warning-after = 500ms\n" +
                 "actordb.writer.resend-after = 300ms")
             .WithFallback(ActorDbSettings.DefaultConfig()));
+        Settings = storage is null ? settings : settings with { Segment = settings.Segment with { Storage = storage } };
         Router = Sys.ActorOf(SegmentRouter.Props(Settings, Faults), "segments");
         // Segments find their PG's peers (catch-up) where a node finds the shard region.
         Akka.Hosting.ActorRegistry.For(Sys).Register<ActorDb.Hosting.SegmentRegionKey>(Router);

@@ -1,0 +1,235 @@
+using Akka.Event;
+using ActorDb.Core;
+using ActorDb.Core.Storage;
+using static ActorDb.Storage.SegmentProtocol;
+
+namespace ActorDb.Storage;
+
+/// <summary>
+/// Storage faults heal in place (issue 12). A write, preallocation, sync or checkpoint that fails with a storage error makes
+/// the segment stop acknowledging: it answers redo with <see cref="RedoRejected"/> carrying <see cref="SegmentFault.DiskFull"/>
+/// or <see cref="SegmentFault.IoError"/> and reports it in <see cref="SegmentStatus"/>. Nothing past the last successful sync
+/// is trusted: the log's <see cref="SegmentLog.FailedAt"/> is recorded in <c>segment.meta</c> (<see cref="SegmentMetadata.Distrusted"/>)
+/// before anything else, or, where that write fails too (a full disk), cut from the file at once; every later open cuts the
+/// log there, so those bytes are never read again, and the records come back from the writer's resends or from peers
+/// (catch-up). Both kinds then retry in place after a back-off (<c>actordb.segment.storage-retry-initial</c>, doubling up to
+/// <c>storage-retry-max</c>): the log, page store and metadata are closed and opened again, as at start; a retry that fails,
+/// or a write after it that fails again, waits longer. An I/O error is retried like a full disk: a device that answers again
+/// heals without a restart, and the bytes it failed on stay cut. Logged when it starts, as a summary every
+/// <see cref="FaultSummaryEvery"/> while it lasts, and when a sync succeeds again.
+/// </summary>
+public sealed partial class SegmentActor
+{
+    private sealed record HealTick { public static readonly HealTick Instance = new(); }
+    /// <summary>What a sync thread tells, tagged with the storage generation it belongs to: after a reopen, the messages of the
+    /// previous sync thread (counting appends of the previous log) are dropped.</summary>
+    private sealed record FromSyncThread(int Generation, object Message);
+
+    private int _storageGeneration;
+
+    /// <summary>A storage fault still lasting is summarised this often.</summary>
+    private static readonly TimeSpan FaultSummaryEvery = TimeSpan.FromSeconds(10);
+
+    private SegmentFault _fault;                 // the storage fault that keeps the segment from taking records (None: it takes them)
+    private SegmentFault _healingFrom;           // the last storage fault until a sync succeeds again (None: healthy)
+    private DateTime _faultSince;
+    private DateTime _faultSummaryAt;
+    private long _faultsSinceSummary;            // failures of writes or retries since the last line
+    private long _faultsTotal;
+    private string? _faultWhat;
+    private RetryBackoff? _retry;
+
+    /// <summary>Why the segment cannot take records now (a failure, or a log faulted whose failure is still on its way
+    /// to the mailbox), or null.</summary>
+    private string? Unwritable() =>
+        _failure ?? (_segmentLog?.Fault is { } f ? $"segment {EntityId(_pg, _replica)}: log write failed: {f.Message}" : null);
+
+    /// <summary>The storage fault to report: the one the segment is stopped by, or that of a log just faulted, or (reopened,
+    /// no sync proven yet) the one it is healing from, so the report does not flap while a retry waits for its first write.</summary>
+    private SegmentFault CurrentFault() =>
+        _fault != SegmentFault.None ? _fault
+        : _segmentLog?.Fault is { } f ? ToSegmentFault(StorageErrors.Classify(f))
+        : _healingFrom;
+
+    private static SegmentFault ToSegmentFault(StorageFailureKind kind) => kind switch
+    {
+        StorageFailureKind.DiskFull => SegmentFault.DiskFull,
+        StorageFailureKind.IoError => SegmentFault.IoError,
+        _ => SegmentFault.None,
+    };
+
+    /// <summary>Opens the segment's durable state, as at start and at each retry after a storage fault: <c>segment.meta</c>,
+    /// the page store, the log (cut at a distrusted position first; the record of it is then cleared), the sync thread.
+    /// Returns the records read above the checkpoint.</summary>
+    private int OpenStorage()
+    {
+        var storage = _settings.Segment.Storage;
+        _meta = SegmentMetadata.Load(_dir, storage);
+        var geometry = _settings.Geometry;
+        _store = PageStore.Open(_dir, geometry.PageSize, geometry.FirstPageOf(_pg), geometry.PagesPerPg, _settings.Segment.Fsync, storage);
+        _materialized = _meta.Materialized;
+        // The SCL chain starts at the checkpoint: every record at or below it is in the page store.
+        _scl = NewTracker(_meta.Materialized);
+        var records = 0;
+        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes, DirectIo = _settings.Segment.DirectIo, Storage = storage },
+            record =>
+            {
+                if (!_scl.Add(record.Lsn, record.PrevLsn)) return;   // at or below the checkpoint, annulled, or a duplicate
+                AddPending(record);
+                records++;
+            }, _meta.Distrusted);
+        if (_meta.Distrusted is { } cut)
+        {
+            _log.Warning("Segment {Segment} (PG {Pg}): cut the log at {Position} ({Bytes} bytes): a write or fsync failed there, so those bytes are never trusted; the records come from peers and the writer",
+                EntityId(_pg, _replica), _pg, cut, _segmentLog.DistrustedBytesCut);
+            // The cut is durable: forget it before anything is written after it (else a later open would cut new records).
+            var cleared = _meta.WithDistrusted(null);
+            cleared.Save(_dir, _settings.Segment.Fsync, storage);
+            _meta = cleared;
+        }
+        // Log files are kept one checkpoint longer than the pages need them, so a peer that lags a little behind this
+        // segment's checkpoint can still catch up from its records; they go at the next checkpoint.
+        _gcFloor = _meta.Materialized;
+        var generation = ++_storageGeneration;
+        _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
+            (cumulative, micros, bytes) => new FromSyncThread(generation, new Synced(cumulative, micros, bytes)),
+            e => new FromSyncThread(generation, new SyncFailed(e)));
+        return records;
+    }
+
+    /// <summary>A write, sync or checkpoint failed with a storage error: distrust what followed the last sync (durably),
+    /// stop acknowledging, and retry after a back-off.</summary>
+    private void OnStorageFault(StorageFailureKind kind, Exception error, string what)
+    {
+        var fault = ToSegmentFault(kind);
+        var segment = EntityId(_pg, _replica);
+        string distrust = "";
+        if (_segmentLog?.FailedAt is { } at && _meta.Distrusted != at)
+        {
+            try
+            {
+                var meta = _meta.WithDistrusted(at);
+                meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
+                _meta = meta;
+                distrust = $"; the log from {at} is distrusted (recorded in {SegmentMetadata.FileName}: every open cuts it)";
+            }
+            catch (Exception e) when (e is SegmentLogException or IOException)
+            {
+                distrust = _segmentLog.TryCutFailed()
+                    ? $"; the log was cut at {at} at once ({SegmentMetadata.FileName} could not record it: {e.Message})"
+                    : $"; the log from {at} could neither be recorded as distrusted nor cut ({e.Message}): it is cut at the reopen";
+            }
+        }
+        _failure = $"segment {segment}: {(fault == SegmentFault.DiskFull ? "disk full" : "I/O error")}: {what} failed: {error.Message}";
+        _faultsTotal++;
+        var now = DateTime.UtcNow;
+        if (_fault == SegmentFault.None && _retry is null)
+        {
+            _faultSince = _faultSummaryAt = now;
+            _faultsSinceSummary = 0;
+            _faultWhat = what;
+            _log.Error("Segment {Segment} (PG {Pg}): {Fault}: {What} failed: {Error}{Distrust}. It acknowledges nothing and retries in place, waiting {Initial} ms doubling up to {Max} ms (repeats are summarised every {Summary} s)",
+                new object[] { segment, _pg, fault == SegmentFault.DiskFull ? "disk full" : "I/O error", what, error.Message, distrust,
+                    (int)_settings.Segment.StorageRetryInitial.TotalMilliseconds, (int)_settings.Segment.StorageRetryMax.TotalMilliseconds, (int)FaultSummaryEvery.TotalSeconds });
+        }
+        else _faultsSinceSummary++;
+        _fault = _healingFrom = fault;
+        _retry ??= new RetryBackoff(_settings.Segment.StorageRetryInitial, _settings.Segment.StorageRetryMax < _settings.Segment.StorageRetryInitial ? _settings.Segment.StorageRetryInitial : _settings.Segment.StorageRetryMax, HealthSummaryEvery);
+        Timers.StartSingleTimer("heal", HealTick.Instance, _retry.Failed(DateTime.UtcNow, out _).Delay);
+        if (_stopping) Context.Stop(Self);
+    }
+
+    /// <summary>The back-off passed: close everything and open it again (cutting the distrusted bytes). On success the
+    /// segment takes records again; the fault ends with the first sync that succeeds.</summary>
+    private void OnHealTick()
+    {
+        if (_fault == SegmentFault.None || _stopping) return;
+        LogFaultSummary();
+        var storage = _settings.Segment.Storage;
+        if (_fault == SegmentFault.DiskFull && storage.AvailableFreeSpace(_dir) is { } free && free < MinFreeToRetry)
+        {
+            _faultsSinceSummary++;
+            Timers.StartSingleTimer("heal", HealTick.Instance, _retry!.Failed(DateTime.UtcNow, out _).Delay);
+            return;
+        }
+        try
+        {
+            CloseStorage();
+            _pending.Clear();
+            _applied = 0;
+            _cpls.Clear();
+            _dirty = new();
+            _unsynced.Clear();
+            _appended = 0;
+            _materializedCpl = null;
+            _logBytesAtCheckpoint = 0;
+            if (_copy is not null) AbortCopy("the storage is reopened after a fault");
+            OpenStorage();
+        }
+        catch (Exception e) when (StorageErrors.Classify(e) != StorageFailureKind.Other || e is InvalidDataException)
+        {
+            _faultsSinceSummary++;
+            _failure = $"segment {EntityId(_pg, _replica)}: {(_fault == SegmentFault.DiskFull ? "disk full" : "I/O error")}: reopening after {_faultWhat} failed: {e.Message}";
+            Timers.StartSingleTimer("heal", HealTick.Instance, _retry!.Failed(DateTime.UtcNow, out _).Delay);
+            return;
+        }
+        _durableScl = _scl.Scl;
+        _failure = null;
+        _fault = SegmentFault.None;   // takes records again; _retry stays until a sync succeeds (HealedIfFaulted)
+        Materialize(Lsn.Min(_durableScl, _knownVdl));
+        _log.Info("Segment {Segment} (PG {Pg}): storage reopened after {Ms} ms ({Retries} retries): SCL {Scl}; it takes records again",
+            EntityId(_pg, _replica), _pg, (long)(DateTime.UtcNow - _faultSince).TotalMilliseconds, _retry!.Failures, _durableScl);
+        // What it lost above its SCL comes back from peers (catch-up) and from the writer's resends.
+        _fetchSentAt = DateTime.MinValue;
+        _peersTried = 0;
+        if (_scl.Scl < CatchUpTarget) FetchFrom(NextPeer());
+    }
+
+    private void OnFromSyncThread(FromSyncThread m)
+    {
+        if (m.Generation != _storageGeneration) return;   // a log closed since
+        if (m.Message is Synced synced) OnSynced(synced);
+        else if (m.Message is SyncFailed failed) OnSyncFailed(failed);
+    }
+
+    /// <summary>Bytes that must be free before a full-disk segment reopens (a smaller gap would only fail again).</summary>
+    private const long MinFreeToRetry = 64 * 1024;
+
+    /// <summary>Closes the sync thread, log and page store; a checkpoint in flight is finished first.</summary>
+    private void CloseStorage()
+    {
+        if (_checkpoint is { } running)
+        {
+            var outcome = running.Result;
+            if (outcome is CheckpointWritten written) OnCheckpointWritten(written);
+            _checkpoint = null;
+            _flushing = null;
+        }
+        _syncThread?.Dispose();
+        _syncThread = null!;
+        _segmentLog?.Dispose();
+        _store?.Dispose();
+    }
+
+    /// <summary>A sync succeeded: a storage fault being healed has ended.</summary>
+    private void HealedIfFaulted()
+    {
+        if (_retry is null || _fault != SegmentFault.None) return;
+        _log.Info("Segment {Segment} (PG {Pg}): storage fault ended ({What}): writes and syncs succeed again after {Ms} ms, {Retries} retries, {Failures} failures in all",
+            new object[] { EntityId(_pg, _replica), _pg, _faultWhat ?? "write", (long)(DateTime.UtcNow - _faultSince).TotalMilliseconds, _retry.Failures, _faultsTotal });
+        _retry = null;
+        _healingFrom = SegmentFault.None;
+        _faultsTotal = 0;
+        _faultWhat = null;
+    }
+
+    private void LogFaultSummary()
+    {
+        var now = DateTime.UtcNow;
+        if (now - _faultSummaryAt < FaultSummaryEvery) return;
+        _log.Warning("Segment {Segment} (PG {Pg}): still {Fault} for {Seconds} s: {Count} more failed writes or retries since the last line; {Failure}",
+            new object[] { EntityId(_pg, _replica), _pg, _fault == SegmentFault.DiskFull ? "disk full" : "failing with I/O errors", (long)(now - _faultSince).TotalSeconds, _faultsSinceSummary, _failure ?? "" });
+        _faultSummaryAt = now;
+        _faultsSinceSummary = 0;
+    }
+}
