@@ -19,17 +19,24 @@
 #                -Loads 16,64 the thread counts, -NoEmbedded skips the embedded runs, -NoCatchUp the catch-up. Every process
 #                links over mutual TLS with certificates `actordb certs` makes in the run's folder; -Insecure runs the same
 #                cluster over plain TCP (actordb.security.insecure = on), to measure what TLS costs.
+#                -GoneMinutes N runs only the memory scenario of issue 12 instead: an insert-only bench at 16 threads, 60 s of
+#                warm-up, then kill -9 of both az-c storage nodes (two segments of the PG gone) for N minutes; the active
+#                writer's RSS (VmRSS) is sampled every 10 s: before the kill, the highest while they are gone, at the end.
 #   heal-bench - time from disk space freed to the first acknowledged commit (issue 12), median of -Runs N (default 5):
 #                the embedded default runs an insert-only bench at 16 threads on a data directory in a small tmpfs (needs
 #                root: it mounts one; tmpfs refuses O_DIRECT, so the log is written with write + fdatasync); a filler file
 #                takes every free byte until commits stall on ENOSPC, then it is deleted; the bench's gap line gives the
 #                first commit after that. Logs under $TMPDIR/actordb-heal-bench-*.
+#   scrub-bench - what the background page scrub costs (issue 12): insert-only at -Threads N (default 64) on the embedded
+#                default, scrub at its default rate against scrub off (actordb.segment.scrub.pages-per-second = 0),
+#                interleaved, -Runs N pairs (default 3) of -Seconds s (default 30) each, each run on a fresh data directory
+#                loaded with -Records N rows (default 300000) first so the scrub has pages to read; medians and their ratio.
 #   cluster-soak - the process-level cluster tests (tests/ActorDb.Tests/Cluster/ClusterFailoverTests: AZ loss, stall and
 #                return, writer kill -9, clean hand-over, frozen writer; each checks every acknowledged write) -Cycles
 #                times (default 5 here), one summary line per cycle.
-param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak', 'heal-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
+param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak', 'heal-bench', 'scrub-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
       [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench, [int[]]$Loads = @(16, 64),
-      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5)
+      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5, [int]$GoneMinutes = 0, [int]$Records = 300000)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 switch ($Target) {
@@ -166,6 +173,36 @@ switch ($Target) {
     $sorted = $results | Sort-Object
     Write-Host ("[heal-bench] time from space freed to the first commit: median {0} ms over {1} runs (all: {2})" -f $sorted[[int][Math]::Floor(($sorted.Count - 1) / 2)], $sorted.Count, ($results -join ', '))
   }
+  'scrub-bench' {
+    $pairs = if ($PSBoundParameters.ContainsKey('Runs')) { $Runs } else { 3 }
+    dotnet build src/ActorDb.Cli -c Release | Out-Null
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    $cli = Join-Path $PSScriptRoot 'src/ActorDb.Cli/bin/Release/net10.0/actordb.dll'
+    $root = Join-Path ([IO.Path]::GetTempPath()) ("actordb-scrub-bench-{0:yyyyMMdd-HHmmss}" -f (Get-Date))
+    New-Item -ItemType Directory -Path $root | Out-Null
+    $off = Join-Path $root 'scrub-off.conf'
+    Set-Content -Path $off -Value 'actordb.segment.scrub.pages-per-second = 0'
+    $workload = Join-Path $PSScriptRoot 'workloads/ycsb-insert-only'
+    $tput = @{ on = @(); off = @() }
+    for ($i = 1; $i -le $pairs; $i++) {
+      foreach ($mode in @('on', 'off')) {
+        $dir = Join-Path $root "$mode-$i"
+        $cfg = if ($mode -eq 'off') { @('--config', $off) } else { @() }
+        # Load first (rows for the scrub to read), then the measured run on the same directory.
+        & dotnet $cli bench --workload $workload -p "recordcount=$Records" -p 'operationcount=0' --threads 16 --data-dir $dir @cfg *> (Join-Path $root "$mode-$i-load.out")
+        $out = & dotnet $cli bench --workload $workload --skip-load -p "recordcount=$Records" -p "insertstart=$Records" -p 'operationcount=100000000' `
+                 -p "maxexecutiontime=$Seconds" --threads $Threads --data-dir $dir @cfg 2>&1
+        Set-Content -Path (Join-Path $root "$mode-$i.out") -Value $out
+        $line = $out | Where-Object { $_ -match '^\[OVERALL\], Throughput\(ops/sec\), ([\d.]+)' } | Select-Object -Last 1
+        $v = if ($line -match '([\d.]+)$') { [double]$Matches[1] } else { 0 }
+        $tput[$mode] += $v
+        Write-Host ("[scrub-bench] pair $i, scrub {0,-3}: {1:0} inserts/s" -f $mode, $v)
+      }
+    }
+    $median = { param($xs) $s = $xs | Sort-Object; $s[[int][Math]::Floor(($s.Count - 1) / 2)] }
+    $on = & $median $tput['on']; $offM = & $median $tput['off']
+    Write-Host ("[scrub-bench] insert-only, {0} threads: scrub on median {1:0}/s, off {2:0}/s: on/off = {3:0.000} (cost {4:0.0}%)" -f $Threads, $on, $offM, ($on / $offM), (100 * (1 - $on / $offM)))
+  }
   'cluster-bench' {
     dotnet build ActorDb.sln -c Release | Out-Null
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
@@ -253,6 +290,27 @@ switch ($Target) {
       $null = Wait-Line 'w1' '^actordb-node: serving'
       $writers['w2'] = Start-Proc 'w2' $nodeDll (Node-Env 'writer' (Join-Path $root 'w2')) @()
       $null = Wait-Line 'w2' '^actordb-node: serving'
+
+      if ($GoneMinutes -gt 0) {
+        $w1Pid = $writers['w1'].Id
+        function Rss-Mb { $l = Get-Content "/proc/$w1Pid/status" | Where-Object { $_ -match '^VmRSS:\s+(\d+) kB' } | Select-Object -First 1; if ($l -match '(\d+) kB') { [math]::Round([long]$Matches[1] / 1024) } else { -1 } }
+        $null = Start-Proc 'gone-load' $cli @{} @('bench', '--workload', (Join-Path $PSScriptRoot 'workloads/ycsb-insert-only'), '-p', 'operationcount=100000000', '--threads', '16', '--seeds', $seed)
+        $null = Wait-Line 'gone-load' '^\[bench\] first commit acknowledged' 120
+        Start-Sleep -Seconds 60
+        $before = Rss-Mb
+        Write-Host "cluster-bench: writer w1 RSS $before MB after 60 s of the insert bench; kill -9 of s4 and s5 (az-c) for $GoneMinutes min"
+        Kill9 $storage[4]; Kill9 $storage[5]
+        $peak = $before; $samples = @()
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        while ($sw.Elapsed.TotalMinutes -lt $GoneMinutes) {
+          Start-Sleep -Seconds 10
+          $now = Rss-Mb; $samples += $now; if ($now -gt $peak) { $peak = $now }
+        }
+        $ops = Read-Log 'gone-load' | Where-Object { $_ -match '^\[bench\] \d+ s: ' } | Select-Object -Last 1
+        Write-Host "cluster-bench: writer RSS before $before MB, highest while two segments were gone $peak MB (+$($peak - $before)), at the end $($samples[-1]) MB; samples every 10 s: $($samples -join ', ')"
+        Write-Host "cluster-bench: last bench progress line: $ops"
+        exit 0
+      }
 
       # sysbench-write-only through the cluster, then on the embedded default (cluster idle but up).
       $loads = if ($NoSysbench) { @() } else { $Loads }

@@ -195,6 +195,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             _log.Warning("Segment {Segment} (PG {Pg}): a checkpoint was cut short; {Pages} page(s) restored from the doublewrite buffer", EntityId(_pg, _replica), _pg, _store.RestoredFromDoubleWrite);
 
         _durableScl = _scl.Scl;
+        MaybeRecordHolesRepaired();   // holes below the checkpoint: their records are in the pages already
         _knownVdl = Lsn.Max(_meta.Vdl, _meta.Materialized);
         Timers.StartPeriodicTimer("catch-up", CatchUpTick.Instance, CatchUpInterval);
         Materialize(Lsn.Min(_durableScl, _knownVdl));
@@ -323,7 +324,11 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         // A sync started before an epoch change may finish after truncation reset the chain: never count past it.
         var completed = Lsn.Min(reached, _scl.Scl);
         var advanced = completed > _durableScl;
-        if (advanced) _durableScl = completed;
+        if (advanced)
+        {
+            _durableScl = completed;
+            MaybeRecordHolesRepaired();   // the sync that takes SCL past every record the log held repairs its holes
+        }
         // A writer fenced meanwhile gets a stale-epoch answer, never an acknowledgement of what it sent before the fence.
         // A sync of records fetched from peers answers the writer of this epoch too when it moved SCL: the writer's own
         // records may have arrived first, behind a hole those records fill, and been acknowledged at the SCL below the

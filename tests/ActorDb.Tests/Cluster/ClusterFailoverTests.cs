@@ -229,7 +229,8 @@ public class ClusterFailoverTests(ITestOutputHelper output)
 
             // Every acknowledged insert is in the table with its exact values, read through the new writer.
             var (acked, unexplained) = await AssertEveryAcknowledgedInsertIsThereAsync(cluster, ackLog, ambiguous);
-            Assert.True(acked >= 2000, $"only {acked} acknowledged inserts");
+            // Each phase above waited for its own 300 acknowledgements: all of them were verified.
+            Assert.True(acked >= afterWriterKill + 300, $"only {acked} acknowledged inserts verified, {afterWriterKill + 300} were acknowledged");
             output.WriteLine($"{acked} acknowledged inserts verified, {ambiguous} ambiguous ({unexplained} of them committed); total {started.ElapsedMilliseconds} ms");
         }
         catch
@@ -298,7 +299,11 @@ public class ClusterFailoverTests(ITestOutputHelper output)
                 if (DateTime.UtcNow > deadline) Assert.Fail($"not all six segments serving 90 s after the node returned:\n{show.Stdout}");
                 await Task.Delay(1000);
             }
-            Assert.Equal(returnedAddress, rows.Single(r => r.GetProperty("segment").GetString() == "pg-0-4").GetProperty("node").GetString());
+            // Which az-c segment the node held is the coordinator's choice: the node announces it as a role at start.
+            var startLine = returned.StdoutLines.First(l => l.StartsWith("actordb-node: started "));
+            var held = Regex.Matches(startLine, @"holds-(pg-\d+-\d+)").Select(m => m.Groups[1].Value).ToList();
+            Assert.True(held.Count == 1, $"the returned node should announce the one segment on its disk: {startLine}");
+            Assert.Equal(returnedAddress, rows.Single(r => r.GetProperty("segment").GetString() == held[0]).GetProperty("node").GetString());
             Assert.Equal(["az-a", "az-a", "az-b", "az-b", "az-c", "az-c"], rows.Select(r => r.GetProperty("az").GetString()));
 
             // Still the same writer, commits still go on, and nobody was downed after the failover.

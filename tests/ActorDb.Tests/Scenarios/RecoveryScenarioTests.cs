@@ -227,10 +227,12 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
         await StopWriterAsync(second);
     }
 
-    // The writer's first batch of the new epoch reaches pg-0-3..5 while they still lack the recovered commit (a hole
-    // below it): they take it and acknowledge the SCL below the hole. The records that fill the hole come later, from a
-    // peer; that sync must acknowledge the writer too, or the commit waits forever (the writer sends nothing again: it
-    // does not hold the previous epoch's records). CI hit this order under load.
+    // pg-0-3..5 open the new epoch while they still lack the recovered commit (a hole below the writer's first batch).
+    // Either the batch reaches them first (they take it above the hole and acknowledge the SCL below it: CI hit this
+    // order under load) or the writer, told they are behind, keeps it in its resend window until they answer above the
+    // hole. The records that fill the hole come later, from a peer; that sync must acknowledge the writer (or, in the
+    // second order, bring the resend), or the commit waits forever: the writer does not hold the previous epoch's
+    // records. Which order happens is a race; the commit must complete in both.
     [Fact]
     public async Task A_commit_that_reached_segments_behind_a_hole_is_acknowledged_once_peers_fill_the_hole()
     {
@@ -241,13 +243,12 @@ public class RecoveryScenarioTests(ITestOutputHelper output) : WriterScenarioBas
 
         var (second, client2) = await StartWriterAsync("writer-2");
         var commit = InsertAsync(client2, 6, "shipped to segments behind a hole");
-        // The batch reached pg-0-3..5 and they answered below the hole: only pg-0-0..2 are above VDL, no write quorum.
+        // pg-0-3..5 are below the hole: only pg-0-0..2 are above VDL, no write quorum.
         await AwaitAssertAsync(async () =>
         {
             var s = await client2.GetStatusAsync();
             Assert.True(s.CommitsInFlight > 0);
             Assert.All(new[] { 3, 4, 5 }, r => Assert.True(s.Pgs[Pg].Scl[r] < s.Vdl, $"pg-0-{r} SCL {s.Pgs[Pg].Scl[r]}, VDL {s.Vdl}"));
-            Assert.All(await Task.WhenAll(new[] { 3, 4, 5 }.Select(SegmentStatusAsync)), st => Assert.True(st.MaxLsn > s.Vdl, $"pg-0-{st.Replica} has not taken the new batch"));
         }, Short, TimeSpan.FromMilliseconds(50));
         Assert.False(commit.IsCompleted, "committed without a fourth segment");
         Assert.True(Faults.Held(fetches).Count > 0, "no catch-up fetch was held");
