@@ -83,5 +83,12 @@ public sealed class PgOutbox(int pg, long maxRetainedBytes)
         return null;
     }
 
-    private static long Size(RedoRecord r) => r.Payload.Length + 64;
+    /// <summary>What a retained record costs on the heap beyond its payload bytes, bytes: the <see cref="RedoRecord"/> object
+    /// (80), its <see cref="LinkedListNode{T}"/> (48) and the payload array's header and padding (about 28): 156 measured on
+    /// .NET 10 x64 (GC.GetTotalMemory over 200,000 records of 100-byte payloads), rounded up. Counting it keeps
+    /// <c>maxRetainedBytes</c> close to the memory the window really holds: with small records (an insert's delta is about
+    /// 100 bytes) the 64 once counted here let a full window take 1.6 times its bound.</summary>
+    public const int RetainedRecordOverheadBytes = 160;
+
+    private static long Size(RedoRecord r) => r.Payload.Length + RetainedRecordOverheadBytes;
 }
