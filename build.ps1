@@ -22,6 +22,7 @@
 #                -GoneMinutes N runs only the memory scenario of issue 12 instead: an insert-only bench at 16 threads, 60 s of
 #                warm-up, then kill -9 of both az-c storage nodes (two segments of the PG gone) for N minutes; the active
 #                writer's RSS (VmRSS) is sampled every 10 s: before the kill, the highest while they are gone, at the end.
+#                -NoKill runs the same without the kill: the control (the writer's buffer cache grows with the table either way).
 #   heal-bench - time from disk space freed to the first acknowledged commit (issue 12), median of -Runs N (default 5):
 #                the embedded default runs an insert-only bench at 16 threads on a data directory in a small tmpfs (needs
 #                root: it mounts one; tmpfs refuses O_DIRECT, so the log is written with write + fdatasync); a filler file
@@ -36,7 +37,7 @@
 #                times (default 5 here), one summary line per cycle.
 param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak', 'heal-bench', 'scrub-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
       [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench, [int[]]$Loads = @(16, 64),
-      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5, [int]$GoneMinutes = 0, [int]$Records = 300000)
+      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5, [int]$GoneMinutes = 0, [int]$Records = 300000, [switch]$NoKill)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 switch ($Target) {
@@ -298,8 +299,11 @@ switch ($Target) {
         $null = Wait-Line 'gone-load' '^\[bench\] first commit acknowledged' 120
         Start-Sleep -Seconds 60
         $before = Rss-Mb
-        Write-Host "cluster-bench: writer w1 RSS $before MB after 60 s of the insert bench; kill -9 of s4 and s5 (az-c) for $GoneMinutes min"
-        Kill9 $storage[4]; Kill9 $storage[5]
+        if ($NoKill) { Write-Host "cluster-bench: writer w1 RSS $before MB after 60 s of the insert bench; control: no kill, $GoneMinutes min" }
+        else {
+          Write-Host "cluster-bench: writer w1 RSS $before MB after 60 s of the insert bench; kill -9 of s4 and s5 (az-c) for $GoneMinutes min"
+          Kill9 $storage[4]; Kill9 $storage[5]
+        }
         $peak = $before; $samples = @()
         $sw = [Diagnostics.Stopwatch]::StartNew()
         while ($sw.Elapsed.TotalMinutes -lt $GoneMinutes) {
