@@ -150,6 +150,19 @@ public class LighthouseTests(ITestOutputHelper output)
             }
             using var writer = CliProcess.StartProgram("actordb-node", Env("writer", Path.Combine(dir.Path, "writer")));
             await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: serving"), TimeSpan.FromSeconds(30), "the writer serving");
+            // The writer serves on a write quorum (4 segments); the other two are placed when first reached (the writer
+            // probes a segment that has no node yet). Wait until all six are serving before reading the placement.
+            var writerCmd = await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: command host on "), TimeSpan.FromSeconds(15), "the writer's command host");
+            var placedBy = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (true)
+            {
+                var show = await CliProcess.RunAsync(CommandTarget(writerCmd), "--token-file", TokenFile(writerCmd), "pg", "show", "-g", "0", "--json");
+                var serving = show.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("\"segment\""))
+                    .Count(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("state").GetString() == "serving");
+                if (show.ExitCode == 0 && serving == 6) break;
+                Assert.True(DateTime.UtcNow < placedBy, $"six segments not serving within 60 s:\n{show.Stdout}{show.Stderr}");
+                await Task.Delay(500);
+            }
             Assert.Equal(0, await writer.TerminateAsync(TimeSpan.FromSeconds(20)));
         }
         finally
