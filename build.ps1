@@ -19,10 +19,11 @@
 #                -Loads 16,64 the thread counts, -NoEmbedded skips the embedded runs, -NoCatchUp the catch-up. Every process
 #                links over mutual TLS with certificates `actordb certs` makes in the run's folder; -Insecure runs the same
 #                cluster over plain TCP (actordb.security.insecure = on), to measure what TLS costs.
-#                -GoneMinutes N runs only the memory scenario of issue 12 instead: an insert-only bench at 16 threads, 60 s of
+#                -GoneMinutes N runs only the memory scenario of issue 12 instead: an insert-only bench at 16 threads, 120 s of
 #                warm-up, then kill -9 of both az-c storage nodes (two segments of the PG gone) for N minutes; the active
 #                writer's RSS (VmRSS) is sampled every 10 s: before the kill, the highest while they are gone, at the end.
 #                -NoKill runs the same without the kill: the control (the writer's buffer cache grows with the table either way).
+#                -CachePages N sets the writers' buffer-cache-pages (default 65536, 512 MiB) so the cache fills in the warm-up.
 #   heal-bench - time from disk space freed to the first acknowledged commit (issue 12), median of -Runs N (default 5):
 #                the embedded default runs an insert-only bench at 16 threads on a data directory in a small tmpfs (needs
 #                root: it mounts one; tmpfs refuses O_DIRECT, so the log is written with write + fdatasync); a filler file
@@ -32,12 +33,19 @@
 #                default, scrub at its default rate against scrub off (actordb.segment.scrub.pages-per-second = 0),
 #                interleaved, -Runs N pairs (default 3) of -Seconds s (default 30) each, each run on a fresh data directory
 #                loaded with -Records N rows (default 300000) first so the scrub has pages to read; medians and their ratio.
+#   repair-bench - page repair and scrub rates (issue 12) on the embedded default node: loads -Records N rows (default
+#                300000) once, then -Runs N times (default 3): stops the node, damages every written slot of pg-0-0's
+#                pages.dat (one byte of each page flipped), drops the OS page cache where allowed, starts actordb-node with the
+#                scrub at -ScrubRate pages/s (default 100000: as fast as it goes), and reads the damaged segment's "every
+#                damaged page is repaired: N found, M repaired in S s" line (pages/s, MB/s of page images); then samples
+#                `pg show` twice -Seconds apart (default 10; the page cache dropped first where allowed) for the scrub rate of
+#                the five undamaged segments. Medians.
 #   cluster-soak - the process-level cluster tests (tests/ActorDb.Tests/Cluster/ClusterFailoverTests: AZ loss, stall and
 #                return, writer kill -9, clean hand-over, frozen writer; each checks every acknowledged write) -Cycles
 #                times (default 5 here), one summary line per cycle.
-param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak', 'heal-bench', 'scrub-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
+param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak', 'heal-bench', 'scrub-bench', 'repair-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
       [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench, [int[]]$Loads = @(16, 64),
-      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5, [int]$GoneMinutes = 0, [int]$Records = 300000, [switch]$NoKill)
+      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5, [int]$GoneMinutes = 0, [int]$Records = 300000, [switch]$NoKill, [int]$CachePages = 0, [int]$ScrubRate = 100000)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 switch ($Target) {
@@ -204,6 +212,91 @@ switch ($Target) {
     $on = & $median $tput['on']; $offM = & $median $tput['off']
     Write-Host ("[scrub-bench] insert-only, {0} threads: scrub on median {1:0}/s, off {2:0}/s: on/off = {3:0.000} (cost {4:0.0}%)" -f $Threads, $on, $offM, ($on / $offM), (100 * (1 - $on / $offM)))
   }
+  'repair-bench' {
+    if (-not $PSBoundParameters.ContainsKey('Runs')) { $Runs = 3 }
+    $gap = if ($PSBoundParameters.ContainsKey('Seconds')) { $Seconds } else { 10 }
+    dotnet build ActorDb.sln -c Release | Out-Null
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    $cli = Join-Path $PSScriptRoot 'src/ActorDb.Cli/bin/Release/net10.0/actordb.dll'
+    $nodeDll = Join-Path $PSScriptRoot 'src/ActorDb.Node/bin/Release/net10.0/actordb-node.dll'
+    $root = Join-Path ([IO.Path]::GetTempPath()) ("actordb-repair-bench-{0:yyyyMMdd-HHmmss}" -f (Get-Date))
+    New-Item -ItemType Directory -Path $root | Out-Null
+    $data = Join-Path $root 'data'
+    $conf = Join-Path $root 'repair.conf'
+    Set-Content -Path $conf -Value "actordb.segment.scrub.pages-per-second = $ScrubRate`nactordb.cmd.port = 0"
+    $pageSize = 8192; $slot = 16 + $pageSize
+    # Drops the OS page cache where this machine allows it (root, /proc/sys writable); false elsewhere (e.g. a container).
+    function Drop-PageCache { & sync; try { [IO.File]::WriteAllText('/proc/sys/vm/drop_caches', '3'); return $true } catch { return $false } }
+    $cacheDropped = $true
+    Write-Host "[repair-bench] loading $Records rows (insert-only, 16 threads) into $data"
+    & dotnet $cli bench --workload (Join-Path $PSScriptRoot 'workloads/ycsb-insert-only') -p "recordcount=$Records" -p 'operationcount=0' --threads 16 --data-dir $data *> (Join-Path $root 'load.out')
+    if ($LASTEXITCODE -ne 0) { throw "repair-bench: the load failed (see $root/load.out)" }
+    $store = Get-ChildItem -Path $data -Recurse -Filter 'pages.dat' | Where-Object { $_.Directory.Name -eq 'pg-0-0' } | Select-Object -First 1
+    if ($null -eq $store) { throw "repair-bench: no pg-0-0/pages.dat under $data" }
+    # Flips one byte in the middle of every written slot's page (a slot: 16-byte header with the magic "ADPG" at +12, then the page).
+    function Damage-Slots([string]$path) {
+      $fs = [IO.File]::Open($path, 'Open', 'ReadWrite', 'None')
+      try {
+        $header = [byte[]]::new(16); $one = [byte[]]::new(1); $n = 0
+        for ($off = [long]0; $off + $slot -le $fs.Length; $off += $slot) {
+          $fs.Position = $off; $null = $fs.Read($header, 0, 16)
+          if ([BitConverter]::ToUInt32($header, 12) -ne 0x47504441) { continue }
+          $fs.Position = $off + 16 + $pageSize / 2; $null = $fs.Read($one, 0, 1)
+          $one[0] = $one[0] -bxor 0xFF
+          $fs.Position = $off + 16 + $pageSize / 2; $fs.Write($one, 0, 1); $n++
+        }
+        $fs.Flush($true); return $n
+      } finally { $fs.Dispose() }
+    }
+    $repairRates = @(); $repairMBs = @(); $scrubRates = @(); $scrubMBs = @()
+    for ($run = 1; $run -le $Runs; $run++) {
+      $damaged = Damage-Slots $store.FullName
+      $cacheDropped = (Drop-PageCache) -and $cacheDropped
+      $log = Join-Path $root "node-$run.log"
+      $psi = [Diagnostics.ProcessStartInfo]::new('dotnet')
+      foreach ($a in @($nodeDll, '--data-dir', $data, '--config', $conf)) { $psi.ArgumentList.Add($a) }
+      $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
+      $psi.Environment['AKKA__LOGLEVEL'] = 'INFO'
+      $p = [Diagnostics.Process]::Start($psi)
+      $out = [IO.FileStream]::new($log, 'Append', 'Write', 'ReadWrite', 1)
+      $null = $p.StandardOutput.BaseStream.CopyToAsync($out); $null = $p.StandardError.BaseStream.CopyToAsync($out)
+      $readLog = { $fs = [IO.File]::Open($log, 'Open', 'Read', 'ReadWrite'); $sr = [IO.StreamReader]::new($fs); try { $sr.ReadToEnd() -split "`n" } finally { $sr.Dispose() } }
+      try {
+        $sw = [Diagnostics.Stopwatch]::StartNew(); $done = $null; $endpoint = $null
+        while ($sw.Elapsed.TotalSeconds -lt 600 -and -not $done) {
+          Start-Sleep -Milliseconds 200
+          $lines = & $readLog
+          if (-not $endpoint) { $endpoint = $lines | ForEach-Object { if ($_ -match 'command host on (\S+)') { $Matches[1] } } | Select-Object -First 1 }
+          $done = $lines | Where-Object { $_ -match 'pg-0-0 \(PG 0\): every damaged page is repaired: (\d+) found, (\d+) repaired from peers in ([\d.]+) s' } | Select-Object -First 1
+          if ($p.HasExited) { throw "repair-bench: the node exited (see $log)" }
+        }
+        if (-not $done) { throw "repair-bench: pg-0-0 did not repair its pages within 600 s (see $log)" }
+        $null = $done -match 'repaired: (\d+) found, (\d+) repaired from peers in ([\d.]+) s'
+        $found = [long]$Matches[1]; $repaired = [long]$Matches[2]; $secs = [double]$Matches[3]
+        $rate = $repaired / [Math]::Max($secs, 0.001)
+        $repairRates += $rate; $repairMBs += $rate * $pageSize / 1e6
+        Write-Host ("[repair-bench] run {0}: {1} slots damaged; {2} found, {3} repaired from peers in {4:0.00} s: {5:0} pages/s, {6:0.0} MB/s" -f $run, $damaged, $found, $repaired, $secs, $rate, ($rate * $pageSize / 1e6))
+        # The scrub's rate: the five undamaged segments' scrubbed slots, two samples $Seconds apart.
+        $token = Join-Path $data 'cmd-read.token'
+        $sample = {
+          $rows = & dotnet $cli $endpoint --token-file $token pg show -g 0 --json | Where-Object { $_.StartsWith('{') } | ForEach-Object { $_ | ConvertFrom-Json }
+          [pscustomobject]@{ At = [Diagnostics.Stopwatch]::GetTimestamp(); Pages = ($rows | Where-Object { $_.segment -ne 'pg-0-0' } | Measure-Object -Property 'scrubbed-pages' -Sum).Sum }
+        }
+        $cacheDropped = (Drop-PageCache) -and $cacheDropped
+        $a = & $sample; Start-Sleep -Seconds $gap; $b = & $sample
+        $dt = ($b.At - $a.At) / [Diagnostics.Stopwatch]::Frequency
+        $perSeg = ($b.Pages - $a.Pages) / 5 / $dt
+        $scrubRates += $perSeg; $scrubMBs += $perSeg * $slot / 1e6
+        Write-Host ("[repair-bench] run {0}: scrub {1:0} slots/s per segment ({2:0.0} MB/s; five segments, {3:0.0} s)" -f $run, $perSeg, ($perSeg * $slot / 1e6), $dt)
+      } finally {
+        if (-not $p.HasExited) { & kill -TERM $p.Id; if (-not $p.WaitForExit(60000)) { & kill -9 $p.Id; $p.WaitForExit() } }
+        $out.Dispose()
+      }
+    }
+    $median = { param($xs) $s = $xs | Sort-Object; $s[[int][Math]::Floor(($s.Count - 1) / 2)] }
+    Write-Host ("[repair-bench] page repair from peers: median {0:0} pages/s ({1:0.0} MB/s) over {2} runs (all: {3})" -f (& $median $repairRates), (& $median $repairMBs), $Runs, (($repairRates | ForEach-Object { '{0:0}' -f $_ }) -join ', '))
+    Write-Host ("[repair-bench] scrub at pages-per-second = {0}: median {1:0} slots/s per segment ({2:0.0} MB/s) (all: {3}); page cache {4}" -f $ScrubRate, (& $median $scrubRates), (& $median $scrubMBs), (($scrubRates | ForEach-Object { '{0:0}' -f $_ }) -join ', '), $(if ($cacheDropped) { 'dropped before each run and each scrub sample' } else { 'not dropped (no write access to /proc/sys/vm/drop_caches): reads may come from memory' }))
+  }
   'cluster-bench' {
     dotnet build ActorDb.sln -c Release | Out-Null
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
@@ -287,9 +380,12 @@ switch ($Target) {
       for ($i = 0; $i -lt 6; $i++) { $storage[$i] = Start-Proc "s$i" $nodeDll (Node-Env 'storage' (Join-Path $root "s$i") $zones[$i]) @() }
       for ($i = 0; $i -lt 6; $i++) { $null = Wait-Line "s$i" '^actordb-node: started ' }
       $writers = @{}
-      $writers['w1'] = Start-Proc 'w1' $nodeDll (Node-Env 'writer' (Join-Path $root 'w1')) @()
+      # -CachePages N bounds the writers' buffer cache (actordb.writer.buffer-cache-pages), so that in the memory scenario
+      # the cache is full before the RSS is sampled and what stays is what the missing segments cost.
+      $writerEnv = { param($n) $e = Node-Env 'writer' (Join-Path $root $n); if ($CachePages -gt 0) { $e['ACTORDB__WRITER__BUFFER_CACHE_PAGES'] = "$CachePages" }; $e }
+      $writers['w1'] = Start-Proc 'w1' $nodeDll (& $writerEnv 'w1') @()
       $null = Wait-Line 'w1' '^actordb-node: serving'
-      $writers['w2'] = Start-Proc 'w2' $nodeDll (Node-Env 'writer' (Join-Path $root 'w2')) @()
+      $writers['w2'] = Start-Proc 'w2' $nodeDll (& $writerEnv 'w2') @()
       $null = Wait-Line 'w2' '^actordb-node: serving'
 
       if ($GoneMinutes -gt 0) {
@@ -297,11 +393,11 @@ switch ($Target) {
         function Rss-Mb { $l = Get-Content "/proc/$w1Pid/status" | Where-Object { $_ -match '^VmRSS:\s+(\d+) kB' } | Select-Object -First 1; if ($l -match '(\d+) kB') { [math]::Round([long]$Matches[1] / 1024) } else { -1 } }
         $null = Start-Proc 'gone-load' $cli @{} @('bench', '--workload', (Join-Path $PSScriptRoot 'workloads/ycsb-insert-only'), '-p', 'operationcount=100000000', '--threads', '16', '--seeds', $seed)
         $null = Wait-Line 'gone-load' '^\[bench\] first commit acknowledged' 120
-        Start-Sleep -Seconds 60
+        Start-Sleep -Seconds 120
         $before = Rss-Mb
-        if ($NoKill) { Write-Host "cluster-bench: writer w1 RSS $before MB after 60 s of the insert bench; control: no kill, $GoneMinutes min" }
+        if ($NoKill) { Write-Host "cluster-bench: writer w1 RSS $before MB after 120 s of the insert bench; control: no kill, $GoneMinutes min" }
         else {
-          Write-Host "cluster-bench: writer w1 RSS $before MB after 60 s of the insert bench; kill -9 of s4 and s5 (az-c) for $GoneMinutes min"
+          Write-Host "cluster-bench: writer w1 RSS $before MB after 120 s of the insert bench; kill -9 of s4 and s5 (az-c) for $GoneMinutes min"
           Kill9 $storage[4]; Kill9 $storage[5]
         }
         $peak = $before; $samples = @()

@@ -77,6 +77,31 @@ public class PageRepairTests
     private static readonly DateTime T0 = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
     [Fact]
+    public void At_most_max_in_flight_requests_are_unanswered_and_answers_and_timeouts_free_the_window()
+    {
+        var r = new PageRepair(replica: 0, maxInFlight: 3);
+        for (var page = 1; page <= 10; page++) r.Start(page, "the scrub", T0);
+        var first = r.Due(T0);
+        Assert.Equal([1L, 2L, 3L], first.Select(d => d.PageNo).Order());
+        Assert.Equal(3, r.InFlight);
+        Assert.Empty(r.Due(T0));                                   // the window is full
+        r.Done(first[0].PageNo, T0);                               // an answer frees one place
+        r.Refused(first[1].PageNo, first[1].Peer, T0);             // a refusal frees one and makes that page due again
+        Assert.Equal(1, r.InFlight);
+        var second = r.Due(T0);
+        Assert.Equal(2, second.Count);
+        Assert.Contains(second, d => d.PageNo == first[1].PageNo && d.Peer == 2);   // the refused page goes to the next peer
+        Assert.Equal(3, r.InFlight);
+        // Every request times out: each counts as a refusal and the next peer is asked, still three at a time.
+        var third = r.Due(T0 + PageRepair.AnswerTimeout);
+        Assert.Equal(3, third.Count);
+        Assert.Equal(3, r.InFlight);
+        r.Clear();
+        Assert.Equal(0, r.InFlight);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PageRepair(0, maxInFlight: 0));
+    }
+
+    [Fact]
     public void Each_damaged_page_asks_one_peer_at_a_time_round_robin_never_itself()
     {
         var r = new PageRepair(replica: 2);

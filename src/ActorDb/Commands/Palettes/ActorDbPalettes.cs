@@ -186,14 +186,14 @@ public sealed class VolumePalette : ICommandPalette
 }
 
 /// <summary><c>pg list</c> and <c>pg show -g N</c>: each protection group's segments: node (none for a segment no node
-/// hosts), the AZ of that node, state, storage fault, SCL, lag, fsync latency, bytes on disk.</summary>
+/// hosts), the AZ of that node, state, storage fault, SCL, lag, fsync latency, bytes on disk, scrub and page repair.</summary>
 public sealed class PgPalette : ICommandPalette
 {
     /// <inheritdoc />
     public PaletteDefinition Definition { get; } = new("pg", "protection groups and their six segments",
     [
         CommandDefinition.Read("list", "every PG: segments serving, catching up, unreachable, fenced; quorum LSN; largest lag"),
-        CommandDefinition.Read("show", "the six segments of a PG: node, AZ, state, SCL, lag, fsync latency, bytes on disk, catch-up progress",
+        CommandDefinition.Read("show", "the six segments of a PG: node, AZ, state, SCL, lag, fsync latency, bytes on disk, catch-up progress, scrub and page repair",
             new SwitchDefinition("pg", ["-g", "--pg"], "the protection group number", Required: true, Values: ["0"])),
     ]);
 
@@ -256,9 +256,14 @@ public sealed class PgPalette : ICommandPalette
                 ("catch-up", st?.CatchUp?.Describe(s.Pg, st.Scl, DateTime.UtcNow)
                     ?? (st is not null && st.JoinTarget > st.Scl ? $"joining: SCL {st.Scl.Value} of {st.JoinTarget.Value}" : null)),
                 ("fault", st?.Fault.Describe()),
+                ("scrubbed-pages", st?.Pages?.ScrubbedPages),
+                ("scrub-passes", st?.Pages?.ScrubPasses),
+                ("pages-damaged", st?.Pages?.DamagedFound),
+                ("pages-repaired", st?.Pages?.Repaired),
+                ("repairing", st?.Pages?.Repairing),
                 ("failure", st?.Failure)).WithHeader();
         }
-        yield return new CommandFooter($"Count: {segments.Count} segments (node: empty when no node hosts the segment; az: the AZ of its node; lag: LSNs behind the PG's most advanced replica or write-quorum point; lag-ms: how long ago the writer shipped the oldest record the segment still lacks, as the writer's acks show; catch-up: a catching-up segment's peer, page copy and records copied, SCL of its target, rate)");
+        yield return new CommandFooter($"Count: {segments.Count} segments (node: empty when no node hosts the segment; az: the AZ of its node; lag: LSNs behind the PG's most advanced replica or write-quorum point; lag-ms: how long ago the writer shipped the oldest record the segment still lacks, as the writer's acks show; catch-up: a catching-up segment's peer, page copy and records copied, SCL of its target, rate; scrubbed-pages, scrub-passes: page-store slots the background scrub verified and its complete passes; pages-damaged, pages-repaired, repairing: damaged slots found, repaired from a peer, and being repaired now; all since the segment opened)");
     }
 }
 
