@@ -80,8 +80,7 @@ public sealed class BTree
     private static void CheckPageSize(int pageSize)
     {
         if (pageSize < MinPageSize || pageSize > Page.MaxSize)
-            throw new ArgumentOutOfRangeException(nameof(pageSize), pageSize,
-                $"a B+tree needs pages between {MinPageSize} and {Page.MaxSize} bytes");
+            throw BTreeErrors.PageSizeOutOfRange(pageSize, MinPageSize, Page.MaxSize, nameof(pageSize));
     }
 
     /// <summary>
@@ -157,7 +156,7 @@ public sealed class BTree
             }
             long next = GetRightSibling(leaf);
             if (next == NoPage) return result;
-            if (++hops > 1 << 30) throw new InvalidDataException("leaf sibling chain does not end");
+            if (++hops > 1 << 30) throw BTreeErrors.SiblingChainDoesNotEnd();
             leaf = ReadNode(next, NodeType.Leaf);
             i = 0;
         }
@@ -170,7 +169,7 @@ public sealed class BTree
         var node = ReadNode(RootPageNo, null);
         for (int depth = 0; GetNodeType(node) == NodeType.Internal; depth++)
         {
-            if (depth >= MaxDepth) throw new InvalidDataException($"tree rooted at page {RootPageNo} is deeper than {MaxDepth}");
+            if (depth >= MaxDepth) throw BTreeErrors.TooDeep(RootPageNo, MaxDepth);
             node = ReadNode(GetLeftmostChild(node), null);
         }
         long count = 0;
@@ -191,7 +190,7 @@ public sealed class BTree
         int height = 1;
         while (GetNodeType(node) == NodeType.Internal)
         {
-            if (height > MaxDepth) throw new InvalidDataException($"tree rooted at page {RootPageNo} is deeper than {MaxDepth}");
+            if (height > MaxDepth) throw BTreeErrors.TooDeep(RootPageNo, MaxDepth);
             node = ReadNode(GetLeftmostChild(node), null);
             height++;
         }
@@ -263,7 +262,7 @@ public sealed class BTree
     private static void CheckKeySize(ReadOnlySpan<byte> key)
     {
         if (key.Length > MaxKeyBytes)
-            throw new ArgumentException($"key of {key.Length} bytes exceeds MaxKeyBytes = {MaxKeyBytes}", nameof(key));
+            throw BTreeErrors.KeyTooLong(key.Length, MaxKeyBytes, nameof(key));
     }
 
     /// <summary>Called after the root was read (the page size is known); before any modification.</summary>
@@ -271,8 +270,7 @@ public sealed class BTree
     {
         int max = MaxValueBytesFor(_pageSize);
         if (value.Length > max)
-            throw new ArgumentException(
-                $"value of {value.Length} bytes exceeds MaxValueBytes = {max} for {_pageSize}-byte pages", nameof(value));
+            throw BTreeErrors.ValueTooLong(value.Length, max, _pageSize, nameof(value));
     }
 
     // ================================================================== descent
@@ -295,11 +293,10 @@ public sealed class BTree
             _pageSize = page.Size;
         }
         else if (page.Size != _pageSize)
-            throw new InvalidDataException($"page {pageNo} has {page.Size} bytes, the tree's pages have {_pageSize}");
+            throw BTreeErrors.PageSizeDiffers(pageNo, page.Size, _pageSize);
         var type = GetNodeType(page);
         if (type is not (NodeType.Leaf or NodeType.Internal) || (expected is { } e && type != e))
-            throw new InvalidDataException(
-                $"page {pageNo} (tree rooted at {RootPageNo}) is not a {(expected?.ToString() ?? "B+tree")} node (type byte {(byte)type})");
+            throw BTreeErrors.NotANode(pageNo, RootPageNo, expected, (byte)type);
         return page;
     }
 
@@ -308,7 +305,7 @@ public sealed class BTree
         var node = ReadNode(RootPageNo, null);
         for (int depth = 0; GetNodeType(node) == NodeType.Internal; depth++)
         {
-            if (depth >= MaxDepth) throw new InvalidDataException($"tree rooted at page {RootPageNo} is deeper than {MaxDepth}");
+            if (depth >= MaxDepth) throw BTreeErrors.TooDeep(RootPageNo, MaxDepth);
             node = ReadNode(GetChildAt(node, ChildIndexFor(node, key)), null);
         }
         return node;
@@ -321,7 +318,7 @@ public sealed class BTree
         path.Pages.Add(node);
         while (GetNodeType(node) == NodeType.Internal)
         {
-            if (path.Pages.Count > MaxDepth) throw new InvalidDataException($"tree rooted at page {RootPageNo} is deeper than {MaxDepth}");
+            if (path.Pages.Count > MaxDepth) throw BTreeErrors.TooDeep(RootPageNo, MaxDepth);
             int ci = ChildIndexFor(node, key);
             path.ChildIndexes.Add(ci);
             node = ReadNode(GetChildAt(node, ci), null);
@@ -420,7 +417,7 @@ public sealed class BTree
                 plan.Right = _source.AllocatePage(plan.Page.PageNo);
             }
             if (plan.Right.Size != _pageSize || plan.Left.Size != _pageSize)
-                throw new InvalidOperationException("allocated page has the wrong size");
+                throw BTreeErrors.AllocatedWrongSize();
             // The separator posted to the parent points at the new right page. The same byte[] sits in
             // the parent's plan.Cells (when the parent splits too), so it is set before anything runs.
             SetCellChild(plan.UpCell, plan.Right.PageNo);
@@ -562,11 +559,11 @@ public sealed class BTree
         for (int i = 0; i < leaves.Count; i++)
         {
             if (current != leaves[i])
-                throw new InvalidDataException($"leaf chain: expected page {leaves[i]} as leaf #{i}, the chain reaches {current}");
+                throw BTreeErrors.LeafChainOrder(leaves[i], i, current);
             current = GetRightSibling(_source.GetPage(current));
         }
         if (current != NoPage)
-            throw new InvalidDataException($"leaf chain: last leaf {leaves[^1]} links to {current} instead of -1");
+            throw BTreeErrors.LeafChainEnd(leaves[^1], current);
 
         // Keys across leaves strictly increase (bounds imply it; checked again cheaply here).
         byte[]? prev = null;
@@ -576,7 +573,7 @@ public sealed class BTree
             int n = GetCount(leaf);
             if (n == 0) continue;
             if (prev is not null && GetKey(leaf, 0).SequenceCompareTo(prev) <= 0)
-                throw new InvalidDataException($"leaf {leafNo}: first key not greater than the previous leaf's last key");
+                throw BTreeErrors.LeafKeysOverlap(leafNo);
             prev = GetKey(leaf, n - 1).ToArray();
         }
     }
@@ -584,8 +581,8 @@ public sealed class BTree
     private void ValidateNode(long pageNo, int depth, byte[]? low, byte[]? high, List<long> leaves,
         HashSet<long> seen, ref int leafDepth)
     {
-        if (depth > MaxDepth) throw new InvalidDataException($"tree deeper than {MaxDepth} at page {pageNo}");
-        if (!seen.Add(pageNo)) throw new InvalidDataException($"page {pageNo} is reachable twice");
+        if (depth > MaxDepth) throw BTreeErrors.DeeperThan(MaxDepth, pageNo);
+        if (!seen.Add(pageNo)) throw BTreeErrors.ReachableTwice(pageNo);
         var page = ReadNode(pageNo, null);
         var type = GetNodeType(page);
         ValidateLayout(page, type);
@@ -593,25 +590,25 @@ public sealed class BTree
         for (int i = 0; i < n; i++)
         {
             var key = GetKey(page, i);
-            if (key.Length > MaxKeyBytes) throw new InvalidDataException($"page {pageNo}: key #{i} has {key.Length} bytes");
+            if (key.Length > MaxKeyBytes) throw BTreeErrors.StoredKeyTooLong(pageNo, i, key.Length);
             if (i > 0 && GetKey(page, i - 1).SequenceCompareTo(key) >= 0)
-                throw new InvalidDataException($"page {pageNo}: keys #{i - 1} and #{i} are not strictly increasing");
+                throw BTreeErrors.KeysNotIncreasing(pageNo, i);
             if (low is not null && key.SequenceCompareTo(low) < 0)
-                throw new InvalidDataException($"page {pageNo}: key #{i} is below its lower separator");
+                throw BTreeErrors.KeyBelowLowerSeparator(pageNo, i);
             if (high is not null && key.SequenceCompareTo(high) >= 0)
-                throw new InvalidDataException($"page {pageNo}: key #{i} is not below its upper separator");
+                throw BTreeErrors.KeyNotBelowUpperSeparator(pageNo, i);
         }
         if (type == NodeType.Leaf)
         {
-            if (GetLeftmostChild(page) != NoPage) throw new InvalidDataException($"leaf {pageNo}: leftmost child field is not -1");
+            if (GetLeftmostChild(page) != NoPage) throw BTreeErrors.LeafHasChild(pageNo);
             if (leafDepth < 0) leafDepth = depth;
             else if (leafDepth != depth)
-                throw new InvalidDataException($"leaf {pageNo} at depth {depth}, other leaves at depth {leafDepth}");
+                throw BTreeErrors.LeafDepth(pageNo, depth, leafDepth);
             leaves.Add(pageNo);
             return;
         }
-        if (GetRightSibling(page) != NoPage) throw new InvalidDataException($"internal node {pageNo}: right-sibling field is not -1");
-        if (n == 0) throw new InvalidDataException($"internal node {pageNo} has no keys");
+        if (GetRightSibling(page) != NoPage) throw BTreeErrors.InternalHasSibling(pageNo);
+        if (n == 0) throw BTreeErrors.InternalWithoutKeys(pageNo);
         // Copy the keys: children are validated recursively and the page could be evicted in a real cache.
         var keys = new byte[n][];
         var children = new long[n + 1];
@@ -636,29 +633,28 @@ public sealed class BTree
         int frag = GetFragmented(page);
         int slotEnd = HeaderSize + n * SlotSize;
         if (cellStart < slotEnd || cellStart > page.Size)
-            throw new InvalidDataException($"page {page.PageNo}: cell start {cellStart} outside [{slotEnd}, {page.Size}]");
-        if (frag < 0) throw new InvalidDataException($"page {page.PageNo}: negative fragmented count {frag}");
+            throw BTreeErrors.CellStartOutOfRange(page.PageNo, cellStart, slotEnd, page.Size);
+        if (frag < 0) throw BTreeErrors.NegativeFragmented(page.PageNo, frag);
         var spans = new (int Start, int End)[n];
         long live = 0;
         for (int i = 0; i < n; i++)
         {
             int off = GetCellOffset(page, i);
             if (off < cellStart || off > page.Size - 4)
-                throw new InvalidDataException($"page {page.PageNo}: cell #{i} at {off} outside the cell area [{cellStart}, {page.Size})");
+                throw BTreeErrors.CellOutsideArea(page.PageNo, i, off, cellStart, page.Size);
             int keyLen = page.ReadUInt16(off);
             int fixedEnd = off + 2 + keyLen + (type == NodeType.Leaf ? 2 : 8);
-            if (fixedEnd > page.Size) throw new InvalidDataException($"page {page.PageNo}: cell #{i} at {off} runs past the page");
+            if (fixedEnd > page.Size) throw BTreeErrors.CellPastPage(page.PageNo, i, off);
             int size = GetCellSize(page, type, off);
-            if (off + size > page.Size) throw new InvalidDataException($"page {page.PageNo}: cell #{i} at {off} runs past the page");
+            if (off + size > page.Size) throw BTreeErrors.CellPastPage(page.PageNo, i, off);
             spans[i] = (off, off + size);
             live += size;
         }
         Array.Sort(spans);
         for (int i = 1; i < n; i++)
             if (spans[i].Start < spans[i - 1].End)
-                throw new InvalidDataException($"page {page.PageNo}: cells at {spans[i - 1].Start} and {spans[i].Start} overlap");
+                throw BTreeErrors.CellsOverlap(page.PageNo, spans[i - 1].Start, spans[i].Start);
         if (live + frag != page.Size - cellStart)
-            throw new InvalidDataException(
-                $"page {page.PageNo}: cell area {page.Size - cellStart} B != live {live} B + fragmented {frag} B");
+            throw BTreeErrors.CellAreaAccounting(page.PageNo, page.Size - cellStart, live, frag);
     }
 }

@@ -44,7 +44,7 @@ public static class KeyEncoding
     public static long DecodeInt64(ReadOnlySpan<byte> encoded)
     {
         if (encoded.Length != Int64Size)
-            throw new ArgumentException($"an encoded Int64 has {Int64Size} bytes, got {encoded.Length}", nameof(encoded));
+            throw PageErrors.EncodedIntegerSize("Int64", Int64Size, encoded.Length, nameof(encoded));
         return (long)(BinaryPrimitives.ReadUInt64BigEndian(encoded) ^ 0x8000_0000_0000_0000UL);
     }
 
@@ -61,7 +61,7 @@ public static class KeyEncoding
     public static int DecodeInt32(ReadOnlySpan<byte> encoded)
     {
         if (encoded.Length != Int32Size)
-            throw new ArgumentException($"an encoded Int32 has {Int32Size} bytes, got {encoded.Length}", nameof(encoded));
+            throw PageErrors.EncodedIntegerSize("Int32", Int32Size, encoded.Length, nameof(encoded));
         return (int)(BinaryPrimitives.ReadUInt32BigEndian(encoded) ^ 0x8000_0000U);
     }
 
@@ -77,7 +77,7 @@ public static class KeyEncoding
         }
         catch (EncoderFallbackException e)
         {
-            throw new ArgumentException("string contains an unpaired surrogate and has no UTF-8 encoding", nameof(value), e);
+            throw PageErrors.UnpairedSurrogate(nameof(value), e);
         }
     }
 
@@ -91,7 +91,7 @@ public static class KeyEncoding
         }
         catch (DecoderFallbackException e)
         {
-            throw new ArgumentException("key bytes are not valid UTF-8", nameof(encoded), e);
+            throw PageErrors.KeyNotUtf8(nameof(encoded), e);
         }
     }
 

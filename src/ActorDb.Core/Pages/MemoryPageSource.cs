@@ -20,7 +20,7 @@ public sealed class MemoryPageSource : IPageSource
     public MemoryPageSource(int pageSize = 8192, long firstPageNo = 0)
     {
         if (pageSize < Page.MinSize || pageSize > Page.MaxSize)
-            throw new ArgumentOutOfRangeException(nameof(pageSize), pageSize, $"page size must be between {Page.MinSize} and {Page.MaxSize}");
+            throw PageErrors.PageSizeOutOfRange(pageSize, "", nameof(pageSize));
         ArgumentOutOfRangeException.ThrowIfNegative(firstPageNo);
         PageSize = pageSize;
         _next = firstPageNo;
@@ -56,7 +56,7 @@ public sealed class MemoryPageSource : IPageSource
         if (MissingPages.Contains(pageNo)) throw new PageMissException(pageNo);
         return _pages.TryGetValue(pageNo, out var page)
             ? page
-            : throw new KeyNotFoundException($"page {pageNo} was never allocated");
+            : throw PageErrors.NeverAllocated(pageNo);
     }
 
     /// <inheritdoc />
@@ -75,7 +75,7 @@ public sealed class MemoryPageSource : IPageSource
     {
         ArgumentNullException.ThrowIfNull(page);
         if (!_pages.TryGetValue(page.PageNo, out var own) || !ReferenceEquals(own, page))
-            throw new ArgumentException($"page {page.PageNo} does not belong to this page source", nameof(page));
+            throw PageErrors.NotThisSourcesPage(page.PageNo, nameof(page));
         MarkDirtyCount++;
         _dirty.Add(page.PageNo);
     }
@@ -86,7 +86,7 @@ public sealed class MemoryPageSource : IPageSource
     {
         ArgumentNullException.ThrowIfNull(page);
         if (page.Size != PageSize)
-            throw new ArgumentException($"page {page.PageNo} has {page.Size} bytes, this source uses {PageSize}", nameof(page));
+            throw PageErrors.PageSizeDiffers(page.PageNo, page.Size, PageSize, nameof(page));
         _pages[page.PageNo] = page;
     }
 

@@ -238,7 +238,7 @@ public static class NodeLayout
         int n = GetCount(page);
         int cellStart = GetCellStart(page) - cell.Length;
         if (cellStart < HeaderSize + (n + 1) * SlotSize)
-            throw new InvalidOperationException($"page {page.PageNo}: no room for a {cell.Length}-byte cell");
+            throw BTreeErrors.NoRoomForCell(page.PageNo, cell.Length);
         page.WriteBytes(cellStart, cell);
         int slot = HeaderSize + index * SlotSize;
         if (index < n) page.Move(slot, slot + SlotSize, (n - index) * SlotSize);

@@ -59,7 +59,7 @@ public sealed class Page
     {
         CheckPageNo(pageNo);
         if (size < MinSize || size > MaxSize)
-            throw new ArgumentOutOfRangeException(nameof(size), size, $"page size must be between {MinSize} and {MaxSize} bytes");
+            throw PageErrors.PageSizeOutOfRange(size, " bytes", nameof(size));
         return new Page(pageNo, new byte[size]);
     }
 
@@ -76,14 +76,14 @@ public sealed class Page
         ArgumentNullException.ThrowIfNull(image);
         CheckPageNo(pageNo);
         if (image.Length < MinSize || image.Length > MaxSize)
-            throw new ArgumentOutOfRangeException(nameof(image), image.Length, $"page image must be between {MinSize} and {MaxSize} bytes");
+            throw PageErrors.ImageSizeOutOfRange(image.Length, nameof(image));
         return new Page(pageNo, image);
     }
 
     private static void CheckPageNo(long pageNo)
     {
         if (pageNo < 0)
-            throw new ArgumentOutOfRangeException(nameof(pageNo), pageNo, "page number must not be negative");
+            throw PageErrors.NegativePageNo(pageNo, nameof(pageNo));
     }
 
     /// <summary>The volume page number of this page.</summary>
@@ -187,8 +187,7 @@ public sealed class Page
     public void Move(int sourceOffset, int destinationOffset, int length)
     {
         if (sourceOffset < 0 || length < 0 || sourceOffset > _buffer.Length - length)
-            throw new ArgumentOutOfRangeException(nameof(sourceOffset), sourceOffset,
-                $"source range [{sourceOffset}, {sourceOffset}+{length}) lies outside the {_buffer.Length}-byte page");
+            throw PageErrors.SourceRangeOutside(sourceOffset, length, _buffer.Length, nameof(sourceOffset));
         CheckWritable(destinationOffset, length);
         if (length == 0 || sourceOffset == destinationOffset) return;
         _buffer.AsSpan(sourceOffset, length).CopyTo(_buffer.AsSpan(destinationOffset, length));
@@ -211,13 +210,11 @@ public sealed class Page
     private void CheckWritable(int offset, int length)
     {
         if (length < 0)
-            throw new ArgumentOutOfRangeException(nameof(length), length, "length must not be negative");
+            throw PageErrors.NegativeLength(length, nameof(length));
         if (offset < LsnSize)
-            throw new ArgumentOutOfRangeException(nameof(offset), offset,
-                $"tracked writes may not touch the {LsnSize}-byte page LSN header (use PageLsn)");
+            throw PageErrors.WriteIntoLsnHeader(offset, nameof(offset));
         if (offset > _buffer.Length - length)
-            throw new ArgumentOutOfRangeException(nameof(offset), offset,
-                $"range [{offset}, {offset}+{length}) ends past the {_buffer.Length}-byte page");
+            throw PageErrors.RangePastPage(offset, length, _buffer.Length, nameof(offset));
     }
 
     // ---------------------------------------------------------------- tracking

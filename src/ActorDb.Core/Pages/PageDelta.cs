@@ -50,13 +50,11 @@ public static class PageDelta
     public static byte[] Encode(ReadOnlySpan<byte> pageImage, ReadOnlySpan<PageRange> ranges)
     {
         if (pageImage.Length > Page.MaxSize)
-            throw new ArgumentException($"page of {pageImage.Length} bytes exceeds the {Page.MaxSize}-byte maximum", nameof(pageImage));
+            throw PageErrors.DeltaPageTooLarge(pageImage.Length, nameof(pageImage));
         foreach (var r in ranges)
         {
             if (r.Length < 0 || r.Offset < Page.LsnSize || r.Offset > pageImage.Length - r.Length)
-                throw new ArgumentException(
-                    $"range offset {r.Offset} length {r.Length} is outside the writable part [{Page.LsnSize}, {pageImage.Length}) of the page",
-                    nameof(ranges));
+                throw PageErrors.DeltaRangeOutside(r.Offset, r.Length, pageImage.Length, nameof(ranges));
         }
         var delta = new byte[EncodedSize(ranges)];
         int pos = 0;
@@ -83,21 +81,17 @@ public static class PageDelta
         while (pos < delta.Length)
         {
             if (delta.Length - pos < RangeHeaderSize)
-                throw new FormatException(
-                    $"page delta truncated: entry at byte {pos} has {delta.Length - pos} header bytes, needs {RangeHeaderSize}");
+                throw PageErrors.DeltaHeaderTruncated(pos, delta.Length - pos, RangeHeaderSize);
             int offset = BinaryPrimitives.ReadUInt16LittleEndian(delta.Slice(pos));
             int length = BinaryPrimitives.ReadUInt16LittleEndian(delta.Slice(pos + 2));
             if (length == 0)
-                throw new FormatException($"page delta entry at byte {pos} has offset {offset} and length 0 (empty range)");
+                throw PageErrors.DeltaEmptyRange(pos, offset);
             if (offset < Page.LsnSize)
-                throw new FormatException(
-                    $"page delta entry at byte {pos} (offset {offset}, length {length}) overlaps the {Page.LsnSize}-byte page LSN header");
+                throw PageErrors.DeltaOverlapsLsnHeader(pos, offset, length);
             if (offset + length > pageSize)
-                throw new FormatException(
-                    $"page delta entry at byte {pos} (offset {offset}, length {length}) ends past the {pageSize}-byte page");
+                throw PageErrors.DeltaPastPage(pos, offset, length, pageSize);
             if (delta.Length - pos - RangeHeaderSize < length)
-                throw new FormatException(
-                    $"page delta truncated: entry at byte {pos} (offset {offset}, length {length}) has only {delta.Length - pos - RangeHeaderSize} data bytes");
+                throw PageErrors.DeltaDataTruncated(pos, offset, length, delta.Length - pos - RangeHeaderSize);
             pos += RangeHeaderSize + length;
             count++;
         }

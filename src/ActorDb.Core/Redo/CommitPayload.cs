@@ -49,7 +49,7 @@ public sealed record CommitPayload(long TxnId, Lsn[] PgHighWater)
     {
         int size = EncodedSize;
         if (dest.Length < size)
-            throw new ArgumentException($"destination has {dest.Length} bytes, the commit payload of txn {TxnId} needs {size}", nameof(dest));
+            throw RedoErrors.DestinationTooShort(dest.Length, $"the commit payload of txn {TxnId}", size, nameof(dest));
         dest[0] = Version;
         BinaryPrimitives.WriteInt64LittleEndian(dest.Slice(1), TxnId);
         BinaryPrimitives.WriteInt32LittleEndian(dest.Slice(9), PgHighWater.Length);
@@ -57,7 +57,7 @@ public sealed record CommitPayload(long TxnId, Lsn[] PgHighWater)
         {
             long v = PgHighWater[i].Value;
             if (v < 0)
-                throw new ArgumentException($"commit payload of txn {TxnId}: high-water LSN {v} of PG {i} is negative", nameof(PgHighWater));
+                throw RedoErrors.NegativeHighWater(TxnId, v, i, nameof(PgHighWater));
             BinaryPrimitives.WriteInt64LittleEndian(dest.Slice(FixedSize + 8 * i), v);
         }
         return size;
@@ -69,22 +69,22 @@ public sealed record CommitPayload(long TxnId, Lsn[] PgHighWater)
     public static CommitPayload Decode(ReadOnlySpan<byte> src)
     {
         if (src.Length < FixedSize)
-            throw new FormatException($"commit payload: {src.Length} bytes, at least {FixedSize} expected");
+            throw RedoErrors.CommitPayloadTooShort(src.Length, FixedSize);
         if (src[0] != Version)
-            throw new FormatException($"commit payload: unknown version {src[0]} at offset 0, expected {Version}");
+            throw RedoErrors.CommitPayloadVersion(src[0], Version);
         long txnId = BinaryPrimitives.ReadInt64LittleEndian(src.Slice(1));
         int count = BinaryPrimitives.ReadInt32LittleEndian(src.Slice(9));
         if (count < 0)
-            throw new FormatException($"commit payload of txn {txnId}: negative PG count {count} at offset 9");
+            throw RedoErrors.NegativePgCount(txnId, count);
         long expected = FixedSize + 8L * count;
         if (src.Length != expected)
-            throw new FormatException($"commit payload of txn {txnId}: {src.Length} bytes, but a PG count of {count} needs exactly {expected}");
+            throw RedoErrors.CommitPayloadLength(txnId, src.Length, count, expected);
         var highWater = new Lsn[count];
         for (int i = 0; i < count; i++)
         {
             long v = BinaryPrimitives.ReadInt64LittleEndian(src.Slice(FixedSize + 8 * i));
             if (v < 0)
-                throw new FormatException($"commit payload of txn {txnId}: negative LSN {v} for PG {i} at offset {FixedSize + 8 * i}");
+                throw RedoErrors.NegativeLsn(txnId, v, i, FixedSize + 8 * i);
             highWater[i] = new Lsn(v);
         }
         return new CommitPayload(txnId, highWater);

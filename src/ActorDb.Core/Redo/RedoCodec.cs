@@ -56,7 +56,7 @@ public static class RedoCodec
         ArgumentNullException.ThrowIfNull(record);
         int n = record.Payload.Length;
         if (n > MaxPayloadLength)
-            throw new ArgumentException($"redo record LSN {record.Lsn}: payload of {n} bytes exceeds the maximum of {MaxPayloadLength} bytes", nameof(record));
+            throw RedoErrors.PayloadTooLong(record.Lsn, n, MaxPayloadLength, nameof(record));
         return HeaderSize + BodyFixedSize + n;
     }
 
@@ -73,7 +73,7 @@ public static class RedoCodec
         int size = FrameSize(record);
         Validate(record);
         if (dest.Length < size)
-            throw new ArgumentException($"destination has {dest.Length} bytes, the frame of LSN {record.Lsn} needs {size}", nameof(dest));
+            throw RedoErrors.DestinationTooShort(dest.Length, $"the frame of LSN {record.Lsn}", size, nameof(dest));
         return EncodeValidated(record, dest, size);
     }
 
@@ -175,17 +175,17 @@ public static class RedoCodec
     internal static void Validate(RedoRecord r)
     {
         if (r.Lsn.Value < 1)
-            throw new ArgumentException($"redo record LSN {r.Lsn}: LSN must be >= 1", nameof(r));
+            throw RedoErrors.LsnBelowOne(r.Lsn, nameof(r));
         if (r.PrevLsn.Value < 0 || r.PrevLsn.Value >= r.Lsn.Value)
-            throw new ArgumentException($"redo record LSN {r.Lsn}: backlink {r.PrevLsn} must be in [0, {r.Lsn})", nameof(r));
+            throw RedoErrors.BacklinkOutOfRange(r.Lsn, r.PrevLsn, nameof(r));
         if (r.Pg < 0)
-            throw new ArgumentException($"redo record LSN {r.Lsn}: PG {r.Pg} must be >= 0", nameof(r));
+            throw RedoErrors.NegativePg(r.Lsn, r.Pg, nameof(r));
         if (r.PageNo < -1)
-            throw new ArgumentException($"redo record LSN {r.Lsn}: page number {r.PageNo} must be >= -1", nameof(r));
+            throw RedoErrors.PageNoOutOfRange(r.Lsn, r.PageNo, nameof(r));
         if (!KnownKinds[(byte)r.Kind])
-            throw new ArgumentException($"redo record LSN {r.Lsn}: undefined kind {(byte)r.Kind}", nameof(r));
+            throw RedoErrors.UndefinedKind(r.Lsn, (byte)r.Kind, nameof(r));
         if (r.Epoch < 0)
-            throw new ArgumentException($"redo record LSN {r.Lsn}: epoch {r.Epoch} must be >= 0", nameof(r));
+            throw RedoErrors.NegativeEpoch(r.Lsn, r.Epoch, nameof(r));
     }
 
     private static bool[] BuildKnownKinds()

@@ -49,7 +49,7 @@ public sealed class Catalog
     /// The caller must have marked the page dirty in its current mini-transaction.</summary>
     public static Catalog Format(Page page, VolumeGeometry geometry)
     {
-        if (geometry.PgCount > MaxPgs) throw new ArgumentOutOfRangeException(nameof(geometry), $"at most {MaxPgs} PGs");
+        if (geometry.PgCount > MaxPgs) throw TableErrors.TooManyPgs(MaxPgs, nameof(geometry));
         page.WriteBytes(8, Magic);
         page.WriteInt32(16, geometry.PageSize);
         page.WriteInt32(20, geometry.PgCount);
@@ -67,14 +67,12 @@ public sealed class Catalog
     {
         var span = page.Image.AsSpan();
         if (!span.Slice(8, 8).SequenceEqual(Magic))
-            throw new InvalidDataException("page 0 is not an ActorDb volume header");
+            throw TableErrors.NotAVolumeHeader();
         var pageSize = BinaryPrimitives.ReadInt32LittleEndian(span[16..]);
         var pgCount = BinaryPrimitives.ReadInt32LittleEndian(span[20..]);
         var pagesPerPg = BinaryPrimitives.ReadInt64LittleEndian(span[24..]);
         if (pageSize != geometry.PageSize || pgCount != geometry.PgCount || pagesPerPg != geometry.PagesPerPg)
-            throw new InvalidDataException(
-                $"the volume was created with page-size={pageSize}, pg-count={pgCount}, pages-per-pg={pagesPerPg} " +
-                $"but actordb.volume says page-size={geometry.PageSize}, pg-count={geometry.PgCount}, pages-per-pg={geometry.PagesPerPg}");
+            throw TableErrors.GeometryMismatch(pageSize, pgCount, pagesPerPg, geometry);
         var c = new Catalog(page, geometry);
         var count = BinaryPrimitives.ReadInt32LittleEndian(span[36..]);
         var pos = TablesOffset;
@@ -109,7 +107,7 @@ public sealed class Catalog
             var used = BinaryPrimitives.ReadInt64LittleEndian(span[(40 + 8 * pg)..]);
             if (used < _geometry.PagesPerPg && used < bestUsed) { best = pg; bestUsed = used; }
         }
-        if (best < 0) throw new InvalidOperationException("the volume is full: every protection group has allocated all its pages");
+        if (best < 0) throw TableErrors.VolumeFull();
         _page.WriteInt64(40 + 8 * best, bestUsed + 1);
         return _geometry.FirstPageOf(best) + bestUsed;
     }
@@ -135,7 +133,7 @@ public sealed class Catalog
             AddString(entry, col.Name);
         }
         if (_tablesEnd + entry.Count > _geometry.PageSize)
-            throw new SchemaException($"the catalog page is full: cannot add table '{schema.Name}'");
+            throw TableErrors.CatalogFull(schema);
         _page.WriteBytes(_tablesEnd, entry.ToArray());
         _tablesEnd += entry.Count;
         _page.WriteInt32(32, id + 1);
@@ -150,17 +148,17 @@ public sealed class Catalog
     public static void Validate(TableSchema schema)
     {
         if (string.IsNullOrWhiteSpace(schema.Name) || Encoding.UTF8.GetByteCount(schema.Name) > 255)
-            throw new SchemaException("a table needs a name of 1 to 255 bytes");
+            throw TableErrors.BadTableName();
         if (schema.Columns.Count < 1)
-            throw new SchemaException($"table '{schema.Name}' needs at least a key column");
+            throw TableErrors.NoKeyColumn(schema);
         if (schema.Key.Type is not (ColumnType.Int64 or ColumnType.String))
-            throw new SchemaException($"table '{schema.Name}': key column '{schema.Key.Name}' must be Int64 or String");
+            throw TableErrors.BadKeyType(schema);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var c in schema.Columns)
         {
-            if (string.IsNullOrEmpty(c.Name)) throw new SchemaException($"table '{schema.Name}': a column has no name");
-            if (!Enum.IsDefined(c.Type)) throw new SchemaException($"table '{schema.Name}': column '{c.Name}' has an unknown type");
-            if (!names.Add(c.Name)) throw new SchemaException($"table '{schema.Name}': column '{c.Name}' appears twice");
+            if (string.IsNullOrEmpty(c.Name)) throw TableErrors.UnnamedColumn(schema);
+            if (!Enum.IsDefined(c.Type)) throw TableErrors.UnknownColumnType(schema, c.Name);
+            if (!names.Add(c.Name)) throw TableErrors.DuplicateColumn(schema, c.Name);
         }
     }
 

@@ -22,8 +22,8 @@ public static class RowCodec
             ColumnType.Int64 => KeyEncoding.EncodeInt64(ToInt64(schema, col, key)),
             ColumnType.String => key is string s
                 ? KeyEncoding.EncodeString(s)
-                : throw new SchemaException($"table '{schema.Name}': key '{col.Name}' is a string, got {Describe(key)}"),
-            _ => throw new SchemaException($"table '{schema.Name}': key column must be Int64 or String"),
+                : throw TableErrors.KeyNotString(schema, col, key),
+            _ => throw TableErrors.KeyColumnType(schema),
         };
     }
 
@@ -44,9 +44,7 @@ public static class RowCodec
             for (var i = 1; i < schema.Columns.Count; i++)
                 if (schema.Columns[i].Name == name) { found = true; break; }
             if (!found)
-                throw new SchemaException(name == schema.Key.Name
-                    ? $"table '{schema.Name}': the key column '{name}' cannot be set as a field"
-                    : $"table '{schema.Name}' has no column '{name}'");
+                throw name == schema.Key.Name ? TableErrors.KeyAsField(schema, name) : TableErrors.NoSuchColumn(schema, name);
         }
 
         var buffer = new List<byte>(64);
@@ -65,12 +63,12 @@ public static class RowCodec
                     buffer.AddRange(scratch[..8]);
                     break;
                 case ColumnType.String:
-                    if (value is not string s) throw new SchemaException($"table '{schema.Name}': column '{col.Name}' is a string, got {Describe(value)}");
+                    if (value is not string s) throw TableErrors.WrongValueType(schema, col, "a string", value);
                     buffer.Add(2);
                     AddBytes(buffer, Encoding.UTF8.GetBytes(s));
                     break;
                 case ColumnType.Bytes:
-                    if (value is not byte[] b) throw new SchemaException($"table '{schema.Name}': column '{col.Name}' is bytes, got {Describe(value)}");
+                    if (value is not byte[] b) throw TableErrors.WrongValueType(schema, col, "bytes", value);
                     buffer.Add(3);
                     AddBytes(buffer, b);
                     break;
@@ -87,7 +85,7 @@ public static class RowCodec
         var pos = 0;
         for (var i = 1; i < schema.Columns.Count; i++)
         {
-            if (pos >= value.Length) throw new FormatException($"table '{schema.Name}': row ends before column '{schema.Columns[i].Name}'");
+            if (pos >= value.Length) throw TableErrors.RowTruncated(schema, schema.Columns[i].Name);
             var tag = value[pos++];
             switch (tag)
             {
@@ -102,7 +100,7 @@ public static class RowCodec
                     pos += len;
                     result[schema.Columns[i].Name] = tag == 2 ? Encoding.UTF8.GetString(bytes) : bytes.ToArray();
                     break;
-                default: throw new FormatException($"table '{schema.Name}': bad value tag {tag} for column '{schema.Columns[i].Name}'");
+                default: throw TableErrors.BadValueTag(schema, tag, schema.Columns[i].Name);
             }
         }
         return result;
@@ -114,10 +112,8 @@ public static class RowCodec
         int i => i,
         short s => s,
         byte b => b,
-        _ => throw new SchemaException($"table '{schema.Name}': column '{col.Name}' is Int64, got {Describe(value)}"),
+        _ => throw TableErrors.WrongValueType(schema, col, "Int64", value),
     };
-
-    private static string Describe(object? v) => v is null ? "null" : $"{v.GetType().Name} '{v}'";
 
     private static void AddBytes(List<byte> buffer, byte[] bytes)
     {
@@ -136,7 +132,7 @@ public static class RowCodec
             result |= (b & 0x7F) << shift;
             if (b < 0x80) return result;
             shift += 7;
-            if (shift > 28) throw new FormatException("varint too long");
+            if (shift > 28) throw TableErrors.VarintTooLong();
         }
     }
 }

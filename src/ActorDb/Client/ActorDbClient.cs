@@ -148,11 +148,10 @@ public sealed class ActorDbClient : IActorDbClient
         while (true)
         {
             if (_system is { WhenTerminated.IsCompleted: true })
-                throw new ActorDbException($"the actor system '{_system.Name}' this client runs in has stopped (its node left or was downed): no writer can be reached from it");
+                throw ClientErrors.SystemStopped(_system.Name);
             var left = deadline - DateTime.UtcNow;
             if (left <= TimeSpan.Zero)
-                throw new ActorDbException($"no writer within {_timeout.TotalSeconds:0.#} s: " +
-                                           (lastReason ?? "the volume's recovery has not finished") + " (actordb.client.ask-timeout)");
+                throw ClientErrors.NoWriter(_timeout, lastReason);
             object reply;
             try
             {
@@ -182,7 +181,7 @@ public sealed class ActorDbClient : IActorDbClient
                 case WriterUnavailable unavailable:
                     throw new ActorDbException(unavailable.Reason);
                 default:
-                    throw new ActorDbException($"unexpected reply {reply.GetType().Name} to {nameof(GetWriter)}");
+                    throw ClientErrors.UnexpectedReply(reply, nameof(GetWriter));
             }
         }
     }
@@ -224,12 +223,12 @@ public sealed class ActorDbClient : IActorDbClient
         try
         {
             return await AskOrGoneAsync<T>(writer, request, deadline, ct)
-                   ?? throw new TransactionAbortedException($"the writer of epoch {writer.Epoch} stopped before answering {request.GetType().Name}; nothing of it was committed");
+                   ?? throw ClientErrors.WriterStoppedBeforeAnswer(writer.Epoch, request);
         }
         catch (AskTimeoutException e)
         {
             Forget(writer);
-            throw new ActorDbException($"the writer did not answer {request.GetType().Name} within {_timeout.TotalSeconds:0.#} s (actordb.client.ask-timeout)", e);
+            throw ClientErrors.NoAnswer(request, _timeout, e);
         }
     }
 
@@ -253,12 +252,12 @@ public sealed class ActorDbClient : IActorDbClient
             if (_writer is null) return _writer = await client.WriterAsync(deadline, ct);
             if (!_writer.IsGone) return _writer;
             _finished = true;
-            throw new TransactionAbortedException($"transaction {_txnId}: the writer that ran it (epoch {_writer.Epoch}) has stopped; nothing of it was committed");
+            throw ClientErrors.TransactionWriterStopped(_txnId, _writer.Epoch);
         }
 
         private async Task<object?> Run(Statement statement, CancellationToken ct)
         {
-            if (_finished) throw new TransactionAbortedException($"transaction {_txnId} is finished");
+            if (_finished) throw ClientErrors.TransactionFinished(_txnId);
             var writer = await WriterAsync(DateTime.UtcNow + client._timeout, ct);
             StatementReply reply;
             try { reply = await client.AskAsync<StatementReply>(writer, new ExecuteStatement(_txnId, statement), ct); }
@@ -290,7 +289,7 @@ public sealed class ActorDbClient : IActorDbClient
 
         public async Task<(object? Result, CommitInfo Commit)> ExecuteAndCommitAsync(Statement statement, CancellationToken ct = default)
         {
-            if (_finished) throw new TransactionAbortedException($"transaction {_txnId} is finished");
+            if (_finished) throw ClientErrors.TransactionFinished(_txnId);
             var deadline = DateTime.UtcNow + client._timeout;
             var writer = await WriterAsync(deadline, ct);   // nothing sent yet: a failure here is not ambiguous
             StatementReply? reply;
@@ -302,12 +301,12 @@ public sealed class ActorDbClient : IActorDbClient
             {
                 _finished = true;
                 if (e is AskTimeoutException) client.Forget(writer);
-                throw new AmbiguousCommitException($"transaction {_txnId}: no reply to a statement with commit within {client._timeout}", e);
+                throw ClientErrors.CommitUnanswered(_txnId, "a statement with commit", client._timeout, e);
             }
             if (reply is null)
             {
                 _finished = true;
-                throw new AmbiguousCommitException($"transaction {_txnId}: the writer of epoch {writer.Epoch} stopped before answering a statement with commit; it may or may not have committed");
+                throw ClientErrors.CommitWriterStopped(_txnId, writer.Epoch, "a statement with commit");
             }
             _txnId = reply.TxnId;
             if (reply.Error is not null)
@@ -324,7 +323,7 @@ public sealed class ActorDbClient : IActorDbClient
         public async Task<CommitInfo> CommitAsync(CancellationToken ct = default)
         {
             if (_committed is not null) return _committed;
-            if (_finished) throw new TransactionAbortedException($"transaction {_txnId} is finished");
+            if (_finished) throw ClientErrors.TransactionFinished(_txnId);
             if (_txnId == 0)
             {
                 _finished = true;
@@ -340,10 +339,10 @@ public sealed class ActorDbClient : IActorDbClient
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or OperationCanceledException)
             {
                 if (e is AskTimeoutException) client.Forget(writer);
-                throw new AmbiguousCommitException($"transaction {_txnId}: no reply to the commit within {client._timeout}", e);
+                throw ClientErrors.CommitUnanswered(_txnId, "the commit", client._timeout, e);
             }
             if (reply is null)
-                throw new AmbiguousCommitException($"transaction {_txnId}: the writer of epoch {writer.Epoch} stopped before answering the commit; it may or may not have committed");
+                throw ClientErrors.CommitWriterStopped(_txnId, writer.Epoch, "the commit");
             if (reply.Error is not null)
             {
                 client.ForgetIfStopped(writer, reply.Error);

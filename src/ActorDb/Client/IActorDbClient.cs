@@ -72,7 +72,7 @@ public interface ITransaction : IAsyncDisposable
             case InsertStatement i: await InsertAsync(i.Table, i.Key, i.Fields, ct); result = null; break;
             case UpdateStatement u: result = await UpdateAsync(u.Table, u.Key, u.Fields, ct); break;
             case DeleteStatement d: result = await DeleteAsync(d.Table, d.Key, ct); break;
-            default: throw new ArgumentException($"unknown statement {statement.GetType().Name}", nameof(statement));
+            default: throw ClientErrors.UnknownStatement(statement, nameof(statement));
         }
         return (result, await CommitAsync(ct));
     }

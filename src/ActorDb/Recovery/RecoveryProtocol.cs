@@ -12,19 +12,19 @@ public static class RecoveryProtocol
 
     /// <summary>Asks for the writer that serves transactions. Answered with <see cref="CurrentWriter"/> once a recovery
     /// has opened the volume (held until then), or <see cref="WriterUnavailable"/> when there is none and will be none.</summary>
-    public sealed record GetWriter
+    public sealed record GetWriter : IActorDbMessage
     {
         /// <summary>The instance.</summary>
         public static readonly GetWriter Instance = new();
     }
 
     /// <summary>The writer serving epoch <paramref name="Epoch"/>: send transactions to it directly.</summary>
-    public sealed record CurrentWriter(IActorRef Writer, long Epoch);
+    public sealed record CurrentWriter(IActorRef Writer, long Epoch) : IActorDbMessage;
 
     /// <summary>No writer serves: recovery failed, the writer was fenced by a newer epoch (<paramref name="Fenced"/>), or
     /// the supervisor's node is stopping or handing the writer over (<paramref name="Stopping"/>: in a cluster a standby
     /// writer node takes over, so a client asks again). <paramref name="Reason"/> says which.</summary>
-    public sealed record WriterUnavailable(string Reason, bool Fenced, bool Stopping = false);
+    public sealed record WriterUnavailable(string Reason, bool Fenced, bool Stopping = false) : IActorDbMessage;
 
     /// <summary>
     /// The cluster singleton's termination message (Akka.Cluster.Tools' <c>ClusterSingletonManager</c> sends it when the
@@ -38,14 +38,14 @@ public static class RecoveryProtocol
     }
 
     /// <summary>Asks for the recoveries run so far. Reply: <see cref="RecoveryHistoryReply"/>.</summary>
-    public sealed record GetRecoveryHistory
+    public sealed record GetRecoveryHistory : IActorDbMessage
     {
         /// <summary>The instance.</summary>
         public static readonly GetRecoveryHistory Instance = new();
     }
 
     /// <summary>Reply to <see cref="GetRecoveryHistory"/>: finished recoveries oldest first, and the one running now, if any.</summary>
-    public sealed record RecoveryHistoryReply(IReadOnlyList<RecoveryRecord> Recoveries, RecoveryRecord? Running);
+    public sealed record RecoveryHistoryReply(IReadOnlyList<RecoveryRecord> Recoveries, RecoveryRecord? Running) : IActorDbMessage;
 
     // ---------------------------------------------------------------- supervisor and writer
 

@@ -19,8 +19,9 @@ namespace ActorDb.Serialization;
 /// <summary>
 /// Akka serializer (id <see cref="SerializerId"/>) for the messages that cross nodes on every transaction: the client
 /// protocol (statements, commits, their replies and errors, finding the writer) and the redo path (<see cref="RedoBatch"/>,
-/// <see cref="RedoAck"/>). Bound in ActorDb's <c>reference.conf</c> (<c>akka.actor.serialization-bindings</c>); every
-/// other ActorDb message keeps Akka's default (JSON).
+/// <see cref="RedoAck"/>). Bound in ActorDb's <c>reference.conf</c> (<c>akka.actor.serialization-bindings</c>) by one
+/// marker, <see cref="IActorDbMessage"/>, that every message here implements; every other ActorDb message keeps Akka's
+/// default (JSON).
 /// <para>Why not the default: Newtonsoft JSON with type names cannot carry the exceptions in replies (no
 /// serialization constructor), loses the type of a value held as <see cref="object"/> (a <c>byte[]</c> comes back a
 /// string), and names compiler-generated collection types (a C# collection expression) that only the sending
@@ -92,7 +93,8 @@ public sealed class ActorDbSerializer(ExtendedActorSystem system) : SerializerWi
 
     /// <summary>Every message type this serializer encodes, with its manifest: the binary ones (short manifests such as
     /// <c>batch</c>) and <see cref="JsonTypes"/> (<c>j.TypeName</c>). The one table <see cref="Manifest"/> and
-    /// <see cref="FromBinary"/> go by; tests enumerate it so that no bound type escapes them.</summary>
+    /// <see cref="FromBinary"/> go by; tests enumerate it so that no bound type escapes them, and check that its types are
+    /// exactly those implementing <see cref="IActorDbMessage"/>.</summary>
     public static readonly IReadOnlyDictionary<Type, string> Manifests =
         BinaryManifestByType.Concat(JsonManifestByType).ToDictionary();
 

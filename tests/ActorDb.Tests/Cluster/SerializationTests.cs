@@ -134,7 +134,24 @@ public sealed class SerializationTests : IDisposable
             .Where(t => !t.IsInterface && !t.IsEnum && !LocalOnly.Contains(t))   // an enum travels inside a message
             .Where(t => _system.Serialization.FindSerializerForType(t) is not ActorDbSerializer)
             .Select(t => t.Name).ToList();
-        Assert.True(unbound.Count == 0, $"bind these in reference.conf and ActorDbSerializer (or list them as local-only): {string.Join(", ", unbound)}");
+        Assert.True(unbound.Count == 0, $"mark these {nameof(IActorDbMessage)} and give them a manifest in ActorDbSerializer (or list them as local-only): {string.Join(", ", unbound)}");
+    }
+
+    /// <summary>reference.conf binds the serializer by the marker alone, and the serializer decodes only what its manifest
+    /// table lists: a marked type without a manifest would fail to send, a listed type without the marker would go to
+    /// Akka's default serializer. Both lists are the same, and Akka resolves each type to the serializer.</summary>
+    [Fact]
+    public void The_types_marked_IActorDbMessage_are_exactly_those_with_a_manifest()
+    {
+        var marked = new[] { typeof(ActorDbSerializer).Assembly, typeof(IActorDbMessage).Assembly }
+            .SelectMany(a => a.GetTypes())
+            .Where(t => typeof(IActorDbMessage).IsAssignableFrom(t) && t is { IsInterface: false, IsAbstract: false })
+            .ToHashSet();
+        var withoutManifest = marked.Where(t => !ActorDbSerializer.Manifests.ContainsKey(t)).Select(t => t.FullName).Order().ToList();
+        var unmarked = ActorDbSerializer.Manifests.Keys.Where(t => !marked.Contains(t)).Select(t => t.FullName).Order().ToList();
+        Assert.True(withoutManifest.Count == 0, $"give these a manifest in ActorDbSerializer: {string.Join(", ", withoutManifest)}");
+        Assert.True(unmarked.Count == 0, $"mark these {nameof(IActorDbMessage)}: {string.Join(", ", unmarked)}");
+        Assert.All(marked, t => Assert.IsType<ActorDbSerializer>(_system.Serialization.FindSerializerForType(t)));
     }
 
     [Fact]
