@@ -277,10 +277,10 @@ public sealed class RecoveryProcess
 
     /// <summary>A segment rejected this recovery's fence or epoch (<c>RedoRejected</c>). A stale-epoch answer above the
     /// planned epoch ends the recovery fenced; a refusal is logged once per segment and recovery; other rejections
-    /// once when they start, then in summaries.</summary>
+    /// once when they start, then in summaries. One naming a segment outside the volume is dropped with a warning.</summary>
     public void Rejected(int pg, int replica, long segmentEpoch, bool staleEpoch, bool refused, string reason, DateTime now, List<RecoveryOutput> outputs)
     {
-        if (_running is null) return;
+        if (_running is null || !InVolume(pg, replica, "rejection", now, outputs)) return;
         if (staleEpoch && Plan is not null && segmentEpoch > Plan.Epoch)
         {
             EndFenced($"segment {Id(pg, replica)} is already in epoch {segmentEpoch}, above this recovery's epoch {Plan.Epoch}: another recovery took the volume over", now, outputs);
