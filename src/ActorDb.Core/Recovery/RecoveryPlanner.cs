@@ -1,3 +1,5 @@
+using ActorDb.Core.Quorum;
+
 namespace ActorDb.Core.Recovery;
 
 /// <summary>A commit record a segment holds within its complete chain: its LSN (a CPL) and, per PG, the LSN of that
@@ -35,37 +37,9 @@ public sealed record RecoveryPlan(long Epoch, Lsn Vdl, Lsn TruncateAfter, Lsn Tr
 /// </summary>
 public static class RecoveryPlanner
 {
-    /// <summary>
-    /// Whether <paramref name="report"/> counts toward its PG's read quorum (design.md: a segment that starts empty
-    /// "does not count in any quorum until it has caught up"): not while it joins below its join target, and not when
-    /// it was never opened in an epoch while <paramref name="volumeOpened"/> (some segment of the volume was): it
-    /// holds nothing, though it may be the replacement of a segment that acknowledged records. Its SCL and commit
-    /// points still count as facts (whatever it holds, it holds durably).
-    /// </summary>
-    /// <param name="report">One segment's report.</param>
-    /// <param name="volumeOpened">Some report of the volume has an opened epoch above 0 (see <see cref="VolumeOpened"/>).</param>
-    public static bool CountsInReadQuorum(SegmentReport report, bool volumeOpened)
-    {
-        ArgumentNullException.ThrowIfNull(report);
-        if (report.JoinTarget > report.Scl) return false;
-        return !(volumeOpened && report.OpenedEpoch == 0);
-    }
-
-    /// <summary>True when some report has an opened epoch above 0: the volume was opened before.</summary>
-    public static bool VolumeOpened(IEnumerable<SegmentReport> reports) => reports.Any(r => r.OpenedEpoch > 0);
-
-    /// <summary>True when every one of <paramref name="pgCount"/> PGs has a read quorum of reports that count
-    /// (<see cref="CountsInReadQuorum"/>), one per replica.</summary>
-    public static bool HasReadQuorum(int pgCount, IReadOnlyCollection<SegmentReport> reports)
-    {
-        var opened = VolumeOpened(reports);
-        return Enumerable.Range(0, pgCount).All(pg =>
-            reports.Where(r => r.Pg == pg && CountsInReadQuorum(r, opened)).Select(r => r.Replica).Distinct().Count() >= VolumeGeometry.ReadQuorum);
-    }
-
     /// <summary>Plans the opening of a volume with <paramref name="pgCount"/> PGs.</summary>
     /// <exception cref="InvalidOperationException">a segment reports an epoch above <paramref name="epoch"/>; a PG has fewer than <see cref="VolumeGeometry.ReadQuorum"/> reports
-    /// (names the PG and who answered), or segments hold records but no commit point is complete.</exception>
+    /// (names the PG and who answered; counted by <see cref="QuorumRules.CountsInReadQuorum"/>), or segments hold records but no commit point is complete.</exception>
     /// <param name="pgCount">PGs of the volume.</param>
     /// <param name="reports">Segment reports, at least a read quorum per PG.</param>
     /// <param name="lal">The LSN allocation limit the old writer ran with (records).</param>
@@ -74,12 +48,12 @@ public static class RecoveryPlanner
     {
         var complete = new Lsn[pgCount];
         var maxSeen = Lsn.Zero;
-        var volumeOpened = VolumeOpened(reports);
+        var volumeOpened = QuorumRules.VolumeOpened(reports);
         for (var pg = 0; pg < pgCount; pg++)
         {
             var mine = reports.Where(r => r.Pg == pg).ToList();
-            var counting = mine.Where(r => CountsInReadQuorum(r, volumeOpened)).Select(r => r.Replica).Distinct().ToList();
-            if (counting.Count < VolumeGeometry.ReadQuorum)
+            var counting = QuorumRules.CountingReplicas(pg, mine, volumeOpened);
+            if (!QuorumRules.IsReadQuorum(counting.Count))
                 throw new InvalidOperationException(
                     $"PG {pg}: only {counting.Count} segment(s) that count answered ({string.Join(", ", counting)}"
                     + (counting.Count < mine.Count ? $"; joining, not counted: {string.Join(", ", mine.Select(r => r.Replica).Except(counting))}" : "")

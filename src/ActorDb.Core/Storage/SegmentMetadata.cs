@@ -88,7 +88,7 @@ public sealed record SegmentMetadata(long Epoch, Lsn Vdl, IReadOnlyList<Annulled
     /// <summary>
     /// Set while the segment joins its PG empty (new node, lost disk, moved shard): the PG's state when it joined, a record
     /// LSN of the PG. Until its SCL reaches it, the segment counts in no quorum (design.md), a recovery's read quorum
-    /// included (<see cref="Recovery.RecoveryPlanner.CountsInReadQuorum"/>): it may have acknowledged records before it
+    /// included (<see cref="Quorum.QuorumRules.CountsInReadQuorum"/>): it may have acknowledged records before it
     /// lost them. Durable, so a restart mid-catch-up does not make it count. Lsn.Zero: not joining.
     /// </summary>
     public Lsn JoinTarget { get; init; }

@@ -1,3 +1,4 @@
+using ActorDb.Core.Quorum;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Redo;
 using ActorDb.Core.Storage;
@@ -18,12 +19,12 @@ public class JoiningSegmentTests
         var joined = joining with { Scl = L(480) };
         var neverOpened = new SegmentReport(0, 4, 3, L(0), L(0), [], OpenedEpoch: 0);
         var unknown = new SegmentReport(0, 3, 3, L(400), L(400), []);   // an older sender: no opened epoch reported
-        Assert.True(RecoveryPlanner.CountsInReadQuorum(full, volumeOpened: true));
-        Assert.False(RecoveryPlanner.CountsInReadQuorum(joining, volumeOpened: true));
-        Assert.True(RecoveryPlanner.CountsInReadQuorum(joined, volumeOpened: true));
-        Assert.False(RecoveryPlanner.CountsInReadQuorum(neverOpened, volumeOpened: true));
-        Assert.True(RecoveryPlanner.CountsInReadQuorum(neverOpened, volumeOpened: false));   // a new volume: all are new
-        Assert.True(RecoveryPlanner.CountsInReadQuorum(unknown, volumeOpened: true));
+        Assert.True(QuorumRules.CountsInReadQuorum(full, volumeOpened: true));
+        Assert.False(QuorumRules.CountsInReadQuorum(joining, volumeOpened: true));
+        Assert.True(QuorumRules.CountsInReadQuorum(joined, volumeOpened: true));
+        Assert.False(QuorumRules.CountsInReadQuorum(neverOpened, volumeOpened: true));
+        Assert.True(QuorumRules.CountsInReadQuorum(neverOpened, volumeOpened: false));   // a new volume: all are new
+        Assert.True(QuorumRules.CountsInReadQuorum(unknown, volumeOpened: true));
     }
 
     [Fact]
@@ -35,13 +36,13 @@ public class JoiningSegmentTests
         var c50 = new CplInfo(L(50), [L(50)]);
         SegmentReport[] lagging = [new(0, 3, 2, L(40), L(40), [c40], OpenedEpoch: 2), new(0, 4, 2, L(40), L(40), [c40], OpenedEpoch: 2)];
         var empty = new SegmentReport(0, 5, 2, L(0), L(0), [], OpenedEpoch: 2, JoinTarget: L(50));
-        Assert.False(RecoveryPlanner.HasReadQuorum(1, [.. lagging, empty]));
+        Assert.False(QuorumRules.HasReadQuorum(1, [.. lagging, empty]));
         var error = Assert.Throws<InvalidOperationException>(() => RecoveryPlanner.Plan(1, [.. lagging, empty], lal: 100, epoch: 3));
         Assert.Contains("joining, not counted: 5", error.Message);
 
         // With one of the segments that hold it, the commit is found.
         var holder = new SegmentReport(0, 0, 2, L(50), L(50), [c50], OpenedEpoch: 2);
-        Assert.True(RecoveryPlanner.HasReadQuorum(1, [.. lagging, empty, holder]));
+        Assert.True(QuorumRules.HasReadQuorum(1, [.. lagging, empty, holder]));
         Assert.Equal(L(50), RecoveryPlanner.Plan(1, [.. lagging, empty, holder], lal: 100, epoch: 3).Vdl);
     }
 
@@ -51,10 +52,10 @@ public class JoiningSegmentTests
         var c40 = new CplInfo(L(40), [L(40)]);
         SegmentReport[] twoOpened = [new(0, 0, 1, L(40), L(40), [c40], OpenedEpoch: 1), new(0, 1, 1, L(40), L(40), [c40], OpenedEpoch: 1)];
         var replacement = new SegmentReport(0, 2, 0, L(0), L(0), [], OpenedEpoch: 0);
-        Assert.False(RecoveryPlanner.HasReadQuorum(1, [.. twoOpened, replacement]));
+        Assert.False(QuorumRules.HasReadQuorum(1, [.. twoOpened, replacement]));
 
         var brandNew = Enumerable.Range(0, 3).Select(r => new SegmentReport(0, r, 0, L(0), L(0), [], OpenedEpoch: 0)).ToList();
-        Assert.True(RecoveryPlanner.HasReadQuorum(1, brandNew));
+        Assert.True(QuorumRules.HasReadQuorum(1, brandNew));
         Assert.Equal(1, RecoveryPlanner.Plan(1, brandNew, lal: 100).Epoch);
     }
 
