@@ -1,11 +1,10 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 using ActorDb.Client;
 using ActorDb.Core;
+using ActorDb.Core.Metrics;
 using ActorDb.Core.Placement;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Transactions;
@@ -42,19 +41,6 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// is the client's timestamp of the statement.</summary>
     private sealed record AutoCommit(long TxnId, object? Result, long Sent);
 
-    /// <summary>A commit waiting for VDL (Aurora's "list of transactions waiting on commit"): whom to answer, with what,
-    /// and the timestamps it has passed (see <see cref="CommitTimes"/>).</summary>
-    private struct PendingCommit
-    {
-        public Lsn CommitLsn;
-        public IActorRef Client;
-        public CommitCoordinator.StatementResult? Statement;
-        public long Requested, Received, Sealed, Shipped, Quorum, FsyncTicks;
-
-        public readonly CommitCoordinator.WaitingCommit ToWaiting(long txnId, long epoch, long durable) =>
-            new(txnId, CommitLsn, epoch, Client, Statement, new CommitTimes(Requested, Received, Sealed, Shipped, Quorum, durable, FsyncTicks));
-    }
-
     private readonly ActorDbSettings _settings;
     private readonly IActorRef _segments;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -75,16 +61,14 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// <summary>Pages no copy could serve: logged when first seen, summarised, and when no read hits them any more.</summary>
     private readonly RepeatedConditions _unreadablePages = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60));
     private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
-    private readonly Dictionary<long, PendingCommit> _waitingCommits = new();
     private readonly IActorRef _coordinator;
     /// <summary>Per PG, the commits whose commit record is in that PG, in LSN order: not yet sent, and sent but not yet on a
-    /// write quorum. Only for timing: an entry whose commit is gone (fenced, drained) is skipped.</summary>
-    private readonly Queue<(long TxnId, Lsn CommitLsn)>[] _unshipped, _unquorate;
+    /// write quorum. Only for timing: an entry already answered (fenced, drained) is skipped.</summary>
+    private readonly Queue<WaitingCommit>[] _unshipped, _unquorate;
     private readonly WriterMetrics _metrics;
     private readonly RedoMetrics _redoMetrics;
     private readonly WriterGaugeSource _gauges;
     private long _messageStarted;
-    private readonly Dictionary<Lsn, Action> _systemWaiters = new();
     private readonly Queue<(Lsn Last, long SentTicks)>[] _batchesInFlight;
     private long _batchQuorumTicks;
     private long _batchesQuorate;
@@ -116,19 +100,19 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     private long _busyTicks;
-    private long _committedByThisMessage;   // the transaction whose commit the message being handled put in _waitingCommits
+    private WaitingCommit? _committedByThisMessage;   // the commit the message being handled sealed (answered here if it fails)
 
     /// <summary>Times every message (the writer's busy share), and answers the request that made the writer fail with an
     /// error before the failure ends it: the client learns at once instead of waiting out its timeout.</summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
         var started = _messageStarted = Stopwatch.GetTimestamp();
-        _committedByThisMessage = 0;
+        _committedByThisMessage = null;
         try { return base.AroundReceive(receive, message); }
         catch (Exception e)
         {
             // Answered here (ambiguous): PostStop must not answer that commit a second time.
-            if (_committedByThisMessage != 0) _waitingCommits.Remove(_committedByThisMessage);
+            if (_committedByThisMessage is { Answered: false } sealedHere) sealedHere.MarkAnswered();
             var reason = $"the writer of epoch {_engine.Epoch} failed on {message.GetType().Name}: {e.Message}";
             ReplyError(message, message is CommitTransaction or AutoCommit or ExecuteStatement { Commit: true }
                 ? new AmbiguousCommitException(reason, e)
@@ -154,8 +138,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             new EngineOptions(_settings.Geometry, _settings.Writer.BufferCachePages, _settings.Writer.Lal, _settings.Writer.RetainedRedoBytesPerPg),
             _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail);
         _batchesInFlight = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(Lsn, long)>()).ToArray();
-        _unshipped = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(long, Lsn)>()).ToArray();
-        _unquorate = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(long, Lsn)>()).ToArray();
+        _unshipped = Enumerable.Range(0, _pgCount).Select(_ => new Queue<WaitingCommit>()).ToArray();
+        _unquorate = Enumerable.Range(0, _pgCount).Select(_ => new Queue<WaitingCommit>()).ToArray();
         var metrics = ActorDbMetrics.For(Context.System);
         _metrics = metrics.Writer;
         _redoMetrics = metrics.Redo;
@@ -201,7 +185,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         {
             var format = _engine.FormatVolume();
             _log.Info("Writer formatting a new volume in epoch {Epoch}: catalog MTR at LSN {Lsn}", _plan.Epoch, format.CommitLsn);
-            _systemWaiters[format.CommitLsn] = () => Opened($"new volume formatted: catalog MTR at LSN {format.CommitLsn}");
+            format.Commit.ReplyTo = (Action)(() => Opened($"new volume formatted: catalog MTR at LSN {format.CommitLsn}"));
             Ship();
             return;
         }
@@ -240,9 +224,12 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     {
         _cluster?.Unsubscribe(Self);
         _metrics.Detach(_gauges);
-        foreach (var (txnId, c) in _waitingCommits)
-            c.Client.Tell(CommitCoordinator.AmbiguousReply(c.ToWaiting(txnId, _engine.Epoch, 0), "the writer stopped before the commit was durable"));
-        _waitingCommits.Clear();
+        foreach (var c in _engine.Committing)
+        {
+            if (c.Answered || c.ReplyTo is not IActorRef client) continue;
+            c.MarkAnswered();
+            client.Tell(CommitCoordinator.AmbiguousReply(c, "the writer stopped before the commit was durable"));
+        }
         var error = new TransactionAbortedException($"the writer of epoch {_engine.Epoch} stopped ({_state}); the transaction is gone");
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
         foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
@@ -341,26 +328,23 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// machine's clock means nothing here).</summary>
     private void Commit(long txnId, object request, long sent)
     {
-        var statement = request is AutoCommit a ? new CommitCoordinator.StatementResult(a.Result) : null;
+        var auto = request as AutoCommit;
         switch (_engine.Commit(txnId))
         {
             case CommitOutcome.Pending p:
-                _committedByThisMessage = txnId;
-                _waitingCommits[txnId] = new PendingCommit
-                {
-                    CommitLsn = p.CommitLsn,
-                    Client = Sender,
-                    Statement = statement,
-                    Requested = sent != 0 && sent <= _messageStarted && Sender.Path.Address.HasLocalScope ? sent : 0,
-                    Received = _messageStarted,
-                    Sealed = Stopwatch.GetTimestamp(),
-                };
-                _unshipped[p.Pg].Enqueue((txnId, p.CommitLsn));
+                var commit = _committedByThisMessage = p.Commit;
+                commit.ReplyTo = Sender;
+                commit.WithStatement = auto is not null;
+                commit.Result = auto?.Result;
+                commit.Times = new CommitTimes(
+                    Requested: sent != 0 && sent <= _messageStarted && Sender.Path.Address.HasLocalScope ? sent : 0,
+                    Received: _messageStarted, Sealed: Stopwatch.GetTimestamp(), Shipped: 0, Quorum: 0, Durable: 0, FsyncTicks: 0);
+                _unshipped[p.Pg].Enqueue(commit);
                 Ship();
                 break;
             case CommitOutcome.ReadOnly r:
                 var info = new CommitInfo(0, _engine.Vdl.Value);
-                Sender.Tell(statement is null ? new CommitReply(txnId, info, null) : new StatementReply(txnId, statement.Result, null, false, info));
+                Sender.Tell(auto is null ? new CommitReply(txnId, info, null) : new StatementReply(txnId, auto.Result, null, false, info));
                 Resume(r.Granted);
                 break;
             case CommitOutcome.NeedPage p:
@@ -386,7 +370,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
                 case CommitOutcome.Backpressure: _backpressured.Add((m, Sender)); break;
                 case CommitOutcome.Pending p:
                     var sender = Sender;
-                    _systemWaiters[p.CommitLsn] = () => sender.Tell(new TableReply(schema, null));
+                    p.Commit.ReplyTo = (Action)(() => sender.Tell(new TableReply(schema, null)));
                     _log.Info("Creating table {Table} in epoch {Epoch} at LSN {Lsn}", schema.Name, _engine.Epoch, p.CommitLsn);
                     Ship();
                     break;
@@ -559,11 +543,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             var unshipped = _unshipped[pg];
             while (unshipped.Count > 0 && unshipped.Peek().CommitLsn <= last)
             {
-                var commit = unshipped.Dequeue();
-                ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_waitingCommits, commit.TxnId);
-                if (Unsafe.IsNullRef(ref c)) continue;
-                c.Shipped = now;
-                _unquorate[pg].Enqueue(commit);
+                var c = unshipped.Dequeue();
+                if (c.Answered) continue;
+                c.Times = c.Times with { Shipped = now };
+                _unquorate[pg].Enqueue(c);
             }
         }
     }
@@ -595,23 +578,27 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         var unquorate = _unquorate[ack.Pg];
         while (unquorate.Count > 0 && unquorate.Peek().CommitLsn <= quorum)
         {
-            ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_waitingCommits, unquorate.Dequeue().TxnId);
-            if (Unsafe.IsNullRef(ref c)) continue;
-            c.Quorum = now;
-            c.FsyncTicks = ack.SyncMicros * Stopwatch.Frequency / 1_000_000;
+            var c = unquorate.Dequeue();
+            if (c.Answered) continue;
+            c.Times = c.Times with { Quorum = now, FsyncTicks = ack.SyncMicros * Stopwatch.Frequency / 1_000_000 };
         }
 
         if (durable.Count > 0)
         {
-            List<CommitCoordinator.WaitingCommit>? acknowledge = null;
+            List<WaitingCommit>? acknowledge = null;
             foreach (var c in durable)
             {
+                if (c.Answered) continue;
+                c.MarkAnswered();
                 if (c.TxnId == 0)
                 {
-                    if (_systemWaiters.Remove(c.CommitLsn, out var action)) action();
+                    if (c.ReplyTo is Action action) action();
                 }
-                else if (_waitingCommits.Remove(c.TxnId, out var p))
-                    (acknowledge ??= new(durable.Count)).Add(p.ToWaiting(c.TxnId, _engine.Epoch, now));
+                else
+                {
+                    c.Times = c.Times with { Durable = now };
+                    (acknowledge ??= new(durable.Count)).Add(c);
+                }
             }
             if (acknowledge is not null) _coordinator.Tell(new CommitCoordinator.Durable(_engine.Vdl, acknowledge));
         }
@@ -842,13 +829,18 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         });
     }
 
-    /// <summary>Every commit still waiting for VDL goes to the coordinator as ambiguous; the timing queues are cleared.</summary>
+    /// <summary>Every client commit still waiting for VDL goes to the coordinator as ambiguous (and counts as answered);
+    /// the timing queues are cleared.</summary>
     private void AbandonWaitingCommits(string reason, long fencedByEpoch = 0)
     {
-        if (_waitingCommits.Count > 0)
-            _coordinator.Tell(new CommitCoordinator.Abandoned(reason,
-                _waitingCommits.Select(c => c.Value.ToWaiting(c.Key, _engine.Epoch, 0)).ToList(), fencedByEpoch));
-        _waitingCommits.Clear();
+        List<WaitingCommit>? abandoned = null;
+        foreach (var c in _engine.Committing)
+        {
+            if (c.Answered || c.TxnId == 0) continue;
+            c.MarkAnswered();
+            (abandoned ??= new()).Add(c);
+        }
+        if (abandoned is not null) _coordinator.Tell(new CommitCoordinator.Abandoned(reason, abandoned, fencedByEpoch));
         foreach (var q in _unshipped) q.Clear();
         foreach (var q in _unquorate) q.Clear();
     }
