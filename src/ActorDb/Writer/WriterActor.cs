@@ -60,22 +60,20 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly Dictionary<long, HashSet<int>> _damagedCopies = new();
     /// <summary>Pages no copy could serve: logged when first seen, summarised, and when no read hits them any more.</summary>
     private readonly RepeatedConditions _unreadablePages = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60));
-    private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
     private readonly IActorRef _coordinator;
-    /// <summary>Per PG, the commits whose commit record is in that PG, in LSN order: not yet sent, and sent but not yet on a
-    /// write quorum. Only for timing: an entry already answered (fenced, drained) is skipped.</summary>
-    private readonly Queue<WaitingCommit>[] _unshipped, _unquorate;
+    /// <summary>The commit bookkeeping (batching window, durable and abandoned commits, LAL waits, the writer's state);
+    /// its outputs collect in <see cref="_outputs"/> and <see cref="Perform"/> carries them out.</summary>
+    private readonly CommitPipeline _pipeline;
+    private readonly List<WriterOutput> _outputs = new();
+    /// <summary>A request parked until LAL lets it allocate: the pipeline's opaque token.</summary>
+    private sealed record Parked(object Message, IActorRef Sender);
     private readonly WriterMetrics _metrics;
     private readonly RedoMetrics _redoMetrics;
     private readonly WriterGaugeSource _gauges;
     private long _messageStarted;
-    private readonly Queue<(Lsn Last, long SentTicks)>[] _batchesInFlight;
-    private long _batchQuorumTicks;
-    private long _batchesQuorate;
     private readonly DateTime[][] _lastProgress;
     private readonly Lsn[][] _lastAcked;
     private readonly bool[] _stalled;
-    private readonly DateTime[] _quorumProgress;
     private readonly Dictionary<(int Pg, int Replica), IActorRef> _segmentRefs = new();
     /// <summary>Which segments take redo now, and why the others do not (no node, unreachable node, storage fault,
     /// silence): redo goes only to live segments, the rest get bounded probes (see <see cref="SegmentLinks"/>).</summary>
@@ -85,10 +83,6 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly RepeatedConditions _conditions = new();   // rejections, unanswered page reads: logged per condition, never per event
     private readonly HashSet<(int Pg, int Replica)> _refused = new();  // logged once: the segment refuses this writer (until it opens)
     private readonly HashSet<(int Pg, int Replica)> _hinted = new();   // sent the PG's newest record before its open (once per opening)
-    private long _batches;
-    private long _bytesShipped;
-    private string _state = "opening";
-    private string? _failure;
     private (IActorRef Sender, DateTime Deadline)? _drain;
 
     /// <summary>Props for the writer of a recovered volume; <paramref name="segments"/> routes <see cref="ISegmentMessage"/>s
@@ -137,9 +131,6 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _engine = new TransactionEngine(
             new EngineOptions(_settings.Geometry, _settings.Writer.BufferCachePages, _settings.Writer.Lal, _settings.Writer.RetainedRedoBytesPerPg),
             _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail);
-        _batchesInFlight = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(Lsn, long)>()).ToArray();
-        _unshipped = Enumerable.Range(0, _pgCount).Select(_ => new Queue<WaitingCommit>()).ToArray();
-        _unquorate = Enumerable.Range(0, _pgCount).Select(_ => new Queue<WaitingCommit>()).ToArray();
         var metrics = ActorDbMetrics.For(Context.System);
         _metrics = metrics.Writer;
         _redoMetrics = metrics.Redo;
@@ -149,10 +140,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _lastProgress = Enumerable.Range(0, _pgCount).Select(_ => Enumerable.Repeat(now, 6).ToArray()).ToArray();
         _lastAcked = Enumerable.Range(0, _pgCount).Select(_ => new Lsn[6]).ToArray();
         _stalled = new bool[_pgCount];
-        _quorumProgress = Enumerable.Repeat(now, _pgCount).ToArray();
         var writer = settings.Writer;
         _links = new SegmentLinks(_pgCount, VolumeGeometry.SegmentsPerPg, writer.ResendAfter, writer.SilentAfter,
             writer.ProbeMaxInterval < writer.ResendAfter ? writer.ResendAfter : writer.ProbeMaxInterval);
+        _pipeline = new CommitPipeline(_engine, _links, writer.MaxBatchesInFlightPerPg, now);
         _cluster = Context.System is ExtendedActorSystem { Provider: IClusterActorRefProvider } ? Cluster.Get(Context.System) : null;
         foreach (var s in volume.Opened)
         {
@@ -195,16 +186,16 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         }
         catch (Exception e)
         {
-            _state = "failed";
-            _failure = $"cannot load the volume header (page 0) at VDL {_plan.Vdl}: {e.Message}";
-            _log.Error("Writer failed: {Reason}", _failure);
+            var failure = $"cannot load the volume header (page 0) at VDL {_plan.Vdl}: {e.Message}";
+            _pipeline.MoveTo(new WriterState.Failed(failure));
+            _log.Error("Writer failed: {Reason}", failure);
             Become(() =>
             {
                 Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
                 Receive<Drain>(_ => Sender.Tell(new Drained(0)));
-                ReceiveAny(m => ReplyError(m, new ActorDbException($"the writer is not available: {_failure}")));
+                ReceiveAny(m => ReplyError(m, new ActorDbException($"the writer is not available: {failure}")));
             });
-            Context.Parent.Tell(new WriterOpenFailed(_plan.Epoch, _failure));
+            Context.Parent.Tell(new WriterOpenFailed(_plan.Epoch, failure));
             return;
         }
         var tables = _engine.Catalog!.Tables.Count;
@@ -213,7 +204,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
     private void Opened(string detail)
     {
-        _state = "serving";
+        // A drain asked for while the format MTR was in flight goes on: the writer reports open, and stays draining.
+        if (_pipeline.State is WriterState.Opening) _pipeline.MoveTo(WriterState.Serving.Instance);
         _log.Info("Writer serving epoch {Epoch}: VDL {Vdl}, {Tables} tables", _engine.Epoch, _engine.Vdl, _engine.Catalog!.Tables.Count);
         Context.Parent.Tell(new WriterOpened(_engine.Epoch, detail));
     }
@@ -230,10 +222,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             c.MarkAnswered();
             client.Tell(CommitCoordinator.AmbiguousReply(c, "the writer stopped before the commit was durable"));
         }
-        var error = new TransactionAbortedException($"the writer of epoch {_engine.Epoch} stopped ({_state}); the transaction is gone");
+        var error = new TransactionAbortedException($"the writer of epoch {_engine.Epoch} stopped ({_pipeline.State.Name}); the transaction is gone");
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
         foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
-        foreach (var w in _backpressured) ReplyError(w.Message, error, w.Sender);
+        foreach (Parked w in _pipeline.TakeWaitingForLal()) ReplyError(w.Message, error, w.Sender);
     }
 
     /// <summary>
@@ -339,7 +331,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
                 commit.Times = new CommitTimes(
                     Requested: sent != 0 && sent <= _messageStarted && Sender.Path.Address.HasLocalScope ? sent : 0,
                     Received: _messageStarted, Sealed: Stopwatch.GetTimestamp(), Shipped: 0, Quorum: 0, Durable: 0, FsyncTicks: 0);
-                _unshipped[p.Pg].Enqueue(commit);
+                _pipeline.Sealed(commit);
                 Ship();
                 break;
             case CommitOutcome.ReadOnly r:
@@ -351,7 +343,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
                 WaitForPage(p.PageNo, request);
                 break;
             case CommitOutcome.Backpressure:
-                _backpressured.Add((request, Sender));
+                _pipeline.WaitForLal(new Parked(request, Sender));
                 break;
             case CommitOutcome.Failed f:
                 ReplyError(request, f.Error);
@@ -367,7 +359,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             switch (commit)
             {
                 case null: Sender.Tell(new TableReply(schema, null)); break;
-                case CommitOutcome.Backpressure: _backpressured.Add((m, Sender)); break;
+                case CommitOutcome.Backpressure: _pipeline.WaitForLal(new Parked(m, Sender)); break;
                 case CommitOutcome.Pending p:
                     var sender = Sender;
                     p.Commit.ReplyTo = (Action)(() => sender.Tell(new TableReply(schema, null)));
@@ -516,38 +508,47 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// </summary>
     private void Ship()
     {
-        foreach (var outbox in _engine.Outboxes)
+        _pipeline.Ship(DateTime.UtcNow, Stopwatch.GetTimestamp(), _outputs);
+        Perform();
+    }
+
+    /// <summary>Carries out the pipeline's outputs in order, then forgets them (also when one throws: the writer then
+    /// fails, and nothing is carried out twice).</summary>
+    private void Perform()
+    {
+        try
         {
-            var pg = outbox.Pg;
-            if (outbox.UnsentCount == 0 || _batchesInFlight[pg].Count >= _settings.Writer.MaxBatchesInFlightPerPg) continue;
-            if (_batchesInFlight[pg].Count == 0) _quorumProgress[pg] = DateTime.UtcNow;
-            var records = outbox.TakeBatch(Stopwatch.GetTimestamp());
-            var last = records[^1].Lsn;
-            var now = Stopwatch.GetTimestamp();
-            _batchesInFlight[pg].Enqueue((last, now));
-            _batches++;
-            var bytes = records.Sum(r => (long)Core.Redo.RedoCodec.FrameSize(r));
-            _bytesShipped += bytes * VolumeGeometry.SegmentsPerPg;
-            // Only to segments that take redo now; the others find it in the resend window when they answer again.
-            var shippedAt = DateTime.UtcNow;
-            for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
-            {
-                if (!_links.Live(pg, r, shippedAt)) continue;
-                TellSegment(pg, r, new RedoBatch(pg, r, _engine.Epoch, records, _engine.Vdl));
-                _links.Shipped(pg, r, shippedAt);
-            }
-            _gauges.PublishSent(pg, last);
-            _metrics.BatchRecords.Record(records.Length);
-            _metrics.BatchSize.Record(bytes);
-            _redoMetrics.Bytes.Add(bytes * VolumeGeometry.SegmentsPerPg, RedoMetrics.NetworkTag);
-            var unshipped = _unshipped[pg];
-            while (unshipped.Count > 0 && unshipped.Peek().CommitLsn <= last)
-            {
-                var c = unshipped.Dequeue();
-                if (c.Answered) continue;
-                c.Times = c.Times with { Shipped = now };
-                _unquorate[pg].Enqueue(c);
-            }
+            for (var i = 0; i < _outputs.Count; i++)
+                switch (_outputs[i])
+                {
+                    case WriterOutput.ShipBatch b:
+                        for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
+                            if ((b.Replicas & (1 << r)) != 0) TellSegment(b.Pg, r, new RedoBatch(b.Pg, r, _engine.Epoch, b.Records, _engine.Vdl));
+                        _gauges.PublishSent(b.Pg, b.Records[^1].Lsn);
+                        _metrics.BatchRecords.Record(b.Records.Length);
+                        _metrics.BatchSize.Record(b.FrameBytes);
+                        _redoMetrics.Bytes.Add(b.FrameBytes * VolumeGeometry.SegmentsPerPg, RedoMetrics.NetworkTag);
+                        break;
+                    case WriterOutput.CommitsDurable d:
+                        _coordinator.Tell(new CommitCoordinator.Durable(d.Vdl, d.Commits));
+                        break;
+                    case WriterOutput.SystemMtrDurable { Commit.ReplyTo: Action action }:
+                        action();
+                        break;
+                    case WriterOutput.LocksGranted g:
+                        Resume(g.Granted);
+                        break;
+                    case WriterOutput.RetryWaiting w:
+                        foreach (Parked p in w.Requests) Self.Tell(p.Message, p.Sender);
+                        break;
+                    case WriterOutput.CommitsAbandoned a:
+                        _coordinator.Tell(new CommitCoordinator.Abandoned(a.Reason, a.Commits, a.FencedByEpoch));
+                        break;
+                }
+        }
+        finally
+        {
+            _outputs.Clear();
         }
     }
 
@@ -562,53 +563,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _lastAcked[ack.Pg][ack.Replica] = ack.Scl;
             _lastProgress[ack.Pg][ack.Replica] = DateTime.UtcNow;
         }
-        var quorumBefore = _engine.Tracker.PgQuorumLsn(ack.Pg);
-        var (durable, granted) = _engine.OnAck(ack.Pg, ack.Replica, ack.Scl);
+        _pipeline.OnAck(ack.Pg, ack.Replica, ack.Epoch, ack.Scl, ack.SyncMicros * Stopwatch.Frequency / 1_000_000,
+            DateTime.UtcNow, Stopwatch.GetTimestamp(), _outputs);
         _gauges.PublishScl(ack.Pg, ack.Replica, _engine.Tracker.Scl(ack.Pg, ack.Replica));
-        var quorum = _engine.Tracker.PgQuorumLsn(ack.Pg);
-        if (quorum > quorumBefore) _quorumProgress[ack.Pg] = DateTime.UtcNow;
-        var now = Stopwatch.GetTimestamp();
-        var inFlight = _batchesInFlight[ack.Pg];
-        while (inFlight.Count > 0 && inFlight.Peek().Last <= quorum)
-        {
-            _batchQuorumTicks += now - inFlight.Dequeue().SentTicks;
-            _batchesQuorate++;
-        }
-        // Commits this ack brought onto a write quorum: its segment's sync is the fsync they waited for.
-        var unquorate = _unquorate[ack.Pg];
-        while (unquorate.Count > 0 && unquorate.Peek().CommitLsn <= quorum)
-        {
-            var c = unquorate.Dequeue();
-            if (c.Answered) continue;
-            c.Times = c.Times with { Quorum = now, FsyncTicks = ack.SyncMicros * Stopwatch.Frequency / 1_000_000 };
-        }
-
-        if (durable.Count > 0)
-        {
-            List<WaitingCommit>? acknowledge = null;
-            foreach (var c in durable)
-            {
-                if (c.Answered) continue;
-                c.MarkAnswered();
-                if (c.TxnId == 0)
-                {
-                    if (c.ReplyTo is Action action) action();
-                }
-                else
-                {
-                    c.Times = c.Times with { Durable = now };
-                    (acknowledge ??= new(durable.Count)).Add(c);
-                }
-            }
-            if (acknowledge is not null) _coordinator.Tell(new CommitCoordinator.Durable(_engine.Vdl, acknowledge));
-        }
-        Resume(granted);
-        if (durable.Count > 0 && _backpressured.Count > 0)
-        {
-            foreach (var (message, sender) in _backpressured) Self.Tell(message, sender);
-            _backpressured.Clear();
-        }
-        if (_engine.Outboxes[ack.Pg].UnsentCount > 0) Ship();
+        Perform();
         if (_drain is not null) CheckDrain();
     }
 
@@ -620,7 +578,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             if (!r.Refused) LearnSegment(r.Pg, r.Replica, Sender);
             _links.Heard(r.Pg, r.Replica, NodeOf(Sender), r.Fault.Describe(), DateTime.UtcNow);
         }
-        if (r.Refused)
+        var verdict = CommitPipeline.Judge(r.Refused, r.StaleEpoch, r.SegmentEpoch, _engine.Epoch);
+        if (verdict == RedoRejectionVerdict.Refused)
         {
             // The segment does not take this writer's node as its epoch's writer (SegmentAuthority): not a writer node, or
             // another node fenced it at this epoch. Re-sending cannot help; a newer epoch or a fix of the roles must.
@@ -628,12 +587,12 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
                 _log.Error("Segment {Segment} (PG {Pg}) refuses this writer in epoch {Epoch}: {Reason}", EntityId(r.Pg, r.Replica), r.Pg, _engine.Epoch, r.Reason);
             return;
         }
-        if (r.StaleEpoch && r.SegmentEpoch > _engine.Epoch)
+        if (verdict == RedoRejectionVerdict.Fenced)
         {
             BecomeFenced(r);
             return;
         }
-        if (r.SegmentEpoch < _plan.Epoch)
+        if (verdict == RedoRejectionVerdict.Reopen)
         {
             // The segment missed the epoch change (it was down, or restarted and lost who fenced it): fence it at this epoch
             // (a segment takes an OpenEpoch only from the node that fenced it), install it, then the resend path fills it in.
@@ -653,18 +612,18 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
     private void BecomeFenced(RedoRejected r)
     {
-        _state = "fenced";
-        _failure = $"fenced: segment {EntityId(r.Pg, r.Replica)} is in epoch {r.SegmentEpoch}, this writer in epoch {_engine.Epoch}";
+        var failure = $"fenced: segment {EntityId(r.Pg, r.Replica)} is in epoch {r.SegmentEpoch}, this writer in epoch {_engine.Epoch}";
         _log.Error("Writer fenced in epoch {Epoch} by segment {Segment} (PG {Pg}) in epoch {SegmentEpoch}; no further commit can be acknowledged",
             _engine.Epoch, EntityId(r.Pg, r.Replica), r.Pg, r.SegmentEpoch);
         // A commit in flight may or may not have reached the read quorum the new epoch recovered from: ambiguous.
-        AbandonWaitingCommits(_failure, fencedByEpoch: r.SegmentEpoch);
-        Context.Parent.Tell(new WriterFenced(_engine.Epoch, r.SegmentEpoch, _failure));
+        var parked = _pipeline.StepDown(r.SegmentEpoch, failure, _outputs);
+        Perform();
+        Context.Parent.Tell(new WriterFenced(_engine.Epoch, r.SegmentEpoch, failure));
         var error = new StaleEpochException($"the writer of epoch {_engine.Epoch} was fenced by epoch {r.SegmentEpoch}", ambiguous: false);
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
         foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
-        foreach (var w in _backpressured) ReplyError(w.Message, error, w.Sender);
-        _lockWaits.Clear(); _pageWaiters.Clear(); _damagedCopies.Clear(); _backpressured.Clear();
+        foreach (Parked w in parked) ReplyError(w.Message, error, w.Sender);
+        _lockWaits.Clear(); _pageWaiters.Clear(); _damagedCopies.Clear();
         Become(() =>
         {
             Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
@@ -769,13 +728,13 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private void CheckStall(int pg, DateTime now)
     {
         var oldest = _engine.Tracker.OldestOutstanding(pg);
-        var stalled = oldest is not null && now - _quorumProgress[pg] > _settings.Writer.StallWarningAfter;
+        var stalled = oldest is not null && now - _pipeline.QuorumProgress(pg) > _settings.Writer.StallWarningAfter;
         if (stalled && !_stalled[pg])
         {
             _stalled[pg] = true;
             var missing = StalledReplicas(pg, oldest!.Value);
             _log.Warning("PG {Pg} stalled in epoch {Epoch}: LSN {Lsn} has lacked a write quorum for {Ms} ms; missing segments: {Missing}",
-                pg, _engine.Epoch, oldest, (int)(now - _quorumProgress[pg]).TotalMilliseconds, _links.Describe(pg, missing, now, EntityId));
+                pg, _engine.Epoch, oldest, (int)(now - _pipeline.QuorumProgress(pg)).TotalMilliseconds, _links.Describe(pg, missing, now, EntityId));
         }
         else if (!stalled && _stalled[pg])
         {
@@ -791,8 +750,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
     private void StartDrain()
     {
-        _state = "draining";
         _drain = (Sender, DateTime.UtcNow + _settings.Writer.DrainTimeout);
+        _pipeline.MoveTo(new WriterState.Draining(_drain.Value.Deadline));
         foreach (var txn in _engine.OpenTransactionIds())
         {
             if (_lockWaits.Remove(txn, out var w)) ReplyError(w.Message, new TransactionAbortedException("the writer is stopping"), w.Sender);
@@ -812,9 +771,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _log.Warning("Writer drain timed out in epoch {Epoch}: {Commits} commits not durable (VDL {Vdl}, allocated {Allocated})",
                 _engine.Epoch, left, _engine.Vdl, _engine.Allocated);
         else _log.Info("Writer drained in epoch {Epoch}: VDL {Vdl}", _engine.Epoch, _engine.Vdl);
-        AbandonWaitingCommits("the writer stopped");
+        _pipeline.Abandon("the writer stopped", fencedByEpoch: 0, _outputs);
+        Perform();
         _drain = null;
-        _state = "stopped";
+        _pipeline.MoveTo(WriterState.Stopped.Instance);
         // Through the coordinator: Drained arrives after every acknowledgement and abandonment handed to it, so stopping
         // the writer (and with it the coordinator) then drops no reply.
         _coordinator.Tell(new CommitCoordinator.Flush(sender, new Drained(left)));
@@ -829,22 +789,6 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         });
     }
 
-    /// <summary>Every client commit still waiting for VDL goes to the coordinator as ambiguous (and counts as answered);
-    /// the timing queues are cleared.</summary>
-    private void AbandonWaitingCommits(string reason, long fencedByEpoch = 0)
-    {
-        List<WaitingCommit>? abandoned = null;
-        foreach (var c in _engine.Committing)
-        {
-            if (c.Answered || c.TxnId == 0) continue;
-            c.MarkAnswered();
-            (abandoned ??= new()).Add(c);
-        }
-        if (abandoned is not null) _coordinator.Tell(new CommitCoordinator.Abandoned(reason, abandoned, fencedByEpoch));
-        foreach (var q in _unshipped) q.Clear();
-        foreach (var q in _unquorate) q.Clear();
-    }
-
     private WriterStatus Status()
     {
         var pgs = Enumerable.Range(0, _pgCount).Select(pg => new PgStatus(pg,
@@ -853,11 +797,12 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _engine.Tracker.OldestOutstanding(pg) is { } o && _stalled[pg] ? StalledReplicas(pg, o) : [],
             Enumerable.Range(0, 6).Select(r => _engine.Outboxes[pg].ShippedAt(_engine.Tracker.Scl(pg, r)) is { } at
                 ? (long)Stopwatch.GetElapsedTime(at).TotalMilliseconds : 0L).ToArray())).ToArray();
-        return new WriterStatus(_state, _engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _settings.Writer.Lal,
-            _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _bytesShipped, _batches,
-            _batchesQuorate == 0 ? 0 : _batchQuorumTicks * 1_000_000 / Stopwatch.Frequency / _batchesQuorate,
+        var (quorate, quorumTicks) = _pipeline.BatchQuorums;
+        return new WriterStatus(_pipeline.State.Name, _engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _settings.Writer.Lal,
+            _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _pipeline.BytesShipped, _pipeline.Batches,
+            quorate == 0 ? 0 : quorumTicks * 1_000_000 / Stopwatch.Frequency / quorate,
             _busyTicks * 1_000_000 / Stopwatch.Frequency,
-            _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _failure, _recovery,
+            _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _pipeline.State.Failure, _recovery,
             _metrics.RecentCommits.Summarize(Stopwatch.GetTimestamp()));
     }
 }
