@@ -41,9 +41,15 @@ public abstract record StatementOutcome
 /// <summary>What a commit request led to.</summary>
 public abstract record CommitOutcome
 {
-    /// <summary>The redo is allocated and queued; the commit is durable once VDL &gt;= <paramref name="CommitLsn"/>.
-    /// <paramref name="Pg"/> is the PG whose outbox holds the commit record.</summary>
-    public sealed record Pending(Lsn CommitLsn, int Records, long RedoBytes, int Pg = 0) : CommitOutcome;
+    /// <summary>The redo is allocated and queued; <paramref name="Commit"/> waits until VDL &gt;= its commit LSN.
+    /// <paramref name="Records"/> and <paramref name="RedoBytes"/> count the MTR's redo (payload bytes).</summary>
+    public sealed record Pending(WaitingCommit Commit, int Records, long RedoBytes) : CommitOutcome
+    {
+        /// <summary>The commit record's LSN.</summary>
+        public Lsn CommitLsn => Commit.CommitLsn;
+        /// <summary>The PG whose outbox holds the commit record.</summary>
+        public int Pg => Commit.Pg;
+    }
     /// <summary>Nothing to write: committed now; <paramref name="Granted"/> lock requests may resume.</summary>
     public sealed record ReadOnly(IReadOnlyList<(long Txn, RowId Row)> Granted) : CommitOutcome;
     /// <summary>A page is not in the buffer cache; load it and retry the commit.</summary>
@@ -53,6 +59,3 @@ public abstract record CommitOutcome
     /// <summary>The transaction does not exist or was aborted.</summary>
     public sealed record Failed(ActorDbException Error) : CommitOutcome;
 }
-
-/// <summary>A commit that became durable: its transaction, commit LSN, and the lock requests granted by releasing its locks.</summary>
-public sealed record DurableCommit(long TxnId, Lsn CommitLsn);

@@ -55,7 +55,7 @@ public sealed class TransactionEngine
     private readonly PgOutbox[] _outboxes;
     private readonly Lsn[] _pgTail;            // latest LSN per PG (the next record's backlink)
     private readonly Dictionary<long, Txn> _txns = new();
-    private readonly Queue<DurableCommit> _committing = new();
+    private readonly Queue<WaitingCommit> _committing = new();   // sealed, waiting for VDL, in commit LSN order
     private readonly Dictionary<int, BTree> _trees = new();
     private Catalog? _catalog;
     private readonly int _maxValueBytes;
@@ -405,9 +405,7 @@ public sealed class TransactionEngine
             }
         }
         txn.Committing = true;
-        var pending = SealMtr(txnId);
-        _committing.Enqueue(new DurableCommit(txnId, pending.CommitLsn));
-        return pending;
+        return SealMtr(txnId);
     }
 
     /// <summary>Redo allocated and not yet durable: allocated - VDL, counted from the top of the annulled range right after a
@@ -425,14 +423,10 @@ public sealed class TransactionEngine
     private bool WouldPassLal(long records) => _tracker.Allocated + records > Lsn.Max(Vdl, _allocationFloor) + _options.Lal;
 
     /// <summary>Seals a system MTR (format, DDL): durable through the same queue as commits, with transaction id 0.</summary>
-    private CommitOutcome.Pending SealSystemMtr()
-    {
-        var pending = SealMtr(txnId: 0);
-        _committing.Enqueue(new DurableCommit(0, pending.CommitLsn));
-        return pending;
-    }
+    private CommitOutcome.Pending SealSystemMtr() => SealMtr(txnId: 0);
 
-    /// <summary>Turns the pages touched since the last MTR into redo records plus a commit record (the CPL).</summary>
+    /// <summary>Turns the pages touched since the last MTR into redo records plus a commit record (the CPL), and queues the
+    /// MTR's <see cref="WaitingCommit"/> until VDL passes it.</summary>
     private CommitOutcome.Pending SealMtr(long txnId)
     {
         var pages = _cache.TakeMtrPages();
@@ -458,7 +452,9 @@ public sealed class TransactionEngine
         var payload = new CommitPayload(txnId, tail).Encode();
         Emit(new RedoRecord(commitLsn, _pgTail[lastPg], lastPg, -1, RedoKind.Commit, true, txnId, Epoch, payload));
         _tracker.MarkCpl(commitLsn);
-        return new CommitOutcome.Pending(commitLsn, records + 1, bytes + payload.Length, lastPg);
+        var commit = new WaitingCommit(txnId, commitLsn, Epoch, lastPg);
+        _committing.Enqueue(commit);
+        return new CommitOutcome.Pending(commit, records + 1, bytes + payload.Length);
     }
 
     private void Emit(RedoRecord record)
@@ -471,10 +467,10 @@ public sealed class TransactionEngine
     }
 
     /// <summary>
-    /// Applies a segment's acknowledgement. Returns the commits that became durable (their locks are released) and the
-    /// lock requests granted as a result, in order.
+    /// Applies a segment's acknowledgement. Returns the commits that became durable (their locks are released; system MTRs
+    /// included, with transaction id 0) in commit LSN order, and the lock requests granted as a result, in order.
     /// </summary>
-    public (IReadOnlyList<DurableCommit> Durable, IReadOnlyList<(long Txn, RowId Row)> Granted) OnAck(int pg, int replica, Lsn scl)
+    public (IReadOnlyList<WaitingCommit> Durable, IReadOnlyList<(long Txn, RowId Row)> Granted) OnAck(int pg, int replica, Lsn scl)
     {
         if (!_tracker.OnAck(pg, replica, scl))
         {
@@ -483,16 +479,22 @@ public sealed class TransactionEngine
         }
         TrimOutbox(pg);
         var vdl = _tracker.Vdl;
-        var durable = new List<DurableCommit>();
+        if (_committing.Count == 0 || _committing.Peek().CommitLsn > vdl)
+        {
+            _cache.EvictDurable(vdl, Catalog.HeaderPage);
+            return ([], []);
+        }
+        var durable = new List<WaitingCommit>();
         var granted = new List<(long, RowId)>();
         while (_committing.Count > 0 && _committing.Peek().CommitLsn <= vdl)
         {
             var c = _committing.Dequeue();
             durable.Add(c);
+            if (c.TxnId == 0) continue;
+            DurableCommits++;
             _txns.Remove(c.TxnId);
             granted.AddRange(_locks.ReleaseAll(c.TxnId));
         }
-        DurableCommits += durable.Count(c => c.TxnId != 0);
         _cache.EvictDurable(vdl, Catalog.HeaderPage);
         return (durable, granted);
     }
@@ -510,6 +512,10 @@ public sealed class TransactionEngine
     /// <summary>The SCL a segment of <paramref name="pg"/> needs to serve a page read at VDL: the PG's latest record at or
     /// below VDL (when records are in flight, the PG's write-quorum LSN, which is at least that).</summary>
     public Lsn ReadRequirement(int pg) => _pgTail[pg] <= Vdl ? _pgTail[pg] : _tracker.PgQuorumLsn(pg);
+
+    /// <summary>The commits sealed and not yet durable, in commit LSN order (system MTRs included): what a writer that
+    /// can no longer make them durable answers as ambiguous.</summary>
+    public IReadOnlyCollection<WaitingCommit> Committing => _committing;
 
     /// <summary>Transactions that are open and not committing (for a clean stop: abort them).</summary>
     public IReadOnlyList<long> OpenTransactionIds() => _txns.Values.Where(t => !t.Committing).Select(t => t.Id).ToArray();

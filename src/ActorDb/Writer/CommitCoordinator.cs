@@ -4,6 +4,8 @@ using Akka.Actor;
 using Akka.Event;
 using ActorDb.Client;
 using ActorDb.Core;
+using ActorDb.Core.Metrics;
+using ActorDb.Core.Transactions;
 using ActorDb.Metrics;
 
 namespace ActorDb.Writer;
@@ -24,13 +26,10 @@ namespace ActorDb.Writer;
 /// </remarks>
 public sealed class CommitCoordinator : ReceiveActor
 {
-    /// <summary>One committing transaction waiting for VDL: its id, commit LSN, the writer's epoch, the client to answer,
-    /// the statement result to answer with (null: a plain commit, answered with a <see cref="WriterProtocol.CommitReply"/>),
-    /// and the points it passed in the writer (<see cref="CommitTimes"/>; default: unknown).</summary>
-    public sealed record WaitingCommit(long TxnId, Lsn CommitLsn, long Epoch, IActorRef Client, StatementResult? Statement, CommitTimes Times = default);
-
     /// <summary>VDL has reached <paramref name="Vdl"/>, at or above the commit LSN of every one of <paramref name="Commits"/>:
-    /// acknowledge them.</summary>
+    /// acknowledge them. Each commit's <see cref="WaitingCommit.ReplyTo"/> is the client's <see cref="IActorRef"/>; a commit
+    /// <see cref="WaitingCommit.WithStatement"/> is answered with a <see cref="WriterProtocol.StatementReply"/> carrying its
+    /// result, a plain one with a <see cref="WriterProtocol.CommitReply"/>. The writer hands them over and no longer touches them.</summary>
     public sealed record Durable(Lsn Vdl, IReadOnlyList<WaitingCommit> Commits);
 
     /// <summary>The writer can no longer make <paramref name="Commits"/> durable (fenced, stopped): their outcome is
@@ -43,10 +42,6 @@ public sealed class CommitCoordinator : ReceiveActor
     /// after a drain (its supervisor, a hand-over) does so only after every client was answered. Messages still queued
     /// in a stopped actor's mailbox are dropped, not handled.</summary>
     public sealed record Flush(IActorRef ReplyTo, object Reply);
-
-    /// <summary>The result of the statement that committed with <see cref="WriterProtocol.ExecuteStatement.Commit"/>: the
-    /// client is then answered with a <see cref="WriterProtocol.StatementReply"/> carrying it.</summary>
-    public sealed record StatementResult(object? Result);
 
     private readonly TimeSpan _slowCommitThreshold;
     private readonly WriterMetrics? _metrics;
@@ -68,15 +63,15 @@ public sealed class CommitCoordinator : ReceiveActor
             foreach (var c in d.Commits)
             {
                 var info = new CommitInfo(c.CommitLsn.Value, d.Vdl.Value);
-                c.Client.Tell(c.Statement is null
-                    ? new WriterProtocol.CommitReply(c.TxnId, info, null)
-                    : new WriterProtocol.StatementReply(c.TxnId, c.Statement.Result, null, false, info));
+                Client(c).Tell(c.WithStatement
+                    ? new WriterProtocol.StatementReply(c.TxnId, c.Result, null, false, info)
+                    : new WriterProtocol.CommitReply(c.TxnId, info, null));
                 Completed(c, Stopwatch.GetTimestamp());
             }
         });
         Receive<Abandoned>(a =>
         {
-            foreach (var c in a.Commits) c.Client.Tell(AmbiguousReply(c, a.Reason, a.FencedByEpoch));
+            foreach (var c in a.Commits) Client(c).Tell(AmbiguousReply(c, a.Reason, a.FencedByEpoch));
         });
         Receive<Flush>(f => f.ReplyTo.Tell(f.Reply));
     }
@@ -91,10 +86,15 @@ public sealed class CommitCoordinator : ReceiveActor
         ActorDbException error = fencedByEpoch > 0
             ? new StaleEpochException($"{message} (stale epoch: fenced by epoch {fencedByEpoch}; read back what it wrote)", ambiguous: true)
             : new AmbiguousCommitException(message);
-        return c.Statement is null
-            ? new WriterProtocol.CommitReply(c.TxnId, null, error)
-            : new WriterProtocol.StatementReply(c.TxnId, null, error, true);
+        return c.WithStatement
+            ? new WriterProtocol.StatementReply(c.TxnId, null, error, true)
+            : new WriterProtocol.CommitReply(c.TxnId, null, error);
     }
+
+    /// <summary>The client a handed-over commit answers to.</summary>
+    /// <exception cref="InvalidOperationException">the commit carries no actor to answer (a system MTR, or a writer bug).</exception>
+    private static IActorRef Client(WaitingCommit c) =>
+        c.ReplyTo as IActorRef ?? throw new InvalidOperationException($"{c} has no client to answer");
 
     /// <summary>After the reply: records the commit's metrics and logs it once when it was slower than the threshold.
     /// A commit that never becomes durable is not logged here: the writer's stalled-PG warning names what it waits for.</summary>

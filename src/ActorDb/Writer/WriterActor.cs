@@ -1,11 +1,10 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 using ActorDb.Client;
 using ActorDb.Core;
+using ActorDb.Core.Metrics;
 using ActorDb.Core.Placement;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Transactions;
@@ -42,19 +41,6 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// is the client's timestamp of the statement.</summary>
     private sealed record AutoCommit(long TxnId, object? Result, long Sent);
 
-    /// <summary>A commit waiting for VDL (Aurora's "list of transactions waiting on commit"): whom to answer, with what,
-    /// and the timestamps it has passed (see <see cref="CommitTimes"/>).</summary>
-    private struct PendingCommit
-    {
-        public Lsn CommitLsn;
-        public IActorRef Client;
-        public CommitCoordinator.StatementResult? Statement;
-        public long Requested, Received, Sealed, Shipped, Quorum, FsyncTicks;
-
-        public readonly CommitCoordinator.WaitingCommit ToWaiting(long txnId, long epoch, long durable) =>
-            new(txnId, CommitLsn, epoch, Client, Statement, new CommitTimes(Requested, Received, Sealed, Shipped, Quorum, durable, FsyncTicks));
-    }
-
     private readonly ActorDbSettings _settings;
     private readonly IActorRef _segments;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -74,24 +60,20 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly Dictionary<long, HashSet<int>> _damagedCopies = new();
     /// <summary>Pages no copy could serve: logged when first seen, summarised, and when no read hits them any more.</summary>
     private readonly RepeatedConditions _unreadablePages = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60));
-    private readonly List<(object Message, IActorRef Sender)> _backpressured = new();
-    private readonly Dictionary<long, PendingCommit> _waitingCommits = new();
     private readonly IActorRef _coordinator;
-    /// <summary>Per PG, the commits whose commit record is in that PG, in LSN order: not yet sent, and sent but not yet on a
-    /// write quorum. Only for timing: an entry whose commit is gone (fenced, drained) is skipped.</summary>
-    private readonly Queue<(long TxnId, Lsn CommitLsn)>[] _unshipped, _unquorate;
+    /// <summary>The commit bookkeeping (batching window, durable and abandoned commits, LAL waits, the writer's state);
+    /// its outputs collect in <see cref="_outputs"/> and <see cref="Perform"/> carries them out.</summary>
+    private readonly CommitPipeline _pipeline;
+    private readonly List<WriterOutput> _outputs = new();
+    /// <summary>A request parked until LAL lets it allocate: the pipeline's opaque token.</summary>
+    private sealed record Parked(object Message, IActorRef Sender);
     private readonly WriterMetrics _metrics;
     private readonly RedoMetrics _redoMetrics;
     private readonly WriterGaugeSource _gauges;
     private long _messageStarted;
-    private readonly Dictionary<Lsn, Action> _systemWaiters = new();
-    private readonly Queue<(Lsn Last, long SentTicks)>[] _batchesInFlight;
-    private long _batchQuorumTicks;
-    private long _batchesQuorate;
     private readonly DateTime[][] _lastProgress;
     private readonly Lsn[][] _lastAcked;
     private readonly bool[] _stalled;
-    private readonly DateTime[] _quorumProgress;
     private readonly Dictionary<(int Pg, int Replica), IActorRef> _segmentRefs = new();
     /// <summary>Which segments take redo now, and why the others do not (no node, unreachable node, storage fault,
     /// silence): redo goes only to live segments, the rest get bounded probes (see <see cref="SegmentLinks"/>).</summary>
@@ -101,10 +83,6 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private readonly RepeatedConditions _conditions = new();   // rejections, unanswered page reads: logged per condition, never per event
     private readonly HashSet<(int Pg, int Replica)> _refused = new();  // logged once: the segment refuses this writer (until it opens)
     private readonly HashSet<(int Pg, int Replica)> _hinted = new();   // sent the PG's newest record before its open (once per opening)
-    private long _batches;
-    private long _bytesShipped;
-    private string _state = "opening";
-    private string? _failure;
     private (IActorRef Sender, DateTime Deadline)? _drain;
 
     /// <summary>Props for the writer of a recovered volume; <paramref name="segments"/> routes <see cref="ISegmentMessage"/>s
@@ -116,19 +94,19 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     private long _busyTicks;
-    private long _committedByThisMessage;   // the transaction whose commit the message being handled put in _waitingCommits
+    private WaitingCommit? _committedByThisMessage;   // the commit the message being handled sealed (answered here if it fails)
 
     /// <summary>Times every message (the writer's busy share), and answers the request that made the writer fail with an
     /// error before the failure ends it: the client learns at once instead of waiting out its timeout.</summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
         var started = _messageStarted = Stopwatch.GetTimestamp();
-        _committedByThisMessage = 0;
+        _committedByThisMessage = null;
         try { return base.AroundReceive(receive, message); }
         catch (Exception e)
         {
             // Answered here (ambiguous): PostStop must not answer that commit a second time.
-            if (_committedByThisMessage != 0) _waitingCommits.Remove(_committedByThisMessage);
+            if (_committedByThisMessage is { Answered: false } sealedHere) sealedHere.MarkAnswered();
             var reason = $"the writer of epoch {_engine.Epoch} failed on {message.GetType().Name}: {e.Message}";
             ReplyError(message, message is CommitTransaction or AutoCommit or ExecuteStatement { Commit: true }
                 ? new AmbiguousCommitException(reason, e)
@@ -153,9 +131,6 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _engine = new TransactionEngine(
             new EngineOptions(_settings.Geometry, _settings.Writer.BufferCachePages, _settings.Writer.Lal, _settings.Writer.RetainedRedoBytesPerPg),
             _plan.Epoch, _plan.Vdl, _plan.TruncateTo, _plan.PgTail);
-        _batchesInFlight = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(Lsn, long)>()).ToArray();
-        _unshipped = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(long, Lsn)>()).ToArray();
-        _unquorate = Enumerable.Range(0, _pgCount).Select(_ => new Queue<(long, Lsn)>()).ToArray();
         var metrics = ActorDbMetrics.For(Context.System);
         _metrics = metrics.Writer;
         _redoMetrics = metrics.Redo;
@@ -165,10 +140,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _lastProgress = Enumerable.Range(0, _pgCount).Select(_ => Enumerable.Repeat(now, 6).ToArray()).ToArray();
         _lastAcked = Enumerable.Range(0, _pgCount).Select(_ => new Lsn[6]).ToArray();
         _stalled = new bool[_pgCount];
-        _quorumProgress = Enumerable.Repeat(now, _pgCount).ToArray();
         var writer = settings.Writer;
         _links = new SegmentLinks(_pgCount, VolumeGeometry.SegmentsPerPg, writer.ResendAfter, writer.SilentAfter,
             writer.ProbeMaxInterval < writer.ResendAfter ? writer.ResendAfter : writer.ProbeMaxInterval);
+        _pipeline = new CommitPipeline(_engine, _links, writer.MaxBatchesInFlightPerPg, now);
         _cluster = Context.System is ExtendedActorSystem { Provider: IClusterActorRefProvider } ? Cluster.Get(Context.System) : null;
         foreach (var s in volume.Opened)
         {
@@ -201,7 +176,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         {
             var format = _engine.FormatVolume();
             _log.Info("Writer formatting a new volume in epoch {Epoch}: catalog MTR at LSN {Lsn}", _plan.Epoch, format.CommitLsn);
-            _systemWaiters[format.CommitLsn] = () => Opened($"new volume formatted: catalog MTR at LSN {format.CommitLsn}");
+            format.Commit.ReplyTo = (Action)(() => Opened($"new volume formatted: catalog MTR at LSN {format.CommitLsn}"));
             Ship();
             return;
         }
@@ -211,16 +186,16 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         }
         catch (Exception e)
         {
-            _state = "failed";
-            _failure = $"cannot load the volume header (page 0) at VDL {_plan.Vdl}: {e.Message}";
-            _log.Error("Writer failed: {Reason}", _failure);
+            var failure = $"cannot load the volume header (page 0) at VDL {_plan.Vdl}: {e.Message}";
+            _pipeline.MoveTo(new WriterState.Failed(failure));
+            _log.Error("Writer failed: {Reason}", failure);
             Become(() =>
             {
                 Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
                 Receive<Drain>(_ => Sender.Tell(new Drained(0)));
-                ReceiveAny(m => ReplyError(m, new ActorDbException($"the writer is not available: {_failure}")));
+                ReceiveAny(m => ReplyError(m, new ActorDbException($"the writer is not available: {failure}")));
             });
-            Context.Parent.Tell(new WriterOpenFailed(_plan.Epoch, _failure));
+            Context.Parent.Tell(new WriterOpenFailed(_plan.Epoch, failure));
             return;
         }
         var tables = _engine.Catalog!.Tables.Count;
@@ -229,7 +204,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
     private void Opened(string detail)
     {
-        _state = "serving";
+        // A drain asked for while the format MTR was in flight goes on: the writer reports open, and stays draining.
+        if (_pipeline.State is WriterState.Opening) _pipeline.MoveTo(WriterState.Serving.Instance);
         _log.Info("Writer serving epoch {Epoch}: VDL {Vdl}, {Tables} tables", _engine.Epoch, _engine.Vdl, _engine.Catalog!.Tables.Count);
         Context.Parent.Tell(new WriterOpened(_engine.Epoch, detail));
     }
@@ -240,13 +216,16 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     {
         _cluster?.Unsubscribe(Self);
         _metrics.Detach(_gauges);
-        foreach (var (txnId, c) in _waitingCommits)
-            c.Client.Tell(CommitCoordinator.AmbiguousReply(c.ToWaiting(txnId, _engine.Epoch, 0), "the writer stopped before the commit was durable"));
-        _waitingCommits.Clear();
-        var error = new TransactionAbortedException($"the writer of epoch {_engine.Epoch} stopped ({_state}); the transaction is gone");
+        foreach (var c in _engine.Committing)
+        {
+            if (c.Answered || c.ReplyTo is not IActorRef client) continue;
+            c.MarkAnswered();
+            client.Tell(CommitCoordinator.AmbiguousReply(c, "the writer stopped before the commit was durable"));
+        }
+        var error = new TransactionAbortedException($"the writer of epoch {_engine.Epoch} stopped ({_pipeline.State.Name}); the transaction is gone");
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
         foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
-        foreach (var w in _backpressured) ReplyError(w.Message, error, w.Sender);
+        foreach (Parked w in _pipeline.TakeWaitingForLal()) ReplyError(w.Message, error, w.Sender);
     }
 
     /// <summary>
@@ -341,33 +320,30 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// machine's clock means nothing here).</summary>
     private void Commit(long txnId, object request, long sent)
     {
-        var statement = request is AutoCommit a ? new CommitCoordinator.StatementResult(a.Result) : null;
+        var auto = request as AutoCommit;
         switch (_engine.Commit(txnId))
         {
             case CommitOutcome.Pending p:
-                _committedByThisMessage = txnId;
-                _waitingCommits[txnId] = new PendingCommit
-                {
-                    CommitLsn = p.CommitLsn,
-                    Client = Sender,
-                    Statement = statement,
-                    Requested = sent != 0 && sent <= _messageStarted && Sender.Path.Address.HasLocalScope ? sent : 0,
-                    Received = _messageStarted,
-                    Sealed = Stopwatch.GetTimestamp(),
-                };
-                _unshipped[p.Pg].Enqueue((txnId, p.CommitLsn));
+                var commit = _committedByThisMessage = p.Commit;
+                commit.ReplyTo = Sender;
+                commit.WithStatement = auto is not null;
+                commit.Result = auto?.Result;
+                commit.Times = new CommitTimes(
+                    Requested: sent != 0 && sent <= _messageStarted && Sender.Path.Address.HasLocalScope ? sent : 0,
+                    Received: _messageStarted, Sealed: Stopwatch.GetTimestamp(), Shipped: 0, Quorum: 0, Durable: 0, FsyncTicks: 0);
+                _pipeline.Sealed(commit);
                 Ship();
                 break;
             case CommitOutcome.ReadOnly r:
                 var info = new CommitInfo(0, _engine.Vdl.Value);
-                Sender.Tell(statement is null ? new CommitReply(txnId, info, null) : new StatementReply(txnId, statement.Result, null, false, info));
+                Sender.Tell(auto is null ? new CommitReply(txnId, info, null) : new StatementReply(txnId, auto.Result, null, false, info));
                 Resume(r.Granted);
                 break;
             case CommitOutcome.NeedPage p:
                 WaitForPage(p.PageNo, request);
                 break;
             case CommitOutcome.Backpressure:
-                _backpressured.Add((request, Sender));
+                _pipeline.WaitForLal(new Parked(request, Sender));
                 break;
             case CommitOutcome.Failed f:
                 ReplyError(request, f.Error);
@@ -383,10 +359,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             switch (commit)
             {
                 case null: Sender.Tell(new TableReply(schema, null)); break;
-                case CommitOutcome.Backpressure: _backpressured.Add((m, Sender)); break;
+                case CommitOutcome.Backpressure: _pipeline.WaitForLal(new Parked(m, Sender)); break;
                 case CommitOutcome.Pending p:
                     var sender = Sender;
-                    _systemWaiters[p.CommitLsn] = () => sender.Tell(new TableReply(schema, null));
+                    p.Commit.ReplyTo = (Action)(() => sender.Tell(new TableReply(schema, null)));
                     _log.Info("Creating table {Table} in epoch {Epoch} at LSN {Lsn}", schema.Name, _engine.Epoch, p.CommitLsn);
                     Ship();
                     break;
@@ -532,39 +508,47 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     /// </summary>
     private void Ship()
     {
-        foreach (var outbox in _engine.Outboxes)
+        _pipeline.Ship(DateTime.UtcNow, Stopwatch.GetTimestamp(), _outputs);
+        Perform();
+    }
+
+    /// <summary>Carries out the pipeline's outputs in order, then forgets them (also when one throws: the writer then
+    /// fails, and nothing is carried out twice).</summary>
+    private void Perform()
+    {
+        try
         {
-            var pg = outbox.Pg;
-            if (outbox.UnsentCount == 0 || _batchesInFlight[pg].Count >= _settings.Writer.MaxBatchesInFlightPerPg) continue;
-            if (_batchesInFlight[pg].Count == 0) _quorumProgress[pg] = DateTime.UtcNow;
-            var records = outbox.TakeBatch(Stopwatch.GetTimestamp());
-            var last = records[^1].Lsn;
-            var now = Stopwatch.GetTimestamp();
-            _batchesInFlight[pg].Enqueue((last, now));
-            _batches++;
-            var bytes = records.Sum(r => (long)Core.Redo.RedoCodec.FrameSize(r));
-            _bytesShipped += bytes * VolumeGeometry.SegmentsPerPg;
-            // Only to segments that take redo now; the others find it in the resend window when they answer again.
-            var shippedAt = DateTime.UtcNow;
-            for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
-            {
-                if (!_links.Live(pg, r, shippedAt)) continue;
-                TellSegment(pg, r, new RedoBatch(pg, r, _engine.Epoch, records, _engine.Vdl));
-                _links.Shipped(pg, r, shippedAt);
-            }
-            _gauges.PublishSent(pg, last);
-            _metrics.BatchRecords.Record(records.Length);
-            _metrics.BatchSize.Record(bytes);
-            _redoMetrics.Bytes.Add(bytes * VolumeGeometry.SegmentsPerPg, RedoMetrics.NetworkTag);
-            var unshipped = _unshipped[pg];
-            while (unshipped.Count > 0 && unshipped.Peek().CommitLsn <= last)
-            {
-                var commit = unshipped.Dequeue();
-                ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_waitingCommits, commit.TxnId);
-                if (Unsafe.IsNullRef(ref c)) continue;
-                c.Shipped = now;
-                _unquorate[pg].Enqueue(commit);
-            }
+            for (var i = 0; i < _outputs.Count; i++)
+                switch (_outputs[i])
+                {
+                    case WriterOutput.ShipBatch b:
+                        for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
+                            if ((b.Replicas & (1 << r)) != 0) TellSegment(b.Pg, r, new RedoBatch(b.Pg, r, _engine.Epoch, b.Records, _engine.Vdl));
+                        _gauges.PublishSent(b.Pg, b.Records[^1].Lsn);
+                        _metrics.BatchRecords.Record(b.Records.Length);
+                        _metrics.BatchSize.Record(b.FrameBytes);
+                        _redoMetrics.Bytes.Add(b.FrameBytes * VolumeGeometry.SegmentsPerPg, RedoMetrics.NetworkTag);
+                        break;
+                    case WriterOutput.CommitsDurable d:
+                        _coordinator.Tell(new CommitCoordinator.Durable(d.Vdl, d.Commits));
+                        break;
+                    case WriterOutput.SystemMtrDurable { Commit.ReplyTo: Action action }:
+                        action();
+                        break;
+                    case WriterOutput.LocksGranted g:
+                        Resume(g.Granted);
+                        break;
+                    case WriterOutput.RetryWaiting w:
+                        foreach (Parked p in w.Requests) Self.Tell(p.Message, p.Sender);
+                        break;
+                    case WriterOutput.CommitsAbandoned a:
+                        _coordinator.Tell(new CommitCoordinator.Abandoned(a.Reason, a.Commits, a.FencedByEpoch));
+                        break;
+                }
+        }
+        finally
+        {
+            _outputs.Clear();
         }
     }
 
@@ -579,49 +563,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _lastAcked[ack.Pg][ack.Replica] = ack.Scl;
             _lastProgress[ack.Pg][ack.Replica] = DateTime.UtcNow;
         }
-        var quorumBefore = _engine.Tracker.PgQuorumLsn(ack.Pg);
-        var (durable, granted) = _engine.OnAck(ack.Pg, ack.Replica, ack.Scl);
+        _pipeline.OnAck(ack.Pg, ack.Replica, ack.Epoch, ack.Scl, ack.SyncMicros * Stopwatch.Frequency / 1_000_000,
+            DateTime.UtcNow, Stopwatch.GetTimestamp(), _outputs);
         _gauges.PublishScl(ack.Pg, ack.Replica, _engine.Tracker.Scl(ack.Pg, ack.Replica));
-        var quorum = _engine.Tracker.PgQuorumLsn(ack.Pg);
-        if (quorum > quorumBefore) _quorumProgress[ack.Pg] = DateTime.UtcNow;
-        var now = Stopwatch.GetTimestamp();
-        var inFlight = _batchesInFlight[ack.Pg];
-        while (inFlight.Count > 0 && inFlight.Peek().Last <= quorum)
-        {
-            _batchQuorumTicks += now - inFlight.Dequeue().SentTicks;
-            _batchesQuorate++;
-        }
-        // Commits this ack brought onto a write quorum: its segment's sync is the fsync they waited for.
-        var unquorate = _unquorate[ack.Pg];
-        while (unquorate.Count > 0 && unquorate.Peek().CommitLsn <= quorum)
-        {
-            ref var c = ref CollectionsMarshal.GetValueRefOrNullRef(_waitingCommits, unquorate.Dequeue().TxnId);
-            if (Unsafe.IsNullRef(ref c)) continue;
-            c.Quorum = now;
-            c.FsyncTicks = ack.SyncMicros * Stopwatch.Frequency / 1_000_000;
-        }
-
-        if (durable.Count > 0)
-        {
-            List<CommitCoordinator.WaitingCommit>? acknowledge = null;
-            foreach (var c in durable)
-            {
-                if (c.TxnId == 0)
-                {
-                    if (_systemWaiters.Remove(c.CommitLsn, out var action)) action();
-                }
-                else if (_waitingCommits.Remove(c.TxnId, out var p))
-                    (acknowledge ??= new(durable.Count)).Add(p.ToWaiting(c.TxnId, _engine.Epoch, now));
-            }
-            if (acknowledge is not null) _coordinator.Tell(new CommitCoordinator.Durable(_engine.Vdl, acknowledge));
-        }
-        Resume(granted);
-        if (durable.Count > 0 && _backpressured.Count > 0)
-        {
-            foreach (var (message, sender) in _backpressured) Self.Tell(message, sender);
-            _backpressured.Clear();
-        }
-        if (_engine.Outboxes[ack.Pg].UnsentCount > 0) Ship();
+        Perform();
         if (_drain is not null) CheckDrain();
     }
 
@@ -633,7 +578,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             if (!r.Refused) LearnSegment(r.Pg, r.Replica, Sender);
             _links.Heard(r.Pg, r.Replica, NodeOf(Sender), r.Fault.Describe(), DateTime.UtcNow);
         }
-        if (r.Refused)
+        var verdict = CommitPipeline.Judge(r.Refused, r.StaleEpoch, r.SegmentEpoch, _engine.Epoch);
+        if (verdict == RedoRejectionVerdict.Refused)
         {
             // The segment does not take this writer's node as its epoch's writer (SegmentAuthority): not a writer node, or
             // another node fenced it at this epoch. Re-sending cannot help; a newer epoch or a fix of the roles must.
@@ -641,12 +587,12 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
                 _log.Error("Segment {Segment} (PG {Pg}) refuses this writer in epoch {Epoch}: {Reason}", EntityId(r.Pg, r.Replica), r.Pg, _engine.Epoch, r.Reason);
             return;
         }
-        if (r.StaleEpoch && r.SegmentEpoch > _engine.Epoch)
+        if (verdict == RedoRejectionVerdict.Fenced)
         {
             BecomeFenced(r);
             return;
         }
-        if (r.SegmentEpoch < _plan.Epoch)
+        if (verdict == RedoRejectionVerdict.Reopen)
         {
             // The segment missed the epoch change (it was down, or restarted and lost who fenced it): fence it at this epoch
             // (a segment takes an OpenEpoch only from the node that fenced it), install it, then the resend path fills it in.
@@ -666,18 +612,18 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
     private void BecomeFenced(RedoRejected r)
     {
-        _state = "fenced";
-        _failure = $"fenced: segment {EntityId(r.Pg, r.Replica)} is in epoch {r.SegmentEpoch}, this writer in epoch {_engine.Epoch}";
+        var failure = $"fenced: segment {EntityId(r.Pg, r.Replica)} is in epoch {r.SegmentEpoch}, this writer in epoch {_engine.Epoch}";
         _log.Error("Writer fenced in epoch {Epoch} by segment {Segment} (PG {Pg}) in epoch {SegmentEpoch}; no further commit can be acknowledged",
             _engine.Epoch, EntityId(r.Pg, r.Replica), r.Pg, r.SegmentEpoch);
         // A commit in flight may or may not have reached the read quorum the new epoch recovered from: ambiguous.
-        AbandonWaitingCommits(_failure, fencedByEpoch: r.SegmentEpoch);
-        Context.Parent.Tell(new WriterFenced(_engine.Epoch, r.SegmentEpoch, _failure));
+        var parked = _pipeline.StepDown(r.SegmentEpoch, failure, _outputs);
+        Perform();
+        Context.Parent.Tell(new WriterFenced(_engine.Epoch, r.SegmentEpoch, failure));
         var error = new StaleEpochException($"the writer of epoch {_engine.Epoch} was fenced by epoch {r.SegmentEpoch}", ambiguous: false);
         foreach (var w in _lockWaits.Values) ReplyError(w.Message, error, w.Sender);
         foreach (var list in _pageWaiters.Values) foreach (var w in list) ReplyError(w.Message, error, w.Sender);
-        foreach (var w in _backpressured) ReplyError(w.Message, error, w.Sender);
-        _lockWaits.Clear(); _pageWaiters.Clear(); _damagedCopies.Clear(); _backpressured.Clear();
+        foreach (Parked w in parked) ReplyError(w.Message, error, w.Sender);
+        _lockWaits.Clear(); _pageWaiters.Clear(); _damagedCopies.Clear();
         Become(() =>
         {
             Receive<GetWriterStatus>(_ => Sender.Tell(Status()));
@@ -782,13 +728,13 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
     private void CheckStall(int pg, DateTime now)
     {
         var oldest = _engine.Tracker.OldestOutstanding(pg);
-        var stalled = oldest is not null && now - _quorumProgress[pg] > _settings.Writer.StallWarningAfter;
+        var stalled = oldest is not null && now - _pipeline.QuorumProgress(pg) > _settings.Writer.StallWarningAfter;
         if (stalled && !_stalled[pg])
         {
             _stalled[pg] = true;
             var missing = StalledReplicas(pg, oldest!.Value);
             _log.Warning("PG {Pg} stalled in epoch {Epoch}: LSN {Lsn} has lacked a write quorum for {Ms} ms; missing segments: {Missing}",
-                pg, _engine.Epoch, oldest, (int)(now - _quorumProgress[pg]).TotalMilliseconds, _links.Describe(pg, missing, now, EntityId));
+                pg, _engine.Epoch, oldest, (int)(now - _pipeline.QuorumProgress(pg)).TotalMilliseconds, _links.Describe(pg, missing, now, EntityId));
         }
         else if (!stalled && _stalled[pg])
         {
@@ -804,8 +750,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
 
     private void StartDrain()
     {
-        _state = "draining";
         _drain = (Sender, DateTime.UtcNow + _settings.Writer.DrainTimeout);
+        _pipeline.MoveTo(new WriterState.Draining(_drain.Value.Deadline));
         foreach (var txn in _engine.OpenTransactionIds())
         {
             if (_lockWaits.Remove(txn, out var w)) ReplyError(w.Message, new TransactionAbortedException("the writer is stopping"), w.Sender);
@@ -825,9 +771,10 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _log.Warning("Writer drain timed out in epoch {Epoch}: {Commits} commits not durable (VDL {Vdl}, allocated {Allocated})",
                 _engine.Epoch, left, _engine.Vdl, _engine.Allocated);
         else _log.Info("Writer drained in epoch {Epoch}: VDL {Vdl}", _engine.Epoch, _engine.Vdl);
-        AbandonWaitingCommits("the writer stopped");
+        _pipeline.Abandon("the writer stopped", fencedByEpoch: 0, _outputs);
+        Perform();
         _drain = null;
-        _state = "stopped";
+        _pipeline.MoveTo(WriterState.Stopped.Instance);
         // Through the coordinator: Drained arrives after every acknowledgement and abandonment handed to it, so stopping
         // the writer (and with it the coordinator) then drops no reply.
         _coordinator.Tell(new CommitCoordinator.Flush(sender, new Drained(left)));
@@ -842,17 +789,6 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         });
     }
 
-    /// <summary>Every commit still waiting for VDL goes to the coordinator as ambiguous; the timing queues are cleared.</summary>
-    private void AbandonWaitingCommits(string reason, long fencedByEpoch = 0)
-    {
-        if (_waitingCommits.Count > 0)
-            _coordinator.Tell(new CommitCoordinator.Abandoned(reason,
-                _waitingCommits.Select(c => c.Value.ToWaiting(c.Key, _engine.Epoch, 0)).ToList(), fencedByEpoch));
-        _waitingCommits.Clear();
-        foreach (var q in _unshipped) q.Clear();
-        foreach (var q in _unquorate) q.Clear();
-    }
-
     private WriterStatus Status()
     {
         var pgs = Enumerable.Range(0, _pgCount).Select(pg => new PgStatus(pg,
@@ -861,11 +797,12 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
             _engine.Tracker.OldestOutstanding(pg) is { } o && _stalled[pg] ? StalledReplicas(pg, o) : [],
             Enumerable.Range(0, 6).Select(r => _engine.Outboxes[pg].ShippedAt(_engine.Tracker.Scl(pg, r)) is { } at
                 ? (long)Stopwatch.GetElapsedTime(at).TotalMilliseconds : 0L).ToArray())).ToArray();
-        return new WriterStatus(_state, _engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _settings.Writer.Lal,
-            _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _bytesShipped, _batches,
-            _batchesQuorate == 0 ? 0 : _batchQuorumTicks * 1_000_000 / Stopwatch.Frequency / _batchesQuorate,
+        var (quorate, quorumTicks) = _pipeline.BatchQuorums;
+        return new WriterStatus(_pipeline.State.Name, _engine.Epoch, _engine.Allocated, _engine.Vcl, _engine.Vdl, _settings.Writer.Lal,
+            _engine.DurableCommits, _engine.RedoRecords, _engine.RedoBytes, _pipeline.BytesShipped, _pipeline.Batches,
+            quorate == 0 ? 0 : quorumTicks * 1_000_000 / Stopwatch.Frequency / quorate,
             _busyTicks * 1_000_000 / Stopwatch.Frequency,
-            _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _failure, _recovery,
+            _engine.OpenTransactions, _engine.CommitsInFlight, pgs, _pipeline.State.Failure, _recovery,
             _metrics.RecentCommits.Summarize(Stopwatch.GetTimestamp()));
     }
 }

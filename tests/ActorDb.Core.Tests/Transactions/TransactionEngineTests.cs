@@ -24,9 +24,9 @@ public class TransactionEngineTests
             engine.InstallPage(pageNo, Pages.TryGetValue(pageNo, out var image) ? (byte[])image.Clone() : new byte[Geometry.PageSize]);
 
         /// <summary>Ships every outbox to all six replicas and acks; returns what became durable.</summary>
-        public List<DurableCommit> ShipAndAck(TransactionEngine engine, int replicas = 6)
+        public List<WaitingCommit> ShipAndAck(TransactionEngine engine, int replicas = 6)
         {
-            var durable = new List<DurableCommit>();
+            var durable = new List<WaitingCommit>();
             foreach (var outbox in engine.Outboxes)
             {
                 var batch = outbox.TakeBatch();
@@ -107,7 +107,7 @@ public class TransactionEngineTests
 
         Assert.Empty(storage.ShipAndAck(e, replicas: 3));   // 3 acks: no write quorum
         Assert.True(lsn > e.Vdl);
-        var durable = new List<DurableCommit>();
+        var durable = new List<WaitingCommit>();
         foreach (var outbox in e.Outboxes)
             for (var r = 3; r < 6; r++) durable.AddRange(e.OnAck(outbox.Pg, r, storage.Tail[outbox.Pg]).Durable);
         Assert.Contains(durable, d => d.TxnId == t1 && d.CommitLsn == lsn);

@@ -3,6 +3,8 @@ using System.Diagnostics;
 using Akka.Actor;
 using ActorDb.Client;
 using ActorDb.Core;
+using ActorDb.Core.Metrics;
+using ActorDb.Core.Transactions;
 using ActorDb.Metrics;
 using ActorDb.Writer;
 using Xunit.Abstractions;
@@ -13,10 +15,13 @@ namespace ActorDb.Tests.Scenarios;
 /// <summary>VDL never goes below an acknowledged commit, at the CommitCoordinator and at the writer.</summary>
 public class VdlInvariantTests(ITestOutputHelper output) : WriterScenarioBase(output)
 {
-    private static CommitCoordinator.WaitingCommit Waiting(long txnId, long commitLsn, long epoch, IActorRef client,
-        CommitCoordinator.StatementResult? statement = null, long received = 0) =>
-        new(txnId, new Lsn(commitLsn), epoch, client, statement,
-            new CommitTimes(0, received == 0 ? Stopwatch.GetTimestamp() : received, 0, 0, 0, 0, 0));
+    private static WaitingCommit Waiting(long txnId, long commitLsn, long epoch, IActorRef client,
+        bool withStatement = false, object? result = null, long received = 0) =>
+        new(txnId, new Lsn(commitLsn), epoch, pg: 0)
+        {
+            ReplyTo = client, WithStatement = withStatement, Result = result,
+            Times = new CommitTimes(0, received == 0 ? Stopwatch.GetTimestamp() : received, 0, 0, 0, 0, 0),
+        };
 
     [Fact]
     public async Task Coordinator_replies_once_to_each_durable_commit_with_its_commit_lsn_and_the_vdl_it_was_told()
@@ -25,7 +30,7 @@ public class VdlInvariantTests(ITestOutputHelper output) : WriterScenarioBase(ou
         var second = CreateTestProbe();
         var coordinator = Sys.ActorOf(CommitCoordinator.Props(TimeSpan.FromSeconds(30)));
         coordinator.Tell(new CommitCoordinator.Durable(new Lsn(1240),
-            [Waiting(42, 1234, 3, first.Ref), Waiting(43, 1236, 3, second.Ref, new CommitCoordinator.StatementResult(true))]));
+            [Waiting(42, 1234, 3, first.Ref), Waiting(43, 1236, 3, second.Ref, withStatement: true, result: true)]));
         var reply = await first.ExpectMsgAsync<CommitReply>(Short);
         Assert.Equal(42, reply.TxnId);
         Assert.Null(reply.Error);
