@@ -158,8 +158,7 @@ public sealed partial class SegmentActor
             CloseStorage();
             _held.Clear();
             _dirty = new();
-            _unsynced.Clear();
-            _appended = 0;
+            _unsynced.Reset();
             _materializedCpl = null;
             _logBytesAtCheckpoint = 0;
             if (_copy is not null) AbortCopy("the storage is reopened after a fault");

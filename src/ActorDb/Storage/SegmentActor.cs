@@ -84,8 +84,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     private Lsn _durableScl;
     private Lsn _knownVdl;
     private SegmentSyncThread _syncThread = null!;
-    private long _appended;                                                   // records appended since open
-    private readonly Queue<(long Appended, Lsn Scl, bool FromWriter)> _unsynced = new();   // SCL reached after each append run
+    private readonly SyncRuns _unsynced = new();                              // append runs awaiting their group commit
     private IActorRef _writer = ActorRefs.Nobody;
     private long _writerEpoch;                                                // the epoch of the batches it sent
     private SegmentLifecycle _state = new SegmentLifecycle.Opening(null);
@@ -265,7 +264,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;   // what the PG holds: a catch-up target
             // Each record's backlink is a record the PG held when the writer shipped it: at or above anything this
             // segment could have acknowledged before it lost its data, if it did.
-            foreach (var r in batch.Records ?? []) if (r is not null && r.PrevLsn > _joinHint && r.PrevLsn < r.Lsn) _joinHint = r.PrevLsn;   // null-safe: not validated yet
+            _joinHint = SegmentJoin.Hint(_joinHint, batch.Records);
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
@@ -297,8 +296,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         MaybeRecordHolesRepaired();
         if (appended > 0)
         {
-            _appended += appended;
-            _unsynced.Enqueue((_appended, _scl.Scl, true));
+            _unsynced.Add(appended, _scl.Scl, fromWriter: true);
             _syncThread.Signal();
         }
         else Sender.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));   // nothing new: re-ack
@@ -311,35 +309,24 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         _syncs++;
         _metrics.FsyncDuration.Record(synced.Micros / 1_000_000.0, _pgTag, _segmentTag);
         _redoMetrics.Bytes.Add(synced.Bytes, RedoMetrics.SegmentLogTag);
-        var reached = Lsn.Zero;
-        var fromWriter = false;
-        while (_unsynced.Count > 0 && _unsynced.Peek().Appended <= synced.CumulativeRecords)
-        {
-            var run = _unsynced.Dequeue();
-            reached = run.Scl;
-            fromWriter |= run.FromWriter;
-        }
         // A sync started before an epoch change may finish after truncation reset the chain: never count past it.
-        var completed = Lsn.Min(reached, _scl.Scl);
-        var advanced = completed > _durableScl;
-        if (advanced)
+        (_durableScl, var advanced, var fromWriter) = _unsynced.Synced(synced.CumulativeRecords, _scl.Scl, _durableScl);
+        if (advanced) MaybeRecordHolesRepaired();   // the sync that takes SCL past every record the log held repairs its holes
+        switch (SyncRuns.Answer(fromWriter, advanced, _writerEpoch, _meta.Epoch, !_writer.IsNobody()))
         {
-            _durableScl = completed;
-            MaybeRecordHolesRepaired();   // the sync that takes SCL past every record the log held repairs its holes
+            case SyncAnswer.StaleEpoch:
+                _writer.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true));
+                break;
+            case SyncAnswer.Ack:
+                _writer.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl, synced.Micros));
+                break;
         }
-        // A writer fenced meanwhile gets a stale-epoch answer, never an acknowledgement of what it sent before the fence.
-        // A sync of records fetched from peers answers the writer of this epoch too when it moved SCL: the writer's own
-        // records may have arrived first, behind a hole those records fill, and been acknowledged at the SCL below the
-        // hole; the writer does not send them again, so without this ack it would wait forever.
-        if (fromWriter || (advanced && _writerEpoch == _meta.Epoch && !_writer.IsNobody())) _writer.Tell(_writerEpoch < _meta.Epoch
-            ? new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true)
-            : new RedoAck(_pg, _replica, _meta.Epoch, _durableScl, synced.Micros));
         var backlog = _held.Backlog;
         if (backlog >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), Math.Max(MaterializeStep, backlog / 4));
         CheckCatchUpDone();
         MaybeJoined();
         MaybeCheckpoint();
-        if (_state is SegmentLifecycle.Stopping && _unsynced.Count == 0) Context.Stop(Self);
+        if (_state is SegmentLifecycle.Stopping && _unsynced.Waiting == 0) Context.Stop(Self);
     }
 
     /// <summary>
@@ -470,8 +457,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         _peersTried = 0;
         if (_catchUp is not null)
             _catchUp = _catchUp with { RecordsFetched = _catchUp.RecordsFetched + appended, RecordBytes = _catchUp.RecordBytes + p.Records.Sum(r => (long)r.Payload.Length + RedoCodec.BodyFixedSize) };
-        _appended += appended;
-        _unsynced.Enqueue((_appended, _scl.Scl, false));
+        _unsynced.Add(appended, _scl.Scl, fromWriter: false);
         _syncThread.Signal();
         _metrics.GossipRepairs.Add(appended, _pgTag, _segmentTag);
         _log.Info("Segment {Segment} (PG {Pg}): {Records} record(s) from peer pg-{Pg}-{Peer}; SCL now {Scl}",
@@ -688,7 +674,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnSyncFailed(SyncFailed failed)
     {
-        _unsynced.Clear();
+        _unsynced.Forget();
         Fail(failed.Error, "log write");
     }
 
@@ -842,11 +828,10 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             if (_copy is not null) AbortCopy($"epoch {open.Epoch} installed");
             // Never opened and holding nothing, in a PG that holds records: it joins empty (new node, lost disk, moved
             // shard) and counts in no quorum until its SCL reaches the PG's state now (design.md). Durable with the epoch.
-            var joining = _meta.OpenedEpoch == 0 && _scl.Scl == Lsn.Zero && _scl.MaxLsn == Lsn.Zero && _meta.Materialized == Lsn.Zero;
+            var (joining, joinTarget) = SegmentJoin.AtInstall(_meta.OpenedEpoch, _scl.Scl, _scl.MaxLsn, _meta.Materialized, _meta.JoinTarget,
+                open.PgTail, _joinHint, open.Vdl, open.TruncateTo);
             _meta = _meta.WithEpoch(open.Epoch, open.Vdl);
             if (open.TruncateTo > open.Vdl) _meta = _meta.WithAnnulled(new AnnulledRange(open.Vdl, open.TruncateTo, open.Epoch));
-            var joinTarget = joining ? Lsn.Max(open.PgTail, _joinHint) : _meta.JoinTarget;
-            if (joinTarget > open.Vdl && joinTarget <= open.TruncateTo) joinTarget = open.PgTail;   // annulled: what is left at or below VDL
             if (joinTarget != _meta.JoinTarget) _meta = _meta.WithJoinTarget(joinTarget);
             if (joining && joinTarget > Lsn.Zero)
                 _log.Info("Segment {Segment} (PG {Pg}) joins its PG empty in epoch {Epoch}: it counts in no quorum until its SCL reaches {Target}",
@@ -1053,7 +1038,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
 
     private void StopGracefully()
     {
-        if (_unsynced.Count == 0 || _state.HasFailed) Context.Stop(Self);
+        if (_unsynced.Waiting == 0 || _state.HasFailed) Context.Stop(Self);
         else if (_state is SegmentLifecycle.Serving) _state = _state.Transition(SegmentLifecycle.Stopping.Instance);   // stops once the last sync is acked
     }
 }
