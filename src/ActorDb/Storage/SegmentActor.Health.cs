@@ -26,7 +26,6 @@ public sealed partial class SegmentActor
     private static readonly TimeSpan HealthSummaryEvery = TimeSpan.FromSeconds(10);
 
     private RetryBackoff _openRetry = null!;
-    private string? _openFailure;                 // why the last open failed, while it keeps failing
     private PageRepair _repair = null!;
     private Scrubber? _scrub;
     private long _damagedFound;
@@ -65,7 +64,7 @@ public sealed partial class SegmentActor
             ReleaseAfterFailedOpen();
             var now = DateTime.UtcNow;
             var (delay, line) = _openRetry.Failed(now, out var sinceLastLine);
-            _openFailure = $"segment {EntityId(_pg, _replica)}: open failed: {e.Message}";
+            _state = _state.Transition(new SegmentLifecycle.Opening($"segment {EntityId(_pg, _replica)}: open failed: {e.Message}"));
             if (line == RetryLine.Started)
                 _log.Error(e, "Segment {Segment} (PG {Pg}) cannot open; every file and lock it took is released; it rejects redo (fault OpenFailed) and tries again in {Ms} ms, doubling up to {MaxMs} ms (summarised every {Seconds} s)",
                     EntityId(_pg, _replica), _pg, (long)delay.TotalMilliseconds, (long)_settings.Segment.OpenRetryMax.TotalMilliseconds, (int)HealthSummaryEvery.TotalSeconds);
@@ -79,7 +78,7 @@ public sealed partial class SegmentActor
         var failures = _openRetry.Succeeded();
         if (failures > 0)
             _log.Info("Segment {Segment} (PG {Pg}) opened after {Failures} failed tries in {Seconds:0.0} s", EntityId(_pg, _replica), _pg, failures, (DateTime.UtcNow - since).TotalSeconds);
-        _openFailure = null;
+        _state = _state.Transition(SegmentLifecycle.Serving.Instance);
         _scrub = new Scrubber(_store.FirstPageNo, _store.PageCount, _settings.Segment.ScrubPagesPerSecond, DateTime.UtcNow);
         Timers.StartPeriodicTimer("page-health", PageHealthTick.Instance, PageHealthInterval);
         return true;
@@ -96,9 +95,7 @@ public sealed partial class SegmentActor
         _segmentLog = null!;
         _store = null!;
         _meta = null!;
-        _pending.Clear();
-        _applied = 0;
-        _cpls.Clear();
+        _held.Clear();
         _dirty = new();
         _flushing = null;
         _materialized = Lsn.Zero;
@@ -115,13 +112,13 @@ public sealed partial class SegmentActor
             if (TryOpen()) UnbecomeStacked();
         });
         // The segment's epoch is unknown until it opens: the answer carries the sender's, so it reads as a fault, never a fence.
-        Receive<RedoBatch>(b => Sender.Tell(new RedoRejected(_pg, _replica, b.Epoch, _openFailure ?? "segment is opening", StaleEpoch: false, Fault: SegmentFault.OpenFailed)));
+        Receive<RedoBatch>(b => Sender.Tell(new RedoRejected(_pg, _replica, b.Epoch, _state.Failure ?? "segment is opening", StaleEpoch: false, Fault: SegmentFault.OpenFailed)));
         Receive<ReadPage>(r => Sender.Tell(new PageUnavailable(_pg, _replica, r.PageNo, Lsn.Zero)));
-        Receive<FetchRedo>(_ => Sender.Tell(new PeerRedo(_pg, _replica, [], _openFailure ?? "segment is opening", Lsn.Zero)));
-        Receive<FetchPages>(f => Sender.Tell(new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], Lsn.Zero, _openFailure ?? "segment is opening")));
-        Receive<FetchPage>(f => Sender.Tell(new PeerPage(_pg, _replica, f.PageNo, null, Lsn.Zero, _openFailure ?? "segment is opening")));
+        Receive<FetchRedo>(_ => Sender.Tell(new PeerRedo(_pg, _replica, [], _state.Failure ?? "segment is opening", Lsn.Zero)));
+        Receive<FetchPages>(f => Sender.Tell(new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], Lsn.Zero, _state.Failure ?? "segment is opening")));
+        Receive<FetchPage>(f => Sender.Tell(new PeerPage(_pg, _replica, f.PageNo, null, Lsn.Zero, _state.Failure ?? "segment is opening")));
         Receive<GetSegmentStatus>(_ => Sender.Tell(new SegmentStatus(_pg, _replica, 0, Lsn.Zero, Lsn.Zero, 0, 0, 0, 0, 0, Lsn.Zero, Lsn.Zero, 0, 0,
-            _openFailure, 0, Node: ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), Fault: SegmentFault.OpenFailed)));
+            _state.Failure, 0, Node: ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), Fault: SegmentFault.OpenFailed)));
         Receive<Stop>(_ => Context.Stop(Self));
         // A fence or an OpenEpoch gets no answer: the segment has no state to report until it opens (as if unreachable).
         ReceiveAny(_ => { });
@@ -195,7 +192,7 @@ public sealed partial class SegmentActor
     /// file and pages in memory (their slot is rewritten by the next checkpoint); a damaged one starts its repair.</summary>
     private void Scrub()
     {
-        if (_scrub is null || _store is null || _copy is not null || _failure is not null || _stopping) return;
+        if (_scrub is null || _store is null || _copy is not null || _state is not SegmentLifecycle.Serving) return;
         var budget = _scrub.Budget(DateTime.UtcNow);
         var sliceEnds = Stopwatch.GetTimestamp() + (long)(ScrubSliceMax.TotalSeconds * Stopwatch.Frequency);
         try
@@ -239,7 +236,7 @@ public sealed partial class SegmentActor
         byte[]? image = null;
         var store = _store;
         string? unavailable =
-            _failure is not null ? _failure
+            _state.Failure is { } failure ? failure
             : _meta.OpenedEpoch != f.Epoch ? $"pg-{_pg}-{_replica} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
             : _copy is not null ? $"pg-{_pg}-{_replica} is copying its pages from a peer"
             : f.PageNo < store.FirstPageNo || f.PageNo >= store.FirstPageNo + store.PageCount ? $"page {f.PageNo} is not in PG {_pg}"

@@ -30,7 +30,6 @@ public sealed partial class SegmentActor
     /// <summary>A storage fault still lasting is summarised this often.</summary>
     private static readonly TimeSpan FaultSummaryEvery = TimeSpan.FromSeconds(10);
 
-    private SegmentFault _fault;                 // the storage fault that keeps the segment from taking records (None: it takes them)
     private SegmentFault _healingFrom;           // the last storage fault until a sync succeeds again (None: healthy)
     private DateTime _faultSince;
     private DateTime _faultSummaryAt;
@@ -42,12 +41,12 @@ public sealed partial class SegmentActor
     /// <summary>Why the segment cannot take records now (a failure, or a log faulted whose failure is still on its way
     /// to the mailbox), or null.</summary>
     private string? Unwritable() =>
-        _failure ?? (_segmentLog?.Fault is { } f ? $"segment {EntityId(_pg, _replica)}: log write failed: {f.Message}" : null);
+        _state.Failure ?? (_segmentLog?.Fault is { } f ? $"segment {EntityId(_pg, _replica)}: log write failed: {f.Message}" : null);
 
     /// <summary>The storage fault to report: the one the segment is stopped by, or that of a log just faulted, or (reopened,
     /// no sync proven yet) the one it is healing from, so the report does not flap while a retry waits for its first write.</summary>
     private SegmentFault CurrentFault() =>
-        _fault != SegmentFault.None ? _fault
+        _state is SegmentLifecycle.Faulted faulted ? ToSegmentFault(faulted.Kind)
         : _segmentLog?.Fault is { } f ? ToSegmentFault(StorageErrors.Classify(f))
         : _healingFrom;
 
@@ -75,7 +74,7 @@ public sealed partial class SegmentActor
             record =>
             {
                 if (!_scl.Add(record.Lsn, record.PrevLsn)) return;   // at or below the checkpoint, annulled, or a duplicate
-                AddPending(record);
+                _held.Add(record);
                 records++;
             }, _meta.Distrusted);
         if (_meta.Distrusted is { } cut)
@@ -120,10 +119,12 @@ public sealed partial class SegmentActor
                     : $"; the log from {at} could neither be recorded as distrusted nor cut ({e.Message}): it is cut at the reopen";
             }
         }
-        _failure = $"segment {segment}: {(fault == SegmentFault.DiskFull ? "disk full" : "I/O error")}: {what} failed: {error.Message}";
+        var stopping = _state is SegmentLifecycle.Stopping;
+        var started = _state is not SegmentLifecycle.Faulted && _retry is null;
+        _state = _state.Transition(new SegmentLifecycle.Faulted(kind, $"segment {segment}: {(fault == SegmentFault.DiskFull ? "disk full" : "I/O error")}: {what} failed: {error.Message}"));
         _faultsTotal++;
         var now = DateTime.UtcNow;
-        if (_fault == SegmentFault.None && _retry is null)
+        if (started)
         {
             _faultSince = _faultSummaryAt = now;
             _faultsSinceSummary = 0;
@@ -133,20 +134,20 @@ public sealed partial class SegmentActor
                     (int)_settings.Segment.StorageRetryInitial.TotalMilliseconds, (int)_settings.Segment.StorageRetryMax.TotalMilliseconds, (int)FaultSummaryEvery.TotalSeconds });
         }
         else _faultsSinceSummary++;
-        _fault = _healingFrom = fault;
+        _healingFrom = fault;
         _retry ??= new RetryBackoff(_settings.Segment.StorageRetryInitial, _settings.Segment.StorageRetryMax < _settings.Segment.StorageRetryInitial ? _settings.Segment.StorageRetryInitial : _settings.Segment.StorageRetryMax, HealthSummaryEvery);
         Timers.StartSingleTimer("heal", HealTick.Instance, _retry.Failed(DateTime.UtcNow, out _).Delay);
-        if (_stopping) Context.Stop(Self);
+        if (stopping) Context.Stop(Self);
     }
 
     /// <summary>The back-off passed: close everything and open it again (cutting the distrusted bytes). On success the
     /// segment takes records again; the fault ends with the first sync that succeeds.</summary>
     private void OnHealTick()
     {
-        if (_fault == SegmentFault.None || _stopping) return;
+        if (_state is not SegmentLifecycle.Faulted faulted) return;
         LogFaultSummary();
         var storage = _settings.Segment.Storage;
-        if (_fault == SegmentFault.DiskFull && storage.AvailableFreeSpace(_dir) is { } free && free < MinFreeToRetry)
+        if (faulted.Kind == StorageFailureKind.DiskFull && storage.AvailableFreeSpace(_dir) is { } free && free < MinFreeToRetry)
         {
             _faultsSinceSummary++;
             Timers.StartSingleTimer("heal", HealTick.Instance, _retry!.Failed(DateTime.UtcNow, out _).Delay);
@@ -155,12 +156,9 @@ public sealed partial class SegmentActor
         try
         {
             CloseStorage();
-            _pending.Clear();
-            _applied = 0;
-            _cpls.Clear();
+            _held.Clear();
             _dirty = new();
-            _unsynced.Clear();
-            _appended = 0;
+            _unsynced.Reset();
             _materializedCpl = null;
             _logBytesAtCheckpoint = 0;
             if (_copy is not null) AbortCopy("the storage is reopened after a fault");
@@ -169,13 +167,12 @@ public sealed partial class SegmentActor
         catch (Exception e) when (StorageErrors.Classify(e) != StorageFailureKind.Other || e is InvalidDataException)
         {
             _faultsSinceSummary++;
-            _failure = $"segment {EntityId(_pg, _replica)}: {(_fault == SegmentFault.DiskFull ? "disk full" : "I/O error")}: reopening after {_faultWhat} failed: {e.Message}";
+            _state = _state.Transition(faulted with { Reason = $"segment {EntityId(_pg, _replica)}: {(faulted.Kind == StorageFailureKind.DiskFull ? "disk full" : "I/O error")}: reopening after {_faultWhat} failed: {e.Message}" });
             Timers.StartSingleTimer("heal", HealTick.Instance, _retry!.Failed(DateTime.UtcNow, out _).Delay);
             return;
         }
         _durableScl = _scl.Scl;
-        _failure = null;
-        _fault = SegmentFault.None;   // takes records again; _retry stays until a sync succeeds (HealedIfFaulted)
+        _state = _state.Transition(SegmentLifecycle.Serving.Instance);   // takes records again; _retry stays until a sync succeeds (HealedIfFaulted)
         Materialize(Lsn.Min(_durableScl, _knownVdl));
         _log.Info("Segment {Segment} (PG {Pg}): storage reopened after {Ms} ms ({Retries} retries): SCL {Scl}; it takes records again",
             EntityId(_pg, _replica), _pg, (long)(DateTime.UtcNow - _faultSince).TotalMilliseconds, _retry!.Failures, _durableScl);
@@ -214,7 +211,7 @@ public sealed partial class SegmentActor
     /// <summary>A sync succeeded: a storage fault being healed has ended.</summary>
     private void HealedIfFaulted()
     {
-        if (_retry is null || _fault != SegmentFault.None) return;
+        if (_retry is null || _state is SegmentLifecycle.Faulted) return;
         _log.Info("Segment {Segment} (PG {Pg}): storage fault ended ({What}): writes and syncs succeed again after {Ms} ms, {Retries} retries, {Failures} failures in all",
             new object[] { EntityId(_pg, _replica), _pg, _faultWhat ?? "write", (long)(DateTime.UtcNow - _faultSince).TotalMilliseconds, _retry.Failures, _faultsTotal });
         _retry = null;
@@ -228,7 +225,7 @@ public sealed partial class SegmentActor
         var now = DateTime.UtcNow;
         if (now - _faultSummaryAt < FaultSummaryEvery) return;
         _log.Warning("Segment {Segment} (PG {Pg}): still {Fault} for {Seconds} s: {Count} more failed writes or retries since the last line; {Failure}",
-            new object[] { EntityId(_pg, _replica), _pg, _fault == SegmentFault.DiskFull ? "disk full" : "failing with I/O errors", (long)(now - _faultSince).TotalSeconds, _faultsSinceSummary, _failure ?? "" });
+            new object[] { EntityId(_pg, _replica), _pg, _state is SegmentLifecycle.Faulted { Kind: StorageFailureKind.DiskFull } ? "disk full" : "failing with I/O errors", (long)(now - _faultSince).TotalSeconds, _faultsSinceSummary, _state.Failure ?? "" });
         _faultSummaryAt = now;
         _faultsSinceSummary = 0;
     }

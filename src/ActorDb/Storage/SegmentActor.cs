@@ -70,8 +70,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     /// workloads that scatter small changes over many pages.</summary>
     private const int MaxDirtyPages = 2048;
 
-    private readonly List<RedoRecord> _pending = new();   // records not yet materialized, in LSN order from _applied on
-    private int _applied;                                 // _pending[.._applied] are materialized, awaiting compaction
+    private readonly HeldRecords _held;                         // records held in memory: not yet materialized, or awaiting compaction
     private PageStore _store = null!;
     private Dictionary<long, byte[]> _dirty = new();           // materialized since the last checkpoint began
     private Dictionary<long, byte[]>? _flushing;                // being written by the checkpoint in flight (read-only)
@@ -79,19 +78,16 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     private long _logBytesAtCheckpoint;
     private Lsn _materialized;                                  // LSN of the last record applied to the pages
     private RedoRecord? _materializedCpl;                       // the last commit record applied
-    private readonly LinkedList<RedoRecord> _cpls = new();   // commit records (payload decoded only for reports)
     private SegmentLog _segmentLog = null!;
     private SegmentMetadata _meta = null!;
     private SclTracker _scl = null!;
     private Lsn _durableScl;
     private Lsn _knownVdl;
     private SegmentSyncThread _syncThread = null!;
-    private long _appended;                                                   // records appended since open
-    private readonly Queue<(long Appended, Lsn Scl, bool FromWriter)> _unsynced = new();   // SCL reached after each append run
+    private readonly SyncRuns _unsynced = new();                              // append runs awaiting their group commit
     private IActorRef _writer = ActorRefs.Nobody;
     private long _writerEpoch;                                                // the epoch of the batches it sent
-    private string? _failure;
-    private bool _stopping;
+    private SegmentLifecycle _state = new SegmentLifecycle.Opening(null);
     private long _syncMicros;
     private long _syncs;
     private IActorRef? _peers;                 // the segment region (or a test's router), found in the ActorRegistry
@@ -144,6 +140,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         _replica = replica;
         _settings = settings;
         _dir = DirectoryOf(settings.DataDir, pg, replica);
+        _held = new HeldRecords(settings.Segment.RememberedCpls);
         _selfNode = ClusterMembershipSnapshot.SelfAddress(Context.System);
         var metrics = ActorDbMetrics.For(Context.System);
         _metrics = metrics.Segment;
@@ -224,7 +221,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             // pages must be durable before a later checkpoint point is recorded.
             var inFlight = _checkpoint?.Result;
             if (inFlight is CheckpointWritten written) OnCheckpointWritten(written);
-            if (_failure is null && inFlight is not CheckpointFailed && _segmentLog is not null && _store is not null)
+            if (!_state.HasFailed && inFlight is not CheckpointFailed && _segmentLog is not null && _store is not null)
             {
                 Materialize(Lsn.Min(_durableScl, _knownVdl));
                 if (_dirty.Count > 0)
@@ -267,11 +264,11 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;   // what the PG holds: a catch-up target
             // Each record's backlink is a record the PG held when the writer shipped it: at or above anything this
             // segment could have acknowledged before it lost its data, if it did.
-            foreach (var r in batch.Records ?? []) if (r is not null && r.PrevLsn > _joinHint && r.PrevLsn < r.Lsn) _joinHint = r.PrevLsn;   // null-safe: not validated yet
+            _joinHint = SegmentJoin.Hint(_joinHint, batch.Records);
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
-        if ((Unwritable() ?? (_stopping ? "segment is stopping" : null)) is { } unwritable)
+        if ((Unwritable() ?? (_state is SegmentLifecycle.Stopping ? "segment is stopping" : null)) is { } unwritable)
         {
             Sender.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, unwritable, StaleEpoch: false, Fault: CurrentFault()));
             return;
@@ -292,15 +289,14 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         {
             if (!_scl.Add(record.Lsn, record.PrevLsn)) continue;   // duplicate (a resend) or annulled
             _segmentLog.Append(record);
-            AddPending(record);
+            _held.Add(record);
             appended++;
         }
         if (batch.WriterVdl > _knownVdl) _knownVdl = batch.WriterVdl;
         MaybeRecordHolesRepaired();
         if (appended > 0)
         {
-            _appended += appended;
-            _unsynced.Enqueue((_appended, _scl.Scl, true));
+            _unsynced.Add(appended, _scl.Scl, fromWriter: true);
             _syncThread.Signal();
         }
         else Sender.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl));   // nothing new: re-ack
@@ -313,35 +309,24 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         _syncs++;
         _metrics.FsyncDuration.Record(synced.Micros / 1_000_000.0, _pgTag, _segmentTag);
         _redoMetrics.Bytes.Add(synced.Bytes, RedoMetrics.SegmentLogTag);
-        var reached = Lsn.Zero;
-        var fromWriter = false;
-        while (_unsynced.Count > 0 && _unsynced.Peek().Appended <= synced.CumulativeRecords)
-        {
-            var run = _unsynced.Dequeue();
-            reached = run.Scl;
-            fromWriter |= run.FromWriter;
-        }
         // A sync started before an epoch change may finish after truncation reset the chain: never count past it.
-        var completed = Lsn.Min(reached, _scl.Scl);
-        var advanced = completed > _durableScl;
-        if (advanced)
+        (_durableScl, var advanced, var fromWriter) = _unsynced.Synced(synced.CumulativeRecords, _scl.Scl, _durableScl);
+        if (advanced) MaybeRecordHolesRepaired();   // the sync that takes SCL past every record the log held repairs its holes
+        switch (SyncRuns.Answer(fromWriter, advanced, _writerEpoch, _meta.Epoch, !_writer.IsNobody()))
         {
-            _durableScl = completed;
-            MaybeRecordHolesRepaired();   // the sync that takes SCL past every record the log held repairs its holes
+            case SyncAnswer.StaleEpoch:
+                _writer.Tell(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true));
+                break;
+            case SyncAnswer.Ack:
+                _writer.Tell(new RedoAck(_pg, _replica, _meta.Epoch, _durableScl, synced.Micros));
+                break;
         }
-        // A writer fenced meanwhile gets a stale-epoch answer, never an acknowledgement of what it sent before the fence.
-        // A sync of records fetched from peers answers the writer of this epoch too when it moved SCL: the writer's own
-        // records may have arrived first, behind a hole those records fill, and been acknowledged at the SCL below the
-        // hole; the writer does not send them again, so without this ack it would wait forever.
-        if (fromWriter || (advanced && _writerEpoch == _meta.Epoch && !_writer.IsNobody())) _writer.Tell(_writerEpoch < _meta.Epoch
-            ? new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true)
-            : new RedoAck(_pg, _replica, _meta.Epoch, _durableScl, synced.Micros));
-        var backlog = _pending.Count - _applied;
+        var backlog = _held.Backlog;
         if (backlog >= MaterializeStep) Materialize(Lsn.Min(_durableScl, _knownVdl), Math.Max(MaterializeStep, backlog / 4));
         CheckCatchUpDone();
         MaybeJoined();
         MaybeCheckpoint();
-        if (_stopping && _unsynced.Count == 0) Context.Stop(Self);
+        if (_state is SegmentLifecycle.Stopping && _unsynced.Waiting == 0) Context.Stop(Self);
     }
 
     /// <summary>
@@ -372,7 +357,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
 
     private void FetchFrom(int peer)
     {
-        if (_failure is not null || _stopping || _copy is not null || _meta.Epoch == 0 || _meta.OpenedEpoch != _meta.Epoch) return;
+        if (_state is not SegmentLifecycle.Serving || _copy is not null || _meta.Epoch == 0 || _meta.OpenedEpoch != _meta.Epoch) return;
         if (_peers is null && !ActorRegistry.For(Context.System).TryGet<Hosting.SegmentRegionKey>(out _peers)) return;
         _fetchSentAt = DateTime.UtcNow;
         if (_catchUp is null && _scl.Scl < CatchUpTarget)
@@ -459,21 +444,20 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             _log.Debug("Segment {Segment} (PG {Pg}): peer pg-{Pg}-{Peer} cannot help: {Reason}", EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.Unavailable);
             return;
         }
-        if (Unwritable() is not null || _stopping) return;
+        if (Unwritable() is not null || _state is SegmentLifecycle.Stopping) return;
         var appended = 0;
         foreach (var record in p.Records)
         {
             if (!_scl.Add(record.Lsn, record.PrevLsn)) continue;
             _segmentLog.Append(record);
-            AddPending(record);
+            _held.Add(record);
             appended++;
         }
         if (appended == 0) return;
         _peersTried = 0;
         if (_catchUp is not null)
             _catchUp = _catchUp with { RecordsFetched = _catchUp.RecordsFetched + appended, RecordBytes = _catchUp.RecordBytes + p.Records.Sum(r => (long)r.Payload.Length + RedoCodec.BodyFixedSize) };
-        _appended += appended;
-        _unsynced.Enqueue((_appended, _scl.Scl, false));
+        _unsynced.Add(appended, _scl.Scl, fromWriter: false);
         _syncThread.Signal();
         _metrics.GossipRepairs.Add(appended, _pgTag, _segmentTag);
         _log.Info("Segment {Segment} (PG {Pg}): {Records} record(s) from peer pg-{Pg}-{Peer}; SCL now {Scl}",
@@ -485,7 +469,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     /// the peer keeps. Not while a checkpoint of its own is in flight (the next catch-up round retries).</summary>
     private void StartCopy(int peer)
     {
-        if (_copy is not null || _failure is not null || _stopping || _checkpoint is not null) return;
+        if (_copy is not null || _state is not SegmentLifecycle.Serving || _checkpoint is not null) return;
         if (_meta.Epoch == 0 || _meta.OpenedEpoch != _meta.Epoch) return;
         if (_peers is null && !ActorRegistry.For(Context.System).TryGet<Hosting.SegmentRegionKey>(out _peers)) return;
         _catchUp ??= new CatchUpProgress(_meta.Epoch, peer, DateTime.UtcNow, _durableScl, Lsn.Max(CatchUpTarget, _durableScl), Lsn.Zero, 0, 0, 0, 0);
@@ -506,7 +490,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     {
         var pageSize = _settings.Geometry.PageSize;
         string? unavailable =
-            _failure is not null ? _failure
+            _state.Failure is { } failure ? failure
             : _meta.OpenedEpoch != f.Epoch ? $"pg-{_pg}-{_replica} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
             : _meta.Materialized == Lsn.Zero ? $"pg-{_pg}-{_replica} has no page-store checkpoint"
             : null;
@@ -560,9 +544,9 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             AbortCopy(p.Unavailable);
             return;
         }
-        if (_failure is not null || _stopping)
+        if (_state is not SegmentLifecycle.Serving)
         {
-            AbortCopy(_failure ?? "segment is stopping");
+            AbortCopy(_state.Failure ?? "segment is stopping");
             return;
         }
         if (copy.Checkpoint == Lsn.Zero)
@@ -625,16 +609,14 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             Fail(e, "page copy: segment.meta write");
             return;
         }
-        Compact();
-        _pending.RemoveAll(r => r.Lsn <= point);
-        for (var n = _cpls.First; n != null;) { var next = n.Next; if (n.Value.Lsn <= point) _cpls.Remove(n); n = next; }
+        _held.DropUpTo(point);
         _dirty = new();
         _repair.Clear();   // every page the copy holds is whole again
         _blockedOnPage = -1;
         _materialized = point;
         _materializedCpl = null;
         _scl = NewTracker(point);
-        foreach (var r in _pending) _scl.Add(r.Lsn, r.PrevLsn);
+        foreach (var r in _held.All) _scl.Add(r.Lsn, r.PrevLsn);
         // Records above the point held in the log count once a sync covers them (OnSynced); the point itself is durable.
         _durableScl = Lsn.Max(_durableScl, point);
         _gcFloor = point;
@@ -653,7 +635,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     /// <summary>A joining segment whose durable SCL reached its join target counts in quorums again (durably).</summary>
     private void MaybeJoined()
     {
-        if (_meta.JoinTarget == Lsn.Zero || _durableScl < _meta.JoinTarget || _failure is not null) return;
+        if (_meta.JoinTarget == Lsn.Zero || _durableScl < _meta.JoinTarget || _state.HasFailed) return;
         var target = _meta.JoinTarget;
         var meta = _meta.WithJoinTarget(Lsn.Zero);
         try
@@ -692,7 +674,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
 
     private void OnSyncFailed(SyncFailed failed)
     {
-        _unsynced.Clear();
+        _unsynced.Forget();
         Fail(failed.Error, "log write");
     }
 
@@ -704,16 +686,17 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             OnStorageFault(kind, error, what);
             return;
         }
-        _failure ??= $"segment {EntityId(_pg, _replica)}: {what} failed: {error.Message}";
+        var stopping = _state is SegmentLifecycle.Stopping;
+        if (!_state.HasFailed) _state = _state.Transition(new SegmentLifecycle.Failed($"segment {EntityId(_pg, _replica)}: {what} failed: {error.Message}"));
         _log.Error(error, "Segment {Segment} (PG {Pg}): {What} failed; it acknowledges nothing more until restarted", EntityId(_pg, _replica), _pg, what);
-        if (_stopping) Context.Stop(Self);
+        if (stopping) Context.Stop(Self);
     }
 
     /// <summary>Starts a background checkpoint of the pages materialized since the last one, once enough log arrived.</summary>
     /// <param name="now">Start one whatever the log bytes (pages repaired from peers must become durable).</param>
     private void MaybeCheckpoint(bool now = false)
     {
-        if (_checkpoint is not null || _failure is not null || _copy is not null || _dirty.Count == 0) return;
+        if (_checkpoint is not null || _state.HasFailed || _copy is not null || _dirty.Count == 0) return;
         if (!now && _segmentLog.BytesWritten - _logBytesAtCheckpoint < _settings.Segment.CheckpointBytes && _dirty.Count < MaxDirtyPages) return;
         _logBytesAtCheckpoint = _segmentLog.BytesWritten;
         _flushing = _dirty;
@@ -845,11 +828,10 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             if (_copy is not null) AbortCopy($"epoch {open.Epoch} installed");
             // Never opened and holding nothing, in a PG that holds records: it joins empty (new node, lost disk, moved
             // shard) and counts in no quorum until its SCL reaches the PG's state now (design.md). Durable with the epoch.
-            var joining = _meta.OpenedEpoch == 0 && _scl.Scl == Lsn.Zero && _scl.MaxLsn == Lsn.Zero && _meta.Materialized == Lsn.Zero;
+            var (joining, joinTarget) = SegmentJoin.AtInstall(_meta.OpenedEpoch, _scl.Scl, _scl.MaxLsn, _meta.Materialized, _meta.JoinTarget,
+                open.PgTail, _joinHint, open.Vdl, open.TruncateTo);
             _meta = _meta.WithEpoch(open.Epoch, open.Vdl);
             if (open.TruncateTo > open.Vdl) _meta = _meta.WithAnnulled(new AnnulledRange(open.Vdl, open.TruncateTo, open.Epoch));
-            var joinTarget = joining ? Lsn.Max(open.PgTail, _joinHint) : _meta.JoinTarget;
-            if (joinTarget > open.Vdl && joinTarget <= open.TruncateTo) joinTarget = open.PgTail;   // annulled: what is left at or below VDL
             if (joinTarget != _meta.JoinTarget) _meta = _meta.WithJoinTarget(joinTarget);
             if (joining && joinTarget > Lsn.Zero)
                 _log.Info("Segment {Segment} (PG {Pg}) joins its PG empty in epoch {Epoch}: it counts in no quorum until its SCL reaches {Target}",
@@ -857,13 +839,11 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             _meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
             if (open.TruncateTo > open.Vdl)
             {
-                Compact();
-                _pending.RemoveAll(r => r.Lsn > open.Vdl && r.Lsn <= open.TruncateTo);
-                for (var n = _cpls.First; n != null;) { var next = n.Next; if (n.Value.Lsn > open.Vdl) _cpls.Remove(n); n = next; }
+                _held.Annul(open.Vdl, open.TruncateTo);
                 if (_scl.Scl >= open.PgTail)
                 {
                     _scl = NewTracker(open.PgTail);
-                    foreach (var r in _pending.Where(r => r.Lsn > open.PgTail)) _scl.Add(r.Lsn, r.PrevLsn);
+                    foreach (var r in _held.All.Where(r => r.Lsn > open.PgTail)) _scl.Add(r.Lsn, r.PrevLsn);
                 }
                 else _scl.Annul(open.Vdl, open.TruncateTo, open.Epoch);
                 _durableScl = Lsn.Min(_durableScl, _scl.Scl);
@@ -957,18 +937,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
     /// <summary>The record this segment holds in memory under <paramref name="lsn"/>, or null: every record above its
     /// SCL (held above a hole) and every record at or below it not yet materialized and compacted away. Older records
     /// are below the SCL, so a resend of them is only re-acknowledged, never stored.</summary>
-    private RedoRecord? HeldRecord(Lsn lsn)
-    {
-        int lo = 0, hi = _pending.Count - 1;   // _pending is in LSN order throughout (AddPending)
-        while (lo <= hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            var c = _pending[mid].Lsn.CompareTo(lsn);
-            if (c == 0) return _pending[mid];
-            if (c < 0) lo = mid + 1; else hi = mid - 1;
-        }
-        return null;
-    }
+    private RedoRecord? HeldRecord(Lsn lsn) => _held.Find(lsn);
 
     /// <summary>The holes of <paramref name="found"/> not recorded as repaired at an earlier open; all of them when the
     /// list cannot be read (said once).</summary>
@@ -1015,38 +984,15 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
         return reason;
     }
 
-    private void AddPending(RedoRecord record)
-    {
-        if (_pending.Count == _applied || _pending[^1].Lsn < record.Lsn) _pending.Add(record);
-        else
-        {
-            // A resend filling a hole: insert in LSN order among the records not yet materialized.
-            var lo = _applied;
-            var hi = _pending.Count;
-            while (lo < hi)
-            {
-                var mid = (lo + hi) / 2;
-                if (_pending[mid].Lsn < record.Lsn) lo = mid + 1; else hi = mid;
-            }
-            _pending.Insert(lo, record);
-        }
-        if (record.Kind == RedoKind.Commit)
-        {
-            _cpls.AddLast(record);
-            if (_cpls.Count > _settings.Segment.RememberedCpls) _cpls.RemoveFirst();
-        }
-    }
-
     /// <summary>Applies pending records up to <paramref name="target"/> to the page images, in LSN order.</summary>
     /// <remarks>Stops before a record whose page's slot is damaged (<see cref="_blockedOnPage"/>) until that page is
     /// repaired from a peer; reads are served by other replicas meanwhile.</remarks>
     private void Materialize(Lsn target, int maxRecords = int.MaxValue)
     {
-        var limit = maxRecords == int.MaxValue ? int.MaxValue : _applied + maxRecords;
+        var limit = maxRecords == int.MaxValue ? int.MaxValue : _held.Applied + maxRecords;
         _blockedOnPage = -1;
-        while (_applied < _pending.Count && _applied < limit)
+        while (_held.Applied < limit && _held.NextToApply is { } r)
         {
-            var r = _pending[_applied];
             if (r.Lsn > target) break;
             if (r.Kind == RedoKind.PageDelta)
             {
@@ -1075,20 +1021,14 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
             }
             else if (r.Kind == RedoKind.Commit) _materializedCpl = r;
             _materialized = r.Lsn;
-            _applied++;
+            _held.MarkApplied();
         }
-        if (_applied > 1024 && _applied * 2 > _pending.Count) Compact();
-    }
-
-    private void Compact()
-    {
-        _pending.RemoveRange(0, _applied);
-        _applied = 0;
+        _held.CompactIfWorthIt();
     }
 
     // The checkpoint's commit record stands in for those whose log was garbage-collected.
     private SegmentReport Report() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
-        _cpls.Where(c => c.Lsn <= _durableScl).Select(c => new CplInfo(c.Lsn, CommitPayload.Decode(c.Payload.Span).PgHighWater))
+        _held.Cpls.Where(c => c.Lsn <= _durableScl).Select(c => new CplInfo(c.Lsn, CommitPayload.Decode(c.Payload.Span).PgHighWater))
             .Concat(_meta.CheckpointCpl is { } k ? [k] : []).ToArray(), _meta.Annulled, _meta.OpenedEpoch, _meta.JoinTarget);
 
     private SegmentStatus Status() => new(_pg, _replica, _meta.Epoch, _durableScl, _scl.MaxLsn,
@@ -1098,7 +1038,7 @@ public sealed partial class SegmentActor : ReceiveActor, IWithTimers
 
     private void StopGracefully()
     {
-        _stopping = true;
-        if (_unsynced.Count == 0 || _failure is not null) Context.Stop(Self);   // otherwise stop once the last sync is acked
+        if (_unsynced.Waiting == 0 || _state.HasFailed) Context.Stop(Self);
+        else if (_state is SegmentLifecycle.Serving) _state = _state.Transition(SegmentLifecycle.Stopping.Instance);   // stops once the last sync is acked
     }
 }
