@@ -407,7 +407,8 @@ switch ($Target) {
           $now = Rss-Mb; $samples += $now; if ($now -gt $peak) { $peak = $now }
         }
         $ops = Read-Log 'gone-load' | Where-Object { $_ -match '^\[bench\] \d+ s: ' } | Select-Object -Last 1
-        Write-Host "cluster-bench: writer RSS before $before MB, highest while two segments were gone $peak MB (+$($peak - $before)), at the end $($samples[-1]) MB; samples every 10 s: $($samples -join ', ')"
+        $during = if ($NoKill) { "in the $GoneMinutes min (control: none gone)" } else { 'while two segments were gone' }
+        Write-Host "cluster-bench: writer RSS before $before MB, highest $during $peak MB (+$($peak - $before)), at the end $($samples[-1]) MB; samples every 10 s: $($samples -join ', ')"
         Write-Host "cluster-bench: last bench progress line: $ops"
         exit 0
       }
