@@ -78,6 +78,31 @@ public sealed class CliProcess : IDisposable
     /// such as a big <c>dump</c>. <see cref="WaitForLineAsync"/> and <see cref="CliResult.Stdout"/> then see nothing.</summary>
     public static CliProcess StartStreaming(Action<string> onStdoutLine, params string[] args) => new(args, onStdoutLine);
 
+    /// <summary><c>actordb TARGET --token-file FILE pg show -g PG --json</c>: the command's result, and its segment rows
+    /// (one JSON object per segment; the footer is left out).</summary>
+    public static async Task<(CliResult Result, List<System.Text.Json.JsonElement> Rows)> PgShowAsync(string target, string tokenFile, int pg = 0)
+    {
+        var show = await RunAsync(target, "--token-file", tokenFile, "pg", "show", "-g", pg.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json");
+        var rows = show.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("\"segment\""))
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        return (show, rows);
+    }
+
+    /// <summary>Asks <see cref="PgShowAsync"/> every 500 ms until all six segments of PG 0 are <c>serving</c>, and returns
+    /// their rows. Every answer must exit 0; past <paramref name="within"/> the test fails with the last output.</summary>
+    public static async Task<List<System.Text.Json.JsonElement>> WaitForSixServingAsync(string target, string tokenFile, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (true)
+        {
+            var (show, rows) = await PgShowAsync(target, tokenFile);
+            Xunit.Assert.True(show.ExitCode == 0, show.Stderr);
+            if (rows.Count == 6 && rows.All(r => r.GetProperty("state").GetString() == "serving")) return rows;
+            if (DateTime.UtcNow > deadline) Xunit.Assert.Fail($"not all six segments serving within {within.TotalSeconds:0} s:\n{show.Stdout}");
+            await Task.Delay(500);
+        }
+    }
+
     /// <summary>Runs <c>actordb</c> with <paramref name="args"/> to completion (at most 45 s).</summary>
     public static Task<CliResult> RunAsync(params string[] args) => RunAsync(TimeSpan.FromSeconds(45), args);
 

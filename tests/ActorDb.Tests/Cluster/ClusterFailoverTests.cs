@@ -287,18 +287,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
             // It gets its segment back: the serving writer's pg show has all six serving, each on a node in its AZ.
             var cmdLine = await standby.WaitForLineAsync(l => l.StartsWith("actordb-node: command host on "), TimeSpan.FromSeconds(5), "the standby's command host");
             var (target, tokenFile) = (cmdLine.Split(' ')[4], cmdLine.Split(' ')[^1].TrimEnd(')'));
-            List<System.Text.Json.JsonElement> rows = [];
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-            while (true)
-            {
-                var show = await CliProcess.RunAsync(target, "--token-file", tokenFile, "pg", "show", "-g", "0", "--json");
-                Assert.True(show.ExitCode == 0, show.Stderr);
-                rows = show.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("\"segment\""))
-                    .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
-                if (rows.Count == 6 && rows.All(r => r.GetProperty("state").GetString() == "serving")) break;
-                if (DateTime.UtcNow > deadline) Assert.Fail($"not all six segments serving 90 s after the node returned:\n{show.Stdout}");
-                await Task.Delay(1000);
-            }
+            var rows = await CliProcess.WaitForSixServingAsync(target, tokenFile, TimeSpan.FromSeconds(90));
             // Which az-c segment the node held is the coordinator's choice: the node announces it as a role at start.
             var startLine = returned.StdoutLines.First(l => l.StartsWith("actordb-node: started "));
             var held = Regex.Matches(startLine, @"holds-(pg-\d+-\d+)").Select(m => m.Groups[1].Value).ToList();

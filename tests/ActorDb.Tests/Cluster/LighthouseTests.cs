@@ -97,9 +97,8 @@ public class LighthouseTests(ITestOutputHelper output)
 
         // The writer-only node's command host sees the six segments, through its proxy, on the storage node.
         var writerLine = await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: command host on "), TimeSpan.FromSeconds(5), "the writer's command host");
-        var pg = await CliProcess.RunAsync(CommandTarget(writerLine), "--token-file", TokenFile(writerLine), "pg", "show", "-g", "0", "--json");
+        var (pg, rows) = await CliProcess.PgShowAsync(CommandTarget(writerLine), TokenFile(writerLine));
         Assert.True(pg.ExitCode == 0, pg.Stderr);
-        var rows = pg.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("\"segment\"")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(6, rows.Count);
         Assert.All(rows, r => Assert.Equal(storageAddress, r.GetProperty("node").GetString()));
         Assert.All(rows, r => Assert.Equal("az-b", r.GetProperty("az").GetString()));   // the AZ of the node that hosts it
@@ -153,16 +152,7 @@ public class LighthouseTests(ITestOutputHelper output)
             // The writer serves on a write quorum (4 segments); the other two are placed when first reached (the writer
             // probes a segment that has no node yet). Wait until all six are serving before reading the placement.
             var writerCmd = await writer.WaitForLineAsync(l => l.StartsWith("actordb-node: command host on "), TimeSpan.FromSeconds(15), "the writer's command host");
-            var placedBy = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            while (true)
-            {
-                var show = await CliProcess.RunAsync(CommandTarget(writerCmd), "--token-file", TokenFile(writerCmd), "pg", "show", "-g", "0", "--json");
-                var serving = show.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("\"segment\""))
-                    .Count(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("state").GetString() == "serving");
-                if (show.ExitCode == 0 && serving == 6) break;
-                Assert.True(DateTime.UtcNow < placedBy, $"six segments not serving within 60 s:\n{show.Stdout}{show.Stderr}");
-                await Task.Delay(500);
-            }
+            await CliProcess.WaitForSixServingAsync(CommandTarget(writerCmd), TokenFile(writerCmd), TimeSpan.FromSeconds(60));
             Assert.Equal(0, await writer.TerminateAsync(TimeSpan.FromSeconds(20)));
         }
         finally
