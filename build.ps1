@@ -48,6 +48,8 @@ param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery
       [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5, [int]$GoneMinutes = 0, [int]$Records = 300000, [switch]$NoKill, [int]$CachePages = 0, [int]$ScrubRate = 100000)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
+# The median of the benchmarks' runs: the middle value, the lower of the two middle ones for an even count.
+function Get-Median($xs) { $s = @($xs | Sort-Object); $s[[int][Math]::Floor(($s.Count - 1) / 2)] }
 switch ($Target) {
   'build'    { dotnet build ActorDb.sln -c Release }
   'test'     { dotnet test ActorDb.sln -c Release }
@@ -108,7 +110,7 @@ switch ($Target) {
         $times += $ms
         Write-Host "  restart $i after kill -9: first commit $ms ms after process start"
       }
-      $median = ($times | Sort-Object)[2]
+      $median = Get-Median $times
       $results += [pscustomobject]@{ RedoMiB = $mib; MedianMs = $median; Times = ($times -join ', ') }
       Remove-Item -Recurse -Force $dir
     }
@@ -179,8 +181,7 @@ switch ($Target) {
       Write-Host "[heal-bench] run $run`: first commit $ms ms after the space was freed"
       $results += $ms
     }
-    $sorted = $results | Sort-Object
-    Write-Host ("[heal-bench] time from space freed to the first commit: median {0} ms over {1} runs (all: {2})" -f $sorted[[int][Math]::Floor(($sorted.Count - 1) / 2)], $sorted.Count, ($results -join ', '))
+    Write-Host ("[heal-bench] time from space freed to the first commit: median {0} ms over {1} runs (all: {2})" -f (Get-Median $results), $results.Count, ($results -join ', '))
   }
   'scrub-bench' {
     $pairs = if ($PSBoundParameters.ContainsKey('Runs')) { $Runs } else { 3 }
@@ -208,8 +209,7 @@ switch ($Target) {
         Write-Host ("[scrub-bench] pair $i, scrub {0,-3}: {1:0} inserts/s" -f $mode, $v)
       }
     }
-    $median = { param($xs) $s = $xs | Sort-Object; $s[[int][Math]::Floor(($s.Count - 1) / 2)] }
-    $on = & $median $tput['on']; $offM = & $median $tput['off']
+    $on = Get-Median $tput['on']; $offM = Get-Median $tput['off']
     Write-Host ("[scrub-bench] insert-only, {0} threads: scrub on median {1:0}/s, off {2:0}/s: on/off = {3:0.000} (cost {4:0.0}%)" -f $Threads, $on, $offM, ($on / $offM), (100 * (1 - $on / $offM)))
   }
   'repair-bench' {
@@ -293,9 +293,8 @@ switch ($Target) {
         $out.Dispose()
       }
     }
-    $median = { param($xs) $s = $xs | Sort-Object; $s[[int][Math]::Floor(($s.Count - 1) / 2)] }
-    Write-Host ("[repair-bench] page repair from peers: median {0:0} pages/s ({1:0.0} MB/s) over {2} runs (all: {3})" -f (& $median $repairRates), (& $median $repairMBs), $Runs, (($repairRates | ForEach-Object { '{0:0}' -f $_ }) -join ', '))
-    Write-Host ("[repair-bench] scrub at pages-per-second = {0}: median {1:0} slots/s per segment ({2:0.0} MB/s) (all: {3}); page cache {4}" -f $ScrubRate, (& $median $scrubRates), (& $median $scrubMBs), (($scrubRates | ForEach-Object { '{0:0}' -f $_ }) -join ', '), $(if ($cacheDropped) { 'dropped before each run and each scrub sample' } else { 'not dropped (no write access to /proc/sys/vm/drop_caches): reads may come from memory' }))
+    Write-Host ("[repair-bench] page repair from peers: median {0:0} pages/s ({1:0.0} MB/s) over {2} runs (all: {3})" -f (Get-Median $repairRates), (Get-Median $repairMBs), $Runs, (($repairRates | ForEach-Object { '{0:0}' -f $_ }) -join ', '))
+    Write-Host ("[repair-bench] scrub at pages-per-second = {0}: median {1:0} slots/s per segment ({2:0.0} MB/s) (all: {3}); page cache {4}" -f $ScrubRate, (Get-Median $scrubRates), (Get-Median $scrubMBs), (($scrubRates | ForEach-Object { '{0:0}' -f $_ }) -join ', '), $(if ($cacheDropped) { 'dropped before each run and each scrub sample' } else { 'not dropped (no write access to /proc/sys/vm/drop_caches): reads may come from memory' }))
   }
   'cluster-bench' {
     dotnet build ActorDb.sln -c Release | Out-Null
