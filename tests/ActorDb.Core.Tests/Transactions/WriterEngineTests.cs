@@ -241,4 +241,41 @@ public class WriterEngineTests
         Assert.Contains($"page {page}", reply.Error!.Message);
         Assert.Contains(last, o => o is WriterOutput.Log { Level: WriterLogLevel.Error });
     }
+
+    [Fact]
+    public void A_statement_waiting_for_a_row_lock_past_the_lock_timeout_is_aborted_on_a_tick_and_not_before()
+    {
+        var h = NewVolume();
+        h.Execute("holder", 0, new InsertStatement("a", 1L, V(10)), commit: true);   // holds the row's lock until durable
+        Assert.Empty(h.Execute("waiter", 0, new UpdateStatement("a", 1L, V(11))).OfType<WriterOutput.ReplyToClient>());
+
+        h.Now += Settings.LockTimeout - TimeSpan.FromMilliseconds(1);
+        Assert.Empty(h.Run(o => h.Writer.Tick(h.Now, o)).OfType<WriterOutput.ReplyToClient>());
+        h.Now += TimeSpan.FromMilliseconds(1);
+        var reply = Assert.Single(h.Run(o => h.Writer.Tick(h.Now, o)).OfType<WriterOutput.ReplyToClient>());
+        Assert.Equal("waiter", reply.Client);
+        var error = Assert.IsType<ClientReply.StatementReply>(reply.Reply);
+        Assert.True(error.TxnAborted);
+        Assert.IsType<LockTimeoutException>(error.Error);
+    }
+
+    [Fact]
+    public void A_drain_waits_for_the_commit_in_flight_answers_once_it_is_durable_and_then_refuses_new_work()
+    {
+        var h = NewVolume();
+        h.Execute("client-1", 0, new InsertStatement("a", 1L, V(10)), commit: true);
+        var draining = h.Run(o => h.Writer.Drain("operator", h.Now, o));
+        Assert.IsType<WriterState.Draining>(h.Writer.State);
+        Assert.DoesNotContain(draining, o => o is WriterOutput.DrainEnded);
+        var refused = Assert.IsType<ClientReply.StatementReply>(Assert.Single(h.Execute("client-2", 0, new InsertStatement("a", 2L, V(20))).OfType<WriterOutput.ReplyToClient>()).Reply);
+        Assert.Equal("the writer is stopping", refused.Error!.Message);
+
+        var acked = h.Ack(Enumerable.Range(0, 4));
+        Assert.Single(acked.OfType<WriterOutput.CommitsDurable>());
+        var ended = Assert.Single(acked.OfType<WriterOutput.DrainEnded>());
+        Assert.Equal(("operator", 0), (ended.Client, ended.CommitsNotDurable));
+        Assert.Equal(WriterState.Stopped.Instance, h.Writer.State);
+        var stopped = Assert.IsType<ClientReply.CommitReply>(Assert.Single(h.Run(o => h.Writer.Commit(new ClientCall("client-3", 0, 0), 7, h.Now, o)).OfType<WriterOutput.ReplyToClient>()).Reply);
+        Assert.IsType<WriterStoppedException>(stopped.Error);
+    }
 }
