@@ -1,3 +1,4 @@
+using ActorDb.Core;
 using Akka.Actor;
 using Akka.Configuration;
 
@@ -122,19 +123,19 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
     /// their data, and keeps other segments of their PGs off it meanwhile (<see cref="Storage.SegmentAllocationStrategy"/>).</summary>
     public const string HoldsRolePrefix = "holds-";
 
-    /// <summary>The role announcing that this node's disk holds segment <paramref name="replica"/> of <paramref name="pg"/>.</summary>
-    public static string HoldsRole(int pg, int replica) => HoldsRolePrefix + ActorDb.Storage.SegmentProtocol.EntityId(pg, replica);
+    /// <summary>The role announcing that this node's disk holds <paramref name="segment"/>.</summary>
+    public static string HoldsRole(SegmentId segment) => HoldsRolePrefix + segment.EntityId;
 
     /// <summary>The segment a <see cref="HoldsRole"/> names; null for any other role.</summary>
     /// <exception cref="FormatException">a <c>holds-</c> role whose rest is not a segment id.</exception>
-    public static (int Pg, int Replica)? HeldSegment(string role) =>
-        role.StartsWith(HoldsRolePrefix, StringComparison.Ordinal) ? ActorDb.Storage.SegmentProtocol.ParseEntityId(role[HoldsRolePrefix.Length..]) : null;
+    public static SegmentId? HeldSegment(string role) =>
+        role.StartsWith(HoldsRolePrefix, StringComparison.Ordinal) ? SegmentId.Parse(role[HoldsRolePrefix.Length..]) : null;
 
     /// <summary>The segments whose folders (<c>DATA/az-x/pg-N-R</c> with a <c>segment.meta</c>) are in
     /// <paramref name="dataDir"/>; none when it does not exist.</summary>
-    public static IReadOnlyList<(int Pg, int Replica)> SegmentsOnDisk(string dataDir)
+    public static IReadOnlyList<SegmentId> SegmentsOnDisk(string dataDir)
     {
-        var found = new List<(int Pg, int Replica)>();
+        var found = new List<SegmentId>();
         foreach (var az in EnvironmentConfig.Zones)
         {
             var zone = Path.Combine(dataDir, az);
@@ -142,12 +143,7 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
             foreach (var dir in Directory.EnumerateDirectories(zone))
             {
                 if (!File.Exists(Path.Combine(dir, Core.Storage.SegmentMetadata.FileName))) continue;
-                try
-                {
-                    var (pg, replica) = ActorDb.Storage.SegmentProtocol.ParseEntityId(Path.GetFileName(dir));
-                    if (Core.VolumeGeometry.AzOf(replica) == az) found.Add((pg, replica));
-                }
-                catch (FormatException) { /* not a segment folder */ }
+                if (SegmentId.TryParse(Path.GetFileName(dir), out var segment) && segment.Az == az) found.Add(segment);   // else not a segment folder
             }
         }
         return found.OrderBy(s => s.Pg).ThenBy(s => s.Replica).ToList();
@@ -199,7 +195,7 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
             clusterRoles.Add(az);   // the AZ as a cluster role: what placement reads from the member list
             var dataDir = ClusterNodeSettings.Read(c, "actordb.data-dir", k => c.GetString(k)) ?? "";
             if (dataDir != "")
-                clusterRoles.AddRange(SegmentsOnDisk(dataDir).Select(s => HoldsRole(s.Pg, s.Replica)));
+                clusterRoles.AddRange(SegmentsOnDisk(dataDir).Select(HoldsRole));
         }
         return new ActorDbNodeSettings(probe with { Roles = clusterRoles }, writer, storage, storage ? az : null);
     }
