@@ -46,7 +46,7 @@ try
         cluster = cluster with { Seeds = [cluster.SelfAddress, .. cluster.Seeds] };
     // The command host (`actordb HOST:PORT cluster show`), on by default as in actordb-node; actordb.cmd.* or
     // ACTORDB__CMD__ENABLED / ACTORDB__CMD__PORT change it. Checked once here so a port in use is one line.
-    var cmd = ActorDb.ActorDbSettings.Create(config.WithFallback(ConfigurationFactory.ParseString("actordb.cmd.enabled = on"))).Cmd;
+    var cmd = HostingSettings.CommandHostOf(config.WithFallback(ConfigurationFactory.ParseString("actordb.cmd.enabled = on")));
     // Its tokens are in actordb.data-dir (ACTORDB_DATA_DIR), which holds nothing else on a lighthouse, unless
     // actordb.cmd.admin-token-file / read-token-file name files (a mounted secret).
     if (cmd.Enabled) ActorDb.Commands.CommandHost.CheckCanStart(cmd);

@@ -1,4 +1,3 @@
-using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands;
 
@@ -50,9 +49,9 @@ public sealed record CommandTokens(string AdminToken, string ReadToken, string A
     /// reads either no file or a whole one; when one appeared meanwhile, that one is kept.</summary>
     private static void Create(string path)
     {
-        Core.Storage.DataDirectory.CreateDirectory(Path.GetDirectoryName(path)!);
+        PrivateFiles.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = $"{path}.{Environment.ProcessId}.tmp";
-        Core.Storage.DataDirectory.WriteAllText(temp, CommandAccess.NewToken() + "\n");
+        PrivateFiles.WriteAllText(temp, CommandAccess.NewToken() + "\n");
         try { File.Move(temp, path, overwrite: false); }
         catch (IOException) when (File.Exists(path)) { File.Delete(temp); }
     }

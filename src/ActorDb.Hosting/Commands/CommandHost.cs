@@ -3,8 +3,6 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
-using ActorDb.Core;
-using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands;
 

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ActorDb.Core.Commands;
+namespace ActorDb.Commands;
 
 /// <summary>
 /// Reads newline-terminated UTF-8 lines from a stream, never holding more than <c>maxLineBytes + 1</c> bytes: a line

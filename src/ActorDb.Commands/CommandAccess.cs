@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace ActorDb.Core.Commands;
+namespace ActorDb.Commands;
 
 /// <summary>What a command-host client may do: run read-only commands, or every command.</summary>
 public enum CommandRole

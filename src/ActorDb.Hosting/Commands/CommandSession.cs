@@ -4,7 +4,6 @@ using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
-using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands;
 

@@ -1,4 +1,4 @@
-namespace ActorDb.Core.Commands;
+namespace ActorDb.Commands;
 
 /// <summary>A switch of a command, e.g. <c>-a</c> / <c>--address</c>.</summary>
 /// <param name="Name">The switch's name, used as the key of its value (<c>address</c>).</param>

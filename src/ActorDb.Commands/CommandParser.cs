@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ActorDb.Core.Commands;
+namespace ActorDb.Commands;
 
 /// <summary>
 /// Splits a command line into words and checks it against the palettes a host reports: <c>palette command [switch
