@@ -63,7 +63,7 @@ public sealed record ParsedCommand(string Palette, string Command, IReadOnlyDict
     public string? Get(string name) => Switches.TryGetValue(name, out var v) ? v : null;
 
     /// <summary>The value of a required switch (the parser has checked it is present).</summary>
-    public string Required(string name) => Get(name) ?? throw new CommandSyntaxException($"{Palette} {Command}: missing switch '{name}'");
+    public string Required(string name) => Get(name) ?? throw CommandErrors.MissingSwitch(Palette, Command, name);
 
     /// <summary>The command as typed: <c>cluster leave -a ...</c>.</summary>
     public override string ToString() => $"{Palette} {Command}";

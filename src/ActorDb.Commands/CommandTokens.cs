@@ -24,7 +24,7 @@ public sealed record CommandTokens(string AdminToken, string ReadToken, string A
         var admin = LoadOrCreate("actordb.cmd.admin-token-file", settings.AdminTokenFile);
         var read = LoadOrCreate("actordb.cmd.read-token-file", settings.ReadTokenFile);
         if (CommandAccess.Authenticate(read, admin, admin) is not null)
-            throw new IOException($"actordb.cmd.read-token-file: {settings.ReadTokenFile} holds the admin token (of {settings.AdminTokenFile}): the two roles need different tokens");
+            throw CommandErrors.SameToken(settings);
         return new CommandTokens(admin, read, settings.AdminTokenFile, settings.ReadTokenFile);
     }
 
@@ -37,11 +37,11 @@ public sealed record CommandTokens(string AdminToken, string ReadToken, string A
         }
         catch (FormatException e)
         {
-            throw new IOException($"{key}: {path} {e.Message}", e);
+            throw CommandErrors.BadTokenFile(key, path, e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"{key}: cannot read or create {path}: {e.Message}", e);
+            throw CommandErrors.TokenFileUnreadable(key, path, e);
         }
     }
 
