@@ -159,7 +159,7 @@ public sealed class RecoveryProcess
     /// <exception cref="InvalidOperationException">a recovery runs already.</exception>
     public void Start(string reason, DateTime now, List<RecoveryOutput> outputs)
     {
-        if (_running is not null) throw new InvalidOperationException($"recovery {Recoveries} runs already (step {Step})");
+        if (_running is not null) throw RecoveryErrors.AlreadyRunning(Recoveries, Step);
         Move(RecoveryStep.Probing);
         Recoveries++;
         _running = RecoveryRecord.Start(Recoveries, reason, now);
