@@ -40,7 +40,7 @@ try
         (configFile is null ? "" : File.ReadAllText(configFile)) + "\n" + EnvironmentConfig.FromProcess());
     var cluster = ClusterNodeSettings.Create(config, defaultPort: 4053, roles: ["lighthouse"], clusterProcess: true);
     if (cluster.Port == 0)
-        throw new ConfigurationException("akka.remote.dot-netty.tcp.port = 0: a lighthouse needs a fixed port (CLUSTER_PORT), the address nodes list as seed");
+        throw SettingsErrors.Invalid("akka.remote.dot-netty.tcp.port", 0, "a lighthouse needs a fixed port (CLUSTER_PORT), the address nodes list as seed");
     if (cluster.Seeds.Count == 0) cluster = cluster with { Seeds = [cluster.SelfAddress] };
     if (!cluster.Seeds.Contains(cluster.SelfAddress))   // Lighthouse's convention: a seed is in its own seed list
         cluster = cluster with { Seeds = [cluster.SelfAddress, .. cluster.Seeds] };

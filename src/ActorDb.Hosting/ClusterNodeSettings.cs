@@ -62,14 +62,14 @@ public sealed record ClusterNodeSettings(string ActorSystem, string Hostname, st
         var c = config.WithFallback(HostingSettings.DefaultConfig());
         var system = Read(c, "actordb.actor-system", k => c.GetString(k));
         if (string.IsNullOrEmpty(system) || !char.IsAsciiLetterOrDigit(system[0]) || !system.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_'))
-            throw new ConfigurationException($"actordb.actor-system = {system}: not an actor system name (letters, digits, '-' and '_')");
+            throw SettingsErrors.Invalid("actordb.actor-system", system, "not an actor system name (letters, digits, '-' and '_')");
         const string tcp = "akka.remote.dot-netty.tcp";
         var publicHost = c.HasPath($"{tcp}.public-hostname") ? Read(c, $"{tcp}.public-hostname", k => c.GetString(k)) : "";
         var host = c.HasPath($"{tcp}.hostname") ? Read(c, $"{tcp}.hostname", k => c.GetString(k)) : "";
         if (string.IsNullOrWhiteSpace(publicHost)) publicHost = string.IsNullOrWhiteSpace(host) || host == "0.0.0.0" ? "127.0.0.1" : host;
         if (string.IsNullOrWhiteSpace(host)) host = publicHost;
         var port = c.HasPath($"{tcp}.port") ? Read(c, $"{tcp}.port", k => c.GetInt(k)) : defaultPort;
-        if (port is < 0 or > 65535) throw new ConfigurationException($"{tcp}.port = {port}: must be 0..65535 (0 picks a free port)");
+        if (port is < 0 or > 65535) throw SettingsErrors.Invalid($"{tcp}.port", port, "must be 0..65535 (0 picks a free port)");
         var seeds = c.HasPath("akka.cluster.seed-nodes") ? Read(c, "akka.cluster.seed-nodes", k => c.GetStringList(k)).ToList() : [];
         var security = ActorDb.Security.SecuritySettings.Create(config);
         var tls = !security.Insecure && (seeds.Count > 0 || clusterProcess);
@@ -80,12 +80,12 @@ public sealed record ClusterNodeSettings(string ActorSystem, string Hostname, st
             try { address = Address.Parse(seed); }
             catch (Exception) { /* reported below */ }
             if (address is null || !address.Protocol.StartsWith("akka", StringComparison.Ordinal) || address.Host is null || address.Port is null or 0)
-                throw new ConfigurationException($"akka.cluster.seed-nodes: '{seed}' is not an address ({protocol}://system@host:port)");
+                throw SettingsErrors.Wrong("akka.cluster.seed-nodes", $"'{seed}' is not an address ({protocol}://system@host:port)");
             // A transport adapter (e.g. the throttler, akka.trttl.ssl.tcp) may stand between "akka." and the transport.
             if (IsTlsProtocol(address.Protocol) != tls)
-                throw new ConfigurationException(tls
-                    ? $"akka.cluster.seed-nodes: '{seed}' is a plain-TCP address, but this process links over TLS: write {protocol}://{address.System}@{address.Host}:{address.Port} (or set actordb.security.insecure = on on every process of the cluster)"
-                    : $"akka.cluster.seed-nodes: '{seed}' is a TLS address, but actordb.security.insecure = on: write {protocol}://{address.System}@{address.Host}:{address.Port}");
+                throw SettingsErrors.Wrong("akka.cluster.seed-nodes", tls
+                    ? $"'{seed}' is a plain-TCP address, but this process links over TLS: write {protocol}://{address.System}@{address.Host}:{address.Port} (or set actordb.security.insecure = on on every process of the cluster)"
+                    : $"'{seed}' is a TLS address, but actordb.security.insecure = on: write {protocol}://{address.System}@{address.Host}:{address.Port}");
         }
         return new ClusterNodeSettings(system, host, publicHost, port, seeds, roles)
         {

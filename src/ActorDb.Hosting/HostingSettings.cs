@@ -33,10 +33,10 @@ public static class HostingSettings
         try { value = get(); }
         catch (Exception e) when (e is not ConfigurationException)
         {
-            throw new ConfigurationException($"{key}: {e.Message}");
+            throw SettingsErrors.Wrong(key, e.Message);
         }
         if (valid is not null && !valid(value))
-            throw new ConfigurationException($"{key} = {value}: {rule}");
+            throw SettingsErrors.Invalid(key, value, rule);
         return value;
     }
 
@@ -56,7 +56,7 @@ public static class HostingSettings
         {
             var full = $"{path}.{key}";
             if (!reference.HasPath(key))
-                throw new ConfigurationException($"{full}: unknown setting (see the actordb section of reference.conf for the keys)");
+                throw SettingsErrors.UnknownKey(full);
             if (key.EndsWith("-dispatcher", StringComparison.Ordinal) || key.EndsWith("-mailbox", StringComparison.Ordinal)) continue;
             if (value.IsObject()) RejectUnknownKeys(config.GetConfig(key), reference.GetConfig(key), full);
         }

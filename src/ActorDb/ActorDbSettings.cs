@@ -132,7 +132,7 @@ public sealed record ActorDbSettings(
             var key = e.ParamName switch { "pageSize" => "page-size", "pgCount" => "pg-count", "pagesPerPg" => "pages-per-pg", var other => other };
             var rule = e.Message.Split('\n')[0];
             var cut = rule.IndexOf(" (Parameter", StringComparison.Ordinal);
-            throw new ConfigurationException($"actordb.volume.{key} = {e.ActualValue}: {(cut > 0 ? rule[..cut] : rule)}");
+            throw SettingsErrors.Invalid($"actordb.volume.{key}", e.ActualValue, cut > 0 ? rule[..cut] : rule);
         }
 
         var positive = (TimeSpan t) => t > TimeSpan.Zero;
@@ -147,7 +147,7 @@ public sealed record ActorDbSettings(
             }
             catch (FormatException e)
             {
-                throw new ConfigurationException($"actordb.segment.test-faults: {e.Message}");
+                throw SettingsErrors.Wrong("actordb.segment.test-faults", e.Message);
             }
             return storage;
         }

@@ -64,14 +64,14 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
         foreach (var role in roles)
         {
             if (!EnvironmentConfig.Roles.Contains(role))
-                throw new ConfigurationException($"actordb.roles: unknown role '{role}' (writer, storage, client)");
+                throw SettingsErrors.Wrong("actordb.roles", $"unknown role '{role}' (writer, storage, client)");
         }
-        if (roles.Count == 0) throw new ConfigurationException("actordb.roles: names no role (writer, storage, client)");
+        if (roles.Count == 0) throw SettingsErrors.Wrong("actordb.roles", "names no role (writer, storage, client)");
         if (roles.Contains("client") && roles.Any(r => r != "client"))
-            throw new ConfigurationException($"actordb.roles = [{string.Join(", ", roles)}]: client is a role of its own (a node that only runs transactions); a writer or storage node serves clients already");
+            throw SettingsErrors.Invalid("actordb.roles", $"[{string.Join(", ", roles)}]", "client is a role of its own (a node that only runs transactions); a writer or storage node serves clients already");
         var az = HostingSettings.Read(c, "actordb.az", k => c.GetString(k)) ?? "";
         if (az != "" && !EnvironmentConfig.Zones.Contains(az))
-            throw new ConfigurationException($"actordb.az = {az}: not an availability zone (az-a, az-b or az-c)");
+            throw SettingsErrors.Invalid("actordb.az", az, "not an availability zone (az-a, az-b or az-c)");
         bool writer = roles.Contains("writer"), storage = roles.Contains("storage");
 
         var clusterRoles = new List<string>(roles.Distinct());
@@ -79,12 +79,12 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
         if (probe.Seeds.Count == 0)
         {
             if (!writer || !storage)
-                throw new ConfigurationException($"actordb.roles = [{string.Join(", ", roles)}]: a node without seeds (akka.cluster.seed-nodes, CLUSTER_SEEDS) " +
-                                                 "is the embedded node and needs both roles, writer and storage");
+                throw SettingsErrors.Invalid("actordb.roles", $"[{string.Join(", ", roles)}]",
+                    "a node without seeds (akka.cluster.seed-nodes, CLUSTER_SEEDS) is the embedded node and needs both roles, writer and storage");
             return new ActorDbNodeSettings(probe, writer, storage, null);
         }
         if (storage && az == "")
-            throw new ConfigurationException("actordb.az: a storage node of a cluster needs its availability zone (az-a, az-b or az-c; ACTORDB_AZ)");
+            throw SettingsErrors.Wrong("actordb.az", "a storage node of a cluster needs its availability zone (az-a, az-b or az-c; ACTORDB_AZ)");
         if (writer || storage) clusterRoles.Add(ClusterNodeSettings.VoterRole);   // what the split brain resolver counts
         if (storage)
         {
