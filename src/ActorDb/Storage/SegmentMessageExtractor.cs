@@ -1,3 +1,4 @@
+using ActorDb.Core;
 using Akka.Cluster.Sharding;
 
 namespace ActorDb.Storage;
@@ -9,7 +10,7 @@ public sealed class SegmentMessageExtractor : IMessageExtractor
 {
     /// <inheritdoc />
     public string? EntityId(object message) =>
-        message is ISegmentMessage m ? SegmentProtocol.EntityId(m.Pg, m.Replica) : null;
+        message is ISegmentMessage m ? new SegmentId(m.Pg, m.Replica).EntityId : null;
 
     /// <inheritdoc />
     public object? EntityMessage(object message) => message;
