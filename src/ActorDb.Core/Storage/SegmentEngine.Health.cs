@@ -65,7 +65,7 @@ public sealed partial class SegmentEngine
         return true;
     }
 
-    /// <summary>Closes whatever a failed open took (sync thread, log and its redo.lock, page store) and forgets what it read.</summary>
+    /// <summary>Closes whatever a failed open took (the shell's group-commit runner, log and its redo.lock, page store) and forgets what it read.</summary>
     private void ReleaseAfterFailedOpen()
     {
         _out.Add(new SegmentOutput.CancelTick(SegmentTimer.CatchUp));

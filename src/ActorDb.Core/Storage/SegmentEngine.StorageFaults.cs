@@ -32,7 +32,7 @@ public sealed partial class SegmentEngine
     private RetryBackoff? _retry;
 
     /// <summary>Why the segment cannot take records now (a failure, or a log faulted whose failure is still on its way
-    /// to the mailbox), or null.</summary>
+    /// to the engine as <see cref="SyncFailed"/>), or null.</summary>
     private string? Unwritable() =>
         _state.Failure ?? (_segmentLog?.Fault is { } f ? $"segment {EntityId(_pg, _replica)}: log write failed: {f.Message}" : null);
 
@@ -51,7 +51,7 @@ public sealed partial class SegmentEngine
     };
 
     /// <summary>Opens the segment's durable state, as at start and at each retry after a storage fault: <c>segment.meta</c>,
-    /// the page store, the log (cut at a distrusted position first; the record of it is then cleared), the sync thread.
+    /// the page store, the log (cut at a distrusted position first; the record of it is then cleared), and a new <see cref="SegmentOutput.StartSync"/> generation for it.
     /// Returns the records read above the checkpoint.</summary>
     private int OpenStorage()
     {

@@ -164,7 +164,9 @@ public sealed partial class SegmentEngine
     /// <summary>A protocol message from <paramref name="from"/>: <see cref="RedoBatch"/>, <see cref="GetSegmentState"/>
     /// (with its fence), <see cref="OpenEpoch"/>, <see cref="ReadPage"/>, <see cref="FetchRedo"/>/<see cref="PeerRedo"/>,
     /// <see cref="FetchPages"/>/<see cref="PeerPages"/>, <see cref="FetchPage"/>/<see cref="PeerPage"/>,
-    /// <see cref="GetSegmentStatus"/>, <see cref="Stop"/>. Returns false for any other message (nothing done).</summary>
+    /// <see cref="GetSegmentStatus"/>, <see cref="Stop"/>. Returns false for any other message (nothing done). While the
+    /// segment cannot open, every message is taken: reads, redo and peer requests are answered as unavailable, a fence or
+    /// an OpenEpoch gets no answer (it has no state to report, as if unreachable).</summary>
     public bool Receive(SegmentSender from, object message, DateTime now, List<SegmentOutput> outputs)
     {
         Begin(now, from, outputs);
@@ -303,7 +305,7 @@ public sealed partial class SegmentEngine
     /// <summary>Why <paramref name="senderNode"/> may not act as a writer now (cluster membership and roles), or null.</summary>
     private string? NodeRefusal(string senderNode) => SegmentAuthority.NodeRefusal(senderNode, _membership());
 
-    /// <summary>Opens the segment's files and reads its log above the checkpoint (<see cref="PreStart"/> retries it with
+    /// <summary>Opens the segment's files and reads its log above the checkpoint (<see cref="TryOpen"/> retries it with
     /// back-off when it throws, after releasing what it took).</summary>
     private void Open()
     {
