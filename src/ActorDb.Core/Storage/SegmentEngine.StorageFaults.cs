@@ -135,7 +135,7 @@ public sealed partial class SegmentEngine
     private void OnHealTick()
     {
         if (_state is not SegmentLifecycle.Faulted faulted) return;
-        if (_checkpoint is not null)
+        if (_checkpoint is not null && !_checkpointFailed)
         {
             // Its pages are being written from memory the reopen would drop: reopen once it completed.
             Schedule(SegmentTimer.Heal, PageHealthInterval);
@@ -187,6 +187,9 @@ public sealed partial class SegmentEngine
     {
         _closingLog?.Invoke();
         _startSync = null;
+        _checkpoint = null;   // none in flight: OnHealTick waits for it (a failed one is dropped with what it held)
+        _checkpointFailed = false;
+        _flushing = null;
         _segmentLog?.Dispose();
         _store?.Dispose();
     }

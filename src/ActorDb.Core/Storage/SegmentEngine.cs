@@ -67,7 +67,8 @@ public sealed partial class SegmentEngine
     private PageStore _store = null!;
     private Dictionary<long, byte[]> _dirty = new();           // materialized since the last checkpoint began
     private Dictionary<long, byte[]>? _flushing;                // being written by the checkpoint in flight (read-only)
-    private SegmentOutput.StartCheckpoint? _checkpoint;         // the checkpoint in flight
+    private SegmentOutput.StartCheckpoint? _checkpoint;         // the checkpoint in flight (or failed: no other starts until the reopen)
+    private bool _checkpointFailed;                             // _checkpoint failed: its pages stay readable in _flushing until the reopen
     private long _logBytesAtCheckpoint;
     private Lsn _materialized;                                  // LSN of the last record applied to the pages
     private RedoRecord? _materializedCpl;                       // the last commit record applied
@@ -220,13 +221,13 @@ public sealed partial class SegmentEngine
         OnCheckpointWritten(new CheckpointDone(done.Materialized, done.Cpl, done.Pages.Count, micros));
     }
 
-    /// <summary>The checkpoint in flight failed with <paramref name="error"/>.</summary>
+    /// <summary>The checkpoint in flight failed with <paramref name="error"/>: a storage error faults the segment (the reopen
+    /// rereads the log above the last durable checkpoint), any other fails it; no other checkpoint starts meanwhile.</summary>
     public void CheckpointFailed(Exception error, DateTime now, List<SegmentOutput> outputs)
     {
         Begin(now, null, outputs);
-        if (_checkpoint is null) return;
-        _checkpoint = null;
-        _flushing = null;
+        if (_checkpoint is null || _checkpointFailed) return;
+        _checkpointFailed = true;   // its pages are served from memory until the storage is reopened (it rereads the log)
         Fail(error, "page-store checkpoint");
     }
 
