@@ -157,6 +157,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         }
         _checkpoint = null;
         _engine.Close(now, _outputs);
+        _outputs.RemoveAll(o => o is not (SegmentOutput.Log or SegmentOutput.Metric));   // stopped: no timers, syncs or sends now
         Perform();
     }
 
