@@ -1,4 +1,5 @@
 using ActorDb.Core;
+using ActorDb.Core.Storage;
 using Akka.Cluster.Sharding;
 
 namespace ActorDb.Storage;
