@@ -110,7 +110,7 @@ public sealed class WriterEngine
     private List<int> StalledReplicas(int pg, Lsn oldest) =>
         Enumerable.Range(0, VolumeGeometry.SegmentsPerPg).Where(r => _engine.Tracker.Scl(pg, r) < oldest).ToList();
 
-    private static string Segment(int pg, int replica) => $"pg-{pg}-{replica}";
+    private static string Segment(int pg, int replica) => new SegmentId(pg, replica).EntityId;
 
     private static void Log(List<WriterOutput> outputs, WriterLogLevel level, string template, params object[] args) =>
         outputs.Add(new WriterOutput.Log(level, template, args));
