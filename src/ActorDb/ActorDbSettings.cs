@@ -26,6 +26,10 @@ public sealed record WriterSettings(
     /// <summary><c>actordb.writer.probe-max-interval</c>: a segment that has no node gets a probe through the shard region
     /// every <see cref="ResendAfter"/> for this long, then one every this long (what waits in the region's buffer for it).</summary>
     public TimeSpan ProbeMaxInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>An open transaction with no statement for this long is aborted (<c>actordb.writer.idle-transaction-timeout</c>;
+    /// <see cref="ActorDb.Core.Transactions.WriterEngineSettings.IdleTransactionTimeout"/>).</summary>
+    public TimeSpan IdleTransactionTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>Settings of storage segments (section <c>actordb.segment</c>).</summary>
@@ -168,6 +172,7 @@ public sealed record ActorDbSettings(
             {
                 SilentAfter = Read("writer.silent-after", k => c.GetTimeSpan(k), positive, "must be positive"),
                 ProbeMaxInterval = Read("writer.probe-max-interval", k => c.GetTimeSpan(k), positive, "must be positive"),
+                IdleTransactionTimeout = Read("writer.idle-transaction-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
             },
             new SegmentSettings(
                 Read("segment.fsync", k => c.GetBoolean(k)),

@@ -104,7 +104,8 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
         _lal = writer.Lal;
         _writer = new WriterEngine(
             new WriterEngineSettings(writer.BufferCachePages, writer.Lal, writer.RetainedRedoBytesPerPg, writer.MaxBatchesInFlightPerPg,
-                writer.LockTimeout, writer.ResendAfter, writer.SilentAfter, writer.ProbeMaxInterval, writer.StallWarningAfter, writer.DrainTimeout),
+                writer.LockTimeout, writer.ResendAfter, writer.SilentAfter, writer.ProbeMaxInterval, writer.StallWarningAfter, writer.DrainTimeout)
+            { IdleTransactionTimeout = writer.IdleTransactionTimeout },
             settings.Geometry, volume.Plan, Stopwatch.GetTimestamp, Stopwatch.Frequency, DateTime.UtcNow);
         _engine = _writer.Transactions;
         _pipeline = _writer.Pipeline;
