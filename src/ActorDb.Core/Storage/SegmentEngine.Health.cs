@@ -106,6 +106,24 @@ public sealed partial class SegmentEngine
         return true;
     }
 
+    /// <summary>A heal whose reopen failed leaves the log and the page store closed until the next heal tick: reads and
+    /// peers' requests are answered unavailable, peers' answers dropped (the catch-up or copy starts over once the
+    /// storage is open). Found by the simulator (seed 10872: a peer's FetchRedo read the disposed log). Returns false
+    /// for what the faulted state already answers (redo, fence, OpenEpoch, status, stop).</summary>
+    private bool ReceiveWhileStorageClosed(object message)
+    {
+        var why = _state.Failure ?? $"{_id} is reopening its storage after a fault";
+        switch (message)
+        {
+            case ReadPage r: Reply(new PageUnavailable(_pg, _replica, r.PageNo, _durableScl)); return true;
+            case FetchRedo: Reply(new PeerRedo(_pg, _replica, [], why, _durableScl)); return true;
+            case FetchPages f: Reply(new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], _durableScl, why)); return true;
+            case FetchPage f: Reply(new PeerPage(_pg, _replica, f.PageNo, null, Lsn.Zero, why)); return true;
+            case PeerRedo or PeerPages or PeerPage: return true;
+            default: return false;
+        }
+    }
+
     private PageHealth Health() => new(_scrub?.Pages ?? 0, _scrub?.Bytes ?? 0, _scrub?.Passes ?? 0, _damagedFound, _repair.Repaired, _repair.Count);
 
     /// <summary>The slot of <paramref name="pageNo"/> is damaged (found by <paramref name="cause"/>): starts its repair

@@ -159,6 +159,7 @@ public sealed partial class SegmentEngine
             _logBytesAtCheckpoint = 0;
             if (_copy is not null) AbortCopy("the storage is reopened after a fault");
             OpenStorage();
+            _storageClosed = false;
         }
         catch (Exception e) when (StorageErrors.Classify(e) != StorageFailureKind.Other || e is InvalidDataException)
         {
@@ -190,6 +191,7 @@ public sealed partial class SegmentEngine
         _checkpoint = null;   // none in flight: OnHealTick waits for it (a failed one is dropped with what it held)
         _checkpointFailed = false;
         _flushing = null;
+        _storageClosed = true;
         _segmentLog?.Dispose();
         _store?.Dispose();
     }

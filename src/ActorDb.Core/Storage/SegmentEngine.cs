@@ -69,6 +69,7 @@ public sealed partial class SegmentEngine
     private Dictionary<long, byte[]> _dirty = new();           // materialized since the last checkpoint began
     private Dictionary<long, byte[]>? _flushing;                // being written by the checkpoint in flight (read-only)
     private SegmentOutput.StartCheckpoint? _checkpoint;         // the checkpoint in flight (or failed: no other starts until the reopen)
+    private bool _storageClosed;                                // a heal closed the log and page store and has not reopened them yet
     private bool _checkpointFailed;                             // _checkpoint failed: its pages stay readable in _flushing until the reopen
     private long _logBytesAtCheckpoint;
     private Lsn _materialized;                                  // LSN of the last record applied to the pages
@@ -174,6 +175,7 @@ public sealed partial class SegmentEngine
     {
         Begin(now, from, outputs);
         if (_state is SegmentLifecycle.Opening) return ReceiveWhileOpening(message);
+        if (_storageClosed && ReceiveWhileStorageClosed(message)) return true;
         switch (message)
         {
             case RedoBatch batch: OnBatch(batch); break;
@@ -244,14 +246,14 @@ public sealed partial class SegmentEngine
                 break;
             case SegmentTimer.CatchUp when _state is not SegmentLifecycle.Opening:
                 Schedule(SegmentTimer.CatchUp, CatchUpInterval);
-                OnCatchUpTick();
+                if (!_storageClosed) OnCatchUpTick();
                 break;
             case SegmentTimer.Heal:
                 OnHealTick();
                 break;
             case SegmentTimer.PageHealth when _state is not SegmentLifecycle.Opening:
                 Schedule(SegmentTimer.PageHealth, PageHealthInterval);
-                OnPageHealthTick();
+                if (!_storageClosed) OnPageHealthTick();
                 break;
         }
     }
