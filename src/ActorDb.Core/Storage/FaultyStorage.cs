@@ -93,6 +93,61 @@ public sealed record StorageFault(StorageOps Ops, int Errno, string? PathContain
 }
 
 /// <summary>
+/// The injected faults of a storage (<see cref="FaultyStorage"/>, <see cref="SimulatedStorage"/>) and the one rule that
+/// decides whether an operation fails: the first fault whose <see cref="StorageFault.Ops"/> and
+/// <see cref="StorageFault.PathContains"/> match, past its <see cref="StorageFault.After"/> and within its
+/// <see cref="StorageFault.Times"/>, fails it. Not thread-safe: the owner holds its lock around every call.
+/// </summary>
+internal sealed class StorageFaultRules
+{
+    private sealed class Rule(StorageFault fault)
+    {
+        public StorageFault Fault { get; } = fault;
+        public long Seen;
+        public long Failed;
+    }
+
+    private readonly List<Rule> _rules = new();
+
+    /// <summary>Adds a fault.</summary>
+    public void Add(StorageFault fault) => _rules.Add(new Rule(fault));
+
+    /// <summary>Removes every fault; returns how many operations they failed.</summary>
+    public long Clear()
+    {
+        var failed = _rules.Sum(r => r.Failed);
+        _rules.Clear();
+        return failed;
+    }
+
+    /// <summary>The errno that fails <paramref name="op"/> on <paramref name="path"/> now (counting it), or 0. A sync with no
+    /// new data (<paramref name="dirtyData"/> false) needs no space, so ENOSPC faults pass it.</summary>
+    public int Match(StorageOps op, string path, bool dirtyData = true)
+    {
+        foreach (var rule in _rules)
+        {
+            var f = rule.Fault;
+            if ((f.Ops & op) == 0 || (f.PathContains is not null && !path.Contains(f.PathContains, StringComparison.Ordinal))) continue;
+            if (f.Errno == StorageErrors.Enospc && !dirtyData) continue;
+            if (rule.Seen++ < f.After || rule.Failed >= f.Times) continue;
+            rule.Failed++;
+            return f.Errno;
+        }
+        return 0;
+    }
+
+    /// <summary>True when an ENOSPC fault covers files in <paramref name="directory"/> (its free space then reads 0).</summary>
+    public bool FullAt(string directory) =>
+        _rules.Any(r => r.Fault.Errno == StorageErrors.Enospc
+                        && (r.Fault.PathContains is null || (directory + Path.DirectorySeparatorChar).Contains(r.Fault.PathContains, StringComparison.Ordinal)));
+
+    /// <summary>The exception the platform throws for <paramref name="errno"/> on <paramref name="op"/>: a sync's
+    /// <see cref="System.ComponentModel.Win32Exception"/>, else a write's <see cref="IOException"/>.</summary>
+    public static Exception Error(StorageOps op, int errno, string path) =>
+        op is StorageOps.Sync or StorageOps.DirectorySync ? StorageErrors.SyncFailed(errno) : StorageErrors.WriteFailed(errno, path);
+}
+
+/// <summary>
 /// A fault-injecting <see cref="IStorage"/> over another one (the disk by default), for tests and simulations:
 /// <list type="bullet">
 /// <item><b>Errors</b> (<see cref="Inject"/>, <see cref="Clear"/>): ENOSPC or EIO on chosen operations and paths, from the Nth
@@ -109,13 +164,6 @@ public sealed record StorageFault(StorageOps Ops, int Errno, string? PathContain
 /// </summary>
 public sealed class FaultyStorage : IStorage
 {
-    private sealed class Rule(StorageFault fault)
-    {
-        public StorageFault Fault { get; } = fault;
-        public long Seen;
-        public long Failed;
-    }
-
     /// <summary>A change not yet durable: write back <see cref="Old"/> at <see cref="Offset"/> and set the length back to
     /// <see cref="OldLength"/>; <see cref="Written"/> new bytes were written at <see cref="Offset"/> (0 for a length change),
     /// kept in <see cref="New"/> when at most <see cref="MaxTornBytes"/> (to tear it).</summary>
@@ -130,7 +178,7 @@ public sealed class FaultyStorage : IStorage
 
     private readonly IStorage _inner;
     private readonly object _gate = new();
-    private readonly List<Rule> _rules = new();
+    private readonly StorageFaultRules _rules = new();
     private readonly Dictionary<string, List<Undo>> _unsynced = new();
     private readonly List<Entry> _entries = new();
     private volatile string[] _off = [];   // path filters of the storage that is off ("" = all of it)
@@ -173,7 +221,7 @@ public sealed class FaultyStorage : IStorage
     public void Inject(StorageFault fault)
     {
         ArgumentNullException.ThrowIfNull(fault);
-        lock (_gate) _rules.Add(new Rule(fault));
+        lock (_gate) _rules.Add(fault);
     }
 
     /// <summary>Removes every fault (space is free again, the device answers again). Returns how many operations they failed.</summary>
@@ -181,10 +229,8 @@ public sealed class FaultyStorage : IStorage
     {
         lock (_gate)
         {
-            var failed = _rules.Sum(r => r.Failed);
-            _rules.Clear();
             _delays = [];
-            return failed;
+            return _rules.Clear();
         }
     }
 
@@ -259,24 +305,11 @@ public sealed class FaultyStorage : IStorage
             Interlocked.Increment(ref _failures);
             throw StorageErrors.PoweredOff(path);
         }
-        int errno = 0;
-        lock (_gate)
-        {
-            foreach (var rule in _rules)
-            {
-                var f = rule.Fault;
-                if ((f.Ops & op) == 0 || (f.PathContains is not null && !path.Contains(f.PathContains, StringComparison.Ordinal))) continue;
-                if (f.Errno == StorageErrors.Enospc && !dirtyData) continue;   // a sync with no new data to place needs no space
-                if (rule.Seen++ < f.After || rule.Failed >= f.Times) continue;
-                rule.Failed++;
-                errno = f.Errno;
-                break;
-            }
-        }
+        int errno;
+        lock (_gate) errno = _rules.Match(op, path, dirtyData);
         if (errno == 0) return;
         Interlocked.Increment(ref _failures);
-        if (op is StorageOps.Sync or StorageOps.DirectorySync) throw StorageErrors.SyncFailed(errno);
-        throw StorageErrors.WriteFailed(errno, path);
+        throw StorageFaultRules.Error(op, errno, path);
     }
 
     private void Delay(StorageOps op, string path)
@@ -414,8 +447,7 @@ public sealed class FaultyStorage : IStorage
     public long? AvailableFreeSpace(string directory)
     {
         lock (_gate)
-            if (_rules.Any(r => r.Fault.Errno == StorageErrors.Enospc && (r.Fault.PathContains is null || (directory + Path.DirectorySeparatorChar).Contains(r.Fault.PathContains, StringComparison.Ordinal))))
-                return 0;
+            if (_rules.FullAt(directory)) return 0;
         return _inner.AvailableFreeSpace(directory);
     }
 

@@ -124,18 +124,18 @@ internal sealed class LogFileScanner : IDisposable
     /// in 1 MiB chunks (a tail cut happens only after a crash: a clean close gives the padding back).
     /// </summary>
     /// <exception cref="IOException">a read failed.</exception>
-    public static long NonZeroEnd(string path, long from, long to)
+    public static long NonZeroEnd(IStorage storage, string path, long from, long to)
     {
         if (to <= from) return from;
-        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        to = Math.Min(to, RandomAccess.GetLength(file));
+        using var file = storage.Open(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        to = Math.Min(to, file.Length);
         var buf = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
             long end = from;
             for (long p = from; p < to;)
             {
-                int n = RandomAccess.Read(file, buf.AsSpan(0, (int)Math.Min(buf.Length, to - p)), p);
+                int n = file.Read(buf.AsSpan(0, (int)Math.Min(buf.Length, to - p)), p);
                 if (n == 0) break;
                 int last = buf.AsSpan(0, n).LastIndexOfAnyExcept((byte)0);
                 if (last >= 0) end = p + last + 1;

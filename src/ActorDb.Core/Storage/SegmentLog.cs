@@ -686,7 +686,7 @@ public sealed class SegmentLog : IDisposable
             tailFile ??= path;
             if (tailOffset < 0) tailOffset = keep;
             tailCut += files[f].Length - keep;
-            tailTorn += Io(path, "scan", () => LogFileScanner.NonZeroEnd(path, keep, files[f].Length)) - keep;   // the rest is zeros
+            tailTorn += Io(path, "scan", () => LogFileScanner.NonZeroEnd(options.Storage, path, keep, files[f].Length)) - keep;   // the rest is zeros
             Io(path, "truncate", () =>
             {
                 using IStorageFile h = options.Storage.Open(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);

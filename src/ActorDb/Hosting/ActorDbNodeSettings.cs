@@ -123,12 +123,12 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
     public const string HoldsRolePrefix = "holds-";
 
     /// <summary>The role announcing that this node's disk holds segment <paramref name="replica"/> of <paramref name="pg"/>.</summary>
-    public static string HoldsRole(int pg, int replica) => HoldsRolePrefix + ActorDb.Storage.SegmentProtocol.EntityId(pg, replica);
+    public static string HoldsRole(int pg, int replica) => HoldsRolePrefix + ActorDb.Core.Storage.SegmentProtocol.EntityId(pg, replica);
 
     /// <summary>The segment a <see cref="HoldsRole"/> names; null for any other role.</summary>
     /// <exception cref="FormatException">a <c>holds-</c> role whose rest is not a segment id.</exception>
     public static (int Pg, int Replica)? HeldSegment(string role) =>
-        role.StartsWith(HoldsRolePrefix, StringComparison.Ordinal) ? ActorDb.Storage.SegmentProtocol.ParseEntityId(role[HoldsRolePrefix.Length..]) : null;
+        role.StartsWith(HoldsRolePrefix, StringComparison.Ordinal) ? ActorDb.Core.Storage.SegmentProtocol.ParseEntityId(role[HoldsRolePrefix.Length..]) : null;
 
     /// <summary>The segments whose folders (<c>DATA/az-x/pg-N-R</c> with a <c>segment.meta</c>) are in
     /// <paramref name="dataDir"/>; none when it does not exist.</summary>
@@ -144,7 +144,7 @@ public sealed record ActorDbNodeSettings(ClusterNodeSettings Cluster, bool Write
                 if (!File.Exists(Path.Combine(dir, Core.Storage.SegmentMetadata.FileName))) continue;
                 try
                 {
-                    var (pg, replica) = ActorDb.Storage.SegmentProtocol.ParseEntityId(Path.GetFileName(dir));
+                    var (pg, replica) = ActorDb.Core.Storage.SegmentProtocol.ParseEntityId(Path.GetFileName(dir));
                     if (Core.VolumeGeometry.AzOf(replica) == az) found.Add((pg, replica));
                 }
                 catch (FormatException) { /* not a segment folder */ }

@@ -122,15 +122,15 @@ public sealed class EmbeddedNode : IAsyncDisposable
 
     /// <summary>Asks every segment of the volume for its status (segments that do not answer within
     /// <paramref name="timeout"/> are left out).</summary>
-    public async Task<IReadOnlyList<Storage.SegmentProtocol.SegmentStatus>> GetSegmentStatusesAsync(TimeSpan timeout)
+    public async Task<IReadOnlyList<ActorDb.Core.Storage.SegmentProtocol.SegmentStatus>> GetSegmentStatusesAsync(TimeSpan timeout)
     {
         var region = await ActorRegistry.For(System).GetAsync<SegmentRegionKey>();
         var geometry = ActorDbSettings.Create(System.Settings.Config).Geometry;
-        var asks = new List<Task<Storage.SegmentProtocol.SegmentStatus>>();
+        var asks = new List<Task<ActorDb.Core.Storage.SegmentProtocol.SegmentStatus>>();
         for (var pg = 0; pg < geometry.PgCount; pg++)
             for (var r = 0; r < Core.VolumeGeometry.SegmentsPerPg; r++)
-                asks.Add(region.Ask<Storage.SegmentProtocol.SegmentStatus>(new Storage.SegmentProtocol.GetSegmentStatus(pg, r), timeout));
-        var result = new List<Storage.SegmentProtocol.SegmentStatus>();
+                asks.Add(region.Ask<ActorDb.Core.Storage.SegmentProtocol.SegmentStatus>(new ActorDb.Core.Storage.SegmentProtocol.GetSegmentStatus(pg, r), timeout));
+        var result = new List<ActorDb.Core.Storage.SegmentProtocol.SegmentStatus>();
         foreach (var ask in asks)
         {
             try { result.Add(await ask); } catch (AskTimeoutException) { }

@@ -45,5 +45,5 @@ public sealed class SegmentMetrics
 
     /// <summary>The tags of one segment, made once per segment so that recording allocates nothing.</summary>
     public static (KeyValuePair<string, object?> Pg, KeyValuePair<string, object?> Segment) Tags(int pg, int replica) =>
-        (new(WriterMetrics.PgTag, pg), new(WriterMetrics.SegmentTag, Storage.SegmentProtocol.EntityId(pg, replica)));
+        (new(WriterMetrics.PgTag, pg), new(WriterMetrics.SegmentTag, ActorDb.Core.Storage.SegmentProtocol.EntityId(pg, replica)));
 }

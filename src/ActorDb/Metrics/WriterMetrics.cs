@@ -153,7 +153,7 @@ public sealed class WriterGaugeSource
             return new[]
             {
                 new KeyValuePair<string, object?>(WriterMetrics.PgTag, pg),
-                new KeyValuePair<string, object?>(WriterMetrics.SegmentTag, Storage.SegmentProtocol.EntityId(pg, r)),
+                new KeyValuePair<string, object?>(WriterMetrics.SegmentTag, ActorDb.Core.Storage.SegmentProtocol.EntityId(pg, r)),
             };
         }).ToArray();
     }

@@ -5,7 +5,7 @@ using ActorDb.Core.Recovery;
 using ActorDb.Metrics;
 using ActorDb.Writer;
 using static ActorDb.Recovery.RecoveryProtocol;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 using static ActorDb.Writer.WriterProtocol;
 
 namespace ActorDb.Recovery;
@@ -74,7 +74,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
     private SupervisorState _state = SupervisorState.Recovering;
     private string? _failure;
 
-    /// <summary>Props for the supervisor. <paramref name="segments"/> routes <see cref="Storage.ISegmentMessage"/>s (the
+    /// <summary>Props for the supervisor. <paramref name="segments"/> routes <see cref="ISegmentMessage"/>s (the
     /// segment shard region); the writer child runs on <paramref name="writerDispatcher"/> with
     /// <paramref name="writerMailbox"/> when given (configuration paths, e.g. <c>actordb.writer-dispatcher</c>).</summary>
     public static Props Props(ActorDbSettings settings, IActorRef segments, string? writerDispatcher = null, string? writerMailbox = null) =>

@@ -11,7 +11,7 @@ using ActorDb.Core.Redo;
 using ActorDb.Core.Storage;
 using ActorDb.Core.Transactions;
 using static ActorDb.Recovery.RecoveryProtocol;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 using static ActorDb.Writer.WriterProtocol;
 
 namespace ActorDb.Serialization;

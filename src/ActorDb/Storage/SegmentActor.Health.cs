@@ -5,7 +5,7 @@ using Akka.Hosting;
 using ActorDb.Core;
 using ActorDb.Core.Storage;
 using ActorDb.Hosting;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 
 namespace ActorDb.Storage;
 

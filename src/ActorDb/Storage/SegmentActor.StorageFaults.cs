@@ -1,7 +1,7 @@
 using Akka.Event;
 using ActorDb.Core;
 using ActorDb.Core.Storage;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 
 namespace ActorDb.Storage;
 

@@ -8,7 +8,7 @@ using ActorDb.Core.Redo;
 using ActorDb.Core.Storage;
 using ActorDb.Metrics;
 using ActorDb.Recovery;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 
 namespace ActorDb.Storage;
 

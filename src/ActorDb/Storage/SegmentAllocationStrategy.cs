@@ -1,3 +1,4 @@
+using ActorDb.Core.Storage;
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster;

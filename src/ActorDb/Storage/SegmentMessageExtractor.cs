@@ -1,3 +1,4 @@
+using ActorDb.Core.Storage;
 using Akka.Cluster.Sharding;
 
 namespace ActorDb.Storage;

@@ -1,3 +1,4 @@
+using ActorDb.Core.Storage;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
@@ -12,7 +13,7 @@ using ActorDb.Metrics;
 using ActorDb.Recovery;
 using ActorDb.Storage;
 using static ActorDb.Recovery.RecoveryProtocol;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 using static ActorDb.Writer.WriterProtocol;
 
 namespace ActorDb.Writer;

@@ -1,3 +1,4 @@
+using ActorDb.Core.Storage;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Dispatch;

@@ -1,3 +1,4 @@
+using ActorDb.Core.Storage;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Actor.Setup;

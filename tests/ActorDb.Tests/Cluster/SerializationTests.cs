@@ -14,7 +14,7 @@ using ActorDb.Recovery;
 using ActorDb.Storage;
 using ActorDb.Writer;
 using static ActorDb.Recovery.RecoveryProtocol;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 using static ActorDb.Writer.WriterProtocol;
 
 namespace ActorDb.Tests.Cluster;

@@ -15,7 +15,7 @@ using ActorDb.Client;
 using ActorDb.Core.Transactions;
 using ActorDb.Serialization;
 using static ActorDb.Recovery.RecoveryProtocol;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 using static ActorDb.Writer.WriterProtocol;
 
 namespace ActorDb.Tests.Cluster;

@@ -20,7 +20,7 @@ public class DrainRepliesTests(ITestOutputHelper output) : WriterScenarioBase(ou
         var writer = (await WriterOfAsync(supervisor)).Writer;
         const int n = 2000;
         var probe = CreateTestProbe();
-        Faults.Hold("batches", (m, _) => m is Storage.SegmentProtocol.RedoBatch { Replica: >= 2 });
+        Faults.Hold("batches", (m, _) => m is ActorDb.Core.Storage.SegmentProtocol.RedoBatch { Replica: >= 2 });
         for (var i = 0; i < n; i++)
             writer.Tell(new ExecuteStatement(0, new InsertStatement(Kv.Name, (long)i, Value("v" + i)), Commit: true), probe.Ref);
         await AwaitConditionAsync(async () => (await client.GetStatusAsync()).CommitsInFlight == n, Short);   // all waiting for a quorum

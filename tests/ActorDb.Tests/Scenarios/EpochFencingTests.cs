@@ -3,7 +3,7 @@ using ActorDb.Client;
 using ActorDb.Core;
 using ActorDb.Core.Redo;
 using Xunit.Abstractions;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 
 namespace ActorDb.Tests.Scenarios;
 

@@ -9,7 +9,7 @@ using ActorDb.Core.Redo;
 using ActorDb.Core.Storage;
 using ActorDb.Hosting;
 using ActorDb.Storage;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 
 namespace ActorDb.Tests.Scenarios;
 

@@ -6,7 +6,7 @@ using ActorDb.Core;
 using ActorDb.Core.Commands;
 using ActorDb.Storage;
 using Xunit.Abstractions;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 
 namespace ActorDb.Tests.Scenarios;
 

@@ -4,7 +4,7 @@ using ActorDb.Core;
 using ActorDb.Core.Recovery;
 using ActorDb.Recovery;
 using Xunit.Abstractions;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 
 namespace ActorDb.Tests.Scenarios;
 

@@ -2,7 +2,7 @@ using Akka.Actor;
 using ActorDb.Core;
 using ActorDb.Core.Redo;
 using Xunit.Abstractions;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 
 namespace ActorDb.Tests.Scenarios;
 

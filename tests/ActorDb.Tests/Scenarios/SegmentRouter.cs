@@ -1,3 +1,4 @@
+using ActorDb.Core.Storage;
 using System.Collections.Concurrent;
 using Akka.Actor;
 using ActorDb.Storage;

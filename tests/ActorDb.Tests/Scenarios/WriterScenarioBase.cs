@@ -4,7 +4,7 @@ using ActorDb.Client;
 using ActorDb.Recovery;
 using ActorDb.Writer;
 using Xunit.Abstractions;
-using static ActorDb.Storage.SegmentProtocol;
+using static ActorDb.Core.Storage.SegmentProtocol;
 using static ActorDb.Writer.WriterProtocol;
 
 namespace ActorDb.Tests.Scenarios;

@@ -1,3 +1,4 @@
+using ActorDb.Core.Storage;
 using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Cluster;

@@ -1,8 +1,7 @@
-using ActorDb.Core;
 using ActorDb.Core.Recovery;
 using ActorDb.Core.Redo;
 
-namespace ActorDb.Storage;
+namespace ActorDb.Core.Storage;
 
 /// <summary>A message for one segment entity; routed by Cluster.Sharding on <see cref="SegmentProtocol.EntityId"/> (one shard per segment).</summary>
 public interface ISegmentMessage
@@ -46,7 +45,7 @@ public static class SegmentProtocol
     /// <param name="Fault">set when the segment refuses because of a storage fault on its node (a full disk, an I/O
     /// error, a damaged store): the writer names it in its stall line; <see cref="SegmentFault.None"/> otherwise.</param>
     public sealed record RedoRejected(int Pg, int Replica, long SegmentEpoch, string Reason, bool StaleEpoch, bool Refused = false,
-        SegmentFault Fault = SegmentFault.None, ActorDb.Core.Storage.PageHealth? Pages = null) : IActorDbMessage;
+        SegmentFault Fault = SegmentFault.None, PageHealth? Pages = null) : IActorDbMessage;
 
     /// <summary>Why a segment acknowledges nothing for now, as its node's storage sees it: carried by
     /// <see cref="RedoRejected"/> and <see cref="SegmentStatus"/> so that the writer's stall line and <c>pg show</c> can say
@@ -102,7 +101,7 @@ public static class SegmentProtocol
 
     /// <summary>Single-page repair: segment <paramref name="RequesterReplica"/> found its slot of <paramref name="PageNo"/>
     /// damaged and asks peer (<paramref name="Pg"/>, <paramref name="Replica"/>) for its image, materialized at or above
-    /// <paramref name="AtLeast"/> (the requester's page-store checkpoint; <see cref="ActorDb.Core.Storage.PageRepair"/>).
+    /// <paramref name="AtLeast"/> (the requester's page-store checkpoint; <see cref="PageRepair"/>).
     /// Served only when both are opened in <paramref name="Epoch"/>.</summary>
     public sealed record FetchPage(int Pg, int Replica, long Epoch, int RequesterReplica, long PageNo, Lsn AtLeast) : ISegmentMessage, IActorDbMessage;
 
@@ -121,7 +120,7 @@ public static class SegmentProtocol
     /// or why none can be served (<paramref name="Unavailable"/>); <paramref name="PeerScl"/> tells how far the peer's chain goes.
     /// <paramref name="CopyPagesAt"/> above zero means the records the asker needs next are below the peer's log start and
     /// are in its pages only: the asker must copy its pages (<see cref="FetchPages"/>) as of that checkpoint LSN first
-    /// (<see cref="ActorDb.Core.Storage.PageCopy.Decide"/>).</summary>
+    /// (<see cref="PageCopy.Decide"/>).</summary>
     public sealed record PeerRedo(int Pg, int FromReplica, RedoRecord[] Records, string? Unavailable, Lsn PeerScl, long CopyPagesAt = 0) : IActorDbMessage;
 
     /// <summary>Page copy: segment <paramref name="RequesterReplica"/> asks peer (<paramref name="Pg"/>, <paramref name="Replica"/>)
@@ -151,15 +150,15 @@ public static class SegmentProtocol
     /// newest epoch it accepted (a fence), <paramref name="OpenedEpoch"/> the one it takes redo in (below it between a
     /// recovery's fence and its truncation). <paramref name="CatchUp"/> is set while the segment catches up from its peers
     /// (a page copy and/or records): it counts in no quorum and serves no read above its SCL meanwhile. <paramref name="JoinTarget"/>
-    /// is set while it joins its PG empty (durable; see <see cref="ActorDb.Core.Storage.SegmentMetadata.JoinTarget"/>): until
+    /// is set while it joins its PG empty (durable; see <see cref="SegmentMetadata.JoinTarget"/>): until
     /// its SCL reaches it, it counts in no quorum, a recovery's read quorum included. <paramref name="Node"/> is the
     /// address of the node that hosts it (the actor system's default address); <paramref name="Fault"/> the storage fault
     /// it is in, if any (<paramref name="Failure"/> then says more). <paramref name="Pages"/> is what its scrub verified and
     /// its page repairs did since it opened.</summary>
     public sealed record SegmentStatus(int Pg, int Replica, long Epoch, Lsn Scl, Lsn MaxLsn, long Fsyncs, long Syncs, long SyncMicros,
         long BytesWritten, long BytesOnDisk, Lsn Materialized, Lsn Checkpoint, long Checkpoints, long PageStoreBytesWritten, string? Failure,
-        long OpenedEpoch, ActorDb.Core.Storage.CatchUpProgress? CatchUp = null, Lsn JoinTarget = default, string? Node = null,
-        SegmentFault Fault = SegmentFault.None, ActorDb.Core.Storage.PageHealth? Pages = null) : IActorDbMessage;
+        long OpenedEpoch, CatchUpProgress? CatchUp = null, Lsn JoinTarget = default, string? Node = null,
+        SegmentFault Fault = SegmentFault.None, PageHealth? Pages = null) : IActorDbMessage;
 
     /// <summary>Handoff/shutdown stop message: the segment finishes its fsync, then stops.</summary>
     public sealed record Stop : IActorDbMessage
