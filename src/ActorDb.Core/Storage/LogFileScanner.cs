@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using ActorDb.Core.Redo;
-using Microsoft.Win32.SafeHandles;
 
 namespace ActorDb.Core.Storage;
 

@@ -26,6 +26,7 @@ public static class StorageErrors
     /// <summary>errno EIO.</summary>
     public const int Eio = 5;
     private const int Edquot = 122;
+    private const int Eexist = 17, Ewouldblock = 11, Einval = 22;
     private const int WinDiskFull = 112, WinHandleDiskFull = 39;
 
     /// <summary>The exception a positional write fails with on errno <paramref name="errno"/> (.NET on Unix: an
@@ -38,6 +39,26 @@ public static class StorageErrors
 
     /// <summary>The exception every operation fails with after a simulated power loss, until power is back.</summary>
     public static IOException PoweredOff(string path) => new($"{Text(Eio)} (simulated power loss: the storage is off) : '{path}'", Eio);
+
+    /// <summary>A file that does not exist, as .NET throws it for open, length and rename.</summary>
+    public static FileNotFoundException FileNotFound(string path) => new($"Could not find file '{path}'.", path);
+
+    /// <summary>A directory on the path that does not exist, as .NET throws it.</summary>
+    public static DirectoryNotFoundException DirectoryNotFound(string path) => new($"Could not find a part of the path '{path}'.");
+
+    /// <summary>A file that exists where a new one was asked for (errno EEXIST).</summary>
+    public static IOException AlreadyExists(string path) => new($"The file '{path}' already exists.", Eexist);
+
+    /// <summary>A path that is a directory where a file was asked for, or the other way round (.NET: access denied).</summary>
+    public static UnauthorizedAccessException AccessDenied(string path) => new($"Access to the path '{path}' is denied.");
+
+    /// <summary>An exclusive lock held by another handle (errno EWOULDBLOCK, as .NET reports a FileShare.None conflict).</summary>
+    public static IOException Locked(string path) =>
+        new($"The process cannot access the file '{path}' because it is being used by another process.", Ewouldblock);
+
+    /// <summary>An O_DIRECT write whose offset or length is not aligned (errno EINVAL).</summary>
+    public static IOException Misaligned(string path, long offset, int length) =>
+        new($"{Text(Einval)} (O_DIRECT write of {length} bytes at offset {offset} is not aligned to {NativeFileSync.DirectIoAlignment} bytes) : '{path}'", Einval);
 
     /// <summary>Classifies <paramref name="error"/> (or the first storage error among its inner exceptions).</summary>
     public static StorageFailureKind Classify(Exception? error)
@@ -68,6 +89,7 @@ public static class StorageErrors
     {
         Enospc => "No space left on device",
         Eio => "Input/output error",
+        Einval => "Invalid argument",
         _ => $"errno {errno}",
     };
 }
