@@ -29,6 +29,35 @@ public abstract record WriterOutput
     /// <summary>The writer can no longer make <paramref name="Commits"/> durable: answer them as ambiguous for
     /// <paramref name="Reason"/>; <paramref name="FencedByEpoch"/> &gt; 0 when a newer epoch fenced it.</summary>
     public sealed record CommitsAbandoned(string Reason, IReadOnlyList<WaitingCommit> Commits, long FencedByEpoch) : WriterOutput;
+
+    /// <summary>Send <paramref name="Message"/> to segment <paramref name="Replica"/> of <paramref name="Pg"/>: straight to
+    /// its actor when the shell knows it, else through the shard region; with <paramref name="ViaRegion"/> always through
+    /// the region (messages that must arrive in order, or to a segment with no node).</summary>
+    public sealed record SendToSegment(int Pg, int Replica, SegmentRequest Message, bool ViaRegion = false) : WriterOutput;
+
+    /// <summary>Answer <paramref name="Client"/> (the shell's opaque reply target) with <paramref name="Reply"/>.</summary>
+    public sealed record ReplyToClient(object Client, ClientReply Reply) : WriterOutput;
+
+    /// <summary>Run <paramref name="Request"/> again (<see cref="WriterEngine.Rerun"/>) after the requests already queued:
+    /// its row lock was granted or its page arrived.</summary>
+    public sealed record Rerun(ClientRequest Request) : WriterOutput;
+
+    /// <summary>Log a line: a message template with named holes (<c>{Epoch}</c>) and their values, in order.</summary>
+    public sealed record Log(WriterLogLevel Level, string Template, params object[] Args) : WriterOutput;
+
+    /// <summary>The volume is open in <paramref name="Epoch"/> (catalog loaded, or a new volume formatted durably): tell
+    /// the supervisor, with <paramref name="Detail"/>.</summary>
+    public sealed record Opened(long Epoch, string Detail) : WriterOutput;
+
+    /// <summary>The volume cannot be opened (<paramref name="Failure"/>): tell the supervisor; the writer serves nothing.</summary>
+    public sealed record OpenFailed(long Epoch, string Failure) : WriterOutput;
+
+    /// <summary>A segment in <paramref name="ByEpoch"/> fenced this writer of <paramref name="Epoch"/>: tell the supervisor.</summary>
+    public sealed record Fenced(long Epoch, long ByEpoch, string Failure) : WriterOutput;
+
+    /// <summary>A drain ended with <paramref name="CommitsNotDurable"/> commits not durable: answer <paramref name="Client"/>
+    /// after every answer handed on before (through the commit coordinator).</summary>
+    public sealed record DrainEnded(object Client, int CommitsNotDurable) : WriterOutput;
 }
 
 /// <summary>How the writer takes a segment's rejection of redo (see <see cref="CommitPipeline.Judge"/>).</summary>
