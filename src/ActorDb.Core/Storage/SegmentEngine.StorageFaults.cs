@@ -1,9 +1,6 @@
-using Akka.Event;
-using ActorDb.Core;
-using ActorDb.Core.Storage;
 using static ActorDb.Core.Storage.SegmentProtocol;
 
-namespace ActorDb.Storage;
+namespace ActorDb.Core.Storage;
 
 /// <summary>
 /// Storage faults heal in place (issue 12). A write, preallocation, sync or checkpoint that fails with a storage error makes
@@ -18,13 +15,9 @@ namespace ActorDb.Storage;
 /// heals without a restart, and the bytes it failed on stay cut. Logged when it starts, as a summary every
 /// <see cref="FaultSummaryEvery"/> while it lasts, and when a sync succeeds again.
 /// </summary>
-public sealed partial class SegmentActor
+public sealed partial class SegmentEngine
 {
-    private sealed record HealTick { public static readonly HealTick Instance = new(); }
-    /// <summary>What a sync thread tells, tagged with the storage generation it belongs to: after a reopen, the messages of the
-    /// previous sync thread (counting appends of the previous log) are dropped.</summary>
-    private sealed record FromSyncThread(int Generation, object Message);
-
+    /// <summary>Counts the logs opened: a sync completion of a log closed since (an older generation) is dropped.</summary>
     private int _storageGeneration;
 
     /// <summary>A storage fault still lasting is summarised this often.</summary>
@@ -62,15 +55,15 @@ public sealed partial class SegmentActor
     /// Returns the records read above the checkpoint.</summary>
     private int OpenStorage()
     {
-        var storage = _settings.Segment.Storage;
+        var storage = _storage;
         _meta = SegmentMetadata.Load(_dir, storage);
         var geometry = _settings.Geometry;
-        _store = PageStore.Open(_dir, geometry.PageSize, geometry.FirstPageOf(_pg), geometry.PagesPerPg, _settings.Segment.Fsync, storage);
+        _store = PageStore.Open(_dir, geometry.PageSize, geometry.FirstPageOf(_pg), geometry.PagesPerPg, _settings.Fsync, storage);
         _materialized = _meta.Materialized;
         // The SCL chain starts at the checkpoint: every record at or below it is in the page store.
         _scl = NewTracker(_meta.Materialized);
         var records = 0;
-        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Segment.Fsync, MaxFileBytes = _settings.Segment.MaxFileBytes, PreallocateBytes = _settings.Segment.PreallocateBytes, DirectIo = _settings.Segment.DirectIo, Storage = storage },
+        _segmentLog = SegmentLog.Open(_dir, new SegmentLogOptions { Fsync = _settings.Fsync, MaxFileBytes = _settings.MaxFileBytes, PreallocateBytes = _settings.PreallocateBytes, DirectIo = _settings.DirectIo, Storage = storage },
             record =>
             {
                 if (!_scl.Add(record.Lsn, record.PrevLsn)) return;   // at or below the checkpoint, annulled, or a duplicate
@@ -79,20 +72,17 @@ public sealed partial class SegmentActor
             }, _meta.Distrusted);
         if (_meta.Distrusted is { } cut)
         {
-            _log.Warning("Segment {Segment} (PG {Pg}): cut the log at {Position} ({Bytes} bytes): a write or fsync failed there, so those bytes are never trusted; the records come from peers and the writer",
+            Warning("Segment {Segment} (PG {Pg}): cut the log at {Position} ({Bytes} bytes): a write or fsync failed there, so those bytes are never trusted; the records come from peers and the writer",
                 EntityId(_pg, _replica), _pg, cut, _segmentLog.DistrustedBytesCut);
             // The cut is durable: forget it before anything is written after it (else a later open would cut new records).
             var cleared = _meta.WithDistrusted(null);
-            cleared.Save(_dir, _settings.Segment.Fsync, storage);
+            cleared.Save(_dir, _settings.Fsync, storage);
             _meta = cleared;
         }
         // Log files are kept one checkpoint longer than the pages need them, so a peer that lags a little behind this
         // segment's checkpoint can still catch up from its records; they go at the next checkpoint.
         _gcFloor = _meta.Materialized;
-        var generation = ++_storageGeneration;
-        _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", _segmentLog, Self,
-            (cumulative, micros, bytes) => new FromSyncThread(generation, new Synced(cumulative, micros, bytes)),
-            e => new FromSyncThread(generation, new SyncFailed(e)));
+        _startSync = new SegmentOutput.StartSync(++_storageGeneration, _segmentLog);
         return records;
     }
 
@@ -108,7 +98,7 @@ public sealed partial class SegmentActor
             try
             {
                 var meta = _meta.WithDistrusted(at);
-                meta.Save(_dir, _settings.Segment.Fsync, _settings.Segment.Storage);
+                meta.Save(_dir, _settings.Fsync, _storage);
                 _meta = meta;
                 distrust = $"; the log from {at} is distrusted (recorded in {SegmentMetadata.FileName}: every open cuts it)";
             }
@@ -123,21 +113,21 @@ public sealed partial class SegmentActor
         var started = _state is not SegmentLifecycle.Faulted && _retry is null;
         _state = _state.Transition(new SegmentLifecycle.Faulted(kind, $"segment {segment}: {(fault == SegmentFault.DiskFull ? "disk full" : "I/O error")}: {what} failed: {error.Message}"));
         _faultsTotal++;
-        var now = DateTime.UtcNow;
+        var now = _now;
         if (started)
         {
             _faultSince = _faultSummaryAt = now;
             _faultsSinceSummary = 0;
             _faultWhat = what;
-            _log.Error("Segment {Segment} (PG {Pg}): {Fault}: {What} failed: {Error}{Distrust}. It acknowledges nothing and retries in place, waiting {Initial} ms doubling up to {Max} ms (repeats are summarised every {Summary} s)",
+            Error("Segment {Segment} (PG {Pg}): {Fault}: {What} failed: {Error}{Distrust}. It acknowledges nothing and retries in place, waiting {Initial} ms doubling up to {Max} ms (repeats are summarised every {Summary} s)",
                 new object[] { segment, _pg, fault == SegmentFault.DiskFull ? "disk full" : "I/O error", what, error.Message, distrust,
-                    (int)_settings.Segment.StorageRetryInitial.TotalMilliseconds, (int)_settings.Segment.StorageRetryMax.TotalMilliseconds, (int)FaultSummaryEvery.TotalSeconds });
+                    (int)_settings.StorageRetryInitial.TotalMilliseconds, (int)_settings.StorageRetryMax.TotalMilliseconds, (int)FaultSummaryEvery.TotalSeconds });
         }
         else _faultsSinceSummary++;
         _healingFrom = fault;
-        _retry ??= new RetryBackoff(_settings.Segment.StorageRetryInitial, _settings.Segment.StorageRetryMax < _settings.Segment.StorageRetryInitial ? _settings.Segment.StorageRetryInitial : _settings.Segment.StorageRetryMax, HealthSummaryEvery);
-        Timers.StartSingleTimer("heal", HealTick.Instance, _retry.Failed(DateTime.UtcNow, out _).Delay);
-        if (stopping) Context.Stop(Self);
+        _retry ??= new RetryBackoff(_settings.StorageRetryInitial, _settings.StorageRetryMax < _settings.StorageRetryInitial ? _settings.StorageRetryInitial : _settings.StorageRetryMax, HealthSummaryEvery);
+        Schedule(SegmentTimer.Heal, _retry.Failed(_now, out _).Delay);
+        if (stopping) StopNow();
     }
 
     /// <summary>The back-off passed: close everything and open it again (cutting the distrusted bytes). On success the
@@ -145,12 +135,18 @@ public sealed partial class SegmentActor
     private void OnHealTick()
     {
         if (_state is not SegmentLifecycle.Faulted faulted) return;
+        if (_checkpoint is not null)
+        {
+            // Its pages are being written from memory the reopen would drop: reopen once it completed.
+            Schedule(SegmentTimer.Heal, PageHealthInterval);
+            return;
+        }
         LogFaultSummary();
-        var storage = _settings.Segment.Storage;
+        var storage = _storage;
         if (faulted.Kind == StorageFailureKind.DiskFull && storage.AvailableFreeSpace(_dir) is { } free && free < MinFreeToRetry)
         {
             _faultsSinceSummary++;
-            Timers.StartSingleTimer("heal", HealTick.Instance, _retry!.Failed(DateTime.UtcNow, out _).Delay);
+            Schedule(SegmentTimer.Heal, _retry!.Failed(_now, out _).Delay);
             return;
         }
         try
@@ -168,42 +164,29 @@ public sealed partial class SegmentActor
         {
             _faultsSinceSummary++;
             _state = _state.Transition(faulted with { Reason = $"segment {EntityId(_pg, _replica)}: {(faulted.Kind == StorageFailureKind.DiskFull ? "disk full" : "I/O error")}: reopening after {_faultWhat} failed: {e.Message}" });
-            Timers.StartSingleTimer("heal", HealTick.Instance, _retry!.Failed(DateTime.UtcNow, out _).Delay);
+            Schedule(SegmentTimer.Heal, _retry!.Failed(_now, out _).Delay);
             return;
         }
         _durableScl = _scl.Scl;
         _state = _state.Transition(SegmentLifecycle.Serving.Instance);   // takes records again; _retry stays until a sync succeeds (HealedIfFaulted)
         Materialize(Lsn.Min(_durableScl, _knownVdl));
-        _log.Info("Segment {Segment} (PG {Pg}): storage reopened after {Ms} ms ({Retries} retries): SCL {Scl}; it takes records again",
-            EntityId(_pg, _replica), _pg, (long)(DateTime.UtcNow - _faultSince).TotalMilliseconds, _retry!.Failures, _durableScl);
+        Info("Segment {Segment} (PG {Pg}): storage reopened after {Ms} ms ({Retries} retries): SCL {Scl}; it takes records again",
+            EntityId(_pg, _replica), _pg, (long)(_now - _faultSince).TotalMilliseconds, _retry!.Failures, _durableScl);
         // What it lost above its SCL comes back from peers (catch-up) and from the writer's resends.
         _fetchSentAt = DateTime.MinValue;
         _peersTried = 0;
         if (_scl.Scl < CatchUpTarget) FetchFrom(NextPeer());
     }
 
-    private void OnFromSyncThread(FromSyncThread m)
-    {
-        if (m.Generation != _storageGeneration) return;   // a log closed since
-        if (m.Message is Synced synced) OnSynced(synced);
-        else if (m.Message is SyncFailed failed) OnSyncFailed(failed);
-    }
-
     /// <summary>Bytes that must be free before a full-disk segment reopens (a smaller gap would only fail again).</summary>
     private const long MinFreeToRetry = 64 * 1024;
 
-    /// <summary>Closes the sync thread, log and page store; a checkpoint in flight is finished first.</summary>
+    /// <summary>Closes the group-commit runner (the shell's, through <c>closingLog</c>), log and page store; never while a
+    /// checkpoint is in flight (<see cref="OnHealTick"/> waits for it).</summary>
     private void CloseStorage()
     {
-        if (_checkpoint is { } running)
-        {
-            var outcome = running.Result;
-            if (outcome is CheckpointWritten written) OnCheckpointWritten(written);
-            _checkpoint = null;
-            _flushing = null;
-        }
-        _syncThread?.Dispose();
-        _syncThread = null!;
+        _closingLog?.Invoke();
+        _startSync = null;
         _segmentLog?.Dispose();
         _store?.Dispose();
     }
@@ -212,8 +195,8 @@ public sealed partial class SegmentActor
     private void HealedIfFaulted()
     {
         if (_retry is null || _state is SegmentLifecycle.Faulted) return;
-        _log.Info("Segment {Segment} (PG {Pg}): storage fault ended ({What}): writes and syncs succeed again after {Ms} ms, {Retries} retries, {Failures} failures in all",
-            new object[] { EntityId(_pg, _replica), _pg, _faultWhat ?? "write", (long)(DateTime.UtcNow - _faultSince).TotalMilliseconds, _retry.Failures, _faultsTotal });
+        Info("Segment {Segment} (PG {Pg}): storage fault ended ({What}): writes and syncs succeed again after {Ms} ms, {Retries} retries, {Failures} failures in all",
+            new object[] { EntityId(_pg, _replica), _pg, _faultWhat ?? "write", (long)(_now - _faultSince).TotalMilliseconds, _retry.Failures, _faultsTotal });
         _retry = null;
         _healingFrom = SegmentFault.None;
         _faultsTotal = 0;
@@ -222,9 +205,9 @@ public sealed partial class SegmentActor
 
     private void LogFaultSummary()
     {
-        var now = DateTime.UtcNow;
+        var now = _now;
         if (now - _faultSummaryAt < FaultSummaryEvery) return;
-        _log.Warning("Segment {Segment} (PG {Pg}): still {Fault} for {Seconds} s: {Count} more failed writes or retries since the last line; {Failure}",
+        Warning("Segment {Segment} (PG {Pg}): still {Fault} for {Seconds} s: {Count} more failed writes or retries since the last line; {Failure}",
             new object[] { EntityId(_pg, _replica), _pg, _state is SegmentLifecycle.Faulted { Kind: StorageFailureKind.DiskFull } ? "disk full" : "failing with I/O errors", (long)(now - _faultSince).TotalSeconds, _faultsSinceSummary, _state.Failure ?? "" });
         _faultSummaryAt = now;
         _faultsSinceSummary = 0;

@@ -1,13 +1,6 @@
-using System.Diagnostics;
-using Akka.Actor;
-using Akka.Event;
-using Akka.Hosting;
-using ActorDb.Core;
-using ActorDb.Core.Storage;
-using ActorDb.Hosting;
 using static ActorDb.Core.Storage.SegmentProtocol;
 
-namespace ActorDb.Storage;
+namespace ActorDb.Core.Storage;
 
 /// <summary>
 /// The segment's self-healing (issue 12): an open that fails releases every file and lock it took and is retried with
@@ -16,10 +9,8 @@ namespace ActorDb.Storage;
 /// repaired from a peer's image of that page (<see cref="PageRepair"/>, <see cref="FetchPage"/>) and written back durably
 /// by a checkpoint started at once.
 /// </summary>
-public sealed partial class SegmentActor
+public sealed partial class SegmentEngine
 {
-    private sealed record ReopenTick { public static readonly ReopenTick Instance = new(); }
-    private sealed record PageHealthTick { public static readonly PageHealthTick Instance = new(); }
     /// <summary>How often the scrub reads its share of slots and due repair requests go out.</summary>
     private static readonly TimeSpan PageHealthInterval = TimeSpan.FromMilliseconds(100);
     /// <summary>A failing open, or a page no peer can serve, is summarised at most this often.</summary>
@@ -43,16 +34,6 @@ public sealed partial class SegmentActor
     private static readonly TimeSpan ScrubSliceMax = TimeSpan.FromMilliseconds(10);
     private long _foundAtLastLine, _repairedAtLastLine, _foundAtRunStart, _repairedAtRunStart;
 
-    /// <summary>Opens the segment; an open that fails releases what it took and is retried with back-off meanwhile
-    /// (the segment never throws out of PreStart, so Cluster.Sharding does not recreate it in a loop).</summary>
-    protected override void PreStart()
-    {
-        _repair = new PageRepair(_replica);
-        var min = _settings.Segment.OpenRetryMin;
-        _openRetry = new RetryBackoff(min, _settings.Segment.OpenRetryMax < min ? min : _settings.Segment.OpenRetryMax, HealthSummaryEvery);
-        if (!TryOpen()) BecomeStacked(Opening);
-    }
-
     private bool TryOpen()
     {
         try
@@ -62,36 +43,36 @@ public sealed partial class SegmentActor
         catch (Exception e)
         {
             ReleaseAfterFailedOpen();
-            var now = DateTime.UtcNow;
+            var now = _now;
             var (delay, line) = _openRetry.Failed(now, out var sinceLastLine);
             _state = _state.Transition(new SegmentLifecycle.Opening($"segment {EntityId(_pg, _replica)}: open failed: {e.Message}"));
             if (line == RetryLine.Started)
-                _log.Error(e, "Segment {Segment} (PG {Pg}) cannot open; every file and lock it took is released; it rejects redo (fault OpenFailed) and tries again in {Ms} ms, doubling up to {MaxMs} ms (summarised every {Seconds} s)",
-                    EntityId(_pg, _replica), _pg, (long)delay.TotalMilliseconds, (long)_settings.Segment.OpenRetryMax.TotalMilliseconds, (int)HealthSummaryEvery.TotalSeconds);
+                Error(e, "Segment {Segment} (PG {Pg}) cannot open; every file and lock it took is released; it rejects redo (fault OpenFailed) and tries again in {Ms} ms, doubling up to {MaxMs} ms (summarised every {Seconds} s)",
+                    EntityId(_pg, _replica), _pg, (long)delay.TotalMilliseconds, (long)_settings.OpenRetryMax.TotalMilliseconds, (int)HealthSummaryEvery.TotalSeconds);
             else if (line == RetryLine.Summary)
-                _log.Warning("Segment {Segment} (PG {Pg}) still cannot open: {Count} more failed tries since the last line, {Total} in {Seconds:0} s; last: {Error}; next try in {Ms} ms",
+                Warning("Segment {Segment} (PG {Pg}) still cannot open: {Count} more failed tries since the last line, {Total} in {Seconds:0} s; last: {Error}; next try in {Ms} ms",
                     new object[] { EntityId(_pg, _replica), _pg, sinceLastLine, _openRetry.Failures, (now - _openRetry.FailingSince).TotalSeconds, e.Message, (long)delay.TotalMilliseconds });
-            Timers.StartSingleTimer("reopen", ReopenTick.Instance, delay);
+            Schedule(SegmentTimer.Reopen, delay);
             return false;
         }
         var since = _openRetry.FailingSince;
         var failures = _openRetry.Succeeded();
         if (failures > 0)
-            _log.Info("Segment {Segment} (PG {Pg}) opened after {Failures} failed tries in {Seconds:0.0} s", EntityId(_pg, _replica), _pg, failures, (DateTime.UtcNow - since).TotalSeconds);
+            Info("Segment {Segment} (PG {Pg}) opened after {Failures} failed tries in {Seconds:0.0} s", EntityId(_pg, _replica), _pg, failures, (_now - since).TotalSeconds);
         _state = _state.Transition(SegmentLifecycle.Serving.Instance);
-        _scrub = new Scrubber(_store.FirstPageNo, _store.PageCount, _settings.Segment.ScrubPagesPerSecond, DateTime.UtcNow);
-        Timers.StartPeriodicTimer("page-health", PageHealthTick.Instance, PageHealthInterval);
+        _scrub = new Scrubber(_store.FirstPageNo, _store.PageCount, _settings.ScrubPagesPerSecond, _now);
+        Schedule(SegmentTimer.PageHealth, PageHealthInterval);
         return true;
     }
 
     /// <summary>Closes whatever a failed open took (sync thread, log and its redo.lock, page store) and forgets what it read.</summary>
     private void ReleaseAfterFailedOpen()
     {
-        Timers.Cancel("catch-up");
-        try { _syncThread?.Dispose(); } catch (Exception e) { _log.Debug("Segment {Segment}: sync thread stop after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
-        try { _segmentLog?.Dispose(); } catch (Exception e) { _log.Debug("Segment {Segment}: log close after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
-        try { _store?.Dispose(); } catch (Exception e) { _log.Debug("Segment {Segment}: page store close after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
-        _syncThread = null!;
+        _out.Add(new SegmentOutput.CancelTick(SegmentTimer.CatchUp));
+        try { _closingLog?.Invoke(); } catch (Exception e) { Debug("Segment {Segment}: sync thread stop after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
+        try { _segmentLog?.Dispose(); } catch (Exception e) { Debug("Segment {Segment}: log close after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
+        try { _store?.Dispose(); } catch (Exception e) { Debug("Segment {Segment}: page store close after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
+        _startSync = null;
         _segmentLog = null!;
         _store = null!;
         _meta = null!;
@@ -104,24 +85,25 @@ public sealed partial class SegmentActor
         _repair.Clear();
     }
 
-    /// <summary>The behaviour while the segment's files cannot be opened: it holds nothing it can serve.</summary>
-    private void Opening()
+    /// <summary>The answers while the segment's files cannot be opened: it holds nothing it can serve.</summary>
+    private bool ReceiveWhileOpening(object message)
     {
-        Receive<ReopenTick>(_ =>
+        switch (message)
         {
-            if (TryOpen()) UnbecomeStacked();
-        });
-        // The segment's epoch is unknown until it opens: the answer carries the sender's, so it reads as a fault, never a fence.
-        Receive<RedoBatch>(b => Sender.Tell(new RedoRejected(_pg, _replica, b.Epoch, _state.Failure ?? "segment is opening", StaleEpoch: false, Fault: SegmentFault.OpenFailed)));
-        Receive<ReadPage>(r => Sender.Tell(new PageUnavailable(_pg, _replica, r.PageNo, Lsn.Zero)));
-        Receive<FetchRedo>(_ => Sender.Tell(new PeerRedo(_pg, _replica, [], _state.Failure ?? "segment is opening", Lsn.Zero)));
-        Receive<FetchPages>(f => Sender.Tell(new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], Lsn.Zero, _state.Failure ?? "segment is opening")));
-        Receive<FetchPage>(f => Sender.Tell(new PeerPage(_pg, _replica, f.PageNo, null, Lsn.Zero, _state.Failure ?? "segment is opening")));
-        Receive<GetSegmentStatus>(_ => Sender.Tell(new SegmentStatus(_pg, _replica, 0, Lsn.Zero, Lsn.Zero, 0, 0, 0, 0, 0, Lsn.Zero, Lsn.Zero, 0, 0,
-            _state.Failure, 0, Node: ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString(), Fault: SegmentFault.OpenFailed)));
-        Receive<Stop>(_ => Context.Stop(Self));
-        // A fence or an OpenEpoch gets no answer: the segment has no state to report until it opens (as if unreachable).
-        ReceiveAny(_ => { });
+            // The segment's epoch is unknown until it opens: the answer carries the sender's, so it reads as a fault, never a fence.
+            case RedoBatch b: Reply(new RedoRejected(_pg, _replica, b.Epoch, _state.Failure ?? "segment is opening", StaleEpoch: false, Fault: SegmentFault.OpenFailed)); break;
+            case ReadPage r: Reply(new PageUnavailable(_pg, _replica, r.PageNo, Lsn.Zero)); break;
+            case FetchRedo: Reply(new PeerRedo(_pg, _replica, [], _state.Failure ?? "segment is opening", Lsn.Zero)); break;
+            case FetchPages f: Reply(new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], Lsn.Zero, _state.Failure ?? "segment is opening")); break;
+            case FetchPage f: Reply(new PeerPage(_pg, _replica, f.PageNo, null, Lsn.Zero, _state.Failure ?? "segment is opening")); break;
+            case GetSegmentStatus:
+                Reply(new SegmentStatus(_pg, _replica, 0, Lsn.Zero, Lsn.Zero, 0, 0, 0, 0, 0, Lsn.Zero, Lsn.Zero, 0, 0,
+                    _state.Failure, 0, Node: _selfNode, Fault: SegmentFault.OpenFailed));
+                break;
+            case Stop: StopNow(); break;
+            // A fence or an OpenEpoch gets no answer: the segment has no state to report until it opens (as if unreachable).
+        }
+        return true;
     }
 
     private PageHealth Health() => new(_scrub?.Pages ?? 0, _scrub?.Bytes ?? 0, _scrub?.Passes ?? 0, _damagedFound, _repair.Repaired, _repair.Count);
@@ -131,17 +113,17 @@ public sealed partial class SegmentActor
     /// <see cref="HealthSummaryEvery"/> while any is unrepaired, and when the last is repaired (<see cref="LogRepairs"/>).</summary>
     private void PageDamaged(long pageNo, string cause)
     {
-        var now = DateTime.UtcNow;
+        var now = _now;
         if (!_repair.Start(pageNo, cause, now)) return;
         _damagedFound++;
-        _metrics.DamagedPages.Add(1, _pgTag, _segmentTag);
+        Metric(SegmentMetric.DamagedPages, 1);
         _lastRepairActivity = now;
         if (_repairsSince == default)
         {
             (_repairsSince, _lastRepairLine) = (now, now);
             (_foundAtRunStart, _repairedAtRunStart) = (_damagedFound - 1, _repair.Repaired);
             (_foundAtLastLine, _repairedAtLastLine) = (_damagedFound, _repair.Repaired);
-            _log.Warning("Segment {Segment} (PG {Pg}): page {PageNo} is damaged in {File} (found by {Cause}); repairing it from a peer (more damaged pages are summarised every {Seconds} s)",
+            Warning("Segment {Segment} (PG {Pg}): page {PageNo} is damaged in {File} (found by {Cause}); repairing it from a peer (more damaged pages are summarised every {Seconds} s)",
                 EntityId(_pg, _replica), _pg, pageNo, PageStore.FileName, cause, (int)HealthSummaryEvery.TotalSeconds);
         }
         if (_repair.InFlight < _repair.MaxInFlight) SendRepairRequests();
@@ -155,14 +137,14 @@ public sealed partial class SegmentActor
         {
             // The time is from the first damaged page found to the last repaired (not to this line, which waits
             // RepairRunEndsAfter for more): repair-bench reads its rate from here.
-            _log.Info("Segment {Segment} (PG {Pg}): every damaged page is repaired: {Found} found, {Repaired} repaired from peers in {Seconds:0.000} s (first found to last repaired)",
+            Info("Segment {Segment} (PG {Pg}): every damaged page is repaired: {Found} found, {Repaired} repaired from peers in {Seconds:0.000} s (first found to last repaired)",
                 EntityId(_pg, _replica), _pg, _damagedFound - _foundAtRunStart, _repair.Repaired - _repairedAtRunStart, (_lastRepairActivity - _repairsSince).TotalSeconds);
             _repairsSince = default;
             return;
         }
         if (now - _lastRepairLine < HealthSummaryEvery || (_repair.Count == 0 && _damagedFound == _foundAtLastLine && _repair.Repaired == _repairedAtLastLine)) return;
         var unservable = _repair.Pages.Where(_repair.Unservable).ToList();
-        _log.Warning("Segment {Segment} (PG {Pg}): {Found} more damaged page(s) found and {Repaired} repaired in the last {Seconds:0} s; {Left} still damaged, {Unservable} of them no peer could serve yet{Pages}",
+        Warning("Segment {Segment} (PG {Pg}): {Found} more damaged page(s) found and {Repaired} repaired in the last {Seconds:0} s; {Left} still damaged, {Unservable} of them no peer could serve yet{Pages}",
             new object[] { EntityId(_pg, _replica), _pg, _damagedFound - _foundAtLastLine, _repair.Repaired - _repairedAtLastLine, (now - _lastRepairLine).TotalSeconds,
                 _repair.Count, unservable.Count, unservable.Count == 0 ? "" : " (" + string.Join(", ", unservable.Take(10)) + (unservable.Count > 10 ? ", ..." : "") + ")" });
         (_foundAtLastLine, _repairedAtLastLine, _lastRepairLine) = (_damagedFound, _repair.Repaired, now);
@@ -171,9 +153,8 @@ public sealed partial class SegmentActor
     private void SendRepairRequests()
     {
         if (_repair.Count == 0 || _meta is null || _meta.OpenedEpoch == 0) return;
-        if (_peers is null && !ActorRegistry.For(Context.System).TryGet<SegmentRegionKey>(out _peers)) return;
-        foreach (var (pageNo, peer) in _repair.Due(DateTime.UtcNow))
-            _peers!.Tell(new FetchPage(_pg, peer, _meta.OpenedEpoch, _replica, pageNo, _meta.Materialized));
+        foreach (var (pageNo, peer) in _repair.Due(_now))
+            SendToPeer(new FetchPage(_pg, peer, _meta.OpenedEpoch, _replica, pageNo, _meta.Materialized));
     }
 
     private void OnPageHealthTick()
@@ -185,7 +166,7 @@ public sealed partial class SegmentActor
         }
         SendRepairRequests();
         Scrub();
-        LogRepairs(DateTime.UtcNow);
+        LogRepairs(_now);
     }
 
     /// <summary>Reads and verifies this tick's share of slots (<see cref="Scrubber"/>), skipping the holes of the sparse
@@ -193,13 +174,14 @@ public sealed partial class SegmentActor
     private void Scrub()
     {
         if (_scrub is null || _store is null || _copy is not null || _state is not SegmentLifecycle.Serving) return;
-        var budget = _scrub.Budget(DateTime.UtcNow);
-        var sliceEnds = Stopwatch.GetTimestamp() + (long)(ScrubSliceMax.TotalSeconds * Stopwatch.Frequency);
+        var budget = _scrub.Budget(_now);
+        var sliceEnds = _workClock?.Invoke() + ScrubSliceMax;
+        long scrubbedBytes = 0;
         try
         {
             while (budget > 0)
             {
-                if (Stopwatch.GetTimestamp() >= sliceEnds)
+                if (sliceEnds is { } ends && _workClock!() >= ends)
                 {
                     _scrub.Unused(budget);   // the rest waits for the next tick: the segment answers its mail meanwhile
                     return;
@@ -217,15 +199,19 @@ public sealed partial class SegmentActor
                 }
                 var state = _store.Verify(pageNo);
                 _scrub.Scrubbed(pageNo, _store.SlotBytes, state == SlotState.Damaged);
-                _metrics.ScrubbedBytes.Add(_store.SlotBytes, _pgTag, _segmentTag);
+                scrubbedBytes += _store.SlotBytes;
                 budget--;
                 if (state == SlotState.Damaged) PageDamaged(pageNo, "the scrub");
             }
         }
         catch (SegmentLogException e)
         {
-            if (_refusals.Occurred($"scrub read error: {e.Message}", DateTime.UtcNow))
-                _log.Warning("Segment {Segment} (PG {Pg}): the scrub cannot read {File}: {Error} (repeats are summarised)", EntityId(_pg, _replica), _pg, PageStore.FileName, e.Message);
+            if (_refusals.Occurred($"scrub read error: {e.Message}", _now))
+                Warning("Segment {Segment} (PG {Pg}): the scrub cannot read {File}: {Error} (repeats are summarised)", EntityId(_pg, _replica), _pg, PageStore.FileName, e.Message);
+        }
+        finally
+        {
+            if (scrubbedBytes > 0) Metric(SegmentMetric.ScrubbedBytes, scrubbedBytes);
         }
     }
 
@@ -266,7 +252,7 @@ public sealed partial class SegmentActor
                 }
             }
         }
-        Sender.Tell(new PeerPage(_pg, _replica, f.PageNo, unavailable is null ? image : null, _materialized, unavailable));
+        Reply(new PeerPage(_pg, _replica, f.PageNo, unavailable is null ? image : null, _materialized, unavailable));
     }
 
     /// <summary>A peer's image of a page being repaired: checked, written back durably (or kept in memory for the next
@@ -275,12 +261,12 @@ public sealed partial class SegmentActor
     {
         if (!FromStorageNode("a peer page")) return;
         if (p.Pg != _pg || p.FromReplica is < 0 or >= VolumeGeometry.SegmentsPerPg || !_repair.Contains(p.PageNo)) return;
-        var now = DateTime.UtcNow;
+        var now = _now;
         var why = p.Unavailable ?? PageRepair.Check(p.Image, _settings.Geometry.PageSize, p.Materialized, _meta.Materialized)
             ?? (_copy is not null ? "a page copy is in progress" : null);
         if (why is not null)
         {
-            _log.Debug("Segment {Segment} (PG {Pg}): pg-{Pg}-{Peer} cannot repair page {PageNo}: {Reason}", new object[] { EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.PageNo, why });
+            Debug("Segment {Segment} (PG {Pg}): pg-{Pg}-{Peer} cannot repair page {PageNo}: {Reason}", new object[] { EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.PageNo, why });
             _repair.Refused(p.PageNo, p.FromReplica, now);
             SendMoreRepairRequests();
             return;
@@ -292,8 +278,8 @@ public sealed partial class SegmentActor
         _repairsToCheckpoint = true;
         var (took, cause, rounds) = _repair.Done(p.PageNo, now);
         _lastRepairActivity = now;
-        _metrics.RepairedPages.Add(1, _pgTag, _segmentTag);
-        _log.Debug("Segment {Segment} (PG {Pg}): page {PageNo} repaired from pg-{Pg}-{Peer} in {Ms} ms (found by {Cause}; page LSN {PageLsn}, peer materialized to {Materialized}{Rounds})",
+        Metric(SegmentMetric.RepairedPages, 1);
+        Debug("Segment {Segment} (PG {Pg}): page {PageNo} repaired from pg-{Pg}-{Peer} in {Ms} ms (found by {Cause}; page LSN {PageLsn}, peer materialized to {Materialized}{Rounds})",
             new object[] { EntityId(_pg, _replica), _pg, p.PageNo, _pg, p.FromReplica, (long)took.TotalMilliseconds, cause, PageLsnOf(image).Value, p.Materialized.Value,
                 rounds > 0 ? $"; after {rounds} round(s) in which no peer could serve it" : "" });
         if (_blockedOnPage == p.PageNo) Materialize(Lsn.Min(_durableScl, _knownVdl));
