@@ -23,6 +23,8 @@ public static class Checkers
     public const string OneContentPerLsn = "one-content-per-lsn";
     public const string BankSum = "bank-sum";
     public const string Liveness = "liveness";
+    /// <summary>The run threw: an engine (or the simulator) failed with an exception nothing handles.</summary>
+    public const string NoException = "no-exception";
 
     /// <summary>Every check over <paramref name="o"/>, at most <paramref name="perCheck"/> violations each.</summary>
     public static List<Violation> All(Observations o, int perCheck = 3)
@@ -64,11 +66,13 @@ public static class Checkers
         }
     }
 
-    /// <summary>A record of an older epoch inside a range a later epoch truncated is annulled wherever it is held.</summary>
+    /// <summary>A record of an older epoch inside a range a later epoch truncated is annulled on every segment that is in
+    /// that epoch or a later one (a segment that never installed it is still behind; it is opened before it serves).</summary>
     public static IEnumerable<Violation> Truncations(Observations o)
     {
         foreach (var t in o.Truncations.Where(t => t.TruncateTo > t.Vdl))
-        foreach (var r in o.Held.Where(r => !r.Annulled && r.Epoch < t.Epoch && r.Lsn > t.Vdl && r.Lsn <= t.TruncateTo))
+        foreach (var r in o.Held.Where(r => !r.Annulled && r.Epoch < t.Epoch && r.Lsn > t.Vdl && r.Lsn <= t.TruncateTo
+                                            && o.SegmentEpochs.GetValueOrDefault(r.Segment, long.MaxValue) >= t.Epoch))
             yield return new Violation(TruncatedStaysGone,
                 $"segment {r.Segment} holds LSN {r.Lsn} of epoch {r.Epoch} unannulled, inside ({t.Vdl}, {t.TruncateTo}] truncated by epoch {t.Epoch}");
     }
@@ -92,10 +96,14 @@ public static class Checkers
         }
     }
 
-    /// <summary>No segment holds a record whose checksum fails or that was corrupted in flight.</summary>
+    /// <summary>No segment holds a record whose checksum fails, nor one no writer sent (damaged bytes taken for a record),
+    /// and every segment's durable state can be read.</summary>
     public static IEnumerable<Violation> BadCrc(Observations o) =>
-        o.Held.Where(r => !r.CrcValid || o.Corrupted.Contains(r.ContentHash))
-            .Select(r => new Violation(BadCrcNeverApplied, $"segment {r.Segment} holds LSN {r.Lsn} (epoch {r.Epoch}) whose checksum fails"));
+        o.Held.Where(r => !r.CrcValid || (o.Produced.Count > 0 && !o.Produced.Contains(r.ContentHash)))
+            .Select(r => new Violation(BadCrcNeverApplied, r.CrcValid
+                ? $"segment {r.Segment} holds LSN {r.Lsn} (epoch {r.Epoch}) with a content no writer sent"
+                : $"segment {r.Segment} holds LSN {r.Lsn} (epoch {r.Epoch}) whose checksum fails"))
+            .Concat(o.Unreadable.Select(u => new Violation(BadCrcNeverApplied, $"unreadable at the end: {u}")));
 
     /// <summary>Across every segment, an LSN not annulled holds one content.</summary>
     public static IEnumerable<Violation> LsnContents(Observations o)

@@ -5,8 +5,9 @@ public interface IWriterPort
 {
     /// <summary>Runs <paramref name="op"/> as one transaction; calls <paramref name="done"/> at most once with its outcome,
     /// the acknowledging writer's epoch, and a reason for anything but Ok. A crash of the writer node answers nothing
-    /// (the client's timeout makes it ambiguous).</summary>
-    void Submit(ClientOp op, Action<Outcome, long, string?> done);
+    /// (the client's timeout makes it ambiguous). Returns what the client does when it gives up waiting: roll back the
+    /// transaction it left open, as ActorDbClient's transaction does when disposed.</summary>
+    Action Submit(ClientOp op, Action<Outcome, long, string?> done);
 }
 
 /// <summary>
@@ -20,6 +21,10 @@ public sealed class Clients(SimScheduler scheduler, Random random, Observations 
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
 
     private int _nextOp;
+    private bool _stopped;
+
+    /// <summary>No client starts another operation (those in flight still get their answer or time out).</summary>
+    public void Stop() => _stopped = true;
     private readonly int[] _nextKey = new int[plan.Clients];
 
     /// <summary>Starts every client, each after a small random offset.</summary>
@@ -34,6 +39,7 @@ public sealed class Clients(SimScheduler scheduler, Random random, Observations 
 
     private void Next(int client)
     {
+        if (_stopped) return;
         ClientOp op;
         var now = scheduler.Now;
         if (random.Next(3) == 0 && plan.Accounts >= 2)
@@ -53,9 +59,14 @@ public sealed class Clients(SimScheduler scheduler, Random random, Observations 
             op.AckEpoch = outcome == Outcome.Ok ? epoch : 0;
             op.Reason = reason;
             op.Ended = scheduler.Now;
-            scheduler.After(TimeSpan.FromMicroseconds(100 + random.Next(20_000)), null, $"client {client} thinks", () => Next(client));
+            scheduler.After(TimeSpan.FromMicroseconds(20_000 + random.Next(180_000)), null, $"client {client} thinks", () => Next(client));
         }
-        scheduler.After(Timeout, null, $"client {client} timeout check op {op.Id}", () => Finish(Outcome.Ambiguous, 0, "timed out"));
-        writer.Submit(op, Finish);
+        var giveUp = writer.Submit(op, Finish);
+        scheduler.After(Timeout, null, $"client {client} timeout check op {op.Id}", () =>
+        {
+            if (answered) return;
+            Finish(Outcome.Ambiguous, 0, "timed out");
+            giveUp();
+        });
     }
 }

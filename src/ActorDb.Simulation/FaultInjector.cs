@@ -54,8 +54,19 @@ public sealed class FaultInjector(SimScheduler scheduler, SimNetwork network, Ra
     {
         var node = nodes[random.Next(nodes.Count)];
         var back = TimeSpan.FromMilliseconds(20 + random.Next(1500));
-        switch (random.Next(4))
+        switch (random.Next(5))
         {
+            case 4:
+                // An AZ loses power: every node in it at once (the writer too when it lives there).
+                var az = node.Az;
+                Crashes++;
+                Note($"power loss of {az}, back in {back.TotalMilliseconds} ms");
+                foreach (var n in nodes.Where(n => n.Az == az && n.Up)) Crash(n);
+                scheduler.After(back, null, $"{az} restarts", () =>
+                {
+                    foreach (var n in nodes.Where(n => n.Az == az && !n.Up)) Restart(n);
+                });
+                break;
             case 0 when node.Up:
                 Crashes++;
                 Note($"crash {node}, back in {back.TotalMilliseconds} ms");

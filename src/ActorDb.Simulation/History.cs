@@ -70,8 +70,13 @@ public sealed class Observations
     public List<Truncation> Truncations { get; } = new();
     public List<FenceAnswered> Fences { get; } = new();
     public List<AckSent> Acks { get; } = new();
-    /// <summary>Content hashes of records the simulator corrupted in flight (their CRC no longer matches).</summary>
-    public HashSet<ulong> Corrupted { get; } = new();
+    /// <summary>Content hashes of every record a writer sent (<see cref="RecordHash"/>): a held record outside it was
+    /// made by no writer (a damaged record taken for a good one).</summary>
+    public HashSet<ulong> Produced { get; } = new();
+    /// <summary>Each segment's epoch at the end (its segment.meta).</summary>
+    public Dictionary<string, long> SegmentEpochs { get; } = new(StringComparer.Ordinal);
+    /// <summary>Segments whose durable state could not be read at the end, with the error.</summary>
+    public List<string> Unreadable { get; } = new();
     /// <summary>Rows read back after the quiet phase (key → value), null when they could not be read.</summary>
     public Dictionary<string, long>? FinalRows { get; set; }
     /// <summary>Account balances read back after the quiet phase, null when they could not be read.</summary>

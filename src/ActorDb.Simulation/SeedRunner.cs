@@ -20,7 +20,7 @@ public static class SeedRunner
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = parallelism ?? Environment.ProcessorCount }, i =>
         {
-            var result = new Simulation(from + i).Run();
+            var result = Simulation.RunSafely(from + i);
             Interlocked.Add(ref events, result.Events);
             if (result.Passed) return;
             lock (failures)

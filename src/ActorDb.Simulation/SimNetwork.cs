@@ -46,8 +46,9 @@ public sealed class SimNetwork(SimScheduler scheduler, Random random, SimTrace t
     public void HealAll() => _cut.Clear();
 
     /// <summary>Sends <paramref name="message"/> from <paramref name="from"/> to <paramref name="to"/>;
-    /// <paramref name="deliver"/> runs on arrival, zero, one or two times as the faults say.</summary>
-    public void Send(SimNode from, SimNode to, object message, Action deliver)
+    /// <paramref name="deliver"/> runs on arrival, zero, one or two times as the faults say (never twice without
+    /// <paramref name="mayDuplicate"/>: a client's request is not idempotent, and no transport a client uses doubles one).</summary>
+    public void Send(SimNode from, SimNode to, object message, Action deliver, bool mayDuplicate = true)
     {
         Sent++;
         if (!to.Up || IsCut(from, to) || (Faults.Drop > 0 && random.NextDouble() < Faults.Drop))
@@ -56,7 +57,7 @@ public sealed class SimNetwork(SimScheduler scheduler, Random random, SimTrace t
             if (trace.Enabled) trace.Line(scheduler.Now, $"net drop {from}->{to} {Describe(message)}");
             return;
         }
-        var copies = Faults.Duplicate > 0 && random.NextDouble() < Faults.Duplicate ? 2 : 1;
+        var copies = mayDuplicate && Faults.Duplicate > 0 && random.NextDouble() < Faults.Duplicate ? 2 : 1;
         if (copies == 2) Duplicated++;
         for (var i = 0; i < copies; i++)
             scheduler.After(Delay(), to, trace.Enabled ? $"net {from}->{to} {Describe(message)}" : "", () =>

@@ -23,6 +23,7 @@ public sealed record RunResult(long Seed, IReadOnlyList<Violation> Violations, l
 public sealed class Simulation
 {
     private readonly long _seed;
+    private readonly bool _readBackAfterRestart;
     private readonly RunPlan _plan;
     private readonly SimTrace _trace;
     private readonly Observations _obs = new();
@@ -42,9 +43,12 @@ public sealed class Simulation
 
     /// <summary>Prepares run <paramref name="seed"/>; <paramref name="trace"/> keeps a readable line per event
     /// (written to <paramref name="traceSink"/> as it goes when given).</summary>
-    public Simulation(long seed, bool trace = false, TextWriter? traceSink = null)
+    /// <param name="readBackAfterRestart">Restart the writer node before the final read-back (the default); false reads
+    /// through the writer that served the run.</param>
+    public Simulation(long seed, bool trace = false, TextWriter? traceSink = null, bool readBackAfterRestart = true)
     {
         _seed = seed;
+        _readBackAfterRestart = readBackAfterRestart;
         _plan = RunPlan.For(seed);
         _trace = new SimTrace(trace, traceSink);
         Scheduler = new SimScheduler(_trace);
@@ -68,33 +72,73 @@ public sealed class Simulation
         var world = new World(this, _obs, _trace, _seed);
         var faults = new FaultInjector(Scheduler, Network, SimSeeds.For(_seed, SimStream.Faults), Nodes, _plan, world, _trace);
         var clients = new Clients(Scheduler, SimSeeds.For(_seed, SimStream.Clients), _obs, _plan, world);
+        var violations = new List<Violation>();
         world.Start();
-        clients.Start();
-        faults.Start();
-        var quietAt = SimScheduler.Origin + _plan.FaultPhase;
-        var endAt = quietAt + _plan.QuietPhase;
-        var budgetSpent = !RunUntil(quietAt);
-        if (!budgetSpent)
+        world.ClientSide.StartSetUp();
+        // Set-up: the volume opens and the tables and accounts are created, with no fault yet.
+        var setUpBy = Scheduler.Now + SetUpBound;
+        var budgetLeft = true;
+        while (!world.ClientSide.SetUp && Scheduler.Now < setUpBy && (budgetLeft = Scheduler.RunUntil(Scheduler.Now + TimeSpan.FromMilliseconds(10), _plan.MaxEvents))) { }
+        if (world.ClientSide.SetUp)
         {
-            faults.Quiet();
-            _obs.QuietFrom = Scheduler.Now;
-            budgetSpent = !RunUntil(endAt);
+            clients.Start();
+            faults.Start();
+            var quietAt = Scheduler.Now + _plan.FaultPhase;
+            var endAt = quietAt + _plan.QuietPhase;
+            budgetLeft = RunUntil(quietAt);
+            if (budgetLeft)
+            {
+                faults.Quiet();
+                _obs.QuietFrom = Scheduler.Now;
+                budgetLeft = RunUntil(endAt);
+            }
+            clients.Stop();
+            if (budgetLeft) budgetLeft = RunUntil(Scheduler.Now + Clients.Timeout + TimeSpan.FromMilliseconds(100));
+            if (budgetLeft && _readBackAfterRestart)
+            {
+                // The final state is read through a writer recovered from the segments alone: what was acknowledged must
+                // survive a writer crash. (It also ends transactions orphaned by lost replies; see sim-bugs.md.)
+                faults.Crash(WriterNode);
+                faults.Restart(WriterNode);
+            }
+            if (budgetLeft) world.ReadBack(() => budgetLeft = RunUntil(Scheduler.Now + ReadBackBound));
         }
-        if (!budgetSpent) world.ReadBack(() => RunUntil(Scheduler.Now + TimeSpan.FromSeconds(5)));
+        else if (budgetLeft)
+            violations.Add(new Violation(Checkers.Liveness, $"the volume was not set up (opened, two tables, {_plan.Accounts} accounts) within {SetUpBound.TotalSeconds} s with no fault: {world.Describe()}"));
         foreach (var op in _obs.Ops.Where(op => op.Outcome == Outcome.Pending))
         {
             op.Outcome = Outcome.Ambiguous;
             op.Reason = "unanswered when the run ended";
         }
         world.CollectHeld();
-        var violations = Checkers.All(_obs);
-        if (budgetSpent) violations.Add(new Violation(Checkers.Liveness, $"the event budget of {_plan.MaxEvents} ran out at {Scheduler.Now - SimScheduler.Origin} of simulated time"));
+        if (world.ClientSide.SetUp) violations.AddRange(Checkers.All(_obs));
+        if (!budgetLeft) violations.Add(new Violation(Checkers.Liveness, $"the event budget of {_plan.MaxEvents} ran out at {Scheduler.Now - SimScheduler.Origin} of simulated time"));
         var summary = $"plan {_plan.PgCount} PGs on {StorageNodes.Count} storage nodes, {_plan.Clients} clients, fault phase {_plan.FaultPhase.TotalMilliseconds} ms; " +
                       $"faults: {faults.Crashes} crashes, {faults.Partitions} partitions, {faults.ClockJumps} clock jumps, {faults.DiskSpells} disk spells; " +
                       $"network: {Network.Sent} sent, {Network.Dropped} dropped, {Network.Duplicated} duplicated; {world.Describe()}";
         return new RunResult(_seed, violations, Scheduler.Executed, Scheduler.Now, _obs.Ops.Count,
             _obs.Ops.Count(o => o.Outcome == Outcome.Ok), _obs.Ops.Count(o => o.Outcome == Outcome.Failed),
             _obs.Ops.Count(o => o.Outcome == Outcome.Ambiguous), _trace.Lines, summary);
+    }
+
+    /// <summary>How long the final read-back may take (a recovery of the writer first, then two scans).</summary>
+    public static readonly TimeSpan ReadBackBound = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest the set-up (recovery of a new volume, two tables, the accounts) may take with no fault.</summary>
+    public static readonly TimeSpan SetUpBound = TimeSpan.FromSeconds(20);
+
+    /// <summary>Runs seed <paramref name="seed"/>; an exception out of the run (an engine's or the simulator's) is a failed
+    /// run with the exception as its violation, so one seed never stops the others.</summary>
+    public static RunResult RunSafely(long seed)
+    {
+        try
+        {
+            return new Simulation(seed).Run();
+        }
+        catch (Exception e)
+        {
+            return new RunResult(seed, [new Violation(Checkers.NoException, $"{e.GetType().Name}: {e.Message}\n{e.StackTrace}")], 0, SimScheduler.Origin, 0, 0, 0, 0, [], "the run threw");
+        }
     }
 
     /// <summary>Runs events up to <paramref name="until"/>; false when the event budget ran out first.</summary>

@@ -20,6 +20,7 @@ public class CheckerTests
         o.Ops.Add(new ClientOp(3, 1, null, 0, 0, 1, 30, T0) { Outcome = Outcome.Ok, Ended = T0.AddMilliseconds(20) });
         o.FinalRows = new Dictionary<string, long> { ["k0"] = 5, ["k1"] = 6 };
         o.FinalBalances = [70, 130];
+        o.Produced.UnionWith([0xA, 0xB, 0xC, 0xD, 0xE]);
         o.Held.Add(new HeldRecord("pg-0-0", new Lsn(1), 1, false, 0xA, true));
         o.Held.Add(new HeldRecord("pg-0-1", new Lsn(1), 1, false, 0xA, true));
         o.Held.Add(new HeldRecord("pg-0-2", new Lsn(2), 1, true, 0xB, true));     // annulled by epoch 2
@@ -66,10 +67,22 @@ public class CheckerTests
         Fails(Checkers.NoStaleEpochAck, o => o.Acks.Add(new AckSent("pg-0-0", 1, new Lsn(2), T0.AddMilliseconds(4))));
 
     [Fact]
-    public void A_held_record_with_a_bad_checksum_or_corrupted_in_flight_fails()
+    public void A_held_record_with_a_bad_checksum_or_one_no_writer_sent_or_an_unreadable_segment_fails()
     {
         Fails(Checkers.BadCrcNeverApplied, o => o.Held.Add(new HeldRecord("pg-0-5", new Lsn(1), 1, false, 0xA, false)));
-        Fails(Checkers.BadCrcNeverApplied, o => o.Corrupted.Add(0xA));
+        Fails(Checkers.BadCrcNeverApplied, o => o.Held.Add(new HeldRecord("pg-0-5", new Lsn(3), 1, true, 0xF, true)));
+        Fails(Checkers.BadCrcNeverApplied, o => o.Unreadable.Add("pg-0-5: log: damaged"));
+    }
+
+    [Fact]
+    public void A_truncated_record_on_a_segment_still_in_an_older_epoch_is_not_yet_a_violation()
+    {
+        var o = Clean();
+        o.Held.Add(new HeldRecord("pg-0-4", new Lsn(5), 1, false, 0xD, true));
+        o.SegmentEpochs["pg-0-4"] = 1;
+        Assert.Empty(Checkers.All(o));
+        o.SegmentEpochs["pg-0-4"] = 2;
+        Assert.Contains(Checkers.All(o), v => v.Check == Checkers.TruncatedStaysGone);
     }
 
     [Fact]
