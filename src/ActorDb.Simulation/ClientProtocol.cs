@@ -238,8 +238,8 @@ internal sealed class ClientProtocol(World world)
     }
 
     /// <summary>Reads every row of both tables back (a scan each, read-only transactions), retrying every 200 ms, running
-    /// the world with <paramref name="runFor"/> meanwhile; stores what it read in the observations.</summary>
-    public void ReadBack(Action runFor)
+    /// the world with <paramref name="runWhile"/> (given the test "read") meanwhile; stores what it read in the observations.</summary>
+    public void ReadBack(Action<Func<bool>> runWhile)
     {
         Dictionary<string, long>? rows = null;
         long[]? balances = null;
@@ -273,7 +273,7 @@ internal sealed class ClientProtocol(World world)
             });
         }
         Attempt();
-        runFor();
+        runWhile(() => stop);
         stop = true;
         world.Obs.FinalRows = rows;
         world.Obs.FinalBalances = balances;

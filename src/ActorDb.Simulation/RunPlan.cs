@@ -35,8 +35,8 @@ public sealed record RunPlan(int PgCount, int StoragePerAz, int Clients, int Acc
             Accounts: 4 + r.Next(5),
             OpeningBalance: 1000,
             FaultPhase: TimeSpan.FromMilliseconds(1000 + r.Next(3000)),
-            QuietPhase: TimeSpan.FromSeconds(12),
-            LivenessBound: TimeSpan.FromSeconds(10),
+            QuietPhase: TimeSpan.FromSeconds(8),
+            LivenessBound: TimeSpan.FromSeconds(6),
             Network: network,
             MeanFaultGap: TimeSpan.FromMilliseconds(hostile == 0 ? 100_000 : 150 + r.Next(600)),
             MaxEvents: 60_000);

@@ -93,7 +93,10 @@ public sealed class Simulation
                 budgetLeft = RunUntil(endAt);
             }
             clients.Stop();
-            if (budgetLeft) budgetLeft = RunUntil(Scheduler.Now + Clients.Timeout + TimeSpan.FromMilliseconds(100));
+            // Until every operation in flight has its answer or timed out.
+            var settledBy = Scheduler.Now + Clients.Timeout + TimeSpan.FromMilliseconds(100);
+            while (budgetLeft && Scheduler.Now < settledBy && _obs.Ops.Any(o => o.Outcome == Outcome.Pending))
+                budgetLeft = RunUntil(Scheduler.Now + TimeSpan.FromMilliseconds(50));
             if (budgetLeft && _readBackAfterRestart)
             {
                 // The final state is read through a writer recovered from the segments alone: what was acknowledged must
@@ -101,7 +104,14 @@ public sealed class Simulation
                 faults.Crash(WriterNode);
                 faults.Restart(WriterNode);
             }
-            if (budgetLeft) world.ReadBack(() => budgetLeft = RunUntil(Scheduler.Now + ReadBackBound));
+            if (budgetLeft)
+            {
+                var readBy = Scheduler.Now + ReadBackBound;
+                world.ReadBack(done =>
+                {
+                    while (budgetLeft && !done() && Scheduler.Now < readBy) budgetLeft = RunUntil(Scheduler.Now + TimeSpan.FromMilliseconds(50));
+                });
+            }
         }
         else if (budgetLeft)
             violations.Add(new Violation(Checkers.Liveness, $"the volume was not set up (opened, two tables, {_plan.Accounts} accounts) within {SetUpBound.TotalSeconds} s with no fault: {world.Describe()}"));

@@ -162,9 +162,9 @@ internal sealed class World : INodeLife, IWriterPort
     /// <inheritdoc />
     public Action Submit(ClientOp op, Action<Outcome, long, string?> done) => ClientSide.Run(op, done);
 
-    /// <summary>Reads every row and balance back through the writer into the observations, running the world with
-    /// <paramref name="runFor"/> while it waits.</summary>
-    public void ReadBack(Action runFor) => ClientSide.ReadBack(runFor);
+    /// <summary>Reads every row and balance back through the writer into the observations; <paramref name="runWhile"/>
+    /// runs the world until the given test says the read is done (or its own bound).</summary>
+    public void ReadBack(Action<Func<bool>> runWhile) => ClientSide.ReadBack(runWhile);
 
     /// <summary>Collects what every segment holds at the end into the observations: each storage node loses power (what
     /// was never synced is gone, as it would be), then each segment's log and metadata are read from its disk.</summary>
