@@ -13,8 +13,9 @@ public interface INodeLife
 
 /// <summary>
 /// Injects the fault phase's faults from the <see cref="SimStream.Faults"/> stream, one every
-/// <see cref="RunPlan.MeanFaultGap"/> on average (exponential gaps): crash and later restart of any node, a partition
-/// of a node pair or of a whole AZ and its heal, a forward clock jump of a node, a spell of disk faults on a node.
+/// <see cref="RunPlan.MeanFaultGap"/> on average (exponential gaps): crash and later restart of any node, power loss of a
+/// whole AZ or (rarely) of every node, a partition of a node pair or of a whole AZ and its heal, a forward clock jump of a
+/// node, a spell of disk faults (ENOSPC, EIO on writes or syncs, a slow disk) on a node.
 /// <see cref="Quiet"/> ends them all: every node up, the network healed and calm, disk faults off.
 /// </summary>
 public sealed class FaultInjector(SimScheduler scheduler, SimNetwork network, Random random, IReadOnlyList<SimNode> nodes,
@@ -54,9 +55,19 @@ public sealed class FaultInjector(SimScheduler scheduler, SimNetwork network, Ra
     {
         var node = nodes[random.Next(nodes.Count)];
         var back = TimeSpan.FromMilliseconds(20 + random.Next(1500));
-        switch (random.Next(5))
+        switch (random.Next(11))
         {
-            case 4:
+            case 10:
+                // The whole data centre loses power: every node at once; what no disk synced is gone everywhere.
+                Crashes++;
+                Note($"power loss of every node, back in {back.TotalMilliseconds} ms");
+                foreach (var n in nodes.Where(n => n.Up)) Crash(n);
+                scheduler.After(back, null, "every node restarts", () =>
+                {
+                    foreach (var n in nodes.Where(n => !n.Up)) Restart(n);
+                });
+                break;
+            case 4 or 9:
                 // An AZ loses power: every node in it at once (the writer too when it lives there).
                 var az = node.Az;
                 Crashes++;
@@ -67,13 +78,13 @@ public sealed class FaultInjector(SimScheduler scheduler, SimNetwork network, Ra
                     foreach (var n in nodes.Where(n => n.Az == az && !n.Up)) Restart(n);
                 });
                 break;
-            case 0 when node.Up:
+            case 0 or 5 when node.Up:
                 Crashes++;
                 Note($"crash {node}, back in {back.TotalMilliseconds} ms");
                 Crash(node);
                 scheduler.After(back, null, $"restart {node}", () => { if (!node.Up) Restart(node); });
                 break;
-            case 1:
+            case 1 or 6:
                 Partitions++;
                 if (random.Next(3) == 0)
                 {
@@ -90,13 +101,13 @@ public sealed class FaultInjector(SimScheduler scheduler, SimNetwork network, Ra
                 // Heals every cut: overlapping partitions heal together, which keeps the bookkeeping simple.
                 scheduler.After(back, null, "heal the network", network.HealAll);
                 break;
-            case 2:
+            case 2 or 7:
                 ClockJumps++;
                 var jump = TimeSpan.FromMilliseconds(1 + random.Next(5000));
                 node.ClockAhead += jump;
                 Note($"clock of {node} jumps {jump.TotalMilliseconds} ms ahead");
                 break;
-            case 3:
+            case 3 or 8:
                 var i = IndexOf(node);
                 if (_diskFaulty[i]) return;
                 DiskSpells++;
