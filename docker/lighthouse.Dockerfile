@@ -7,6 +7,9 @@
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props ./
+COPY src/ActorDb.Common/ActorDb.Common.csproj src/ActorDb.Common/
+COPY src/ActorDb.Commands/ActorDb.Commands.csproj src/ActorDb.Commands/
+COPY src/ActorDb.Hosting/ActorDb.Hosting.csproj src/ActorDb.Hosting/
 COPY src/ActorDb.Core/ActorDb.Core.csproj src/ActorDb.Core/
 COPY src/ActorDb/ActorDb.csproj src/ActorDb/
 COPY src/ActorDb.Cli/ActorDb.Cli.csproj src/ActorDb.Cli/

@@ -10,6 +10,9 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 # Restore first, from the project files alone, so a code change does not re-download packages.
 COPY global.json Directory.Build.props Directory.Packages.props ./
+COPY src/ActorDb.Common/ActorDb.Common.csproj src/ActorDb.Common/
+COPY src/ActorDb.Commands/ActorDb.Commands.csproj src/ActorDb.Commands/
+COPY src/ActorDb.Hosting/ActorDb.Hosting.csproj src/ActorDb.Hosting/
 COPY src/ActorDb.Core/ActorDb.Core.csproj src/ActorDb.Core/
 COPY src/ActorDb/ActorDb.csproj src/ActorDb/
 COPY src/ActorDb.Node/ActorDb.Node.csproj src/ActorDb.Node/

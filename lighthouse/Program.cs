@@ -40,13 +40,13 @@ try
         (configFile is null ? "" : File.ReadAllText(configFile)) + "\n" + EnvironmentConfig.FromProcess());
     var cluster = ClusterNodeSettings.Create(config, defaultPort: 4053, roles: ["lighthouse"], clusterProcess: true);
     if (cluster.Port == 0)
-        throw new ConfigurationException("akka.remote.dot-netty.tcp.port = 0: a lighthouse needs a fixed port (CLUSTER_PORT), the address nodes list as seed");
+        throw SettingsErrors.Invalid("akka.remote.dot-netty.tcp.port", 0, "a lighthouse needs a fixed port (CLUSTER_PORT), the address nodes list as seed");
     if (cluster.Seeds.Count == 0) cluster = cluster with { Seeds = [cluster.SelfAddress] };
     if (!cluster.Seeds.Contains(cluster.SelfAddress))   // Lighthouse's convention: a seed is in its own seed list
         cluster = cluster with { Seeds = [cluster.SelfAddress, .. cluster.Seeds] };
     // The command host (`actordb HOST:PORT cluster show`), on by default as in actordb-node; actordb.cmd.* or
     // ACTORDB__CMD__ENABLED / ACTORDB__CMD__PORT change it. Checked once here so a port in use is one line.
-    var cmd = ActorDb.ActorDbSettings.Create(config.WithFallback(ConfigurationFactory.ParseString("actordb.cmd.enabled = on"))).Cmd;
+    var cmd = HostingSettings.CommandHostOf(config.WithFallback(ConfigurationFactory.ParseString("actordb.cmd.enabled = on")));
     // Its tokens are in actordb.data-dir (ACTORDB_DATA_DIR), which holds nothing else on a lighthouse, unless
     // actordb.cmd.admin-token-file / read-token-file name files (a mounted secret).
     if (cmd.Enabled) ActorDb.Commands.CommandHost.CheckCanStart(cmd);

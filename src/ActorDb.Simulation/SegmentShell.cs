@@ -27,7 +27,7 @@ internal sealed class SegmentShell(World world, int pg, int replica, SimNode nod
     public int Pg { get; } = pg;
     public int Replica { get; } = replica;
     public SimNode Node { get; } = node;
-    private string Name => SegmentProtocol.EntityId(Pg, Replica);
+    private string Name => new SegmentId(Pg, Replica).EntityId;
 
     private DateTime Local => Node.LocalTime(world.Scheduler.Now);
 
@@ -51,7 +51,7 @@ internal sealed class SegmentShell(World world, int pg, int replica, SimNode nod
     /// <summary>A protocol message arrived from <paramref name="from"/>; answers go to <paramref name="replyTo"/>.</summary>
     public void Receive(SimNode from, ReplyTarget replyTo, object message)
     {
-        var sender = new SegmentSender(from.Address, replyTo is ReplyTarget.Peer p ? $"{from.Address}/segment/{SegmentProtocol.EntityId(p.Pg, p.Replica)}" : $"{from.Address}/writer", replyTo);
+        var sender = new SegmentSender(from.Address, replyTo is ReplyTarget.Peer p ? $"{from.Address}/segment/{new SegmentId(p.Pg, p.Replica).EntityId}" : $"{from.Address}/writer", replyTo);
         Run(sender, (e, o) => e.Receive(sender, message, Local, o));
     }
 

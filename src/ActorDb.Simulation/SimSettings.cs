@@ -27,11 +27,15 @@ public static class SimSettings
             PageCopyChunkBytes = 256 * 1024,
         };
 
-    /// <summary>The writer: reference.conf's intervals, a 4096-page cache, a 1 MiB resend window per PG.</summary>
+    /// <summary>The writer: reference.conf's intervals, a 4096-page cache, a 1 MiB resend window per PG, and an idle-transaction
+    /// timeout of 5 s instead of 60 s so that a transaction orphaned in the fault phase ends within the run.</summary>
     public static WriterEngineSettings Writer() => new(
         BufferCachePages: 4096, Lal: Lal, RetainedRedoBytesPerPg: 1 << 20, MaxBatchesInFlightPerPg: 4,
         LockTimeout: TimeSpan.FromSeconds(5), ResendAfter: TimeSpan.FromSeconds(1), SilentAfter: TimeSpan.FromSeconds(3),
-        ProbeMaxInterval: TimeSpan.FromSeconds(30), StallWarningAfter: TimeSpan.FromSeconds(2), DrainTimeout: TimeSpan.FromSeconds(10));
+        ProbeMaxInterval: TimeSpan.FromSeconds(30), StallWarningAfter: TimeSpan.FromSeconds(2), DrainTimeout: TimeSpan.FromSeconds(10))
+    {
+        IdleTransactionTimeout = TimeSpan.FromSeconds(5),
+    };
 
     /// <summary>Recovery: <c>actordb.writer.open-timeout</c> = 60 s.</summary>
     public static RecoveryProcessSettings Recovery(int pgCount) => new(pgCount, Lal, TimeSpan.FromSeconds(60));

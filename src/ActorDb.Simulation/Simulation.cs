@@ -158,13 +158,13 @@ public sealed class Simulation
     public static Dictionary<(int Pg, int Replica), SimNode> Place(int pgCount, IReadOnlyList<SimNode> storage)
     {
         var nodes = storage.Select(n => new StorageNode(n.Address, n.Az)).ToList();
-        var placed = new Dictionary<string, IReadOnlyList<(int Pg, int Replica)>>(StringComparer.Ordinal);
+        var placed = new Dictionary<string, IReadOnlyList<SegmentId>>(StringComparer.Ordinal);
         var result = new Dictionary<(int, int), SimNode>();
         for (var pg = 0; pg < pgCount; pg++)
         for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
         {
-            var choice = SegmentPlacement.Choose(pg, r, nodes, placed);
-            placed[choice.Node.Address] = [.. placed.GetValueOrDefault(choice.Node.Address, []), (pg, r)];
+            var choice = SegmentPlacement.Choose(new SegmentId(pg, r), nodes, placed);
+            placed[choice.Node.Address] = [.. placed.GetValueOrDefault(choice.Node.Address, []), new SegmentId(pg, r)];
             result[(pg, r)] = storage.First(n => n.Address == choice.Node.Address);
         }
         return result;

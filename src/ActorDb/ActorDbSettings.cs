@@ -1,5 +1,7 @@
 using Akka.Configuration;
+using ActorDb.Commands;
 using ActorDb.Core;
+using ActorDb.Hosting;
 
 namespace ActorDb;
 
@@ -24,6 +26,10 @@ public sealed record WriterSettings(
     /// <summary><c>actordb.writer.probe-max-interval</c>: a segment that has no node gets a probe through the shard region
     /// every <see cref="ResendAfter"/> for this long, then one every this long (what waits in the region's buffer for it).</summary>
     public TimeSpan ProbeMaxInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>An open transaction with no statement for this long is aborted (<c>actordb.writer.idle-transaction-timeout</c>;
+    /// <see cref="ActorDb.Core.Transactions.WriterEngineSettings.IdleTransactionTimeout"/>).</summary>
+    public TimeSpan IdleTransactionTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>Settings of storage segments (section <c>actordb.segment</c>).</summary>
@@ -80,19 +86,6 @@ public sealed record MetricsSettings(int PrometheusPort, string PrometheusHost)
     /// <summary>The HttpListener prefix of the endpoint, e.g. <c>http://127.0.0.1:9464/</c>.</summary>
     public string PrometheusPrefix => $"http://{(PrometheusHost.Contains(':') && !PrometheusHost.StartsWith('[') ? $"[{PrometheusHost}]" : PrometheusHost)}:{PrometheusPort}/";
 }
-/// <summary>Settings of the command host (section <c>actordb.cmd</c>).</summary>
-/// <param name="Enabled">Whether the node listens for <c>actordb HOST:PORT</c> clients.</param>
-/// <param name="Host">The address it binds (loopback by default).</param>
-/// <param name="Port">The TCP port; 0 picks a free one.</param>
-/// <param name="AdminTokenFile">The file holding the admin token (full path; created at start when missing).</param>
-/// <param name="ReadTokenFile">The file holding the read token (full path; created at start when missing).</param>
-/// <param name="MaxLineBytes">The longest request line, in bytes.</param>
-/// <param name="MaxPendingOutputBytes">Output queued for one client, in bytes, over which it is disconnected.</param>
-/// <param name="AuthTimeout">How long a new connection may take to send its token.</param>
-/// <param name="IdleTimeout">How long a connection may go without a request while no command runs.</param>
-/// <param name="MaxConnections">Connections served at once.</param>
-public sealed record CommandHostSettings(bool Enabled, string Host, int Port, string AdminTokenFile, string ReadTokenFile,
-    int MaxLineBytes, long MaxPendingOutputBytes, TimeSpan AuthTimeout, TimeSpan IdleTimeout, int MaxConnections);
 
 /// <summary>
 /// ActorDb's settings, read from the <c>actordb</c> HOCON section (defaults in the embedded <c>reference.conf</c>).
@@ -114,46 +107,21 @@ public sealed record ActorDbSettings(
         using var stream = typeof(ActorDbSettings).Assembly.GetManifestResourceStream("ActorDb.reference.conf")
             ?? throw new InvalidOperationException("ActorDb.reference.conf is not embedded");
         using var reader = new StreamReader(stream);
-        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+        return ConfigurationFactory.ParseString(reader.ReadToEnd()).WithFallback(HostingSettings.DefaultConfig());
     });
 
-    /// <summary>The embedded <c>reference.conf</c>: every <c>actordb.*</c> key with its default.</summary>
+    /// <summary>The embedded <c>reference.conf</c>s: every <c>actordb.*</c> key with its default (the database's, over
+    /// <see cref="HostingSettings.DefaultConfig"/>).</summary>
     public static Config DefaultConfig() => Reference.Value;
-
-    /// <summary>A key under <c>actordb</c> that reference.conf does not have is a typo or a setting of another version:
-    /// refuse it, naming it, rather than run with the default. Dispatcher and mailbox sections take Akka's own keys.</summary>
-    private static void RejectUnknownKeys(Config config, Config reference, string path)
-    {
-        var root = config.Root;
-        if (root is null || !root.IsObject()) return;
-        foreach (var (key, value) in root.GetObject().Items)
-        {
-            var full = $"{path}.{key}";
-            if (!reference.HasPath(key))
-                throw new ConfigurationException($"{full}: unknown setting (see the actordb section of reference.conf for the keys)");
-            if (key.EndsWith("-dispatcher", StringComparison.Ordinal) || key.EndsWith("-mailbox", StringComparison.Ordinal)) continue;
-            if (value.IsObject()) RejectUnknownKeys(config.GetConfig(key), reference.GetConfig(key), full);
-        }
-    }
 
     /// <summary>Reads the settings from a config holding an <c>actordb</c> section (falls back to the defaults).</summary>
     /// <exception cref="ConfigurationException">a key has a value of the wrong type or out of range; the message names the key.</exception>
     public static ActorDbSettings Create(Config config)
     {
         var c = config.WithFallback(DefaultConfig()).GetConfig("actordb");
-        RejectUnknownKeys(c, DefaultConfig().GetConfig("actordb"), "actordb");
-        T Read<T>(string key, Func<string, T> get, Func<T, bool>? valid = null, string? rule = null)
-        {
-            T value;
-            try { value = get(key); }
-            catch (Exception e) when (e is not ConfigurationException)
-            {
-                throw new ConfigurationException($"actordb.{key}: {e.Message}");
-            }
-            if (valid is not null && !valid(value))
-                throw new ConfigurationException($"actordb.{key} = {value}: {rule}");
-            return value;
-        }
+        HostingSettings.RejectUnknownKeys(c, DefaultConfig().GetConfig("actordb"), "actordb");
+        T Read<T>(string key, Func<string, T> get, Func<T, bool>? valid = null, string? rule = null) =>
+            HostingSettings.Read($"actordb.{key}", () => get(key), valid, rule);
 
         VolumeGeometry geometry;
         try
@@ -168,7 +136,7 @@ public sealed record ActorDbSettings(
             var key = e.ParamName switch { "pageSize" => "page-size", "pgCount" => "pg-count", "pagesPerPg" => "pages-per-pg", var other => other };
             var rule = e.Message.Split('\n')[0];
             var cut = rule.IndexOf(" (Parameter", StringComparison.Ordinal);
-            throw new ConfigurationException($"actordb.volume.{key} = {e.ActualValue}: {(cut > 0 ? rule[..cut] : rule)}");
+            throw SettingsErrors.Invalid($"actordb.volume.{key}", e.ActualValue, cut > 0 ? rule[..cut] : rule);
         }
 
         var positive = (TimeSpan t) => t > TimeSpan.Zero;
@@ -183,18 +151,12 @@ public sealed record ActorDbSettings(
             }
             catch (FormatException e)
             {
-                throw new ConfigurationException($"actordb.segment.test-faults: {e.Message}");
+                throw SettingsErrors.Wrong("actordb.segment.test-faults", e.Message);
             }
             return storage;
         }
-        var dataDir = Read("data-dir", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v), "must name a directory");
-        string TokenFile(string key, string inDataDir)   // "": the file in the data directory
-        {
-            var file = Read(key, k => c.GetString(k) ?? "");
-            return Path.GetFullPath(file.Length == 0 ? Path.Combine(dataDir, inDataDir) : file);
-        }
         return new ActorDbSettings(
-            dataDir,
+            HostingSettings.DataDir(c),
             geometry,
             new WriterSettings(
                 Read("writer.buffer-cache-pages", k => c.GetInt(k), v => v >= 16, "must be at least 16"),
@@ -210,6 +172,7 @@ public sealed record ActorDbSettings(
             {
                 SilentAfter = Read("writer.silent-after", k => c.GetTimeSpan(k), positive, "must be positive"),
                 ProbeMaxInterval = Read("writer.probe-max-interval", k => c.GetTimeSpan(k), positive, "must be positive"),
+                IdleTransactionTimeout = Read("writer.idle-transaction-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
             },
             new SegmentSettings(
                 Read("segment.fsync", k => c.GetBoolean(k)),
@@ -229,17 +192,7 @@ public sealed record ActorDbSettings(
                 ScrubPagesPerSecond = Read("segment.scrub.pages-per-second", k => c.GetDouble(k), v => v is >= 0 and <= 1e6, "must be 0..1000000"),
             },
             Read("client.ask-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
-            new CommandHostSettings(
-                Read("cmd.enabled", k => c.GetBoolean(k)),
-                Read("cmd.host", k => c.GetString(k), v => !string.IsNullOrWhiteSpace(v), "must name an address"),
-                Read("cmd.port", k => c.GetInt(k), v => v is >= 0 and <= 65535, "must be 0..65535 (0 picks a free port)"),
-                TokenFile("cmd.admin-token-file", "cmd-admin.token"),
-                TokenFile("cmd.read-token-file", "cmd-read.token"),
-                (int)Read("cmd.max-line-bytes", k => c.GetByteSize(k) ?? -1, v => v is >= 256 and <= 16 << 20, "must be 256 B..16 MiB"),
-                Read("cmd.max-pending-output-bytes", k => c.GetByteSize(k) ?? -1, v => v is >= 64 << 10 and <= 1L << 30, "must be 64 KiB..1 GiB"),
-                Read("cmd.auth-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
-                Read("cmd.idle-timeout", k => c.GetTimeSpan(k), positive, "must be positive"),
-                Read("cmd.max-connections", k => c.GetInt(k), v => v is >= 1 and <= 100_000, "must be 1..100000")))
+            HostingSettings.CommandHost(c))
         {
             Metrics = new MetricsSettings(
                 Read("metrics.prometheus-port", k => c.GetInt(k), v => v is >= 0 and <= 65535, "must be 0 (off) or a TCP port, 1..65535"),

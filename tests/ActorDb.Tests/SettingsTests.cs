@@ -1,3 +1,4 @@
+using ActorDb.Commands;
 using Akka.Configuration;
 
 namespace ActorDb.Tests;

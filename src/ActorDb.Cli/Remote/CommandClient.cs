@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
-using ActorDb.Core.Commands;
+using ActorDb.Commands;
 
 namespace ActorDb.Cli.Remote;
 

@@ -1,4 +1,4 @@
-using ActorDb.Core.Commands;
+using ActorDb.Commands;
 
 namespace ActorDb.Cli.Remote;
 

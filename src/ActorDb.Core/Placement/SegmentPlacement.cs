@@ -2,7 +2,7 @@ namespace ActorDb.Core.Placement;
 
 /// <summary>A storage node that can host segments: its cluster address, its availability zone (null: unknown), and the
 /// segments whose data its disk holds from an earlier run (null or empty: none; a node announces them when it joins).</summary>
-public sealed record StorageNode(string Address, string? Az, IReadOnlyCollection<(int Pg, int Replica)>? OnDisk = null);
+public sealed record StorageNode(string Address, string? Az, IReadOnlyCollection<SegmentId>? OnDisk = null);
 
 /// <summary>Where a segment goes, and why the placement is degraded when it had to relax a rule (null: it did not).</summary>
 public sealed record PlacementChoice(StorageNode Node, string? Degraded);
@@ -23,42 +23,39 @@ public sealed record PlacementChoice(StorageNode Node, string? Degraded);
 /// </summary>
 public static class SegmentPlacement
 {
-    /// <summary>True when some node in <paramref name="nodes"/> hosts no other segment of <paramref name="pg"/> (rule 1 can
-    /// be kept); <paramref name="placed"/> as for <see cref="Choose"/>.</summary>
-    public static bool HasNodeOfItsOwn(int pg, int replica, IReadOnlyList<StorageNode> nodes,
-        IReadOnlyDictionary<string, IReadOnlyList<(int Pg, int Replica)>> placed) =>
-        nodes.Any(n => !(placed.TryGetValue(n.Address, out var s) ? s : []).Any(x => x.Pg == pg && x.Replica != replica)
-                       && !KeptForAnother(n, pg, replica, placed));
+    /// <summary>True when some node in <paramref name="nodes"/> hosts no other segment of <paramref name="segment"/>'s PG
+    /// (rule 1 can be kept); <paramref name="placed"/> as for <see cref="Choose"/>.</summary>
+    public static bool HasNodeOfItsOwn(SegmentId segment, IReadOnlyList<StorageNode> nodes,
+        IReadOnlyDictionary<string, IReadOnlyList<SegmentId>> placed) =>
+        nodes.Any(n => !(placed.TryGetValue(n.Address, out var s) ? s : []).Any(x => x.Pg == segment.Pg && x != segment)
+                       && !KeptForAnother(n, segment, placed));
 
-    /// <summary>True when <paramref name="node"/>'s disk holds another segment of <paramref name="pg"/> that no node hosts
-    /// now: the node waits for that segment.</summary>
-    private static bool KeptForAnother(StorageNode node, int pg, int replica,
-        IReadOnlyDictionary<string, IReadOnlyList<(int Pg, int Replica)>> placed) =>
+    /// <summary>True when <paramref name="node"/>'s disk holds another segment of <paramref name="segment"/>'s PG that no
+    /// node hosts now: the node waits for that segment.</summary>
+    private static bool KeptForAnother(StorageNode node, SegmentId segment,
+        IReadOnlyDictionary<string, IReadOnlyList<SegmentId>> placed) =>
         node.OnDisk is { Count: > 0 } held
-        && held.Any(h => h.Pg == pg && h.Replica != replica && !placed.Values.Any(p => p.Contains(h)));
+        && held.Any(h => h.Pg == segment.Pg && h != segment && !placed.Values.Any(p => p.Contains(h)));
 
-    /// <summary>Chooses the node for segment <paramref name="replica"/> of <paramref name="pg"/>.</summary>
-    /// <param name="pg">The protection group.</param>
-    /// <param name="replica">The replica, 0..5.</param>
+    /// <summary>Chooses the node for <paramref name="segment"/>.</summary>
+    /// <param name="segment">The segment to place.</param>
     /// <param name="nodes">The storage nodes that can take it (at least one).</param>
     /// <param name="placed">The segments each node hosts now, by node address (nodes missing here host none).</param>
     /// <exception cref="ArgumentException">no nodes.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">a replica outside 0..5.</exception>
-    public static PlacementChoice Choose(int pg, int replica, IReadOnlyList<StorageNode> nodes,
-        IReadOnlyDictionary<string, IReadOnlyList<(int Pg, int Replica)>> placed)
+    public static PlacementChoice Choose(SegmentId segment, IReadOnlyList<StorageNode> nodes,
+        IReadOnlyDictionary<string, IReadOnlyList<SegmentId>> placed)
     {
         if (nodes.Count == 0) throw new ArgumentException("no storage node to place a segment on", nameof(nodes));
-        ArgumentOutOfRangeException.ThrowIfNegative(replica);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(replica, VolumeGeometry.SegmentsPerPg - 1);
-        IReadOnlyList<(int Pg, int Replica)> On(StorageNode n) => placed.TryGetValue(n.Address, out var s) ? s : [];
-        int SamePg(StorageNode n) => On(n).Count(s => s.Pg == pg && s.Replica != replica);
+        var pg = segment.Pg;
+        IReadOnlyList<SegmentId> On(StorageNode n) => placed.TryGetValue(n.Address, out var s) ? s : [];
+        int SamePg(StorageNode n) => On(n).Count(s => s.Pg == pg && s != segment);
 
-        var own = nodes.Where(n => n.OnDisk?.Contains((pg, replica)) == true && SamePg(n) == 0)
+        var own = nodes.Where(n => n.OnDisk?.Contains(segment) == true && SamePg(n) == 0)
             .OrderBy(n => n.Address, StringComparer.Ordinal).FirstOrDefault();
         if (own is not null) return new PlacementChoice(own, null);
 
         var reasons = new List<string>();
-        var candidates = nodes.Where(n => SamePg(n) == 0 && !KeptForAnother(n, pg, replica, placed)).ToList();
+        var candidates = nodes.Where(n => SamePg(n) == 0 && !KeptForAnother(n, segment, placed)).ToList();
         if (candidates.Count == 0)
         {
             candidates = nodes.Where(n => SamePg(n) == 0).ToList();
@@ -71,19 +68,19 @@ public static class SegmentPlacement
             reasons.Add($"every storage node already hosts a segment of PG {pg} ({nodes.Count} node(s) for 6 segments)");
         }
 
-        var az = VolumeGeometry.AzOf(replica);
+        var az = segment.Az;
         var inAz = candidates.Where(n => n.Az == az).ToList();
         if (inAz.Count > 0) candidates = inAz;
         else
         {
             // The AZ holding the fewest segments of this PG keeps the copies spread.
-            int PgInAz(string? zone) => nodes.Where(n => n.Az == zone).Sum(n => On(n).Count(s => s.Pg == pg && s.Replica != replica));
+            int PgInAz(string? zone) => nodes.Where(n => n.Az == zone).Sum(n => On(n).Count(s => s.Pg == pg && s != segment));
             var zone = candidates.Select(n => n.Az).Distinct().OrderBy(PgInAz).ThenBy(z => z, StringComparer.Ordinal).First();
             candidates = candidates.Where(n => n.Az == zone).ToList();
             reasons.Add($"no eligible storage node in {az}; placed in {zone ?? "a node without an AZ"}");
         }
 
         var chosen = candidates.OrderBy(n => On(n).Count).ThenBy(n => n.Address, StringComparer.Ordinal).First();
-        return new PlacementChoice(chosen, reasons.Count == 0 ? null : $"segment pg-{pg}-{replica}: " + string.Join("; ", reasons));
+        return new PlacementChoice(chosen, reasons.Count == 0 ? null : $"segment {segment}: " + string.Join("; ", reasons));
     }
 }

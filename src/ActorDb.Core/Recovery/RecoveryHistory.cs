@@ -116,7 +116,7 @@ public sealed class RecoveryHistory
     /// <exception cref="ArgumentException">the recovery is still running.</exception>
     public void Add(RecoveryRecord record)
     {
-        if (record.Outcome == RecoveryOutcome.Running) throw new ArgumentException("a running recovery is not history yet", nameof(record));
+        if (record.Outcome == RecoveryOutcome.Running) throw RecoveryErrors.NotFinished(nameof(record));
         _records.Enqueue(record);
         while (_records.Count > Capacity) _records.Dequeue();
         Latest = record;

@@ -54,10 +54,7 @@ public static class RecoveryPlanner
             var mine = reports.Where(r => r.Pg == pg).ToList();
             var counting = QuorumRules.CountingReplicas(pg, mine, volumeOpened);
             if (!QuorumRules.IsReadQuorum(counting.Count))
-                throw new InvalidOperationException(
-                    $"PG {pg}: only {counting.Count} segment(s) that count answered ({string.Join(", ", counting)}"
-                    + (counting.Count < mine.Count ? $"; joining, not counted: {string.Join(", ", mine.Select(r => r.Replica).Except(counting))}" : "")
-                    + $"); recovery needs a read quorum of {VolumeGeometry.ReadQuorum}");
+                throw RecoveryErrors.NoReadQuorum(pg, counting, mine.Select(r => r.Replica).ToList());
             var scls = mine.GroupBy(r => r.Replica).Select(g => g.Max(r => r.Scl)).OrderByDescending(l => l).ToList();
             complete[pg] = scls[0];
         }
@@ -68,7 +65,7 @@ public static class RecoveryPlanner
             maxSeen = Lsn.Max(maxSeen, r.MaxLsn);
         }
         if (epoch is { } fenced && seenEpoch > fenced)
-            throw new InvalidOperationException($"a segment reports epoch {seenEpoch}, above this recovery's epoch {fenced}: another recovery took the volume over");
+            throw RecoveryErrors.NewerEpochSeen(seenEpoch, fenced);
         var annulled = reports.SelectMany(r => r.Annulled ?? []).Distinct().ToList();
 
         CplInfo? best = null;
@@ -82,8 +79,7 @@ public static class RecoveryPlanner
         }
 
         if (best is null && complete.Any(c => c > Lsn.Zero))
-            throw new InvalidOperationException(
-                $"segments hold records (complete points {string.Join(", ", complete)}) but no commit point is complete in every PG");
+            throw RecoveryErrors.NoCompleteCommitPoint(complete);
 
         var vdl = best?.Lsn ?? Lsn.Zero;
         var tail = best?.PgTail.ToArray() ?? new Lsn[pgCount];

@@ -103,10 +103,10 @@ public sealed class RecoveryProcess
 {
     private readonly RecoveryProcessSettings _settings;
     private readonly RepeatedConditions _rejections = new();   // per segment, summarised on ticks
-    private readonly Dictionary<(int Pg, int Replica), SegmentReport> _probes = new();    // before the fence: epochs seen
-    private readonly Dictionary<(int Pg, int Replica), SegmentReport> _reports = new();   // after the fence, at FenceEpoch
-    private readonly Dictionary<(int Pg, int Replica), InstalledSegment> _installed = new();
-    private readonly HashSet<(int Pg, int Replica)> _refusedBy = new();                   // refusals logged once per recovery
+    private readonly Dictionary<SegmentId, SegmentReport> _probes = new();    // before the fence: epochs seen
+    private readonly Dictionary<SegmentId, SegmentReport> _reports = new();   // after the fence, at FenceEpoch
+    private readonly Dictionary<SegmentId, InstalledSegment> _installed = new();
+    private readonly HashSet<SegmentId> _refusedBy = new();                                // refusals logged once per recovery
     private RecoveryRecord? _running;
     private DateTime _started;
     private DateTime _phaseStarted;
@@ -146,10 +146,10 @@ public sealed class RecoveryProcess
 
     private int SegmentCount => _settings.PgCount * VolumeGeometry.SegmentsPerPg;
 
-    private IEnumerable<(int Pg, int Replica)> AllSegments() =>
-        from pg in Enumerable.Range(0, _settings.PgCount) from r in Enumerable.Range(0, VolumeGeometry.SegmentsPerPg) select (pg, r);
+    private IEnumerable<SegmentId> AllSegments() => Enumerable.Range(0, _settings.PgCount).SelectMany(SegmentId.OfPg);
 
-    private static string Id(int pg, int replica) => $"pg-{pg}-{replica}";
+    /// <summary>The entity id of a segment already checked to be in the volume (<see cref="InVolume"/>).</summary>
+    private static string Id(int pg, int replica) => new SegmentId(pg, replica).EntityId;
 
     private void Move(RecoveryStep to) => Step = RecoverySteps.Transition(Step, to);
 
@@ -159,7 +159,7 @@ public sealed class RecoveryProcess
     /// <exception cref="InvalidOperationException">a recovery runs already.</exception>
     public void Start(string reason, DateTime now, List<RecoveryOutput> outputs)
     {
-        if (_running is not null) throw new InvalidOperationException($"recovery {Recoveries} runs already (step {Step})");
+        if (_running is not null) throw RecoveryErrors.AlreadyRunning(Recoveries, Step);
         Move(RecoveryStep.Probing);
         Recoveries++;
         _running = RecoveryRecord.Start(Recoveries, reason, now);
@@ -233,7 +233,7 @@ public sealed class RecoveryProcess
     {
         ArgumentNullException.ThrowIfNull(report);
         if (_running is null || !InVolume(report.Pg, report.Replica, "segment state", now, outputs)) return;
-        var key = (report.Pg, report.Replica);
+        var key = new SegmentId(report.Pg, report.Replica);
         switch (Step)
         {
             case RecoveryStep.Probing:
@@ -263,7 +263,7 @@ public sealed class RecoveryProcess
     {
         if (_running is null || Plan is null || epoch != Plan.Epoch || !InVolume(pg, replica, "epoch installation", now, outputs)) return;
         if (Step is not (RecoveryStep.Installing or RecoveryStep.ReadingHeader)) return;
-        _installed[(pg, replica)] = new InstalledSegment(pg, replica, scl);
+        _installed[new SegmentId(pg, replica)] = new InstalledSegment(pg, replica, scl);
         if (Step != RecoveryStep.Installing || !InstalledOnReadQuorum()) return;
         EndPhase(RecoveryPhaseNames.InstallEpoch, Describe(_installed.Keys, "installed"), now, outputs);
         LogPhase(RecoveryPhaseNames.InstallEpoch, outputs);
@@ -286,15 +286,17 @@ public sealed class RecoveryProcess
             EndFenced($"segment {Id(pg, replica)} is already in epoch {segmentEpoch}, above this recovery's epoch {Plan.Epoch}: another recovery took the volume over", now, outputs);
             return;
         }
-        if (refused && !_refusedBy.Add((pg, replica))) return;
+        if (refused && !_refusedBy.Add(new SegmentId(pg, replica))) return;
         if (!refused && !_rejections.Occurred($"segment {Id(pg, replica)} rejecting the recovery", now)) return;
         outputs.Add(new RecoveryLog(RecoveryLogLevel.Warning, "Recovery epoch {Epoch}: segment {Segment} refused: {Reason}", CurrentEpoch, Id(pg, replica), reason));
     }
 
-    /// <summary>A page image arrived; the volume header (page 0) being read starts the writer with it.</summary>
+    /// <summary>A page image arrived; the volume header (page 0) being read starts the writer with it. An image that does
+    /// not come from a segment of PG 0 (which owns page 0) is ignored.</summary>
     public void HeaderRead(int pg, int replica, long pageNo, byte[]? image, List<RecoveryOutput> outputs)
     {
         if (Step != RecoveryStep.ReadingHeader || _headerSent is null || pageNo != Tables.Catalog.HeaderPage) return;
+        if (pg != 0 || replica is < 0 or >= VolumeGeometry.SegmentsPerPg) return;
         _headerSent = null;
         StartWriterWith(image, $"catalog read from {Id(pg, replica)}", outputs);
     }
@@ -354,7 +356,7 @@ public sealed class RecoveryProcess
     private bool InVolume(int pg, int replica, string what, DateTime now, List<RecoveryOutput> outputs)
     {
         if (pg >= 0 && pg < _settings.PgCount && replica >= 0 && replica < VolumeGeometry.SegmentsPerPg) return true;
-        var condition = $"{what} naming segment {Id(pg, replica)}, outside the volume's {_settings.PgCount} PG(s) of {VolumeGeometry.SegmentsPerPg}";
+        var condition = $"{what} naming segment pg-{pg}-{replica}, outside the volume's {_settings.PgCount} PG(s) of {VolumeGeometry.SegmentsPerPg}";
         if (_rejections.Occurred(condition, now))
             outputs.Add(new RecoveryLog(RecoveryLogLevel.Warning, "Recovery epoch {Epoch}: dropped a {Condition}", CurrentEpoch, condition));
         return false;
@@ -469,13 +471,13 @@ public sealed class RecoveryProcess
         };
     }
 
-    private string Missing(IEnumerable<(int Pg, int Replica)> answered)
+    private string Missing(IEnumerable<SegmentId> answered)
     {
         var set = answered.ToHashSet();
-        return string.Join(", ", AllSegments().Where(s => !set.Contains(s)).Select(s => Id(s.Pg, s.Replica)));
+        return string.Join(", ", AllSegments().Where(s => !set.Contains(s)));
     }
 
-    private string Describe(IEnumerable<(int Pg, int Replica)> answered, string verb)
+    private string Describe(IEnumerable<SegmentId> answered, string verb)
     {
         var keys = answered.ToList();
         return string.Join("; ", Enumerable.Range(0, _settings.PgCount).Select(pg =>

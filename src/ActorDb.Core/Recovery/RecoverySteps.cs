@@ -53,7 +53,7 @@ public static class RecoverySteps
     /// <summary>Checks and makes the move.</summary>
     /// <exception cref="InvalidOperationException">the move is not legal (names both steps).</exception>
     public static RecoveryStep Transition(RecoveryStep from, RecoveryStep to) =>
-        CanMove(from, to) ? to : throw new InvalidOperationException($"a recovery cannot move from step {from} to step {to}");
+        CanMove(from, to) ? to : throw RecoveryErrors.IllegalStep(from, to);
 
     /// <summary>The phase (<see cref="RecoveryPhaseNames"/>) a running step belongs to.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is Idle or Ended: no phase runs.</exception>
@@ -112,5 +112,5 @@ public static class SupervisorStates
     /// <summary>Checks and makes the move.</summary>
     /// <exception cref="InvalidOperationException">the move is not legal (names both states).</exception>
     public static SupervisorState Transition(SupervisorState from, SupervisorState to) =>
-        CanMove(from, to) ? to : throw new InvalidOperationException($"the recovery supervisor cannot move from {from.Name()} to {to.Name()}");
+        CanMove(from, to) ? to : throw RecoveryErrors.IllegalState(from, to);
 }

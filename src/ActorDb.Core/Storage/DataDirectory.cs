@@ -45,19 +45,16 @@ public sealed record DataDirectoryReport(string FullPath, bool Created, UnixFile
 
 /// <summary>
 /// The one place where ActorDb creates directories and files under its data directory, and the check of the data
-/// directory at start. On Unix every directory is created <c>0700</c> (<see cref="DirectoryMode"/>) and every file
-/// <c>0600</c> (<see cref="DataFileMode"/>): only the node's own user can read the volume. A file is created with the
-/// process's umask and restricted with <c>fchmod</c> before anything is written to it; it is never reachable by another
-/// user meanwhile, since its directory is already <c>0700</c>. On Windows the modes do not apply (the directory's ACL is
-/// inherited).
+/// directory at start. Every directory and file is private (<see cref="PrivateFiles"/>: <c>0700</c> and <c>0600</c> on
+/// Unix): only the node's own user can read the volume.
 /// </summary>
 public static partial class DataDirectory
 {
-    /// <summary>Mode of every directory ActorDb creates: <c>0700</c>.</summary>
-    public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    /// <summary>Mode of every directory ActorDb creates: <c>0700</c> (<see cref="PrivateFiles.DirectoryMode"/>).</summary>
+    public const UnixFileMode DirectoryMode = PrivateFiles.DirectoryMode;
 
-    /// <summary>Mode of every file ActorDb creates: <c>0600</c>.</summary>
-    public const UnixFileMode DataFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    /// <summary>Mode of every file ActorDb creates: <c>0600</c> (<see cref="PrivateFiles.FileMode"/>).</summary>
+    public const UnixFileMode DataFileMode = PrivateFiles.FileMode;
 
     private const string ProbePrefix = ".actordb-write-check-";
 
@@ -113,59 +110,30 @@ public static partial class DataDirectory
         return new DataDirectoryReport(full, created, restrictedFrom);
     }
 
-    /// <summary>Creates <paramref name="path"/> and its missing parents with <see cref="DirectoryMode"/>; an existing
-    /// directory is left as it is. Returns the directory.</summary>
+    /// <summary>Creates a directory under the data directory: <see cref="PrivateFiles.CreateDirectory"/>.</summary>
     /// <exception cref="IOException">it cannot be created (e.g. a parent is a file).</exception>
     /// <exception cref="UnauthorizedAccessException">permission denied.</exception>
-    public static DirectoryInfo CreateDirectory(string path)
-    {
-        if (OperatingSystem.IsWindows()) return Directory.CreateDirectory(path);
-        // Directory.CreateDirectory(path, mode) gives the mode to the last directory only: its missing parents would get
-        // the umask's. So each missing one is created here, outermost first.
-        var missing = new Stack<string>();
-        for (var dir = Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar); !string.IsNullOrEmpty(dir) && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir))
-            missing.Push(dir);
-        while (missing.Count > 0) Directory.CreateDirectory(missing.Pop(), DirectoryMode);
-        return new DirectoryInfo(path);
-    }
+    public static DirectoryInfo CreateDirectory(string path) => PrivateFiles.CreateDirectory(path);
 
-    /// <summary>Opens (and, as <paramref name="mode"/> says, creates) a file under the data directory as
-    /// <see cref="File.OpenHandle"/> does, then restricts it to <see cref="DataFileMode"/> if it allows more.</summary>
+    /// <summary>Opens or creates a file under the data directory: <see cref="PrivateFiles.OpenFile"/>.</summary>
     /// <exception cref="IOException">it cannot be opened or created.</exception>
     /// <exception cref="UnauthorizedAccessException">permission denied.</exception>
-    public static SafeFileHandle OpenFile(string path, System.IO.FileMode mode, FileAccess access, FileShare share, FileOptions options = FileOptions.None)
-    {
-        var handle = File.OpenHandle(path, mode, access, share, options);
-        try
-        {
-            if (!OperatingSystem.IsWindows() && File.GetUnixFileMode(handle) != DataFileMode) File.SetUnixFileMode(handle, DataFileMode);
-            return handle;
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
+    public static SafeFileHandle OpenFile(string path, System.IO.FileMode mode, FileAccess access, FileShare share, FileOptions options = FileOptions.None) =>
+        PrivateFiles.OpenFile(path, mode, access, share, options);
 
-    /// <summary>As <see cref="OpenFile"/>, as a stream (<paramref name="bufferSize"/> bytes of buffer; 0 or 1: none).</summary>
+    /// <summary>As <see cref="OpenFile"/>, as a stream: <see cref="PrivateFiles.OpenStream"/>.</summary>
     /// <exception cref="IOException">it cannot be opened or created.</exception>
     /// <exception cref="UnauthorizedAccessException">permission denied.</exception>
     public static FileStream OpenStream(string path, System.IO.FileMode mode, FileAccess access, FileShare share, int bufferSize = 4096) =>
-        new(OpenFile(path, mode, access, share), access, bufferSize);
+        PrivateFiles.OpenStream(path, mode, access, share, bufferSize);
 
-    /// <summary>Replaces the content of <paramref name="path"/> with <paramref name="text"/> (UTF-8), the file having
-    /// <see cref="DataFileMode"/>.</summary>
+    /// <summary>Replaces a file's content: <see cref="PrivateFiles.WriteAllText"/>.</summary>
     /// <exception cref="IOException">it cannot be written.</exception>
     /// <exception cref="UnauthorizedAccessException">permission denied.</exception>
-    public static void WriteAllText(string path, string text)
-    {
-        using var stream = OpenStream(path, System.IO.FileMode.Create, FileAccess.Write, FileShare.Read);
-        stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
-    }
+    public static void WriteAllText(string path, string text) => PrivateFiles.WriteAllText(path, text);
 
-    /// <summary>A mode as octal digits, e.g. <c>0755</c>.</summary>
-    public static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0xFFF, 8).PadLeft(3, '0');
+    /// <summary>A mode as octal digits, e.g. <c>0755</c>: <see cref="PrivateFiles.Octal"/>.</summary>
+    public static string Octal(UnixFileMode mode) => PrivateFiles.Octal(mode);
 
     /// <summary>The uid owning <paramref name="path"/> (<c>statx(2)</c>), or null where it cannot be known (not Linux, or a
     /// C library without statx): the owner check is then skipped.</summary>

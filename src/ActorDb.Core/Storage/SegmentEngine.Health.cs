@@ -45,33 +45,33 @@ public sealed partial class SegmentEngine
             ReleaseAfterFailedOpen();
             var now = _now;
             var (delay, line) = _openRetry.Failed(now, out var sinceLastLine);
-            _state = _state.Transition(new SegmentLifecycle.Opening($"segment {EntityId(_pg, _replica)}: open failed: {e.Message}"));
+            _state = _state.Transition(new SegmentLifecycle.Opening($"segment {_id.EntityId}: open failed: {e.Message}"));
             if (line == RetryLine.Started)
                 Error(e, "Segment {Segment} (PG {Pg}) cannot open; every file and lock it took is released; it rejects redo (fault OpenFailed) and tries again in {Ms} ms, doubling up to {MaxMs} ms (summarised every {Seconds} s)",
-                    EntityId(_pg, _replica), _pg, (long)delay.TotalMilliseconds, (long)_settings.OpenRetryMax.TotalMilliseconds, (int)HealthSummaryEvery.TotalSeconds);
+                    _id.EntityId, _pg, (long)delay.TotalMilliseconds, (long)_settings.OpenRetryMax.TotalMilliseconds, (int)HealthSummaryEvery.TotalSeconds);
             else if (line == RetryLine.Summary)
                 Warning("Segment {Segment} (PG {Pg}) still cannot open: {Count} more failed tries since the last line, {Total} in {Seconds:0} s; last: {Error}; next try in {Ms} ms",
-                    new object[] { EntityId(_pg, _replica), _pg, sinceLastLine, _openRetry.Failures, (now - _openRetry.FailingSince).TotalSeconds, e.Message, (long)delay.TotalMilliseconds });
+                    new object[] { _id.EntityId, _pg, sinceLastLine, _openRetry.Failures, (now - _openRetry.FailingSince).TotalSeconds, e.Message, (long)delay.TotalMilliseconds });
             Schedule(SegmentTimer.Reopen, delay);
             return false;
         }
         var since = _openRetry.FailingSince;
         var failures = _openRetry.Succeeded();
         if (failures > 0)
-            Info("Segment {Segment} (PG {Pg}) opened after {Failures} failed tries in {Seconds:0.0} s", EntityId(_pg, _replica), _pg, failures, (_now - since).TotalSeconds);
+            Info("Segment {Segment} (PG {Pg}) opened after {Failures} failed tries in {Seconds:0.0} s", _id.EntityId, _pg, failures, (_now - since).TotalSeconds);
         _state = _state.Transition(SegmentLifecycle.Serving.Instance);
         _scrub = new Scrubber(_store.FirstPageNo, _store.PageCount, _settings.ScrubPagesPerSecond, _now);
         Schedule(SegmentTimer.PageHealth, PageHealthInterval);
         return true;
     }
 
-    /// <summary>Closes whatever a failed open took (sync thread, log and its redo.lock, page store) and forgets what it read.</summary>
+    /// <summary>Closes whatever a failed open took (the shell's group-commit runner, log and its redo.lock, page store) and forgets what it read.</summary>
     private void ReleaseAfterFailedOpen()
     {
         _out.Add(new SegmentOutput.CancelTick(SegmentTimer.CatchUp));
-        try { _closingLog?.Invoke(); } catch (Exception e) { Debug("Segment {Segment}: sync thread stop after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
-        try { _segmentLog?.Dispose(); } catch (Exception e) { Debug("Segment {Segment}: log close after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
-        try { _store?.Dispose(); } catch (Exception e) { Debug("Segment {Segment}: page store close after a failed open: {Error}", EntityId(_pg, _replica), e.Message); }
+        try { _closingLog?.Invoke(); } catch (Exception e) { Debug("Segment {Segment}: sync thread stop after a failed open: {Error}", _id.EntityId, e.Message); }
+        try { _segmentLog?.Dispose(); } catch (Exception e) { Debug("Segment {Segment}: log close after a failed open: {Error}", _id.EntityId, e.Message); }
+        try { _store?.Dispose(); } catch (Exception e) { Debug("Segment {Segment}: page store close after a failed open: {Error}", _id.EntityId, e.Message); }
         _startSync = null;
         _segmentLog = null!;
         _store = null!;
@@ -124,7 +124,7 @@ public sealed partial class SegmentEngine
             (_foundAtRunStart, _repairedAtRunStart) = (_damagedFound - 1, _repair.Repaired);
             (_foundAtLastLine, _repairedAtLastLine) = (_damagedFound, _repair.Repaired);
             Warning("Segment {Segment} (PG {Pg}): page {PageNo} is damaged in {File} (found by {Cause}); repairing it from a peer (more damaged pages are summarised every {Seconds} s)",
-                EntityId(_pg, _replica), _pg, pageNo, PageStore.FileName, cause, (int)HealthSummaryEvery.TotalSeconds);
+                _id.EntityId, _pg, pageNo, PageStore.FileName, cause, (int)HealthSummaryEvery.TotalSeconds);
         }
         if (_repair.InFlight < _repair.MaxInFlight) SendRepairRequests();
     }
@@ -138,14 +138,14 @@ public sealed partial class SegmentEngine
             // The time is from the first damaged page found to the last repaired (not to this line, which waits
             // RepairRunEndsAfter for more): repair-bench reads its rate from here.
             Info("Segment {Segment} (PG {Pg}): every damaged page is repaired: {Found} found, {Repaired} repaired from peers in {Seconds:0.000} s (first found to last repaired)",
-                EntityId(_pg, _replica), _pg, _damagedFound - _foundAtRunStart, _repair.Repaired - _repairedAtRunStart, (_lastRepairActivity - _repairsSince).TotalSeconds);
+                _id.EntityId, _pg, _damagedFound - _foundAtRunStart, _repair.Repaired - _repairedAtRunStart, (_lastRepairActivity - _repairsSince).TotalSeconds);
             _repairsSince = default;
             return;
         }
         if (now - _lastRepairLine < HealthSummaryEvery || (_repair.Count == 0 && _damagedFound == _foundAtLastLine && _repair.Repaired == _repairedAtLastLine)) return;
         var unservable = _repair.Pages.Where(_repair.Unservable).ToList();
         Warning("Segment {Segment} (PG {Pg}): {Found} more damaged page(s) found and {Repaired} repaired in the last {Seconds:0} s; {Left} still damaged, {Unservable} of them no peer could serve yet{Pages}",
-            new object[] { EntityId(_pg, _replica), _pg, _damagedFound - _foundAtLastLine, _repair.Repaired - _repairedAtLastLine, (now - _lastRepairLine).TotalSeconds,
+            new object[] { _id.EntityId, _pg, _damagedFound - _foundAtLastLine, _repair.Repaired - _repairedAtLastLine, (now - _lastRepairLine).TotalSeconds,
                 _repair.Count, unservable.Count, unservable.Count == 0 ? "" : " (" + string.Join(", ", unservable.Take(10)) + (unservable.Count > 10 ? ", ..." : "") + ")" });
         (_foundAtLastLine, _repairedAtLastLine, _lastRepairLine) = (_damagedFound, _repair.Repaired, now);
     }
@@ -207,7 +207,7 @@ public sealed partial class SegmentEngine
         catch (SegmentLogException e)
         {
             if (_refusals.Occurred($"scrub read error: {e.Message}", _now))
-                Warning("Segment {Segment} (PG {Pg}): the scrub cannot read {File}: {Error} (repeats are summarised)", EntityId(_pg, _replica), _pg, PageStore.FileName, e.Message);
+                Warning("Segment {Segment} (PG {Pg}): the scrub cannot read {File}: {Error} (repeats are summarised)", _id.EntityId, _pg, PageStore.FileName, e.Message);
         }
         finally
         {
@@ -223,16 +223,16 @@ public sealed partial class SegmentEngine
         var store = _store;
         string? unavailable =
             _state.Failure is { } failure ? failure
-            : _meta.OpenedEpoch != f.Epoch ? $"pg-{_pg}-{_replica} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
-            : _copy is not null ? $"pg-{_pg}-{_replica} is copying its pages from a peer"
+            : _meta.OpenedEpoch != f.Epoch ? $"{_id} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
+            : _copy is not null ? $"{_id} is copying its pages from a peer"
             : f.PageNo < store.FirstPageNo || f.PageNo >= store.FirstPageNo + store.PageCount ? $"page {f.PageNo} is not in PG {_pg}"
-            : _repair.Contains(f.PageNo) ? $"pg-{_pg}-{_replica}'s own copy of page {f.PageNo} is damaged"
+            : _repair.Contains(f.PageNo) ? $"{_id}'s own copy of page {f.PageNo} is damaged"
             : null;
         if (unavailable is null)
         {
             Materialize(Lsn.Min(_durableScl, _knownVdl));
-            if (_materialized < f.AtLeast) unavailable = $"pg-{_pg}-{_replica} materialized only up to {_materialized.Value}, below {f.AtLeast.Value}";
-            else if (_blockedOnPage == f.PageNo) unavailable = $"pg-{_pg}-{_replica}'s own copy of page {f.PageNo} is damaged";
+            if (_materialized < f.AtLeast) unavailable = $"{_id} materialized only up to {_materialized.Value}, below {f.AtLeast.Value}";
+            else if (_blockedOnPage == f.PageNo) unavailable = $"{_id}'s own copy of page {f.PageNo} is damaged";
             else
             {
                 try
@@ -244,11 +244,11 @@ public sealed partial class SegmentEngine
                 catch (DamagedPageException)
                 {
                     PageDamaged(f.PageNo, $"a repair request of pg-{_pg}-{f.RequesterReplica}");
-                    unavailable = $"pg-{_pg}-{_replica}'s own copy of page {f.PageNo} is damaged";
+                    unavailable = $"{_id}'s own copy of page {f.PageNo} is damaged";
                 }
                 catch (SegmentLogException e)
                 {
-                    unavailable = $"pg-{_pg}-{_replica}: page store read failed: {e.Message}";
+                    unavailable = $"{_id}: page store read failed: {e.Message}";
                 }
             }
         }
@@ -266,7 +266,7 @@ public sealed partial class SegmentEngine
             ?? (_copy is not null ? "a page copy is in progress" : null);
         if (why is not null)
         {
-            Debug("Segment {Segment} (PG {Pg}): pg-{Pg}-{Peer} cannot repair page {PageNo}: {Reason}", new object[] { EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.PageNo, why });
+            Debug("Segment {Segment} (PG {Pg}): pg-{Pg}-{Peer} cannot repair page {PageNo}: {Reason}", new object[] { _id.EntityId, _pg, _pg, p.FromReplica, p.PageNo, why });
             _repair.Refused(p.PageNo, p.FromReplica, now);
             SendMoreRepairRequests();
             return;
@@ -280,7 +280,7 @@ public sealed partial class SegmentEngine
         _lastRepairActivity = now;
         Metric(SegmentMetric.RepairedPages, 1);
         Debug("Segment {Segment} (PG {Pg}): page {PageNo} repaired from pg-{Pg}-{Peer} in {Ms} ms (found by {Cause}; page LSN {PageLsn}, peer materialized to {Materialized}{Rounds})",
-            new object[] { EntityId(_pg, _replica), _pg, p.PageNo, _pg, p.FromReplica, (long)took.TotalMilliseconds, cause, PageLsnOf(image).Value, p.Materialized.Value,
+            new object[] { _id.EntityId, _pg, p.PageNo, _pg, p.FromReplica, (long)took.TotalMilliseconds, cause, PageLsnOf(image).Value, p.Materialized.Value,
                 rounds > 0 ? $"; after {rounds} round(s) in which no peer could serve it" : "" });
         if (_blockedOnPage == p.PageNo) Materialize(Lsn.Min(_durableScl, _knownVdl));
         SendMoreRepairRequests();

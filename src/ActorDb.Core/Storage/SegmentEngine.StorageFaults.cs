@@ -32,9 +32,9 @@ public sealed partial class SegmentEngine
     private RetryBackoff? _retry;
 
     /// <summary>Why the segment cannot take records now (a failure, or a log faulted whose failure is still on its way
-    /// to the mailbox), or null.</summary>
+    /// to the engine as <see cref="SyncFailed"/>), or null.</summary>
     private string? Unwritable() =>
-        _state.Failure ?? (_segmentLog?.Fault is { } f ? $"segment {EntityId(_pg, _replica)}: log write failed: {f.Message}" : null);
+        _state.Failure ?? (_segmentLog?.Fault is { } f ? $"segment {_id.EntityId}: log write failed: {f.Message}" : null);
 
     /// <summary>The storage fault to report: the one the segment is stopped by, or that of a log just faulted, or (reopened,
     /// no sync proven yet) the one it is healing from, so the report does not flap while a retry waits for its first write.</summary>
@@ -51,7 +51,7 @@ public sealed partial class SegmentEngine
     };
 
     /// <summary>Opens the segment's durable state, as at start and at each retry after a storage fault: <c>segment.meta</c>,
-    /// the page store, the log (cut at a distrusted position first; the record of it is then cleared), the sync thread.
+    /// the page store, the log (cut at a distrusted position first; the record of it is then cleared), and a new <see cref="SegmentOutput.StartSync"/> generation for it.
     /// Returns the records read above the checkpoint.</summary>
     private int OpenStorage()
     {
@@ -73,7 +73,7 @@ public sealed partial class SegmentEngine
         if (_meta.Distrusted is { } cut)
         {
             Warning("Segment {Segment} (PG {Pg}): cut the log at {Position} ({Bytes} bytes): a write or fsync failed there, so those bytes are never trusted; the records come from peers and the writer",
-                EntityId(_pg, _replica), _pg, cut, _segmentLog.DistrustedBytesCut);
+                _id.EntityId, _pg, cut, _segmentLog.DistrustedBytesCut);
             // The cut is durable: forget it before anything is written after it (else a later open would cut new records).
             var cleared = _meta.WithDistrusted(null);
             cleared.Save(_dir, _settings.Fsync, storage);
@@ -91,7 +91,7 @@ public sealed partial class SegmentEngine
     private void OnStorageFault(StorageFailureKind kind, Exception error, string what)
     {
         var fault = ToSegmentFault(kind);
-        var segment = EntityId(_pg, _replica);
+        var segment = _id.EntityId;
         string distrust = "";
         if (_segmentLog?.FailedAt is { } at && _meta.Distrusted != at)
         {
@@ -135,7 +135,7 @@ public sealed partial class SegmentEngine
     private void OnHealTick()
     {
         if (_state is not SegmentLifecycle.Faulted faulted) return;
-        if (_checkpoint is not null)
+        if (_checkpoint is not null && !_checkpointFailed)
         {
             // Its pages are being written from memory the reopen would drop: reopen once it completed.
             Schedule(SegmentTimer.Heal, PageHealthInterval);
@@ -163,7 +163,7 @@ public sealed partial class SegmentEngine
         catch (Exception e) when (StorageErrors.Classify(e) != StorageFailureKind.Other || e is InvalidDataException)
         {
             _faultsSinceSummary++;
-            _state = _state.Transition(faulted with { Reason = $"segment {EntityId(_pg, _replica)}: {(faulted.Kind == StorageFailureKind.DiskFull ? "disk full" : "I/O error")}: reopening after {_faultWhat} failed: {e.Message}" });
+            _state = _state.Transition(faulted with { Reason = $"segment {_id.EntityId}: {(faulted.Kind == StorageFailureKind.DiskFull ? "disk full" : "I/O error")}: reopening after {_faultWhat} failed: {e.Message}" });
             Schedule(SegmentTimer.Heal, _retry!.Failed(_now, out _).Delay);
             return;
         }
@@ -171,7 +171,7 @@ public sealed partial class SegmentEngine
         _state = _state.Transition(SegmentLifecycle.Serving.Instance);   // takes records again; _retry stays until a sync succeeds (HealedIfFaulted)
         Materialize(Lsn.Min(_durableScl, _knownVdl));
         Info("Segment {Segment} (PG {Pg}): storage reopened after {Ms} ms ({Retries} retries): SCL {Scl}; it takes records again",
-            EntityId(_pg, _replica), _pg, (long)(_now - _faultSince).TotalMilliseconds, _retry!.Failures, _durableScl);
+            _id.EntityId, _pg, (long)(_now - _faultSince).TotalMilliseconds, _retry!.Failures, _durableScl);
         // What it lost above its SCL comes back from peers (catch-up) and from the writer's resends.
         _fetchSentAt = DateTime.MinValue;
         _peersTried = 0;
@@ -187,6 +187,9 @@ public sealed partial class SegmentEngine
     {
         _closingLog?.Invoke();
         _startSync = null;
+        _checkpoint = null;   // none in flight: OnHealTick waits for it (a failed one is dropped with what it held)
+        _checkpointFailed = false;
+        _flushing = null;
         _segmentLog?.Dispose();
         _store?.Dispose();
     }
@@ -196,7 +199,7 @@ public sealed partial class SegmentEngine
     {
         if (_retry is null || _state is SegmentLifecycle.Faulted) return;
         Info("Segment {Segment} (PG {Pg}): storage fault ended ({What}): writes and syncs succeed again after {Ms} ms, {Retries} retries, {Failures} failures in all",
-            new object[] { EntityId(_pg, _replica), _pg, _faultWhat ?? "write", (long)(_now - _faultSince).TotalMilliseconds, _retry.Failures, _faultsTotal });
+            new object[] { _id.EntityId, _pg, _faultWhat ?? "write", (long)(_now - _faultSince).TotalMilliseconds, _retry.Failures, _faultsTotal });
         _retry = null;
         _healingFrom = SegmentFault.None;
         _faultsTotal = 0;
@@ -208,7 +211,7 @@ public sealed partial class SegmentEngine
         var now = _now;
         if (now - _faultSummaryAt < FaultSummaryEvery) return;
         Warning("Segment {Segment} (PG {Pg}): still {Fault} for {Seconds} s: {Count} more failed writes or retries since the last line; {Failure}",
-            new object[] { EntityId(_pg, _replica), _pg, _state is SegmentLifecycle.Faulted { Kind: StorageFailureKind.DiskFull } ? "disk full" : "failing with I/O errors", (long)(now - _faultSince).TotalSeconds, _faultsSinceSummary, _state.Failure ?? "" });
+            new object[] { _id.EntityId, _pg, _state is SegmentLifecycle.Faulted { Kind: StorageFailureKind.DiskFull } ? "disk full" : "failing with I/O errors", (long)(now - _faultSince).TotalSeconds, _faultsSinceSummary, _state.Failure ?? "" });
         _faultSummaryAt = now;
         _faultsSinceSummary = 0;
     }

@@ -48,6 +48,7 @@ public sealed partial class SegmentEngine
 
     private readonly int _pg;
     private readonly int _replica;
+    private readonly SegmentId _id;
     private readonly string _dir;
     private readonly SegmentEngineSettings _settings;
     private readonly IStorage _storage;
@@ -67,7 +68,8 @@ public sealed partial class SegmentEngine
     private PageStore _store = null!;
     private Dictionary<long, byte[]> _dirty = new();           // materialized since the last checkpoint began
     private Dictionary<long, byte[]>? _flushing;                // being written by the checkpoint in flight (read-only)
-    private SegmentOutput.StartCheckpoint? _checkpoint;         // the checkpoint in flight
+    private SegmentOutput.StartCheckpoint? _checkpoint;         // the checkpoint in flight (or failed: no other starts until the reopen)
+    private bool _checkpointFailed;                             // _checkpoint failed: its pages stay readable in _flushing until the reopen
     private long _logBytesAtCheckpoint;
     private Lsn _materialized;                                  // LSN of the last record applied to the pages
     private RedoRecord? _materializedCpl;                       // the last commit record applied
@@ -130,6 +132,7 @@ public sealed partial class SegmentEngine
         if (replica is < 0 or >= VolumeGeometry.SegmentsPerPg) throw new ArgumentOutOfRangeException(nameof(replica), replica, "a replica is in 0..5");
         _pg = pg;
         _replica = replica;
+        _id = new SegmentId(pg, replica);
         _settings = settings;
         _storage = storage;
         _dir = directory;
@@ -164,7 +167,9 @@ public sealed partial class SegmentEngine
     /// <summary>A protocol message from <paramref name="from"/>: <see cref="RedoBatch"/>, <see cref="GetSegmentState"/>
     /// (with its fence), <see cref="OpenEpoch"/>, <see cref="ReadPage"/>, <see cref="FetchRedo"/>/<see cref="PeerRedo"/>,
     /// <see cref="FetchPages"/>/<see cref="PeerPages"/>, <see cref="FetchPage"/>/<see cref="PeerPage"/>,
-    /// <see cref="GetSegmentStatus"/>, <see cref="Stop"/>. Returns false for any other message (nothing done).</summary>
+    /// <see cref="GetSegmentStatus"/>, <see cref="Stop"/>. Returns false for any other message (nothing done). While the
+    /// segment cannot open, every message is taken: reads, redo and peer requests are answered as unavailable, a fence or
+    /// an OpenEpoch gets no answer (it has no state to report, as if unreachable).</summary>
     public bool Receive(SegmentSender from, object message, DateTime now, List<SegmentOutput> outputs)
     {
         Begin(now, from, outputs);
@@ -218,13 +223,13 @@ public sealed partial class SegmentEngine
         OnCheckpointWritten(new CheckpointDone(done.Materialized, done.Cpl, done.Pages.Count, micros));
     }
 
-    /// <summary>The checkpoint in flight failed with <paramref name="error"/>.</summary>
+    /// <summary>The checkpoint in flight failed with <paramref name="error"/>: a storage error faults the segment (the reopen
+    /// rereads the log above the last durable checkpoint), any other fails it; no other checkpoint starts meanwhile.</summary>
     public void CheckpointFailed(Exception error, DateTime now, List<SegmentOutput> outputs)
     {
         Begin(now, null, outputs);
-        if (_checkpoint is null) return;
-        _checkpoint = null;
-        _flushing = null;
+        if (_checkpoint is null || _checkpointFailed) return;
+        _checkpointFailed = true;   // its pages are served from memory until the storage is reopened (it rereads the log)
         Fail(error, "page-store checkpoint");
     }
 
@@ -275,7 +280,7 @@ public sealed partial class SegmentEngine
         }
         catch (Exception e)
         {
-            Error(e, "Segment {Segment} (PG {Pg}): final checkpoint failed (the next open reads more log; nothing is lost)", EntityId(_pg, _replica), _pg);
+            Error(e, "Segment {Segment} (PG {Pg}): final checkpoint failed (the next open reads more log; nothing is lost)", _id.EntityId, _pg);
         }
         _segmentLog?.Dispose();
         _store?.Dispose();
@@ -303,27 +308,27 @@ public sealed partial class SegmentEngine
     /// <summary>Why <paramref name="senderNode"/> may not act as a writer now (cluster membership and roles), or null.</summary>
     private string? NodeRefusal(string senderNode) => SegmentAuthority.NodeRefusal(senderNode, _membership());
 
-    /// <summary>Opens the segment's files and reads its log above the checkpoint (<see cref="PreStart"/> retries it with
+    /// <summary>Opens the segment's files and reads its log above the checkpoint (<see cref="TryOpen"/> retries it with
     /// back-off when it throws, after releasing what it took).</summary>
     private void Open()
     {
         var started = _workClock?.Invoke() ?? TimeSpan.Zero;
         if (_storage is FaultyStorage)
             Warning("Segment {Segment} (PG {Pg}): TEST FAULTS: its storage is a fault-injecting FaultyStorage (actordb.segment.test-faults or a test); never in production",
-                EntityId(_pg, _replica), _pg);
+                _id.EntityId, _pg);
         var records = OpenStorage();
         var report = _segmentLog.Recovery;
         if (report.TailBytesCut > 0)
-            Warning("Segment {Segment} (PG {Pg}): {Tail}; nothing acknowledged is in them", EntityId(_pg, _replica), _pg, report.DescribeTail());
+            Warning("Segment {Segment} (PG {Pg}): {Tail}; nothing acknowledged is in them", _id.EntityId, _pg, report.DescribeTail());
         var newHoles = NewHoles(report.CorruptRanges);
         foreach (var hole in newHoles)
-            Error("Segment {Segment} (PG {Pg}): corrupt record in {Hole}: counted as a hole, SCL stops before it; its records are fetched from peers", EntityId(_pg, _replica), _pg, hole);
+            Error("Segment {Segment} (PG {Pg}): corrupt record in {Hole}: counted as a hole, SCL stops before it; its records are fetched from peers", _id.EntityId, _pg, hole);
         if (report.CorruptRanges.Count > newHoles.Count)
-            Debug("Segment {Segment} (PG {Pg}): {Holes} hole(s) in the log were repaired before ({File})", EntityId(_pg, _replica), _pg, report.CorruptRanges.Count - newHoles.Count, RepairedHoles.FileName);
+            Debug("Segment {Segment} (PG {Pg}): {Holes} hole(s) in the log were repaired before ({File})", _id.EntityId, _pg, report.CorruptRanges.Count - newHoles.Count, RepairedHoles.FileName);
         // Every record the log held (and the PG's VDL) is below the chain once the SCL reaches this: the holes' records are back.
         if (newHoles.Count > 0) _holesRepairedAt = Lsn.Max(_scl.MaxLsn, _meta.Vdl);
         if (_store.RestoredFromDoubleWrite > 0)
-            Warning("Segment {Segment} (PG {Pg}): a checkpoint was cut short; {Pages} page(s) restored from the doublewrite buffer", EntityId(_pg, _replica), _pg, _store.RestoredFromDoubleWrite);
+            Warning("Segment {Segment} (PG {Pg}): a checkpoint was cut short; {Pages} page(s) restored from the doublewrite buffer", _id.EntityId, _pg, _store.RestoredFromDoubleWrite);
 
         _durableScl = _scl.Scl;
         MaybeRecordHolesRepaired();   // holes below the checkpoint: their records are in the pages already
@@ -331,11 +336,11 @@ public sealed partial class SegmentEngine
         Schedule(SegmentTimer.CatchUp, CatchUpInterval);
         Materialize(Lsn.Min(_durableScl, _knownVdl));
         Info("Segment {Segment} (PG {Pg}) opened in {Ms} ms: epoch {Epoch}, checkpoint {Materialized}, SCL {Scl}, {Records} records read above the checkpoint; log writes {LogWrites}",
-            new object[] { EntityId(_pg, _replica), _pg, (int)((_workClock?.Invoke() ?? TimeSpan.Zero) - started).TotalMilliseconds, _meta.Epoch, _meta.Materialized, _durableScl, records,
+            new object[] { _id.EntityId, _pg, (int)((_workClock?.Invoke() ?? TimeSpan.Zero) - started).TotalMilliseconds, _meta.Epoch, _meta.Materialized, _durableScl, records,
                 _segmentLog.DirectIo ? "O_DIRECT | O_DSYNC" : _settings.Fsync ? "write + fdatasync" : "write, NO fsync (not durable)" });
         if (_segmentLog.Options.WantsDirectIo && !_segmentLog.DirectIo && OperatingSystem.IsLinux())
             Warning("Segment {Segment} (PG {Pg}): the file system of {Dir} refuses O_DIRECT; the log is written with write + fdatasync (as durable, more CPU)",
-                EntityId(_pg, _replica), _pg, _dir);
+                _id.EntityId, _pg, _dir);
     }
 
     private SclTracker NewTracker(Lsn start) => new(start, _meta.Annulled.Where(r => r.ToInclusive > start));
@@ -351,7 +356,7 @@ public sealed partial class SegmentEngine
         }
         if (decision.Verdict == SegmentVerdict.Stale)
         {
-            Reply(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {batch.Epoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true));
+            Reply(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {batch.Epoch}: segment {_id.EntityId} is in epoch {_meta.Epoch}", StaleEpoch: true));
             return;
         }
         if (decision.Verdict == SegmentVerdict.NotOpened)
@@ -362,7 +367,7 @@ public sealed partial class SegmentEngine
             // Each record's backlink is a record the PG held when the writer shipped it: at or above anything this
             // segment could have acknowledged before it lost its data, if it did.
             _joinHint = SegmentJoin.Hint(_joinHint, batch.Records);
-            Reply(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {EntityId(_pg, _replica)} has not installed epoch {batch.Epoch}", StaleEpoch: false));
+            Reply(new RedoRejected(_pg, _replica, _meta.OpenedEpoch, $"segment {_id.EntityId} has not installed epoch {batch.Epoch}", StaleEpoch: false));
             return;
         }
         if ((Unwritable() ?? (_state is SegmentLifecycle.Stopping ? "segment is stopping" : null)) is { } unwritable)
@@ -412,7 +417,7 @@ public sealed partial class SegmentEngine
         switch (SyncRuns.Answer(fromWriter, advanced, _writerEpoch, _meta.Epoch, _writer is not null))
         {
             case SyncAnswer.StaleEpoch:
-                SendTo(_writer!, new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true));
+                SendTo(_writer!, new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {_writerEpoch}: segment {_id.EntityId} is in epoch {_meta.Epoch}", StaleEpoch: true));
                 break;
             case SyncAnswer.Ack:
                 SendTo(_writer!, new RedoAck(_pg, _replica, _meta.Epoch, _durableScl, micros));
@@ -460,7 +465,7 @@ public sealed partial class SegmentEngine
         {
             _catchUp = new CatchUpProgress(_meta.Epoch, peer, _now, _durableScl, CatchUpTarget, Lsn.Zero, 0, 0, 0, 0);
             Info("Segment {Segment} (PG {Pg}) catch-up started in epoch {Epoch}: SCL {Scl}, target {Target} (the PG's state now); it counts in no quorum above its SCL",
-                new object[] { EntityId(_pg, _replica), _pg, _meta.Epoch, _durableScl, _catchUp.Target });
+                new object[] { _id.EntityId, _pg, _meta.Epoch, _durableScl, _catchUp.Target });
         }
         else if (_catchUp is not null) _catchUp = _catchUp with { Peer = peer };
         SendToPeer(new FetchRedo(_pg, peer, _meta.Epoch, _scl.Scl, new Lsn(long.MaxValue), _replica));   // the peer caps at its SCL
@@ -469,8 +474,8 @@ public sealed partial class SegmentEngine
     private void OnFetchRedo(FetchRedo f)
     {
         string? unavailable =
-            _meta.OpenedEpoch != f.Epoch ? $"pg-{_pg}-{_replica} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
-            : _durableScl <= f.FromExclusive ? $"pg-{_pg}-{_replica} holds nothing above {f.FromExclusive} (SCL {_durableScl})"
+            _meta.OpenedEpoch != f.Epoch ? $"{_id} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
+            : _durableScl <= f.FromExclusive ? $"{_id} holds nothing above {f.FromExclusive} (SCL {_durableScl})"
             : null;
         if (unavailable is not null)
         {
@@ -488,8 +493,8 @@ public sealed partial class SegmentEngine
             // The next record of the asker's chain is gone from this log (garbage-collected below the checkpoint): it is
             // in the pages only, so the asker must copy them first; records that would not connect are of no use to it.
             Reply(action == CatchUpAction.CopyPages
-                ? new PeerRedo(_pg, _replica, [], $"pg-{_pg}-{_replica} has no record connecting to {f.FromExclusive} in its log (checkpoint {_meta.Materialized}): a page copy is needed", _durableScl, _meta.Materialized.Value)
-                : new PeerRedo(_pg, _replica, [], $"pg-{_pg}-{_replica} has no record above {f.FromExclusive} in its log (checkpoint {_meta.Materialized})", _durableScl));
+                ? new PeerRedo(_pg, _replica, [], $"{_id} has no record connecting to {f.FromExclusive} in its log (checkpoint {_meta.Materialized}): a page copy is needed", _durableScl, _meta.Materialized.Value)
+                : new PeerRedo(_pg, _replica, [], $"{_id} has no record above {f.FromExclusive} in its log (checkpoint {_meta.Materialized})", _durableScl));
             return;
         }
         // Bounded: the lowest LSNs first, so the requester's chain grows; it asks again for the rest.
@@ -524,7 +529,7 @@ public sealed partial class SegmentEngine
         }
         if (p.CopyPagesAt > 0 && new Lsn(p.CopyPagesAt) > _scl.Scl)
         {
-            Info("Segment {Segment} (PG {Pg}): {Reason}", EntityId(_pg, _replica), _pg, p.Unavailable);
+            Info("Segment {Segment} (PG {Pg}): {Reason}", _id.EntityId, _pg, p.Unavailable);
             StartCopy(p.FromReplica);
             return;
         }
@@ -537,7 +542,7 @@ public sealed partial class SegmentEngine
         }
         if (p.Unavailable is not null)
         {
-            Debug("Segment {Segment} (PG {Pg}): peer pg-{Pg}-{Peer} cannot help: {Reason}", EntityId(_pg, _replica), _pg, _pg, p.FromReplica, p.Unavailable);
+            Debug("Segment {Segment} (PG {Pg}): peer pg-{Pg}-{Peer} cannot help: {Reason}", _id.EntityId, _pg, _pg, p.FromReplica, p.Unavailable);
             return;
         }
         if (Unwritable() is not null || _state is SegmentLifecycle.Stopping) return;
@@ -557,7 +562,7 @@ public sealed partial class SegmentEngine
         _out.Add(_startSync!);
         Metric(SegmentMetric.GossipRepairs, appended);
         Info("Segment {Segment} (PG {Pg}): {Records} record(s) from peer pg-{Pg}-{Peer}; SCL now {Scl}",
-            new object[] { EntityId(_pg, _replica), _pg, appended, _pg, p.FromReplica, _scl.Scl });
+            new object[] { _id.EntityId, _pg, appended, _pg, p.FromReplica, _scl.Scl });
         if (_scl.Scl < _peerScl) FetchFrom(p.FromReplica);   // more where these came from
     }
 
@@ -572,7 +577,7 @@ public sealed partial class SegmentEngine
         var now = _now;
         _copy = new CopyState(peer, ++_copySessions, _settings.Geometry.FirstPageOf(_pg), Lsn.Zero, null, [], now, now, 0, 0);
         Info("Segment {Segment} (PG {Pg}) page copy from pg-{Pg}-{Peer} started in epoch {Epoch}: SCL {Scl}, target {Target}, chunks of {ChunkBytes} bytes",
-            new object[] { EntityId(_pg, _replica), _pg, _pg, peer, _meta.Epoch, _durableScl, _catchUp.Target, _settings.PageCopyChunkBytes });
+            new object[] { _id.EntityId, _pg, _pg, peer, _meta.Epoch, _durableScl, _catchUp.Target, _settings.PageCopyChunkBytes });
         SendFetchPages(_copy);
     }
 
@@ -586,8 +591,8 @@ public sealed partial class SegmentEngine
         var pageSize = _settings.Geometry.PageSize;
         string? unavailable =
             _state.Failure is { } failure ? failure
-            : _meta.OpenedEpoch != f.Epoch ? $"pg-{_pg}-{_replica} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
-            : _meta.Materialized == Lsn.Zero ? $"pg-{_pg}-{_replica} has no page-store checkpoint"
+            : _meta.OpenedEpoch != f.Epoch ? $"{_id} is opened in epoch {_meta.OpenedEpoch}, not {f.Epoch}"
+            : _meta.Materialized == Lsn.Zero ? $"{_id} has no page-store checkpoint"
             : null;
         long[] pages = [];
         byte[] images = [];
@@ -611,14 +616,14 @@ public sealed partial class SegmentEngine
             catch (DamagedPageException e)
             {
                 PageDamaged(e.PageNo, $"a page copy to pg-{_pg}-{f.RequesterReplica}");
-                unavailable = $"pg-{_pg}-{_replica}: {e.Message}";
+                unavailable = $"{_id}: {e.Message}";
             }
             catch (Exception e) when (e is InvalidDataException or SegmentLogException)
             {
                 if (_refusals.Occurred($"failing page copies to pg-{_pg}-{f.RequesterReplica} (page store)", _now))
                     Error(e, "Segment {Segment} (PG {Pg}): page copy to pg-{Pg}-{Peer} failed reading the page store (repeats are summarised every {Seconds} s)",
-                        new object[] { EntityId(_pg, _replica), _pg, _pg, f.RequesterReplica, (int)_refusals.SummaryEvery.TotalSeconds });
-                unavailable = $"pg-{_pg}-{_replica}: page store read failed: {e.Message}";
+                        new object[] { _id.EntityId, _pg, _pg, f.RequesterReplica, (int)_refusals.SummaryEvery.TotalSeconds });
+                unavailable = $"{_id}: page store read failed: {e.Message}";
             }
         }
         var (cpl, tails) = PageCopy.Flatten(_meta.CheckpointCpl);
@@ -720,7 +725,7 @@ public sealed partial class SegmentEngine
         _copy = null;
         var elapsed = _now - copy.StartedUtc;
         Info("Segment {Segment} (PG {Pg}) page copy from pg-{Pg}-{Peer} finished in epoch {Epoch}: checkpoint {Checkpoint}, {Pages} pages, {Bytes} bytes in {Ms} ms ({MBps:0.0} MB/s); SCL now {Scl}, fetching the records above it",
-            new object[] { EntityId(_pg, _replica), _pg, _pg, copy.Peer, _meta.Epoch, point, copy.Pages, copy.Bytes, (long)elapsed.TotalMilliseconds, PageCopy.MegabytesPerSecond(copy.Bytes, elapsed), _durableScl });
+            new object[] { _id.EntityId, _pg, _pg, copy.Peer, _meta.Epoch, point, copy.Pages, copy.Bytes, (long)elapsed.TotalMilliseconds, PageCopy.MegabytesPerSecond(copy.Bytes, elapsed), _durableScl });
         CheckCatchUpDone();
         MaybeJoined();
         _peersTried = 0;
@@ -744,7 +749,7 @@ public sealed partial class SegmentEngine
         }
         _meta = meta;
         Info("Segment {Segment} (PG {Pg}) joined its PG in epoch {Epoch}: SCL {Scl} reached {Target}; it counts in quorums again",
-            new object[] { EntityId(_pg, _replica), _pg, _meta.Epoch, _durableScl, target });
+            new object[] { _id.EntityId, _pg, _meta.Epoch, _durableScl, target });
     }
 
     private void AbortCopy(string reason)
@@ -753,7 +758,7 @@ public sealed partial class SegmentEngine
         _copy = null;
         _fetchSentAt = DateTime.MinValue;   // the next catch-up tick starts over
         Warning("Segment {Segment} (PG {Pg}) page copy from pg-{Pg}-{Peer} abandoned after {Pages} pages: {Reason}",
-            new object[] { EntityId(_pg, _replica), _pg, _pg, copy.Peer, copy.Pages, reason });
+            new object[] { _id.EntityId, _pg, _pg, copy.Peer, copy.Pages, reason });
     }
 
     /// <summary>Ends the catch-up once the durable SCL reached its target, with one log line of what it took.</summary>
@@ -763,7 +768,7 @@ public sealed partial class SegmentEngine
         _catchUp = null;
         var now = _now;
         Info("Segment {Segment} (PG {Pg}) caught up in epoch {Epoch}: SCL {StartScl} -> {Scl} (target {Target}) in {Ms} ms from pg-{Pg}-{Peer}; page copy at {CopyPoint}: {Pages} pages {PageBytes} bytes; {Records} records {RecordBytes} bytes; {MBps:0.0} MB/s",
-            new object[] { EntityId(_pg, _replica), _pg, c.Epoch, c.StartScl, _durableScl, c.Target, (long)(now - c.StartedUtc).TotalMilliseconds, _pg, c.Peer,
+            new object[] { _id.EntityId, _pg, c.Epoch, c.StartScl, _durableScl, c.Target, (long)(now - c.StartedUtc).TotalMilliseconds, _pg, c.Peer,
                 c.CopyPoint, c.PagesCopied, c.PageBytes, c.RecordsFetched, c.RecordBytes, c.MegabytesPerSecond(now) });
     }
 
@@ -776,8 +781,8 @@ public sealed partial class SegmentEngine
             return;
         }
         var stopping = _state is SegmentLifecycle.Stopping;
-        if (!_state.HasFailed) _state = _state.Transition(new SegmentLifecycle.Failed($"segment {EntityId(_pg, _replica)}: {what} failed: {error.Message}"));
-        Error(error, "Segment {Segment} (PG {Pg}): {What} failed; it acknowledges nothing more until restarted", EntityId(_pg, _replica), _pg, what);
+        if (!_state.HasFailed) _state = _state.Transition(new SegmentLifecycle.Failed($"segment {_id.EntityId}: {what} failed: {error.Message}"));
+        Error(error, "Segment {Segment} (PG {Pg}): {What} failed; it acknowledges nothing more until restarted", _id.EntityId, _pg, what);
         if (stopping) StopNow();
     }
 
@@ -808,7 +813,7 @@ public sealed partial class SegmentEngine
         Metric(SegmentMetric.PageStoreBytes, pageStoreBytes - _pageStoreBytesCounted);
         _pageStoreBytesCounted = pageStoreBytes;
         Debug("Segment {Segment} (PG {Pg}): checkpoint at {Materialized}: {Pages} pages in {Ms} ms; {Files} log file(s) ({Bytes} bytes) deleted",
-            new object[] { EntityId(_pg, _replica), _pg, done.Materialized, done.Pages, done.Micros / 1000, files, bytes });
+            new object[] { _id.EntityId, _pg, done.Materialized, done.Pages, done.Micros / 1000, files, bytes });
     }
 
     private void OnGetState(GetSegmentState get)
@@ -829,13 +834,13 @@ public sealed partial class SegmentEngine
                 _meta = fenced;
                 _epochOwner = senderNode;
                 Info("Segment {Segment} (PG {Pg}) fenced at epoch {Epoch} by node {Node}: SCL {Scl}; older epochs are refused",
-                    new object[] { EntityId(_pg, _replica), _pg, get.FenceEpoch, senderNode, _durableScl });
+                    new object[] { _id.EntityId, _pg, get.FenceEpoch, senderNode, _durableScl });
             }
             else if (decision.Verdict == SegmentVerdict.Accept && _epochOwner is null)
             {
                 _epochOwner = senderNode;
                 Info("Segment {Segment} (PG {Pg}) fenced again at its epoch {Epoch} by node {Node} (the owner of the epoch was not known since a restart)",
-                    EntityId(_pg, _replica), _pg, get.FenceEpoch, senderNode);
+                    _id.EntityId, _pg, get.FenceEpoch, senderNode);
             }
         }
         Reply(new SegmentState(Report()));
@@ -871,9 +876,9 @@ public sealed partial class SegmentEngine
         foreach (var line in _refusals.Due(_now))
         {
             if (line.Ended)
-                Info("Segment {Segment} (PG {Pg}): {Condition} ended: {Count} in all", EntityId(_pg, _replica), _pg, line.Key, line.Total);
+                Info("Segment {Segment} (PG {Pg}): {Condition} ended: {Count} in all", _id.EntityId, _pg, line.Key, line.Total);
             else
-                Warning("Segment {Segment} (PG {Pg}): still {Condition}: {Count} more since the last line", EntityId(_pg, _replica), _pg, line.Key, line.Count);
+                Warning("Segment {Segment} (PG {Pg}): still {Condition}: {Count} more since the last line", _id.EntityId, _pg, line.Key, line.Count);
         }
     }
 
@@ -888,7 +893,7 @@ public sealed partial class SegmentEngine
         }
         if (decision.Verdict == SegmentVerdict.Stale)
         {
-            Reply(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {open.Epoch}: segment {EntityId(_pg, _replica)} is in epoch {_meta.Epoch}", StaleEpoch: true));
+            Reply(new RedoRejected(_pg, _replica, _meta.Epoch, $"stale epoch {open.Epoch}: segment {_id.EntityId} is in epoch {_meta.Epoch}", StaleEpoch: true));
             return;
         }
         if (open.Epoch > _meta.OpenedEpoch)
@@ -905,7 +910,7 @@ public sealed partial class SegmentEngine
             if (joinTarget != _meta.JoinTarget) _meta = _meta.WithJoinTarget(joinTarget);
             if (joining && joinTarget > Lsn.Zero)
                 Info("Segment {Segment} (PG {Pg}) joins its PG empty in epoch {Epoch}: it counts in no quorum until its SCL reaches {Target}",
-                    EntityId(_pg, _replica), _pg, open.Epoch, joinTarget);
+                    _id.EntityId, _pg, open.Epoch, joinTarget);
             _meta.Save(_dir, _settings.Fsync, _storage);
             if (open.TruncateTo > open.Vdl)
             {
@@ -920,7 +925,7 @@ public sealed partial class SegmentEngine
                 if (_scl.Scl > _durableScl) _durableScl = _scl.Scl;
             }
             Info("Segment {Segment} (PG {Pg}) installed epoch {Epoch}: VDL {Vdl}, annulled up to {TruncateTo}, SCL {Scl}",
-                new object[] { EntityId(_pg, _replica), _pg, open.Epoch, open.Vdl, open.TruncateTo, _durableScl });
+                new object[] { _id.EntityId, _pg, open.Epoch, open.Vdl, open.TruncateTo, _durableScl });
         }
         if (open.Vdl > _knownVdl) _knownVdl = open.Vdl;
         Materialize(Lsn.Min(_durableScl, _knownVdl));
@@ -974,7 +979,7 @@ public sealed partial class SegmentEngine
         {
             if (_refusals.Occurred($"page store read error: {e.Message}", _now))
                 Error(e, "Segment {Segment} (PG {Pg}): page {PageNo} cannot be read from the page store (repeats are summarised every {Seconds} s)",
-                    EntityId(_pg, _replica), _pg, read.PageNo, (int)_refusals.SummaryEvery.TotalSeconds);
+                    _id.EntityId, _pg, read.PageNo, (int)_refusals.SummaryEvery.TotalSeconds);
             Reply(new PageUnavailable(_pg, _replica, read.PageNo, _durableScl));
             return;
         }
@@ -1020,7 +1025,7 @@ public sealed partial class SegmentEngine
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
-            Warning("Segment {Segment} (PG {Pg}): the list of repaired holes cannot be read ({Reason}); every hole is reported", EntityId(_pg, _replica), _pg, e.Message);
+            Warning("Segment {Segment} (PG {Pg}): the list of repaired holes cannot be read ({Reason}); every hole is reported", _id.EntityId, _pg, e.Message);
             return found;
         }
     }
@@ -1035,11 +1040,11 @@ public sealed partial class SegmentEngine
         {
             RepairedHoles.Record(_dir, _segmentLog.Recovery.CorruptRanges, _settings.Fsync);
             Info("Segment {Segment} (PG {Pg}): the log's {Holes} hole(s) are repaired: SCL {Scl} passed every record the log held; recorded in {File}",
-                new object[] { EntityId(_pg, _replica), _pg, _segmentLog.Recovery.CorruptRanges.Count, _durableScl, RepairedHoles.FileName });
+                new object[] { _id.EntityId, _pg, _segmentLog.Recovery.CorruptRanges.Count, _durableScl, RepairedHoles.FileName });
         }
         catch (SegmentLogException e)
         {
-            Warning("Segment {Segment} (PG {Pg}): the repaired holes could not be recorded ({Reason}); the next open reports them again", EntityId(_pg, _replica), _pg, e.Message);
+            Warning("Segment {Segment} (PG {Pg}): the repaired holes could not be recorded ({Reason}); the next open reports them again", _id.EntityId, _pg, e.Message);
         }
     }
 
@@ -1085,7 +1090,7 @@ public sealed partial class SegmentEngine
                     {
                         if (_refusals.Occurred("skipping stored records that do not apply", _now))
                             Error("Segment {Segment} (PG {Pg}): stored record LSN {Lsn} does not apply to page {PageNo}, skipped: {Reason} (repeats are summarised every {Seconds} s)",
-                                new object[] { EntityId(_pg, _replica), _pg, r.Lsn, r.PageNo, e.Message, (int)_refusals.SummaryEvery.TotalSeconds });
+                                new object[] { _id.EntityId, _pg, r.Lsn, r.PageNo, e.Message, (int)_refusals.SummaryEvery.TotalSeconds });
                     }
                 }
             }

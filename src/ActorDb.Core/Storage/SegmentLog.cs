@@ -381,7 +381,7 @@ public sealed class SegmentLog : IDisposable
             {
                 // A random extent in [P/2, 3P/2): replicas of one PG hold the same bytes, and would otherwise all stop to
                 // zero-fill at the same offset, stalling the PG's write quorum at once.
-                var extent = Options.PreallocateBytes / 2 + Random.Shared.NextInt64(Math.Max(1, Options.PreallocateBytes));
+                var extent = Options.PreallocateBytes / 2 + Options.Random.NextInt64(Math.Max(1, Options.PreallocateBytes));
                 // Never past the roll-over size (beyond the last block): those zeros would only be given back when the file is closed.
                 Preallocate(Math.Max(end, Math.Min(offset + batch.Length + extent, Options.MaxFileBytes)), path, batch);
             }

@@ -29,6 +29,10 @@ public sealed record SegmentLogOptions(
     /// <see cref="FaultyStorage"/> under it).</summary>
     public IStorage Storage { get; init; } = DiskStorage.Instance;
 
+    /// <summary>Where the log draws its random preallocation extents from (<see cref="System.Random.Shared"/> unless a
+    /// simulator passes one seeded per node, so that a run replays exactly from its seed).</summary>
+    public Random Random { get; init; } = Random.Shared;
+
     /// <summary>Default <see cref="PreallocateBytes"/>: 16 MiB.</summary>
     public const long DefaultPreallocateBytes = 16L * 1024 * 1024;
 

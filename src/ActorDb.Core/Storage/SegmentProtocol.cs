@@ -3,31 +3,21 @@ using ActorDb.Core.Redo;
 
 namespace ActorDb.Core.Storage;
 
-/// <summary>A message for one segment entity; routed by Cluster.Sharding on <see cref="SegmentProtocol.EntityId"/> (one shard per segment).</summary>
+/// <summary>A message for one segment entity; routed by Cluster.Sharding on its <see cref="SegmentId.EntityId"/> (one shard per segment).</summary>
 public interface ISegmentMessage
 {
     /// <summary>The protection group.</summary>
     int Pg { get; }
     /// <summary>The replica, 0..5.</summary>
     int Replica { get; }
+    /// <summary>The segment addressed.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">a negative PG or a replica outside 0..5 (a message from outside).</exception>
+    SegmentId Segment => new(Pg, Replica);
 }
 
 /// <summary>Messages between the writer and storage segments.</summary>
 public static class SegmentProtocol
 {
-    /// <summary>The sharding entity id of segment <paramref name="replica"/> of <paramref name="pg"/>: <c>pg-{pg}-{replica}</c>.</summary>
-    public static string EntityId(int pg, int replica) => $"pg-{pg}-{replica}";
-
-    /// <summary>Parses an entity id made by <see cref="EntityId"/>.</summary>
-    /// <exception cref="FormatException">not of the form <c>pg-N-R</c> with R in 0..5.</exception>
-    public static (int Pg, int Replica) ParseEntityId(string id)
-    {
-        var parts = id.Split('-');
-        if (parts.Length != 3 || parts[0] != "pg" || !int.TryParse(parts[1], out var pg) || !int.TryParse(parts[2], out var r) || pg < 0 || r is < 0 or > 5)
-            throw new FormatException($"'{id}' is not a segment id (pg-N-R, R in 0..5)");
-        return (pg, r);
-    }
-
     /// <summary>Redo records for one segment, in LSN order; <paramref name="WriterVdl"/> lets the segment materialize up to it.
     /// Taken only in the epoch the segment opened, from the node that opened it (<see cref="SegmentAuthority.Redo"/>).</summary>
     public sealed record RedoBatch(int Pg, int Replica, long Epoch, RedoRecord[] Records, Lsn WriterVdl) : ISegmentMessage, IActorDbMessage;

@@ -3,7 +3,7 @@ using ActorDb.Core.Redo;
 
 namespace ActorDb.Core.Transactions;
 
-/// <summary>What the <see cref="CommitPipeline"/> asks its shell to do, in the order given.</summary>
+/// <summary>What the <see cref="CommitPipeline"/> and the <see cref="WriterEngine"/> ask their shell to do, in the order given.</summary>
 public abstract record WriterOutput
 {
     private WriterOutput() { }

@@ -38,6 +38,7 @@ public sealed class WriterEngine
     private readonly HashSet<(int Pg, int Replica)> _opened = new();
     private readonly Dictionary<long, (ClientRequest Request, DateTime Deadline)> _lockWaits = new();
     private readonly Dictionary<long, List<ClientRequest>> _pageWaiters = new();
+    private readonly Dictionary<long, DateTime> _lastStatement = new();   // open transactions: when a statement last arrived
     private readonly Dictionary<long, (int Replica, DateTime Sent)> _pageReadReplica = new();
     /// <summary>The replicas that answered the read of a page in progress with a damaged copy: not asked again by that
     /// read; when all six did, no copy can serve it and the read fails.</summary>
@@ -110,7 +111,7 @@ public sealed class WriterEngine
     private List<int> StalledReplicas(int pg, Lsn oldest) =>
         Enumerable.Range(0, VolumeGeometry.SegmentsPerPg).Where(r => _engine.Tracker.Scl(pg, r) < oldest).ToList();
 
-    private static string Segment(int pg, int replica) => $"pg-{pg}-{replica}";
+    private static string Segment(int pg, int replica) => new SegmentId(pg, replica).EntityId;
 
     private static void Log(List<WriterOutput> outputs, WriterLogLevel level, string template, params object[] args) =>
         outputs.Add(new WriterOutput.Log(level, template, args));
@@ -210,6 +211,7 @@ public sealed class WriterEngine
             return;
         }
         var id = txnId == 0 ? _engine.Begin() : txnId;
+        if (_settings.IdleTransactionTimeout > TimeSpan.Zero) _lastStatement[id] = now;
         switch (_engine.Execute(id, statement))
         {
             case StatementOutcome.Done d when commit:
@@ -662,6 +664,7 @@ public sealed class WriterEngine
                     $"transaction {txn} aborted: a row lock was not granted within {_settings.LockTimeout.TotalMilliseconds} ms")));
             }
 
+        AbortIdleTransactions(now, outputs);
         LogConditions(now, outputs);
         if (_pageReadReplica.Count > 0)
             foreach (var (pageNo, read) in _pageReadReplica.Where(r => now - r.Value.Sent > WriterEngineSettings.PageReadRetryAfter && _pageWaiters.ContainsKey(r.Key)).ToList())
@@ -694,6 +697,38 @@ public sealed class WriterEngine
             CheckStall(pg, now, outputs);
         }
         if (_drain is not null) CheckDrain(now, outputs);
+    }
+
+    /// <summary>Aborts every open transaction with no statement for <see cref="WriterEngineSettings.IdleTransactionTimeout"/>
+    /// that waits for nothing (no lock, no page): nobody is left to end it. Its client's next statement or commit is
+    /// refused as for any aborted transaction. Logged as a repeated condition, not once per transaction.</summary>
+    private void AbortIdleTransactions(DateTime now, List<WriterOutput> outputs)
+    {
+        if (_lastStatement.Count == 0) return;
+        List<long>? ended = null, idle = null;
+        foreach (var (txn, last) in _lastStatement)
+        {
+            if (!_engine.IsOpen(txn)) (ended ??= new()).Add(txn);   // committing, committed or rolled back: forget it
+            else if (now - last >= _settings.IdleTransactionTimeout && !_lockWaits.ContainsKey(txn) && !WaitsForPage(txn)) (idle ??= new()).Add(txn);
+        }
+        if (ended is not null) foreach (var txn in ended) _lastStatement.Remove(txn);
+        if (idle is null) return;
+        foreach (var txn in idle)
+        {
+            _lastStatement.Remove(txn);
+            Resume(_engine.Abort(txn), outputs);
+            if (_conditions.Occurred("idle transactions aborted", now))
+                Log(outputs, WriterLogLevel.Warning, "Transaction {Txn} aborted in epoch {Epoch}: no statement for {Ms} ms (idle-transaction-timeout); its row locks are free (repeats are summarised)",
+                    txn, _engine.Epoch, (long)_settings.IdleTransactionTimeout.TotalMilliseconds);
+        }
+    }
+
+    private bool WaitsForPage(long txn)
+    {
+        foreach (var list in _pageWaiters.Values)
+            foreach (var w in list)
+                if (w is ClientRequest.ExecuteStatement e && e.TxnId == txn || w is ClientRequest.CommitTransaction c && c.TxnId == txn) return true;
+        return false;
     }
 
     /// <summary>Summaries and ends of the repeated conditions (<see cref="_conditions"/>), each at most every 10 s.</summary>

@@ -18,6 +18,13 @@ public sealed record WriterEngineSettings(
     int BufferCachePages, long Lal, long RetainedRedoBytesPerPg, int MaxBatchesInFlightPerPg, TimeSpan LockTimeout,
     TimeSpan ResendAfter, TimeSpan SilentAfter, TimeSpan ProbeMaxInterval, TimeSpan StallWarningAfter, TimeSpan DrainTimeout)
 {
+    /// <summary>A transaction that is open, not committing and has had no statement for this long is aborted (its row
+    /// locks freed): its client is gone or lost the reply that named it, so nothing would ever end it (found by the
+    /// simulator: a lost reply to a transfer's first statement held its row lock until the writer restarted).
+    /// <see cref="TimeSpan.Zero"/> (the default of a bare record): never. The shell sets it from
+    /// <c>actordb.writer.idle-transaction-timeout</c>.</summary>
+    public TimeSpan IdleTransactionTimeout { get; init; }
+
     /// <summary>How often the shell calls <see cref="WriterEngine.Tick"/>.</summary>
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
 

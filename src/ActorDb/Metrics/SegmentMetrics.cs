@@ -1,3 +1,4 @@
+using ActorDb.Core;
 using System.Diagnostics.Metrics;
 
 namespace ActorDb.Metrics;
@@ -45,5 +46,5 @@ public sealed class SegmentMetrics
 
     /// <summary>The tags of one segment, made once per segment so that recording allocates nothing.</summary>
     public static (KeyValuePair<string, object?> Pg, KeyValuePair<string, object?> Segment) Tags(int pg, int replica) =>
-        (new(WriterMetrics.PgTag, pg), new(WriterMetrics.SegmentTag, ActorDb.Core.Storage.SegmentProtocol.EntityId(pg, replica)));
+        (new(WriterMetrics.PgTag, pg), new(WriterMetrics.SegmentTag, new SegmentId(pg, replica).EntityId));
 }

@@ -149,11 +149,11 @@ public sealed class WriterGaugeSource
         _scl = new long[pgCount * VolumeGeometry.SegmentsPerPg];
         _segmentTags = Enumerable.Range(0, _scl.Length).Select(i =>
         {
-            var (pg, r) = (i / VolumeGeometry.SegmentsPerPg, i % VolumeGeometry.SegmentsPerPg);
+            var segment = new SegmentId(i / VolumeGeometry.SegmentsPerPg, i % VolumeGeometry.SegmentsPerPg);
             return new[]
             {
-                new KeyValuePair<string, object?>(WriterMetrics.PgTag, pg),
-                new KeyValuePair<string, object?>(WriterMetrics.SegmentTag, ActorDb.Core.Storage.SegmentProtocol.EntityId(pg, r)),
+                new KeyValuePair<string, object?>(WriterMetrics.PgTag, segment.Pg),
+                new KeyValuePair<string, object?>(WriterMetrics.SegmentTag, segment.EntityId),
             };
         }).ToArray();
     }

@@ -63,7 +63,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
     private readonly RecoveryMetrics _metrics = ActorDbMetrics.For(Context.System).Recovery;
     private readonly RecoveryProcess _process;
     private readonly List<RecoveryOutput> _outputs = new();
-    private readonly Dictionary<(int Pg, int Replica), IActorRef> _installedBy = new();   // who answered EpochOpened
+    private readonly Dictionary<SegmentId, IActorRef> _installedBy = new();   // who answered EpochOpened
 
     // The writer.
     private IActorRef? _writer;
@@ -181,7 +181,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
             _writer.Forward(e);   // a late installation: the writer counts the segment from now on
             return;
         }
-        _installedBy[(e.Pg, e.Replica)] = Sender;
+        _installedBy[new SegmentId(e.Pg, e.Replica)] = Sender;
         Run(o => _process.EpochOpened(e.Pg, e.Replica, e.Epoch, e.Scl, DateTime.UtcNow, o));
     }
 
@@ -198,7 +198,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
     private void StartWriter(StartWriter start)
     {
         var plan = start.Plan;
-        var opened = start.Installed.Select(s => new OpenedSegment(s.Pg, s.Replica, s.Scl, _installedBy[(s.Pg, s.Replica)])).ToList();
+        var opened = start.Installed.Select(s => new OpenedSegment(s.Pg, s.Replica, s.Scl, _installedBy[new SegmentId(s.Pg, s.Replica)])).ToList();
         var props = WriterActor.Props(_settings, _segments, new RecoveredVolume(plan, opened, start.Header));
         if (_writerDispatcher is not null) props = props.WithDispatcher(_writerDispatcher);
         if (_writerMailbox is not null) props = props.WithMailbox(_writerMailbox);

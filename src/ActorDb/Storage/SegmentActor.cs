@@ -48,7 +48,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
     /// <summary>Props for the segment with sharding entity id <paramref name="entityId"/> (<c>pg-N-R</c>).</summary>
     public static Props Props(string entityId, ActorDbSettings settings)
     {
-        var (pg, replica) = ParseEntityId(entityId);
+        var (pg, replica) = SegmentId.Parse(entityId);
         return Akka.Actor.Props.Create(() => new SegmentActor(pg, replica, settings));
     }
 
@@ -57,13 +57,13 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     /// <summary>Creates the segment named by this actor's name, its sharding entity id (<c>pg-N-R</c>); use <see cref="ShardedProps"/>.</summary>
     /// <exception cref="FormatException">the actor's name is not a segment id.</exception>
-    public SegmentActor(ActorDbSettings settings) : this(ParseEntityId(Context.Self.Path.Name), settings) { }
+    public SegmentActor(ActorDbSettings settings) : this(SegmentId.Parse(Context.Self.Path.Name), settings) { }
 
-    private SegmentActor((int Pg, int Replica) id, ActorDbSettings settings) : this(id.Pg, id.Replica, settings) { }
+    private SegmentActor(SegmentId id, ActorDbSettings settings) : this(id.Pg, id.Replica, settings) { }
 
     /// <summary>The directory of a segment under a data directory: <c>{dataDir}/{az}/pg-{pg}-{replica}</c>.</summary>
     public static string DirectoryOf(string dataDir, int pg, int replica) =>
-        Path.Combine(dataDir, VolumeGeometry.AzOf(replica), EntityId(pg, replica));
+        Path.Combine(dataDir, VolumeGeometry.AzOf(replica), new SegmentId(pg, replica).EntityId);
 
     /// <summary>The engine's settings from the node's: <c>actordb.segment</c>, <c>actordb.writer.lal</c>, the geometry.</summary>
     public static SegmentEngineSettings EngineSettings(ActorDbSettings settings)
@@ -146,7 +146,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         }
         catch (Exception e)
         {
-            _log.Error(e, "Segment {Segment} (PG {Pg}): final sync failed", EntityId(_pg, _replica), _pg);
+            _log.Error(e, "Segment {Segment} (PG {Pg}): final sync failed", new SegmentId(_pg, _replica).EntityId, _pg);
         }
         // A checkpoint still in flight is finished first: its pages must be durable before a later checkpoint point is recorded.
         var now = DateTime.UtcNow;
@@ -157,6 +157,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
         }
         _checkpoint = null;
         _engine.Close(now, _outputs);
+        _outputs.RemoveAll(o => o is not (SegmentOutput.Log or SegmentOutput.Metric));   // stopped: no timers, syncs or sends now
         Perform();
     }
 
@@ -188,7 +189,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
                     {
                         StopSyncThread();
                         var generation = _syncGeneration = s.Generation;
-                        _syncThread = new SegmentSyncThread($"actordb-sync-{EntityId(_pg, _replica)}", s.SegmentLog, Self,
+                        _syncThread = new SegmentSyncThread($"actordb-sync-{new SegmentId(_pg, _replica).EntityId}", s.SegmentLog, Self,
                             (cumulative, micros, bytes) => new Synced(generation, cumulative, micros, bytes),
                             e => new SyncFailed(generation, e));
                     }

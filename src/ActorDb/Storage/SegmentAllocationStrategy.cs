@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Event;
+using ActorDb.Core;
 using ActorDb.Core.Placement;
 
 namespace ActorDb.Storage;
@@ -45,7 +46,7 @@ public sealed class SegmentAllocationStrategy(bool shareNodes = true) : IShardAl
         var members = cluster.State.Members.ToDictionary(m => m.Address);
         var regions = new Dictionary<string, IActorRef>();
         var nodes = new List<StorageNode>();
-        var placed = new Dictionary<string, IReadOnlyList<(int Pg, int Replica)>>();
+        var placed = new Dictionary<string, IReadOnlyList<SegmentId>>();
         foreach (var (region, shards) in currentShardAllocations)
         {
             var address = region.Path.Address.HasLocalScope ? cluster.SelfAddress : region.Path.Address;
@@ -54,20 +55,20 @@ public sealed class SegmentAllocationStrategy(bool shareNodes = true) : IShardAl
             var key = address.ToString();
             regions[key] = region;
             nodes.Add(new StorageNode(key, member?.Roles.FirstOrDefault(r => r.StartsWith("az-", StringComparison.Ordinal)),
-                member?.Roles.Select(Hosting.ActorDbNodeSettings.HeldSegment).OfType<(int, int)>().ToList()));
-            placed[key] = shards.Select(SegmentProtocol.ParseEntityId).ToList();
+                member?.Roles.Select(Hosting.ActorDbNodeSettings.HeldSegment).OfType<SegmentId>().ToList()));
+            placed[key] = shards.Select(SegmentId.Parse).ToList();
         }
         if (nodes.Count == 0) return Task.FromResult(requester);
-        var (pg, replica) = SegmentProtocol.ParseEntityId(shardId);
-        if (!shareNodes && !SegmentPlacement.HasNodeOfItsOwn(pg, replica, nodes, placed))
+        var segment = SegmentId.Parse(shardId);
+        if (!shareNodes && !SegmentPlacement.HasNodeOfItsOwn(segment, nodes, placed))
         {
             if (_waiting.Add(shardId))
                 _log?.Warning("Segment {Segment} waits for a storage node of its own: each of the {Nodes} live storage nodes already hosts a segment of PG {Pg} (actordb.segment.share-nodes = off)",
-                    shardId, nodes.Count, pg);
+                    shardId, nodes.Count, segment.Pg);
             return Task.FromResult<IActorRef>(ActorRefs.Nobody);
         }
         _waiting.Remove(shardId);
-        var choice = SegmentPlacement.Choose(pg, replica, nodes, placed);
+        var choice = SegmentPlacement.Choose(segment, nodes, placed);
         if (choice.Degraded is not null)
         {
             if (nodes.Count > 1) _log?.Warning("Degraded segment placement: {Reason}; on {Node}", choice.Degraded, choice.Node.Address);

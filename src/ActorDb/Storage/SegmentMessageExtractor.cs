@@ -1,3 +1,4 @@
+using ActorDb.Core;
 using ActorDb.Core.Storage;
 using Akka.Cluster.Sharding;
 
@@ -10,7 +11,7 @@ public sealed class SegmentMessageExtractor : IMessageExtractor
 {
     /// <inheritdoc />
     public string? EntityId(object message) =>
-        message is ISegmentMessage m ? SegmentProtocol.EntityId(m.Pg, m.Replica) : null;
+        message is ISegmentMessage m ? new SegmentId(m.Pg, m.Replica).EntityId : null;
 
     /// <inheritdoc />
     public object? EntityMessage(object message) => message;

@@ -1,3 +1,4 @@
+using ActorDb.Commands;
 using ActorDb.Core.Commands;
 
 namespace ActorDb.Core.Tests.Commands;
@@ -71,7 +72,7 @@ public class CommandProtocolTests
         Assert.Equal("run", request.Op);
         Assert.Equal(["cluster", "leave", "-a", "x \"y\""], request.Args);
 
-        var row = CommandRow.Record(("state", "serving"), ("epoch", 3), ("vdl", new Lsn(42)), ("rate", 1.5), ("failure", null), ("ok", true));
+        var row = CommandRow.Record(("state", "serving"), ("epoch", 3), ("vdl", new Lsn(42).Value), ("rate", 1.5), ("failure", null), ("ok", true));
         var line = CommandWire.Encode(row);
         Assert.DoesNotContain('\n', line);
         var back = Assert.IsType<CommandRow>(CommandWire.DecodeItem(line));

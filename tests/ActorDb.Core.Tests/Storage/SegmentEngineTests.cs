@@ -241,4 +241,61 @@ public class SegmentEngineTests : IDisposable
         Receive(engine, new RedoBatch(Pg, 0, 1, [Record(10, 0)], Lsn.Zero));
         Assert.Equal(SegmentFault.DiskFull, Assert.IsType<RedoRejected>(Replies().Single()).Fault);
     }
+
+    [Fact]
+    public void A_graceful_stop_waits_for_the_last_sync_and_acknowledges_it()
+    {
+        var engine = NewEngine(0);
+        FenceAndOpen(engine, 0, 1);
+        _out.Clear();
+        Receive(engine, new RedoBatch(Pg, 0, 1, [Record(10, 0)], Lsn.Zero));
+        var pendingSync = _out.ToList();
+
+        _out.Clear();
+        Receive(engine, Stop.Instance);
+        Assert.Empty(_out.OfType<SegmentOutput.Stopped>());
+        Assert.IsType<SegmentLifecycle.Stopping>(engine.State);
+        Receive(engine, new RedoBatch(Pg, 0, 1, [Record(20, 10)], Lsn.Zero));
+        Assert.Equal("segment is stopping", Assert.IsType<RedoRejected>(Replies().Single()).Reason);
+
+        _out.Clear();
+        _out.AddRange(pendingSync);
+        RunSync(engine);
+        Assert.Equal(new Lsn(10), Assert.IsType<RedoAck>(ToWriter().Single()).Scl);
+        Assert.Single(_out.OfType<SegmentOutput.Stopped>());
+    }
+
+    [Fact]
+    public void A_checkpoint_is_asked_for_once_enough_log_arrived_and_a_reopen_starts_from_it()
+    {
+        var settings = Settings with { CheckpointBytes = 1 };
+        var engine = new SegmentEngine(Pg, 0, settings, DiskStorage.Instance, Path.Combine(_dir.Path, "pg-1-0"), Self, () => NodeMembership.Standalone(Self));
+        engine.Open(T0, _out);
+        FenceAndOpen(engine, 0, 1);
+        _out.Clear();
+        // WriterVdl 40 lets the segment materialize what is durable; the checkpoint waits for a sync with enough backlog.
+        Receive(engine, new RedoBatch(Pg, 0, 1, [Record(10, 0), Record(20, 10), Record(30, 20), Record(40, 30)], new Lsn(40)));
+        RunSync(engine);
+        Receive(engine, new ReadPage(Pg, 0, 1024 + 40 % 7, new Lsn(40), new Lsn(40)));   // materializes up to 40
+        Assert.IsType<PageImage>(Replies().Single());
+        _out.Clear();
+        Receive(engine, new RedoBatch(Pg, 0, 1, [Record(50, 40)], new Lsn(40)));
+        RunSync(engine);
+        var checkpoint = _out.OfType<SegmentOutput.StartCheckpoint>().Single();
+        Assert.Equal(new Lsn(40), checkpoint.Materialized);
+        checkpoint.Store.Write(checkpoint.Pages);
+        _out.Clear();
+        engine.CheckpointWritten(checkpoint, 10, T0, _out);
+        Receive(engine, new GetSegmentStatus(Pg, 0));
+        Assert.Equal(new Lsn(40), Assert.IsType<SegmentStatus>(Replies().Single()).Checkpoint);
+        engine.Close(T0, new List<SegmentOutput>());
+
+        var reopened = new SegmentEngine(Pg, 0, settings, DiskStorage.Instance, Path.Combine(_dir.Path, "pg-1-0"), Self, () => NodeMembership.Standalone(Self));
+        _engines.Add(reopened);
+        _out.Clear();
+        reopened.Open(T0, _out);
+        var opened = _out.OfType<SegmentOutput.Log>().Single(l => l.Template.Contains("opened in"));
+        Assert.Equal(new Lsn(50), reopened.DurableScl);
+        Assert.True(((Lsn)opened.Args[4]).Value >= 40, $"the open read from checkpoint {opened.Args[4]}");
+    }
 }

@@ -30,9 +30,9 @@ public class WriterEngineTests
         public readonly Lsn[] Tail;
         public DateTime Now = T0;
 
-        public Harness(RecoveryPlan plan, Dictionary<long, byte[]>? pages = null)
+        public Harness(RecoveryPlan plan, Dictionary<long, byte[]>? pages = null, WriterEngineSettings? settings = null)
         {
-            Writer = new WriterEngine(Settings, Geometry, plan, () => ++_ticks, ticksPerSecond: 1_000_000, T0);
+            Writer = new WriterEngine(settings ?? Settings, Geometry, plan, () => ++_ticks, ticksPerSecond: 1_000_000, T0);
             Pages = pages ?? new();
             Tail = plan.PgTail.ToArray();
         }
@@ -74,9 +74,9 @@ public class WriterEngineTests
         select new InstalledReplica(pg, r, scl[pg], $"node-{r}");
 
     /// <summary>A writer of epoch 1 on a new volume, formatted and with table a, every segment live and acked.</summary>
-    private static Harness NewVolume()
+    private static Harness NewVolume(WriterEngineSettings? settings = null)
     {
-        var h = new Harness(new RecoveryPlan(1, Lsn.Zero, Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]));
+        var h = new Harness(new RecoveryPlan(1, Lsn.Zero, Lsn.Zero, Lsn.Zero, new Lsn[Geometry.PgCount]), settings: settings);
         var opening = h.Run(o => h.Writer.Open(AllSix(new Lsn[Geometry.PgCount]), header: null, h.Now, o));
         Assert.Contains(opening, o => o is WriterOutput.ShipBatch);
         Assert.DoesNotContain(opening, o => o is WriterOutput.Opened);
@@ -240,5 +240,75 @@ public class WriterEngineTests
         Assert.True(reply.TxnAborted);
         Assert.Contains($"page {page}", reply.Error!.Message);
         Assert.Contains(last, o => o is WriterOutput.Log { Level: WriterLogLevel.Error });
+    }
+
+    [Fact]
+    public void An_open_transaction_with_no_statement_for_the_idle_timeout_is_aborted_and_frees_its_row_locks()
+    {
+        // The simulator's seed 13: the reply to a transfer's first statement was lost, so its client never learned the
+        // transaction's id and nothing ever ended it; every later transfer on that account timed out on its row lock.
+        var h = NewVolume(Settings with { IdleTransactionTimeout = TimeSpan.FromSeconds(3) });
+        var first = Assert.IsType<ClientReply.StatementReply>(Assert.Single(
+            h.Execute("lost", 0, new InsertStatement("a", 1L, V(10))).OfType<WriterOutput.ReplyToClient>()).Reply);
+        var orphan = first.TxnId;
+        Assert.True(h.Writer.Transactions.IsOpen(orphan));
+
+        h.Now += TimeSpan.FromSeconds(3) - TimeSpan.FromMilliseconds(1);
+        h.Run(o => h.Writer.Tick(h.Now, o));
+        Assert.True(h.Writer.Transactions.IsOpen(orphan));
+        Assert.Empty(h.Execute("other", 0, new UpdateStatement("a", 1L, V(11))).OfType<WriterOutput.ReplyToClient>());   // waits for the lock
+
+        h.Now += TimeSpan.FromMilliseconds(1);
+        var tick = h.Run(o => h.Writer.Tick(h.Now, o));
+        Assert.False(h.Writer.Transactions.IsOpen(orphan));
+        Assert.Contains(tick, o => o is WriterOutput.Log { Level: WriterLogLevel.Warning } l && l.Template.Contains("idle-transaction-timeout"));
+        var rerun = Assert.Single(tick.OfType<WriterOutput.Rerun>());   // the waiter gets the lock the orphan held
+        var granted = h.Run(o => h.Writer.Rerun(rerun.Request, 0, h.Now, o));
+        var reply = Assert.IsType<ClientReply.StatementReply>(Assert.Single(granted.OfType<WriterOutput.ReplyToClient>()).Reply);
+        Assert.Equal("other", Assert.Single(granted.OfType<WriterOutput.ReplyToClient>()).Client);
+        Assert.Null(reply.Error);
+
+        // The orphan's client, if it comes back, finds its transaction gone.
+        var late = Assert.IsType<ClientReply.StatementReply>(Assert.Single(
+            h.Execute("lost", orphan, new InsertStatement("a", 2L, V(20))).OfType<WriterOutput.ReplyToClient>()).Reply);
+        Assert.NotNull(late.Error);
+        Assert.True(late.TxnAborted);
+    }
+
+    [Fact]
+    public void A_statement_waiting_for_a_row_lock_past_the_lock_timeout_is_aborted_on_a_tick_and_not_before()
+    {
+        var h = NewVolume();
+        h.Execute("holder", 0, new InsertStatement("a", 1L, V(10)), commit: true);   // holds the row's lock until durable
+        Assert.Empty(h.Execute("waiter", 0, new UpdateStatement("a", 1L, V(11))).OfType<WriterOutput.ReplyToClient>());
+
+        h.Now += Settings.LockTimeout - TimeSpan.FromMilliseconds(1);
+        Assert.Empty(h.Run(o => h.Writer.Tick(h.Now, o)).OfType<WriterOutput.ReplyToClient>());
+        h.Now += TimeSpan.FromMilliseconds(1);
+        var reply = Assert.Single(h.Run(o => h.Writer.Tick(h.Now, o)).OfType<WriterOutput.ReplyToClient>());
+        Assert.Equal("waiter", reply.Client);
+        var error = Assert.IsType<ClientReply.StatementReply>(reply.Reply);
+        Assert.True(error.TxnAborted);
+        Assert.IsType<LockTimeoutException>(error.Error);
+    }
+
+    [Fact]
+    public void A_drain_waits_for_the_commit_in_flight_answers_once_it_is_durable_and_then_refuses_new_work()
+    {
+        var h = NewVolume();
+        h.Execute("client-1", 0, new InsertStatement("a", 1L, V(10)), commit: true);
+        var draining = h.Run(o => h.Writer.Drain("operator", h.Now, o));
+        Assert.IsType<WriterState.Draining>(h.Writer.State);
+        Assert.DoesNotContain(draining, o => o is WriterOutput.DrainEnded);
+        var refused = Assert.IsType<ClientReply.StatementReply>(Assert.Single(h.Execute("client-2", 0, new InsertStatement("a", 2L, V(20))).OfType<WriterOutput.ReplyToClient>()).Reply);
+        Assert.Equal("the writer is stopping", refused.Error!.Message);
+
+        var acked = h.Ack(Enumerable.Range(0, 4));
+        Assert.Single(acked.OfType<WriterOutput.CommitsDurable>());
+        var ended = Assert.Single(acked.OfType<WriterOutput.DrainEnded>());
+        Assert.Equal(("operator", 0), (ended.Client, ended.CommitsNotDurable));
+        Assert.Equal(WriterState.Stopped.Instance, h.Writer.State);
+        var stopped = Assert.IsType<ClientReply.CommitReply>(Assert.Single(h.Run(o => h.Writer.Commit(new ClientCall("client-3", 0, 0), 7, h.Now, o)).OfType<WriterOutput.ReplyToClient>()).Reply);
+        Assert.IsType<WriterStoppedException>(stopped.Error);
     }
 }

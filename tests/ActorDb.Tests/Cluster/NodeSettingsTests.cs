@@ -192,6 +192,6 @@ public class NodeSettingsTests
         var lighthouse = ConfigurationFactory.ParseString(File.ReadAllText(RepoFile("hocon/lighthouse.conf")));
         var cluster = ClusterNodeSettings.Create(lighthouse.WithFallback(Tls), 4053, ["lighthouse"], clusterProcess: true);
         Assert.Equal("akka.ssl.tcp://actordb@127.0.0.1:4053", cluster.SelfAddress);
-        Assert.Equal(ActorDbNodeSettings.VoterRole, lighthouse.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
+        Assert.Equal(ClusterNodeSettings.VoterRole, lighthouse.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
     }
 }

@@ -1,5 +1,5 @@
 using System.Text;
-using ActorDb.Core.Commands;
+using ActorDb.Commands;
 
 namespace ActorDb.Tests.Commands;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
-using ActorDb.Core.Commands;
+using ActorDb.Commands;
 using Xunit.Abstractions;
 
 namespace ActorDb.Tests.Commands;

@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
 using ActorDb.Commands;
-using ActorDb.Core.Commands;
 using ActorDb.Hosting;
 
 namespace ActorDb.Tests.Commands;

@@ -5,7 +5,6 @@ using System.Text.Json;
 using ActorDb.Cli.Remote;
 using ActorDb.Client;
 using ActorDb.Commands;
-using ActorDb.Core.Commands;
 using ActorDb.Hosting;
 
 namespace ActorDb.Tests.Commands;

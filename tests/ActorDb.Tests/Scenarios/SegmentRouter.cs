@@ -1,6 +1,7 @@
 using ActorDb.Core.Storage;
 using System.Collections.Concurrent;
 using Akka.Actor;
+using ActorDb.Core;
 using ActorDb.Storage;
 
 namespace ActorDb.Tests.Scenarios;
@@ -8,30 +9,30 @@ namespace ActorDb.Tests.Scenarios;
 /// <summary>Fault switches shared by a <see cref="SegmentRouter"/> and its <see cref="SegmentShim"/>s (one test, one process).</summary>
 public sealed class SegmentFaults
 {
-    private readonly ConcurrentDictionary<(int, int), bool> _blackholed = new();
-    private readonly ConcurrentDictionary<(int, int), long> _dropped = new();
-    private readonly ConcurrentDictionary<(int, int), ConcurrentQueue<object>> _droppedMessages = new();
+    private readonly ConcurrentDictionary<SegmentId, bool> _blackholed = new();
+    private readonly ConcurrentDictionary<SegmentId, long> _dropped = new();
+    private readonly ConcurrentDictionary<SegmentId, ConcurrentQueue<object>> _droppedMessages = new();
 
-    public bool IsBlackholed(int pg, int replica) => _blackholed.ContainsKey((pg, replica));
+    public bool IsBlackholed(int pg, int replica) => _blackholed.ContainsKey(new SegmentId(pg, replica));
 
     public void SetBlackholed(int pg, int replica, bool on)
     {
-        if (on) _blackholed[(pg, replica)] = true;
-        else _blackholed.TryRemove((pg, replica), out _);
+        if (on) _blackholed[new SegmentId(pg, replica)] = true;
+        else _blackholed.TryRemove(new SegmentId(pg, replica), out _);
     }
 
     public void Dropped(int pg, int replica, object message)
     {
-        _dropped.AddOrUpdate((pg, replica), 1, (_, n) => n + 1);
-        var q = _droppedMessages.GetOrAdd((pg, replica), _ => new ConcurrentQueue<object>());
+        _dropped.AddOrUpdate(new SegmentId(pg, replica), 1, (_, n) => n + 1);
+        var q = _droppedMessages.GetOrAdd(new SegmentId(pg, replica), _ => new ConcurrentQueue<object>());
         q.Enqueue(message);
         while (q.Count > 1000) q.TryDequeue(out _);
     }
 
-    public long DroppedCount(int pg, int replica) => _dropped.GetValueOrDefault((pg, replica));
+    public long DroppedCount(int pg, int replica) => _dropped.GetValueOrDefault(new SegmentId(pg, replica));
 
     public IReadOnlyList<object> DroppedMessages(int pg, int replica) =>
-        _droppedMessages.TryGetValue((pg, replica), out var q) ? q.ToArray() : [];
+        _droppedMessages.TryGetValue(new SegmentId(pg, replica), out var q) ? q.ToArray() : [];
 
     // Holds: messages to segments that match a rule wait here, in arrival order, until the rule is released
     // (SegmentRouter.Release delivers them) or dropped. Set synchronously, so a hold is in force before the actor
@@ -111,9 +112,9 @@ public sealed class SegmentRouter : ReceiveActor
 
     private readonly ActorDbSettings _settings;
     private readonly SegmentFaults _faults;
-    private readonly HashSet<(int, int)> _down = new();
-    private readonly Dictionary<IActorRef, ((int Pg, int Replica) Key, IActorRef ReplyTo)> _stopping = new();
-    private readonly HashSet<(int, int)> _startWhenTerminated = new();
+    private readonly HashSet<SegmentId> _down = new();
+    private readonly Dictionary<IActorRef, (SegmentId Key, IActorRef ReplyTo)> _stopping = new();
+    private readonly HashSet<SegmentId> _startWhenTerminated = new();
 
     public static Props Props(ActorDbSettings settings, SegmentFaults faults) => Akka.Actor.Props.Create(() => new SegmentRouter(settings, faults));
 
@@ -124,10 +125,10 @@ public sealed class SegmentRouter : ReceiveActor
 
         Receive<StopSegment>(m =>
         {
-            var key = (m.Pg, m.Replica);
+            var key = new SegmentId(m.Pg, m.Replica);
             _down.Add(key);
             _startWhenTerminated.Remove(key);
-            var child = Context.Child(SegmentProtocol.EntityId(m.Pg, m.Replica));
+            var child = Context.Child(key.EntityId);
             if (child.IsNobody())
             {
                 Sender.Tell(new SegmentStopped(m.Pg, m.Replica));
@@ -145,7 +146,7 @@ public sealed class SegmentRouter : ReceiveActor
         });
         Receive<StartSegment>(m =>
         {
-            var key = (m.Pg, m.Replica);
+            var key = new SegmentId(m.Pg, m.Replica);
             if (_stopping.Values.Any(s => s.Key == key)) _startWhenTerminated.Add(key);   // still terminating: come back after
             else _down.Remove(key);
             Sender.Tell(Ok.Instance);
@@ -163,13 +164,13 @@ public sealed class SegmentRouter : ReceiveActor
         });
         Receive<ISegmentMessage>(m =>
         {
-            if (_down.Contains((m.Pg, m.Replica)) || _faults.IsBlackholed(m.Pg, m.Replica))
+            if (_down.Contains(new SegmentId(m.Pg, m.Replica)) || _faults.IsBlackholed(m.Pg, m.Replica))
             {
                 _faults.Dropped(m.Pg, m.Replica, m);
                 return;
             }
             if (_faults.TryHold(m, Sender)) return;
-            var name = SegmentProtocol.EntityId(m.Pg, m.Replica);
+            var name = new SegmentId(m.Pg, m.Replica).EntityId;
             var child = Context.Child(name);
             if (child.IsNobody()) child = Context.ActorOf(SegmentShim.Props(name, _settings, _faults), name);
             child.Forward(m);
@@ -202,7 +203,7 @@ public sealed class SegmentShim : ReceiveActor
 
     public SegmentShim(string entityId, ActorDbSettings settings, SegmentFaults faults)
     {
-        (_pg, _replica) = SegmentProtocol.ParseEntityId(entityId);
+        (_pg, _replica) = SegmentId.Parse(entityId);
         _faults = faults;
         _segment = Context.ActorOf(SegmentActor.Props(entityId, settings), "segment");
         Context.Watch(_segment);

@@ -25,9 +25,9 @@ public sealed class StorageFaultTests : WriterScenarioBase
     }
 
     /// <summary>The log files of segment <paramref name="replica"/> (not its segment.meta or page store).</summary>
-    private static string LogOf(int replica) => $"pg-{Pg}-{replica}{Path.DirectorySeparatorChar}{SegmentLog.FilePrefix}";
+    private static string LogOf(int replica) => $"{new SegmentId(Pg, replica)}{Path.DirectorySeparatorChar}{SegmentLog.FilePrefix}";
 
-    private static string SegmentOf(int replica) => $"pg-{Pg}-{replica}{Path.DirectorySeparatorChar}";
+    private static string SegmentOf(int replica) => $"{new SegmentId(Pg, replica)}{Path.DirectorySeparatorChar}";
 
     private async Task<Lsn> SclOfAsync(int replica) => (await SegmentStatusAsync(replica)).Scl;
 
@@ -89,7 +89,7 @@ public sealed class StorageFaultTests : WriterScenarioBase
         infos.ForEach(AssertDurable);
 
         await AwaitAssertAsync(async () => Assert.Equal(SegmentFault.IoError, (await SegmentStatusAsync(3)).Fault), Short);
-        var dir = Directory.GetDirectories(DataDir, $"pg-{Pg}-3", SearchOption.AllDirectories).Single();
+        var dir = Directory.GetDirectories(DataDir, new SegmentId(Pg, 3).EntityId, SearchOption.AllDirectories).Single();
         var meta = SegmentMetadata.Load(dir);
         Assert.NotNull(meta.Distrusted);   // recorded durably before anything else
         var sclWhileFaulted = await SclOfAsync(3);
@@ -175,7 +175,7 @@ public sealed class DirectIoStorageFaultTests : WriterScenarioBase
         var (writer, client) = await StartWriterAsync("writer");
         await client.CreateTableAsync(Kv);
         AssertDurable(await InsertAsync(client, 0, "v0"));
-        var log = $"pg-{Pg}-3{Path.DirectorySeparatorChar}{SegmentLog.FilePrefix}";
+        var log = $"{new SegmentId(Pg, 3)}{Path.DirectorySeparatorChar}{SegmentLog.FilePrefix}";
         _storage.Inject(new StorageFault(StorageOps.Write, StorageErrors.Eio, log, After: 3));
         var infos = new List<CommitInfo>();
         // Concurrent commits: batches reach the segment while its failed write is still on its way to the mailbox.

@@ -16,7 +16,13 @@ namespace ActorDb.Commands.Palettes;
 /// <summary>One segment as <c>pg show</c> sees it: its status (null: no answer in time), the node that hosts it (null: no
 /// node hosts it, or none is known), that node's AZ (its <c>az-*</c> cluster role; the replica's own AZ on the embedded
 /// node, which keeps all three) and whether the cluster marks that node unreachable.</summary>
-internal sealed record SegmentView(int Pg, int Replica, SegmentProtocol.SegmentStatus? Status, string? Node, string? Az = null, bool NodeUnreachable = false);
+internal sealed record SegmentView(SegmentId Segment, SegmentProtocol.SegmentStatus? Status, string? Node, string? Az = null, bool NodeUnreachable = false)
+{
+    /// <summary>The segment's PG.</summary>
+    public int Pg => Segment.Pg;
+    /// <summary>The segment's replica, 0..5.</summary>
+    public int Replica => Segment.Replica;
+}
 
 /// <summary>Reads the writer's and the segments' status through the protocols clients already use: the recovery
 /// supervisor (<see cref="WriterProtocol.GetWriterStatus"/>, <see cref="RecoveryProtocol.GetRecoveryHistory"/>) and the
@@ -56,14 +62,13 @@ internal static class ActorDbStatus
         var cluster = Cluster.Get(context.System);
         var self = cluster.SelfAddress;
         var hostsSegments = cluster.SelfRoles.Contains("storage");
-        var asks = new List<(int Pg, int Replica, Task<SegmentProtocol.SegmentStatus> Status, Task<EntityLocation> Location)>();
-        foreach (var pg in pgs)
-            for (var r = 0; r < VolumeGeometry.SegmentsPerPg; r++)
-                asks.Add((pg, r,
-                    region.Ask<SegmentProtocol.SegmentStatus>(new SegmentProtocol.GetSegmentStatus(pg, r), SegmentTimeout, ct),
-                    region.Ask<EntityLocation>(new GetEntityLocation(SegmentProtocol.EntityId(pg, r), SegmentTimeout), SegmentTimeout + TimeSpan.FromSeconds(1), ct)));
+        var asks = new List<(SegmentId Segment, Task<SegmentProtocol.SegmentStatus> Status, Task<EntityLocation> Location)>();
+        foreach (var segment in pgs.SelectMany(SegmentId.OfPg))
+            asks.Add((segment,
+                region.Ask<SegmentProtocol.SegmentStatus>(new SegmentProtocol.GetSegmentStatus(segment.Pg, segment.Replica), SegmentTimeout, ct),
+                region.Ask<EntityLocation>(new GetEntityLocation(segment.EntityId, SegmentTimeout), SegmentTimeout + TimeSpan.FromSeconds(1), ct)));
         var views = new List<SegmentView>();
-        foreach (var (pg, r, statusTask, locationTask) in asks)
+        foreach (var (segment, statusTask, locationTask) in asks)
         {
             SegmentProtocol.SegmentStatus? status = null;
             try { status = await statusTask; }
@@ -83,19 +88,19 @@ internal static class ActorDbStatus
                 }
                 catch (AskTimeoutException) { }
             }
-            views.Add(new SegmentView(pg, r, status, node, AzOf(cluster, node, r), node is not null && Unreachable(cluster, node)));
+            views.Add(new SegmentView(segment, status, node, AzOf(cluster, node, segment), node is not null && Unreachable(cluster, node)));
         }
         return views;
     }
 
     /// <summary>The AZ of the member at <paramref name="node"/> (its <c>az-*</c> role); on a node without one (the embedded
     /// node hosts all three AZs' folders) the replica's own AZ; null when no node hosts the segment.</summary>
-    private static string? AzOf(Cluster cluster, string? node, int replica)
+    private static string? AzOf(Cluster cluster, string? node, SegmentId segment)
     {
         if (node is null) return null;
         var member = cluster.State.Members.FirstOrDefault(m => m.Address.ToString() == node);
         return member?.Roles.FirstOrDefault(r => r.StartsWith("az-", StringComparison.Ordinal))
-               ?? (member is null || !member.HasRole("storage") ? null : VolumeGeometry.AzOf(replica));
+               ?? (member is null || !member.HasRole("storage") ? null : segment.Az);
     }
 
     private static bool Unreachable(Cluster cluster, string node) => cluster.State.Unreachable.Any(m => m.Address.ToString() == node);
@@ -243,7 +248,7 @@ public sealed class PgPalette : ICommandPalette
         {
             var st = s.Status;
             yield return CommandRow.Of(
-                ("segment", SegmentProtocol.EntityId(s.Pg, s.Replica)),
+                ("segment", s.Segment.EntityId),
                 ("node", s.Node is null ? null : s.NodeUnreachable ? $"{s.Node} (unreachable)" : s.Node),
                 ("az", s.Az),
                 ("state", ActorDbStatus.State(s, writer)),

@@ -1,4 +1,4 @@
-namespace ActorDb.Core;
+namespace ActorDb;
 
 /// <summary>
 /// When to log conditions that may repeat many times a second (refusals from one sender, a segment that rejects every

@@ -121,13 +121,13 @@ public static class ClusterCertificates
         return b.Build();
     }
 
-    private static void CreatePrivateDirectory(string dir) => Core.Storage.DataDirectory.CreateDirectory(dir);
+    private static void CreatePrivateDirectory(string dir) => PrivateFiles.CreateDirectory(dir);
 
     private static void WritePrivate(string path, string pem)
     {
         try
         {
-            using var stream = Core.Storage.DataDirectory.OpenStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
+            using var stream = PrivateFiles.OpenStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
             stream.Write(Encoding.ASCII.GetBytes(pem.EndsWith('\n') ? pem : pem + "\n"));
             stream.Flush(true);
         }

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
-using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands.Palettes;
 

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Hosting;
-using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands;
 

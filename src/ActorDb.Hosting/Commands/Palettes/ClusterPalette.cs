@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Cluster;
-using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands.Palettes;
 

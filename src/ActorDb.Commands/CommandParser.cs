@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ActorDb.Core.Commands;
+namespace ActorDb.Commands;
 
 /// <summary>
 /// Splits a command line into words and checks it against the palettes a host reports: <c>palette command [switch
@@ -35,7 +35,7 @@ public static class CommandParser
             }
             else { word.Append(c); hasWord = true; }
         }
-        if (inQuotes) throw new CommandSyntaxException("a quote (\") is not closed");
+        if (inQuotes) throw CommandErrors.QuoteNotClosed();
         if (hasWord) words.Add(word.ToString());
         return words;
     }
@@ -45,22 +45,22 @@ public static class CommandParser
     /// a missing required switch, or a stray word; the message says which, in one line.</exception>
     public static ParsedCommand Parse(IReadOnlyList<string> words, IReadOnlyList<PaletteDefinition> palettes)
     {
-        if (words.Count == 0) throw new CommandSyntaxException("no command (help lists them)");
+        if (words.Count == 0) throw CommandErrors.NoCommand();
         var palette = palettes.FirstOrDefault(p => p.Name == words[0])
-            ?? throw new CommandSyntaxException($"unknown command '{words[0]}' (known: {string.Join(", ", palettes.Select(p => p.Name))}; help lists them)");
+            ?? throw CommandErrors.UnknownPalette(words[0], palettes);
         var at = 1;
         CommandDefinition? command;
         if (words.Count > 1 && !words[1].StartsWith('-'))
         {
             command = palette.Find(words[1])
-                ?? throw new CommandSyntaxException($"{palette.Name}: unknown command '{words[1]}' (known: {string.Join(", ", palette.Commands.Select(c => c.Name))})");
+                ?? throw CommandErrors.UnknownCommand(palette, words[1]);
             at = 2;
         }
         else
         {
             command = palette.DefaultCommand is { } d ? palette.Find(d) : null;
             if (command is null)
-                throw new CommandSyntaxException($"{palette.Name}: which command? ({string.Join(", ", palette.Commands.Select(c => c.Name))})");
+                throw CommandErrors.WhichCommand(palette);
         }
 
         var name = $"{palette.Name} {command.Name}";
@@ -69,22 +69,20 @@ public static class CommandParser
         {
             var word = words[at];
             if (!word.StartsWith('-'))
-                throw new CommandSyntaxException($"{name}: unexpected argument '{word}' (usage: {palette.Name} {command.Usage})");
+                throw CommandErrors.UnexpectedArgument(palette, command, word);
             var sw = command.Switches.FirstOrDefault(s => s.Aliases.Contains(word))
-                ?? throw new CommandSyntaxException(command.Switches.Count == 0
-                    ? $"{name}: unknown switch '{word}' (the command takes none)"
-                    : $"{name}: unknown switch '{word}' (usage: {palette.Name} {command.Usage})");
+                ?? throw CommandErrors.UnknownSwitch(palette, command, word);
             if (sw.IsFlag)
             {
                 values[sw.Name] = "true";
                 continue;
             }
             if (at + 1 >= words.Count || (words[at + 1].StartsWith('-') && words[at + 1].Length > 1 && !char.IsDigit(words[at + 1][1])))
-                throw new CommandSyntaxException($"{name}: switch {word} needs a value ({sw.Description})");
+                throw CommandErrors.SwitchNeedsValue(name, word, sw);
             values[sw.Name] = words[++at];
         }
         foreach (var sw in command.Switches.Where(s => s.Required && !values.ContainsKey(s.Name)))
-            throw new CommandSyntaxException($"{name}: missing {sw.AliasText} ({sw.Description})");
+            throw CommandErrors.MissingSwitch(name, sw);
         return new ParsedCommand(palette.Name, command.Name, values);
     }
 }

@@ -3,8 +3,6 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
-using ActorDb.Core;
-using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands;
 
@@ -104,7 +102,7 @@ public sealed class CommandHost : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (e is SocketException or InvalidOperationException)
         {
-            throw new IOException($"actordb.cmd: cannot listen on {settings.Host}:{settings.Port}: {e.Message}", e);
+            throw CommandErrors.CannotListen(settings, e);
         }
     }
 
@@ -141,7 +139,7 @@ public sealed class CommandHost : ReceiveActor, IWithTimers
             var remote = a.Client.Client.RemoteEndPoint?.ToString() ?? "?";
             if (_live >= _settings.MaxConnections)
             {
-                var line = CommandHostErrors.TooManyConnections(_settings.MaxConnections);
+                var line = CommandErrors.TooManyConnections(_settings.MaxConnections);
                 CommandSession.Refuse(a.Client, line);
                 OnRefused(new CommandHostProtocol.Refused(TooManyConnections, remote, line));
             }

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ActorDb.Core.Commands;
+namespace ActorDb.Commands;
 
 /// <summary>
 /// Reads newline-terminated UTF-8 lines from a stream, never holding more than <c>maxLineBytes + 1</c> bytes: a line
@@ -66,9 +66,9 @@ public sealed class CommandLineReader
 }
 
 /// <summary>A request line exceeded <see cref="CommandLineReader"/>'s bound; the message is the one line the host sends
-/// (<see cref="CommandHostErrors.LineTooLong"/>).</summary>
+/// (<see cref="CommandErrors.LineTooLong"/>).</summary>
 /// <param name="maxLineBytes">The bound, in bytes.</param>
-public sealed class CommandLineTooLongException(int maxLineBytes) : IOException(CommandHostErrors.LineTooLong(maxLineBytes))
+public sealed class CommandLineTooLongException(int maxLineBytes) : IOException(CommandErrors.LineTooLong(maxLineBytes))
 {
     /// <summary>The bound, in bytes.</summary>
     public int MaxLineBytes { get; } = maxLineBytes;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace ActorDb.Core.Commands;
+namespace ActorDb.Commands;
 
 /// <summary>What a client asks a command host: <c>auth</c> with a token (the first request of every connection),
 /// <c>describe</c> (the palettes), <c>run</c> a command line given as words, or <c>cancel</c> the command running (a
@@ -39,7 +39,8 @@ public sealed record CommandRow(IReadOnlyList<KeyValuePair<string, object?>> Fie
     /// <summary>This row with its column names printed above it in text output.</summary>
     public CommandRow WithHeader() => this with { Header = true };
 
-    /// <summary>A row from (name, value) pairs.</summary>
+    /// <summary>A row from (name, value) pairs: strings, numbers, booleans and null as they are; any other value as its
+    /// invariant text (pass a database value such as an LSN as its number, <c>lsn.Value</c>).</summary>
     public static CommandRow Of(params (string Name, object? Value)[] fields) =>
         new(fields.Select(f => new KeyValuePair<string, object?>(f.Name, Normalize(f.Value))).ToList());
 
@@ -56,7 +57,6 @@ public sealed record CommandRow(IReadOnlyList<KeyValuePair<string, object?>> Fie
         uint u => (long)u,
         float f => (double)f,
         decimal d => (double)d,
-        Lsn l => l.Value,
         _ => Convert.ToString(v, CultureInfo.InvariantCulture),
     };
 }

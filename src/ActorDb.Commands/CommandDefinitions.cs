@@ -1,4 +1,4 @@
-namespace ActorDb.Core.Commands;
+namespace ActorDb.Commands;
 
 /// <summary>A switch of a command, e.g. <c>-a</c> / <c>--address</c>.</summary>
 /// <param name="Name">The switch's name, used as the key of its value (<c>address</c>).</param>
@@ -63,7 +63,7 @@ public sealed record ParsedCommand(string Palette, string Command, IReadOnlyDict
     public string? Get(string name) => Switches.TryGetValue(name, out var v) ? v : null;
 
     /// <summary>The value of a required switch (the parser has checked it is present).</summary>
-    public string Required(string name) => Get(name) ?? throw new CommandSyntaxException($"{Palette} {Command}: missing switch '{name}'");
+    public string Required(string name) => Get(name) ?? throw CommandErrors.MissingSwitch(Palette, Command, name);
 
     /// <summary>The command as typed: <c>cluster leave -a ...</c>.</summary>
     public override string ToString() => $"{Palette} {Command}";

@@ -1,4 +1,3 @@
-using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands;
 
@@ -25,7 +24,7 @@ public sealed record CommandTokens(string AdminToken, string ReadToken, string A
         var admin = LoadOrCreate("actordb.cmd.admin-token-file", settings.AdminTokenFile);
         var read = LoadOrCreate("actordb.cmd.read-token-file", settings.ReadTokenFile);
         if (CommandAccess.Authenticate(read, admin, admin) is not null)
-            throw new IOException($"actordb.cmd.read-token-file: {settings.ReadTokenFile} holds the admin token (of {settings.AdminTokenFile}): the two roles need different tokens");
+            throw CommandErrors.SameToken(settings);
         return new CommandTokens(admin, read, settings.AdminTokenFile, settings.ReadTokenFile);
     }
 
@@ -38,11 +37,11 @@ public sealed record CommandTokens(string AdminToken, string ReadToken, string A
         }
         catch (FormatException e)
         {
-            throw new IOException($"{key}: {path} {e.Message}", e);
+            throw CommandErrors.BadTokenFile(key, path, e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"{key}: cannot read or create {path}: {e.Message}", e);
+            throw CommandErrors.TokenFileUnreadable(key, path, e);
         }
     }
 
@@ -50,9 +49,9 @@ public sealed record CommandTokens(string AdminToken, string ReadToken, string A
     /// reads either no file or a whole one; when one appeared meanwhile, that one is kept.</summary>
     private static void Create(string path)
     {
-        Core.Storage.DataDirectory.CreateDirectory(Path.GetDirectoryName(path)!);
+        PrivateFiles.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = $"{path}.{Environment.ProcessId}.tmp";
-        Core.Storage.DataDirectory.WriteAllText(temp, CommandAccess.NewToken() + "\n");
+        PrivateFiles.WriteAllText(temp, CommandAccess.NewToken() + "\n");
         try { File.Move(temp, path, overwrite: false); }
         catch (IOException) when (File.Exists(path)) { File.Delete(temp); }
     }

@@ -4,7 +4,6 @@ using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
-using ActorDb.Core.Commands;
 
 namespace ActorDb.Commands;
 
@@ -110,8 +109,8 @@ public sealed class CommandSession : ReceiveActor
         Receive<ReceiveTimeout>(_ =>
         {
             if (_closing) return;
-            if (_role is null) Close(CommandHost.TimedOut, CommandHostErrors.AuthTimeout(_settings.AuthTimeout));
-            else if (_running is null) Close(CommandHost.TimedOut, CommandHostErrors.Idle(_settings.IdleTimeout));
+            if (_role is null) Close(CommandHost.TimedOut, CommandErrors.AuthTimeout(_settings.AuthTimeout));
+            else if (_running is null) Close(CommandHost.TimedOut, CommandErrors.Idle(_settings.IdleTimeout));
         });
         Receive<Flushed>(_ =>
         {
@@ -204,7 +203,7 @@ public sealed class CommandSession : ReceiveActor
         try { request = CommandWire.DecodeRequest(line); }
         catch (FormatException e)
         {
-            if (_role is null) Close(CommandHost.NotAuthenticated, CommandHostErrors.NotAuthenticated(false, _tokens.AdminFile, _tokens.ReadFile));
+            if (_role is null) Close(CommandHost.NotAuthenticated, CommandErrors.NotAuthenticated(false, _tokens.AdminFile, _tokens.ReadFile));
             else Send(new CommandEnd(2, e.Message));
             return;
         }
@@ -223,7 +222,7 @@ public sealed class CommandSession : ReceiveActor
                 _running?.Cancel();
                 break;
             case "run" when _running is not null:
-                Send(new CommandEnd(1, CommandHostErrors.Busy));
+                Send(new CommandEnd(1, CommandErrors.Busy));
                 break;
             case "run":
                 Run(request.Args, registry);
@@ -242,7 +241,7 @@ public sealed class CommandSession : ReceiveActor
         var role = request.Op == "auth" ? CommandAccess.Authenticate(request.Token, _tokens.AdminToken, _tokens.ReadToken) : null;
         if (role is null)
         {
-            Close(CommandHost.NotAuthenticated, CommandHostErrors.NotAuthenticated(request is { Op: "auth", Token: not null }, _tokens.AdminFile, _tokens.ReadFile));
+            Close(CommandHost.NotAuthenticated, CommandErrors.NotAuthenticated(request is { Op: "auth", Token: not null }, _tokens.AdminFile, _tokens.ReadFile));
             return;
         }
         _role = role;
@@ -269,7 +268,7 @@ public sealed class CommandSession : ReceiveActor
         var palette = registry.Find(parsed.Palette)!;
         if (!CommandAccess.MayRun(_role!.Value, palette.Definition.Find(parsed.Command)!))
         {
-            var error = CommandHostErrors.NeedsAdmin(parsed);
+            var error = CommandErrors.NeedsAdmin(parsed);
             Report(CommandHost.NotAdmin, error);
             Send(new CommandEnd(1, error));
             return;

@@ -29,7 +29,7 @@ public sealed record SecuritySettings(bool Insecure, string TlsDir, string CaFil
     /// <exception cref="ConfigurationException">a key has a value of the wrong type (the message names it).</exception>
     public static SecuritySettings Create(Config config)
     {
-        var c = config.WithFallback(ActorDbSettings.DefaultConfig());
+        var c = config.WithFallback(Hosting.HostingSettings.DefaultConfig());
         var insecure = Read(c, "insecure", k => c.GetBoolean(k));
         string S(string key) => Read(c, key, k => c.GetString(k)) ?? "";
         return new SecuritySettings(insecure, S("tls-dir"), S("ca-file"), S("certificate-file"), S("key-file"));
@@ -44,7 +44,7 @@ public sealed record SecuritySettings(bool Insecure, string TlsDir, string CaFil
 
     private string Resolve(string file, string inDir) => file != "" ? file : TlsDir != "" ? Path.Combine(TlsDir, inDir) : "";
 
-    private static T Read<T>(Config c, string key, Func<string, T> get) => Hosting.ClusterNodeSettings.Read(c, $"{Section}.{key}", get);
+    private static T Read<T>(Config c, string key, Func<string, T> get) => Hosting.HostingSettings.Read(c, $"{Section}.{key}", get);
 }
 
 /// <summary>The errors of the security subsystem: one factory, each message naming the key and file at fault.</summary>
