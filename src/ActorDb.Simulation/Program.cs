@@ -15,7 +15,8 @@ root.SetAction(parse =>
 {
     if (parse.GetValue(seedOption) is { } seed)
     {
-        var result = new Simulation(seed, parse.GetValue(traceOption), parse.GetValue(traceOption) ? Console.Out : null).Run();
+        var trace = parse.GetValue(traceOption);
+        var result = Simulation.RunSafely(seed, trace, trace ? Console.Out : null);
         Report.One(result, Console.Out);
         return result.Passed ? 0 : 1;
     }

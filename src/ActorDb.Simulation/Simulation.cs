@@ -139,11 +139,11 @@ public sealed class Simulation
 
     /// <summary>Runs seed <paramref name="seed"/>; an exception out of the run (an engine's or the simulator's) is a failed
     /// run with the exception as its violation, so one seed never stops the others.</summary>
-    public static RunResult RunSafely(long seed)
+    public static RunResult RunSafely(long seed, bool trace = false, TextWriter? traceSink = null)
     {
         try
         {
-            return new Simulation(seed).Run();
+            return new Simulation(seed, trace, traceSink).Run();
         }
         catch (Exception e)
         {
