@@ -24,6 +24,10 @@
 #                writer's RSS (VmRSS) is sampled every 10 s: before the kill, the highest while they are gone, at the end.
 #                -NoKill runs the same without the kill: the control (the writer's buffer cache grows with the table either way).
 #                -CachePages N sets the writers' buffer-cache-pages (default 65536, 512 MiB) so the cache fills in the warm-up.
+#   simulate   - the deterministic simulator (issue 17): -Seeds N runs (default 1000) from seed -From S (default 0) over
+#                every core; prints each failing seed with its violated checks and replay command, then runs, failures
+#                and seeds/s. Exits non-zero on a failure. Replay one: dotnet run --project src/ActorDb.Simulation -c
+#                Release -- --seed S --trace
 #   heal-bench - time from disk space freed to the first acknowledged commit (issue 12), median of -Runs N (default 5):
 #                the embedded default runs an insert-only bench at 16 threads on a data directory in a small tmpfs (needs
 #                root: it mounts one; tmpfs refuses O_DIRECT, so the log is written with write + fdatasync); a filler file
@@ -43,9 +47,10 @@
 #   cluster-soak - the process-level cluster tests (tests/ActorDb.Tests/Cluster/ClusterFailoverTests: AZ loss, stall and
 #                return, writer kill -9, clean hand-over, frozen writer; each checks every acknowledged write) -Cycles
 #                times (default 5 here), one summary line per cycle.
-param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak', 'heal-bench', 'scrub-bench', 'repair-bench')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
+param([ValidateSet('build', 'test', 'bench', 'sysbench', 'crash-soak', 'recovery-bench', 'cluster-bench', 'cluster-soak', 'heal-bench', 'scrub-bench', 'repair-bench', 'simulate')][string]$Target = 'build', [int]$Threads = 64, [int]$Cycles = 200,
       [int[]]$RedoMiB = @(100, 1024), [int]$Failovers = 5, [int]$Seconds = 30, [switch]$NoSysbench, [int[]]$Loads = @(16, 64),
-      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5, [int]$GoneMinutes = 0, [int]$Records = 300000, [switch]$NoKill, [int]$CachePages = 0, [int]$ScrubRate = 100000)
+      [switch]$NoEmbedded, [switch]$NoCatchUp, [switch]$Insecure, [int]$Runs = 5, [int]$GoneMinutes = 0, [int]$Records = 300000, [switch]$NoKill, [int]$CachePages = 0, [int]$ScrubRate = 100000,
+      [int]$Seeds = 1000, [long]$From = 0)
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
 # The median of the benchmarks' runs: the middle value, the lower of the two middle ones for an even count.
@@ -54,6 +59,10 @@ switch ($Target) {
   'build'    { dotnet build ActorDb.sln -c Release }
   'test'     { dotnet test ActorDb.sln -c Release }
   'bench'    { dotnet run --project src/ActorDb.Cli -c Release -- bench --workload workloads/ycsb-insert-only --threads $Threads }
+  'simulate' {
+    dotnet run --project src/ActorDb.Simulation -c Release -- --seeds $Seeds --from $From
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+  }
   'sysbench' { dotnet run --project src/ActorDb.Cli -c Release -- bench --workload sysbench-write-only --threads $Threads }
   'crash-soak' {
     $log = Join-Path ([IO.Path]::GetTempPath()) ("actordb-crash-soak-{0:yyyyMMdd-HHmmss}.log" -f (Get-Date))
