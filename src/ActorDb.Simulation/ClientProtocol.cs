@@ -57,7 +57,7 @@ internal sealed class ClientProtocol(World world)
 
     /// <summary>Rolls transaction <paramref name="txn"/> of the writer of <paramref name="epoch"/> back, asking again every
     /// 500 ms until it is answered or that writer is gone. (ActorDbClient asks once: a rollback lost on the network leaves the
-    /// transaction open with its row locks, which no timeout at the writer ever releases; see sim-bugs.md.)</summary>
+    /// transaction open with its row locks until the writer's idle-transaction timeout ends it.)</summary>
     private void Rollback(long txn, long epoch)
     {
         var answered = false;

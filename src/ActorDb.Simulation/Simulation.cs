@@ -100,7 +100,7 @@ public sealed class Simulation
             if (budgetLeft && _readBackAfterRestart)
             {
                 // The final state is read through a writer recovered from the segments alone: what was acknowledged must
-                // survive a writer crash. (It also ends transactions orphaned by lost replies; see sim-bugs.md.)
+                // survive a writer crash.
                 faults.Crash(WriterNode);
                 faults.Restart(WriterNode);
             }

@@ -38,7 +38,7 @@ public class SeedTests
         Assert.True(r.Ok > 0, $"no operation was acknowledged: {r.Summary}");
     }
 
-    /// <summary>sim-bugs.md #1 (regression): a transaction whose first reply was lost held its row locks until the writer
+    /// <summary>Regression, the simulator's first bug: a transaction whose first reply was lost held its row locks until the writer
     /// restarted, so reading back through the writer that served the run blocked on the lock. Fixed by the writer's
     /// idle-transaction timeout (main 3288b79; 5 s in the simulator).</summary>
     [Fact]
@@ -48,9 +48,11 @@ public class SeedTests
         Assert.True(r.Passed, string.Join("\n", r.Violations));
     }
 
-    /// <summary>sim-bugs.md #2: a peer's FetchRedo reaching a segment whose log a failed heal left closed reads the disposed
-    /// log (ObjectDisposedException out of SegmentEngine.OnFetchRedo). Un-skip once the segment answers it unavailable.</summary>
-    [Fact(Skip = "sim-bugs.md #2: SegmentEngine.OnFetchRedo reads a disposed SegmentLog after a failed heal")]
+    /// <summary>Regression, the simulator's second bug: a peer's FetchRedo reaching a segment whose log a failed heal left
+    /// closed read the disposed log (ObjectDisposedException out of SegmentEngine.OnFetchRedo; the pre-engine actor threw
+    /// the same way and was restarted). Fixed by answering reads and peers' requests unavailable while the storage is
+    /// closed (main 74ec786).</summary>
+    [Fact]
     public void Seed_10872_survives_a_fetch_from_a_peer_while_healing()
     {
         var r = Simulation.RunSafely(10872);
