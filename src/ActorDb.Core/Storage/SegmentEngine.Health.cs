@@ -88,14 +88,11 @@ public sealed partial class SegmentEngine
     /// <summary>The answers while the segment's files cannot be opened: it holds nothing it can serve.</summary>
     private bool ReceiveWhileOpening(object message)
     {
+        if (AnswerUnservable(message, _state.Failure ?? "segment is opening", Lsn.Zero)) return true;
         switch (message)
         {
             // The segment's epoch is unknown until it opens: the answer carries the sender's, so it reads as a fault, never a fence.
             case RedoBatch b: Reply(new RedoRejected(_pg, _replica, b.Epoch, _state.Failure ?? "segment is opening", StaleEpoch: false, Fault: SegmentFault.OpenFailed)); break;
-            case ReadPage r: Reply(new PageUnavailable(_pg, _replica, r.PageNo, Lsn.Zero)); break;
-            case FetchRedo: Reply(new PeerRedo(_pg, _replica, [], _state.Failure ?? "segment is opening", Lsn.Zero)); break;
-            case FetchPages f: Reply(new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], Lsn.Zero, _state.Failure ?? "segment is opening")); break;
-            case FetchPage f: Reply(new PeerPage(_pg, _replica, f.PageNo, null, Lsn.Zero, _state.Failure ?? "segment is opening")); break;
             case GetSegmentStatus:
                 Reply(new SegmentStatus(_pg, _replica, 0, Lsn.Zero, Lsn.Zero, 0, 0, 0, 0, 0, Lsn.Zero, Lsn.Zero, 0, 0,
                     _state.Failure, 0, Node: _selfNode, Fault: SegmentFault.OpenFailed));
@@ -110,14 +107,20 @@ public sealed partial class SegmentEngine
     /// peers' requests are answered unavailable, peers' answers dropped (the catch-up or copy starts over once the
     /// storage is open). Found by the simulator (seed 10872: a peer's FetchRedo read the disposed log). Returns false
     /// for what the faulted state already answers (redo, fence, OpenEpoch, status, stop).</summary>
-    private bool ReceiveWhileStorageClosed(object message)
+    private bool ReceiveWhileStorageClosed(object message) =>
+        AnswerUnservable(message, _state.Failure ?? $"{_id} is reopening its storage after a fault", _durableScl);
+
+    /// <summary>One rule for a segment that can read neither its log nor its pages (opening, or its storage closed for a
+    /// heal): a page read, a redo fetch, a page-copy chunk and a page repair are answered unavailable with
+    /// <paramref name="why"/> and SCL <paramref name="scl"/>; a peer's answer to an earlier request of its own is dropped.
+    /// Returns false for any other message.</summary>
+    private bool AnswerUnservable(object message, string why, Lsn scl)
     {
-        var why = _state.Failure ?? $"{_id} is reopening its storage after a fault";
         switch (message)
         {
-            case ReadPage r: Reply(new PageUnavailable(_pg, _replica, r.PageNo, _durableScl)); return true;
-            case FetchRedo: Reply(new PeerRedo(_pg, _replica, [], why, _durableScl)); return true;
-            case FetchPages f: Reply(new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], _durableScl, why)); return true;
+            case ReadPage r: Reply(new PageUnavailable(_pg, _replica, r.PageNo, scl)); return true;
+            case FetchRedo: Reply(new PeerRedo(_pg, _replica, [], why, scl)); return true;
+            case FetchPages f: Reply(new PeerPages(_pg, _replica, f.Session, f.FromPageNo, [], [], -1, 0, 0, [], [], scl, why)); return true;
             case FetchPage f: Reply(new PeerPage(_pg, _replica, f.PageNo, null, Lsn.Zero, why)); return true;
             case PeerRedo or PeerPages or PeerPage: return true;
             default: return false;
