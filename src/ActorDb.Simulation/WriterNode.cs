@@ -23,7 +23,6 @@ internal sealed class WriterNode(World world, SimNode node, VolumeGeometry geome
     private bool _serving;
     private bool _ended;              // fenced or recovery failed: no writer any more, as in the supervisor
     private int _consecutiveFailures;
-    private int _tickVersion;
     private long _truncationEpoch;
 
     public SimNode Node { get; } = node;

@@ -60,19 +60,8 @@ public sealed record PhaseEnded(string Name, TimeSpan Duration) : RecoveryOutput
 /// <summary>Tick the process at <paramref name="At"/> (<see cref="RecoveryProcess.Tick"/>).</summary>
 public sealed record ScheduleTick(DateTime At) : RecoveryOutput;
 
-/// <summary>The level of a <see cref="RecoveryLog"/>.</summary>
-public enum RecoveryLogLevel
-{
-    /// <summary>Information.</summary>
-    Info,
-    /// <summary>A warning.</summary>
-    Warning,
-    /// <summary>An error.</summary>
-    Error,
-}
-
 /// <summary>Log a line: a message template with named holes (<c>{Epoch}</c>) and their values, in order.</summary>
-public sealed record RecoveryLog(RecoveryLogLevel Level, string Template, params object[] Args) : RecoveryOutput;
+public sealed record RecoveryLog(EngineLogLevel Level, string Template, params object[] Args) : RecoveryOutput;
 
 /// <summary>The recovery ended on its own: opened (tell the writer), failed or fenced (no writer serves). Endings the
 /// shell asks for (<see cref="RecoveryProcess.Cancel"/>, <see cref="RecoveryProcess.Abandon"/>,
@@ -173,7 +162,7 @@ public sealed class RecoveryProcess
         Plan = null;
         _headerSent = null;
         _headerSource = null;
-        outputs.Add(new RecoveryLog(RecoveryLogLevel.Info, "Recovery {Number} starting ({Reason}): asking {Segments} segments of {Pgs} PGs for their state",
+        outputs.Add(new RecoveryLog(EngineLogLevel.Info, "Recovery {Number} starting ({Reason}): asking {Segments} segments of {Pgs} PGs for their state",
             Recoveries, reason, SegmentCount, _settings.PgCount));
         foreach (var (pg, r) in AllSegments()) outputs.Add(new AskSegmentState(pg, r, 0));
         outputs.Add(new ScheduleTick(now + _settings.TickInterval));
@@ -186,8 +175,8 @@ public sealed class RecoveryProcess
         if (_running is null) return;
         foreach (var line in _rejections.Due(now))
         {
-            if (line.Ended) outputs.Add(new RecoveryLog(RecoveryLogLevel.Info, "Recovery epoch {Epoch}: {Condition} ended: {Count} in all", CurrentEpoch, line.Key, line.Total));
-            else outputs.Add(new RecoveryLog(RecoveryLogLevel.Warning, "Recovery epoch {Epoch}: still {Condition}: {Count} more since the last line", CurrentEpoch, line.Key, line.Count));
+            if (line.Ended) outputs.Add(new RecoveryLog(EngineLogLevel.Info, "Recovery epoch {Epoch}: {Condition} ended: {Count} in all", CurrentEpoch, line.Key, line.Total));
+            else outputs.Add(new RecoveryLog(EngineLogLevel.Warning, "Recovery epoch {Epoch}: still {Condition}: {Count} more since the last line", CurrentEpoch, line.Key, line.Count));
         }
         if (now > _deadline)
         {
@@ -217,7 +206,7 @@ public sealed class RecoveryProcess
             case RecoveryStep.ReadingHeader:
                 if (_headerSent is { } sent && now - sent > _settings.HeaderReadRetry)
                 {
-                    outputs.Add(new RecoveryLog(RecoveryLogLevel.Warning, "Recovery epoch {Epoch}: the volume header read from segment {Segment} is unanswered; asking the next replica",
+                    outputs.Add(new RecoveryLog(EngineLogLevel.Warning, "Recovery epoch {Epoch}: the volume header read from segment {Segment} is unanswered; asking the next replica",
                         Plan!.Epoch, Id(0, _headerReplica)));
                     ReadHeaderFrom(nextReplica: true, now, outputs);
                 }
@@ -288,7 +277,7 @@ public sealed class RecoveryProcess
         }
         if (refused && !_refusedBy.Add(new SegmentId(pg, replica))) return;
         if (!refused && !_rejections.Occurred($"segment {Id(pg, replica)} rejecting the recovery", now)) return;
-        outputs.Add(new RecoveryLog(RecoveryLogLevel.Warning, "Recovery epoch {Epoch}: segment {Segment} refused: {Reason}", CurrentEpoch, Id(pg, replica), reason));
+        outputs.Add(new RecoveryLog(EngineLogLevel.Warning, "Recovery epoch {Epoch}: segment {Segment} refused: {Reason}", CurrentEpoch, Id(pg, replica), reason));
     }
 
     /// <summary>A page image arrived; the volume header (page 0) being read starts the writer with it. An image that does
@@ -315,7 +304,7 @@ public sealed class RecoveryProcess
         EndPhase(RecoveryPhaseNames.OpenVolume, _headerSource is null ? detail : $"{_headerSource}, {detail}", now, outputs);
         var record = _running.Finish(RecoveryOutcome.Opened, now - _started);
         End(record);
-        outputs.Add(new RecoveryLog(RecoveryLogLevel.Info, "Recovery epoch {Epoch}: {Phases}; total {TotalMs} ms; recovered VDL {Vdl} ({Reason})",
+        outputs.Add(new RecoveryLog(EngineLogLevel.Info, "Recovery epoch {Epoch}: {Phases}; total {TotalMs} ms; recovered VDL {Vdl} ({Reason})",
             record.Epoch, record.PhasesText(), (long)record.Total.TotalMilliseconds, record.Vdl, record.Reason));
         outputs.Add(new RecoveryEnded(record));
     }
@@ -331,7 +320,7 @@ public sealed class RecoveryProcess
     public void Cancel(string failure, string logReason, DateTime now, List<RecoveryOutput> outputs)
     {
         if (_running is null) return;
-        outputs.Add(new RecoveryLog(RecoveryLogLevel.Info, "Recovery {Number} cancelled in phase {Phase}: {Reason}", _running.Number, RecoverySteps.PhaseName(Step), logReason));
+        outputs.Add(new RecoveryLog(EngineLogLevel.Info, "Recovery {Number} cancelled in phase {Phase}: {Reason}", _running.Number, RecoverySteps.PhaseName(Step), logReason));
         End(_running.Finish(RecoveryOutcome.Cancelled, now - _started, failure));
     }
 
@@ -358,7 +347,7 @@ public sealed class RecoveryProcess
         if (pg >= 0 && pg < _settings.PgCount && replica >= 0 && replica < VolumeGeometry.SegmentsPerPg) return true;
         var condition = $"{what} naming segment pg-{pg}-{replica}, outside the volume's {_settings.PgCount} PG(s) of {VolumeGeometry.SegmentsPerPg}";
         if (_rejections.Occurred(condition, now))
-            outputs.Add(new RecoveryLog(RecoveryLogLevel.Warning, "Recovery epoch {Epoch}: dropped a {Condition}", CurrentEpoch, condition));
+            outputs.Add(new RecoveryLog(EngineLogLevel.Warning, "Recovery epoch {Epoch}: dropped a {Condition}", CurrentEpoch, condition));
         return false;
     }
 
@@ -440,7 +429,7 @@ public sealed class RecoveryProcess
         var phase = RecoverySteps.PhaseName(Step);
         var record = _running!.Finish(RecoveryOutcome.Failed, now - _started, reason);
         End(record);
-        outputs.Add(new RecoveryLog(RecoveryLogLevel.Error, "Recovery {Number} failed after {Ms} ms in phase {Phase}: {Reason}",
+        outputs.Add(new RecoveryLog(EngineLogLevel.Error, "Recovery {Number} failed after {Ms} ms in phase {Phase}: {Reason}",
             record.Number, (long)record.Total.TotalMilliseconds, phase, reason));
         outputs.Add(new RecoveryEnded(record));
     }
@@ -495,7 +484,7 @@ public sealed class RecoveryProcess
     private void LogPhase(string name, List<RecoveryOutput> outputs)
     {
         var phase = _running!.Phases.Last(p => p.Name == name);
-        outputs.Add(new RecoveryLog(RecoveryLogLevel.Info, "Recovery epoch {Epoch}: phase {Phase} {Ms} ms ({Detail})",
+        outputs.Add(new RecoveryLog(EngineLogLevel.Info, "Recovery epoch {Epoch}: phase {Phase} {Ms} ms ({Detail})",
             _running.Epoch, name, (long)phase.Duration.TotalMilliseconds, phase.Detail));
     }
 }

@@ -301,11 +301,11 @@ public sealed partial class SegmentEngine
     private void Schedule(SegmentTimer timer, TimeSpan delay) => _out.Add(new SegmentOutput.ScheduleTick(timer, _now + delay));
     private void Metric(SegmentMetric kind, double value) => _out.Add(new SegmentOutput.Metric(kind, value));
     private void StopNow() => _out.Add(SegmentOutput.Stopped.Instance);
-    private void Debug(string template, params object[] args) => _out.Add(new SegmentOutput.Log(SegmentLogLevel.Debug, null, template, args));
-    private void Info(string template, params object[] args) => _out.Add(new SegmentOutput.Log(SegmentLogLevel.Info, null, template, args));
-    private void Warning(string template, params object[] args) => _out.Add(new SegmentOutput.Log(SegmentLogLevel.Warning, null, template, args));
-    private void Error(string template, params object[] args) => _out.Add(new SegmentOutput.Log(SegmentLogLevel.Error, null, template, args));
-    private void Error(Exception e, string template, params object[] args) => _out.Add(new SegmentOutput.Log(SegmentLogLevel.Error, e, template, args));
+    private void Debug(string template, params object[] args) => _out.Add(new SegmentOutput.Log(EngineLogLevel.Debug, null, template, args));
+    private void Info(string template, params object[] args) => _out.Add(new SegmentOutput.Log(EngineLogLevel.Info, null, template, args));
+    private void Warning(string template, params object[] args) => _out.Add(new SegmentOutput.Log(EngineLogLevel.Warning, null, template, args));
+    private void Error(string template, params object[] args) => _out.Add(new SegmentOutput.Log(EngineLogLevel.Error, null, template, args));
+    private void Error(Exception e, string template, params object[] args) => _out.Add(new SegmentOutput.Log(EngineLogLevel.Error, e, template, args));
 
     /// <summary>Why <paramref name="senderNode"/> may not act as a writer now (cluster membership and roles), or null.</summary>
     private string? NodeRefusal(string senderNode) => SegmentAuthority.NodeRefusal(senderNode, _membership());

@@ -23,18 +23,6 @@ public enum SegmentTimer
     PageHealth,
 }
 
-/// <summary>Level of a <see cref="SegmentOutput.Log"/> line.</summary>
-public enum SegmentLogLevel
-{
-    /// <summary>Debug.</summary>
-    Debug,
-    /// <summary>Info.</summary>
-    Info,
-    /// <summary>Warning.</summary>
-    Warning,
-    /// <summary>Error.</summary>
-    Error,
-}
 
 /// <summary>The segment's metrics, reported as <see cref="SegmentOutput.Metric"/> outputs (the actor maps them to its
 /// OpenTelemetry instruments with the PG and segment tags).</summary>
@@ -96,7 +84,7 @@ public abstract record SegmentOutput
 
     /// <summary>A log line: a message template with named holes (<c>{Segment}</c>) and its arguments, as Akka's logging
     /// adapter takes them; <paramref name="Error"/> is the exception to log with it, if any.</summary>
-    public sealed record Log(SegmentLogLevel Level, Exception? Error, string Template, object[] Args) : SegmentOutput;
+    public sealed record Log(EngineLogLevel Level, Exception? Error, string Template, object[] Args) : SegmentOutput;
 
     /// <summary>A metric sample (<see cref="SegmentMetric"/> says its unit and kind).</summary>
     public sealed record Metric(SegmentMetric Kind, double Value) : SegmentOutput;

@@ -43,7 +43,7 @@ public abstract record WriterOutput
     public sealed record Rerun(ClientRequest Request) : WriterOutput;
 
     /// <summary>Log a line: a message template with named holes (<c>{Epoch}</c>) and their values, in order.</summary>
-    public sealed record Log(WriterLogLevel Level, string Template, params object[] Args) : WriterOutput;
+    public sealed record Log(EngineLogLevel Level, string Template, params object[] Args) : WriterOutput;
 
     /// <summary>The volume is open in <paramref name="Epoch"/> (catalog loaded, or a new volume formatted durably): tell
     /// the supervisor, with <paramref name="Detail"/>.</summary>

@@ -113,7 +113,7 @@ public sealed class WriterEngine
 
     private static string Segment(int pg, int replica) => new SegmentId(pg, replica).EntityId;
 
-    private static void Log(List<WriterOutput> outputs, WriterLogLevel level, string template, params object[] args) =>
+    private static void Log(List<WriterOutput> outputs, EngineLogLevel level, string template, params object[] args) =>
         outputs.Add(new WriterOutput.Log(level, template, args));
 
     // ---------------------------------------------------------------- opening
@@ -135,7 +135,7 @@ public sealed class WriterEngine
         if (_plan.Vdl == Lsn.Zero)
         {
             var format = _engine.FormatVolume();
-            Log(outputs, WriterLogLevel.Info, "Writer formatting a new volume in epoch {Epoch}: catalog MTR at LSN {Lsn}", _plan.Epoch, format.CommitLsn);
+            Log(outputs, EngineLogLevel.Info, "Writer formatting a new volume in epoch {Epoch}: catalog MTR at LSN {Lsn}", _plan.Epoch, format.CommitLsn);
             format.Commit.ReplyTo = new FormatMtr(format.CommitLsn);
             Ship(now, outputs);
             return;
@@ -149,7 +149,7 @@ public sealed class WriterEngine
             var failure = $"cannot load the volume header (page 0) at VDL {_plan.Vdl}: {e.Message}";
             _pipeline.MoveTo(new WriterState.Failed(failure));
             _finalError = new ActorDbException($"the writer is not available: {failure}");
-            Log(outputs, WriterLogLevel.Error, "Writer failed: {Reason}", failure);
+            Log(outputs, EngineLogLevel.Error, "Writer failed: {Reason}", failure);
             outputs.Add(new WriterOutput.OpenFailed(_plan.Epoch, failure));
             return;
         }
@@ -161,7 +161,7 @@ public sealed class WriterEngine
     {
         // A drain asked for while the format MTR was in flight goes on: the writer reports open, and stays draining.
         if (_pipeline.State is WriterState.Opening) _pipeline.MoveTo(WriterState.Serving.Instance);
-        Log(outputs, WriterLogLevel.Info, "Writer serving epoch {Epoch}: VDL {Vdl}, {Tables} tables", _engine.Epoch, _engine.Vdl, _engine.Catalog!.Tables.Count);
+        Log(outputs, EngineLogLevel.Info, "Writer serving epoch {Epoch}: VDL {Vdl}, {Tables} tables", _engine.Epoch, _engine.Vdl, _engine.Catalog!.Tables.Count);
         outputs.Add(new WriterOutput.Opened(_engine.Epoch, detail));
     }
 
@@ -175,7 +175,7 @@ public sealed class WriterEngine
         var tail = _plan.PgTail[pg];
         _engine.SeedScl(pg, replica, scl >= tail ? _engine.Tracker.Scl(pg, replica) : scl);
         if (scl < tail)
-            Log(outputs, WriterLogLevel.Warning, "Segment {Segment} (PG {Pg}) opened epoch {Epoch} at SCL {Scl}, behind the PG's last durable record {Tail}: it lacks records only its peers hold",
+            Log(outputs, EngineLogLevel.Warning, "Segment {Segment} (PG {Pg}) opened epoch {Epoch} at SCL {Scl}, behind the PG's last durable record {Tail}: it lacks records only its peers hold",
                 Segment(pg, replica), pg, _plan.Epoch, scl, tail);
     }
 
@@ -303,7 +303,7 @@ public sealed class WriterEngine
                 case CommitOutcome.Backpressure: _pipeline.WaitForLal(new ClientRequest.CreateTable(client, schema)); break;
                 case CommitOutcome.Pending p:
                     p.Commit.ReplyTo = new DdlMtr(client, created);
-                    Log(outputs, WriterLogLevel.Info, "Creating table {Table} in epoch {Epoch} at LSN {Lsn}", created.Name, _engine.Epoch, p.CommitLsn);
+                    Log(outputs, EngineLogLevel.Info, "Creating table {Table} in epoch {Epoch} at LSN {Lsn}", created.Name, _engine.Epoch, p.CommitLsn);
                     Ship(now, outputs);
                     break;
             }
@@ -444,7 +444,7 @@ public sealed class WriterEngine
         if (!_pageWaiters.Remove(pageNo, out var waiters)) return;
         var error = new TransactionAbortedException(PageRepair.Unreadable(pg, pageNo));
         if (_unreadablePages.Occurred($"page {pageNo} of PG {pg}", now))
-            Log(outputs, WriterLogLevel.Error, "{Error}; reads of it fail until a copy is repaired (repeats are summarised every 10 s)", error.Message);
+            Log(outputs, EngineLogLevel.Error, "{Error}; reads of it fail until a copy is repaired (repeats are summarised every 10 s)", error.Message);
         foreach (var request in waiters)
         {
             var txnId = TxnOf(request);
@@ -519,7 +519,7 @@ public sealed class WriterEngine
                 // The segment does not take this writer's node as its epoch's writer (SegmentAuthority): not a writer node, or
                 // another node fenced it at this epoch. Re-sending cannot help; a newer epoch or a fix of the roles must.
                 if (_refused.Add((r.Pg, r.Replica)))
-                    Log(outputs, WriterLogLevel.Error, "Segment {Segment} (PG {Pg}) refuses this writer in epoch {Epoch}: {Reason}", Segment(r.Pg, r.Replica), r.Pg, _engine.Epoch, r.Reason);
+                    Log(outputs, EngineLogLevel.Error, "Segment {Segment} (PG {Pg}) refuses this writer in epoch {Epoch}: {Reason}", Segment(r.Pg, r.Replica), r.Pg, _engine.Epoch, r.Reason);
                 return;
             case RedoRejectionVerdict.Fenced:
                 BecomeFenced(r, outputs);
@@ -539,7 +539,7 @@ public sealed class WriterEngine
             default:
                 // A full or failed segment rejects every batch and resend: one line when it starts, then summaries (Tick).
                 if (_conditions.Occurred($"segment {Segment(r.Pg, r.Replica)} rejecting redo", now))
-                    Log(outputs, WriterLogLevel.Warning, "Segment {Segment} (PG {Pg}) rejected redo in epoch {Epoch}: {Reason} (repeats are summarised every {Seconds} s)",
+                    Log(outputs, EngineLogLevel.Warning, "Segment {Segment} (PG {Pg}) rejected redo in epoch {Epoch}: {Reason} (repeats are summarised every {Seconds} s)",
                         Segment(r.Pg, r.Replica), r.Pg, _engine.Epoch, r.Reason, (int)_conditions.SummaryEvery.TotalSeconds);
                 return;
         }
@@ -548,7 +548,7 @@ public sealed class WriterEngine
     private void BecomeFenced(SegmentRejection r, List<WriterOutput> outputs)
     {
         var failure = $"fenced: segment {Segment(r.Pg, r.Replica)} is in epoch {r.SegmentEpoch}, this writer in epoch {_engine.Epoch}";
-        Log(outputs, WriterLogLevel.Error, "Writer fenced in epoch {Epoch} by segment {Segment} (PG {Pg}) in epoch {SegmentEpoch}; no further commit can be acknowledged",
+        Log(outputs, EngineLogLevel.Error, "Writer fenced in epoch {Epoch} by segment {Segment} (PG {Pg}) in epoch {SegmentEpoch}; no further commit can be acknowledged",
             _engine.Epoch, Segment(r.Pg, r.Replica), r.Pg, r.SegmentEpoch);
         // A commit in flight may or may not have reached the read quorum the new epoch recovered from: ambiguous.
         var parked = _pipeline.StepDown(r.SegmentEpoch, failure, outputs);
@@ -637,7 +637,7 @@ public sealed class WriterEngine
             _links.Shipped(pg, replica, now);
         }
         else if (missing is null && _behind.Add((pg, replica)))
-            Log(outputs, WriterLogLevel.Warning, "Segment {Segment} (PG {Pg}) at SCL {Scl} lacks records the writer no longer keeps; it must catch up from its peers",
+            Log(outputs, EngineLogLevel.Warning, "Segment {Segment} (PG {Pg}) at SCL {Scl} lacks records the writer no longer keeps; it must catch up from its peers",
                 Segment(pg, replica), pg, scl);
     }
 
@@ -653,8 +653,8 @@ public sealed class WriterEngine
     {
         if (State.IsFinal) return;
         foreach (var line in _unreadablePages.Due(now))
-            if (line.Ended) Log(outputs, WriterLogLevel.Info, "Reads of {Page} no longer fail ({Count} failed in all)", line.Key, line.Total);
-            else Log(outputs, WriterLogLevel.Warning, "Reads of {Page} still fail: no copy can serve it ({Count} more since the last line)", line.Key, line.Count);
+            if (line.Ended) Log(outputs, EngineLogLevel.Info, "Reads of {Page} no longer fail ({Count} failed in all)", line.Key, line.Total);
+            else Log(outputs, EngineLogLevel.Warning, "Reads of {Page} still fail: no copy can serve it ({Count} more since the last line)", line.Key, line.Count);
         if (_lockWaits.Count > 0)
             foreach (var (txn, wait) in _lockWaits.Where(w => w.Value.Deadline <= now).ToList())
             {
@@ -670,7 +670,7 @@ public sealed class WriterEngine
             foreach (var (pageNo, read) in _pageReadReplica.Where(r => now - r.Value.Sent > WriterEngineSettings.PageReadRetryAfter && _pageWaiters.ContainsKey(r.Key)).ToList())
             {
                 if (_conditions.Occurred($"page reads unanswered in PG {_geometry.PgOf(pageNo)}", now))
-                    Log(outputs, WriterLogLevel.Warning, "Page {PageNo} read from segment {Segment} unanswered after {Ms} ms in epoch {Epoch}; asking the next replica",
+                    Log(outputs, EngineLogLevel.Warning, "Page {PageNo} read from segment {Segment} unanswered after {Ms} ms in epoch {Epoch}; asking the next replica",
                         pageNo, Segment(_geometry.PgOf(pageNo), read.Replica), (int)(now - read.Sent).TotalMilliseconds, _engine.Epoch);
                 RequestPage(pageNo, nextReplica: true, now, outputs);
             }
@@ -718,7 +718,7 @@ public sealed class WriterEngine
             _lastStatement.Remove(txn);
             Resume(_engine.Abort(txn), outputs);
             if (_conditions.Occurred("idle transactions aborted", now))
-                Log(outputs, WriterLogLevel.Warning, "Transaction {Txn} aborted in epoch {Epoch}: no statement for {Ms} ms (idle-transaction-timeout); its row locks are free (repeats are summarised)",
+                Log(outputs, EngineLogLevel.Warning, "Transaction {Txn} aborted in epoch {Epoch}: no statement for {Ms} ms (idle-transaction-timeout); its row locks are free (repeats are summarised)",
                     txn, _engine.Epoch, (long)_settings.IdleTransactionTimeout.TotalMilliseconds);
         }
     }
@@ -737,8 +737,8 @@ public sealed class WriterEngine
         if (_conditions.Count == 0) return;
         foreach (var line in _conditions.Due(now))
         {
-            if (line.Ended) Log(outputs, WriterLogLevel.Info, "Writer: {Condition} ended in epoch {Epoch}: {Count} in all", line.Key, _engine.Epoch, line.Total);
-            else Log(outputs, WriterLogLevel.Warning, "Writer: still {Condition} in epoch {Epoch}: {Count} more since the last line", line.Key, _engine.Epoch, line.Count);
+            if (line.Ended) Log(outputs, EngineLogLevel.Info, "Writer: {Condition} ended in epoch {Epoch}: {Count} in all", line.Key, _engine.Epoch, line.Total);
+            else Log(outputs, EngineLogLevel.Warning, "Writer: still {Condition} in epoch {Epoch}: {Count} more since the last line", line.Key, _engine.Epoch, line.Count);
         }
     }
 
@@ -750,13 +750,13 @@ public sealed class WriterEngine
         {
             _stalled[pg] = true;
             var missing = StalledReplicas(pg, oldest!.Value);
-            Log(outputs, WriterLogLevel.Warning, "PG {Pg} stalled in epoch {Epoch}: LSN {Lsn} has lacked a write quorum for {Ms} ms; missing segments: {Missing}",
+            Log(outputs, EngineLogLevel.Warning, "PG {Pg} stalled in epoch {Epoch}: LSN {Lsn} has lacked a write quorum for {Ms} ms; missing segments: {Missing}",
                 pg, _engine.Epoch, oldest, (int)(now - _pipeline.QuorumProgress(pg)).TotalMilliseconds, _links.Describe(pg, missing, now, Segment));
         }
         else if (!stalled && _stalled[pg])
         {
             _stalled[pg] = false;
-            Log(outputs, WriterLogLevel.Info, "PG {Pg} resumed in epoch {Epoch}: quorum LSN {Lsn}", pg, _engine.Epoch, _engine.Tracker.PgQuorumLsn(pg));
+            Log(outputs, EngineLogLevel.Info, "PG {Pg} resumed in epoch {Epoch}: quorum LSN {Lsn}", pg, _engine.Epoch, _engine.Tracker.PgQuorumLsn(pg));
         }
     }
 
@@ -778,7 +778,7 @@ public sealed class WriterEngine
             if (_lockWaits.Remove(txn, out var w)) outputs.Add(ErrorReply(w.Request, new TransactionAbortedException("the writer is stopping")));
             Resume(_engine.Abort(txn), outputs);
         }
-        Log(outputs, WriterLogLevel.Info, "Writer draining in epoch {Epoch}: {Commits} commits in flight, VDL {Vdl}", _engine.Epoch, _engine.CommitsInFlight, _engine.Vdl);
+        Log(outputs, EngineLogLevel.Info, "Writer draining in epoch {Epoch}: {Commits} commits in flight, VDL {Vdl}", _engine.Epoch, _engine.CommitsInFlight, _engine.Vdl);
         Ship(now, outputs);
         CheckDrain(now, outputs);
     }
@@ -789,9 +789,9 @@ public sealed class WriterEngine
         var left = _engine.CommitsInFlight;
         if (left > 0 && now < deadline) return;
         if (left > 0)
-            Log(outputs, WriterLogLevel.Warning, "Writer drain timed out in epoch {Epoch}: {Commits} commits not durable (VDL {Vdl}, allocated {Allocated})",
+            Log(outputs, EngineLogLevel.Warning, "Writer drain timed out in epoch {Epoch}: {Commits} commits not durable (VDL {Vdl}, allocated {Allocated})",
                 _engine.Epoch, left, _engine.Vdl, _engine.Allocated);
-        else Log(outputs, WriterLogLevel.Info, "Writer drained in epoch {Epoch}: VDL {Vdl}", _engine.Epoch, _engine.Vdl);
+        else Log(outputs, EngineLogLevel.Info, "Writer drained in epoch {Epoch}: VDL {Vdl}", _engine.Epoch, _engine.Vdl);
         _pipeline.Abandon("the writer stopped", fencedByEpoch: 0, outputs);
         _drain = null;
         _pipeline.MoveTo(WriterState.Stopped.Instance);

@@ -109,13 +109,3 @@ public sealed record SegmentRejection(int Pg, int Replica, long SegmentEpoch, st
 /// (null: unknown).</summary>
 public sealed record InstalledReplica(int Pg, int Replica, Lsn Scl, string? Node);
 
-/// <summary>The level of a <see cref="WriterOutput.Log"/> line.</summary>
-public enum WriterLogLevel
-{
-    /// <summary>Information.</summary>
-    Info,
-    /// <summary>A warning.</summary>
-    Warning,
-    /// <summary>An error.</summary>
-    Error,
-}

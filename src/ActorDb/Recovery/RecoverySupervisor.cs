@@ -74,7 +74,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
     private SupervisorState _state = SupervisorState.Recovering;
     private string? _failure;
 
-    /// <summary>Props for the supervisor. <paramref name="segments"/> routes <see cref="ISegmentMessage"/>s (the
+    /// <summary>Props for the supervisor. <paramref name="segments"/> routes <see cref="ActorDb.Core.Storage.ISegmentMessage"/>s (the
     /// segment shard region); the writer child runs on <paramref name="writerDispatcher"/> with
     /// <paramref name="writerMailbox"/> when given (configuration paths, e.g. <c>actordb.writer-dispatcher</c>).</summary>
     public static Props Props(ActorDbSettings settings, IActorRef segments, string? writerDispatcher = null, string? writerMailbox = null) =>
@@ -129,12 +129,7 @@ public sealed class RecoverySupervisor : ReceiveActor, IWithUnboundedStash, IWit
             case ReadHeader h: _segments.Tell(new ReadPage(h.Pg, h.Replica, h.PageNo, h.ReadPoint, h.RequiredScl)); break;
             case ScheduleTick t: Timers.StartSingleTimer("tick", Tick.Instance, Max(TimeSpan.Zero, t.At - DateTime.UtcNow)); break;
             case PhaseEnded p: _metrics.RecordPhase(p.Name, p.Duration); break;
-            case RecoveryLog l: _log.Log(l.Level switch
-            {
-                RecoveryLogLevel.Error => LogLevel.ErrorLevel,
-                RecoveryLogLevel.Warning => LogLevel.WarningLevel,
-                _ => LogLevel.InfoLevel,
-            }, l.Template, l.Args); break;
+            case RecoveryLog l: _log.Log(l.Level.ToAkka(), l.Template, l.Args); break;
             case StartWriter w: StartWriter(w); break;
             case RecoveryEnded e: Ended(e.Record); break;
             default: throw new InvalidOperationException($"the recovery supervisor cannot perform {output}");

@@ -247,13 +247,7 @@ public sealed class SegmentActor : ReceiveActor, IWithTimers
 
     private void Log(SegmentOutput.Log l)
     {
-        var level = l.Level switch
-        {
-            SegmentLogLevel.Debug => LogLevel.DebugLevel,
-            SegmentLogLevel.Info => LogLevel.InfoLevel,
-            SegmentLogLevel.Warning => LogLevel.WarningLevel,
-            _ => LogLevel.ErrorLevel,
-        };
+        var level = l.Level.ToAkka();
         if (!_log.IsEnabled(level)) return;
         if (l.Error is not null) _log.Log(level, l.Error, l.Template, l.Args);
         else _log.Log(level, l.Template, l.Args);

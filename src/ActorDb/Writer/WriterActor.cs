@@ -321,12 +321,7 @@ public sealed class WriterActor : ReceiveActor, IWithTimers
                         Client(r.Client).Tell(Wire(r.Reply));
                         break;
                     case WriterOutput.Log l:
-                        _log.Log(l.Level switch
-                        {
-                            WriterLogLevel.Error => LogLevel.ErrorLevel,
-                            WriterLogLevel.Warning => LogLevel.WarningLevel,
-                            _ => LogLevel.InfoLevel,
-                        }, l.Template, l.Args);
+                        _log.Log(l.Level.ToAkka(), l.Template, l.Args);
                         break;
                     case WriterOutput.Opened o:
                         Context.Parent.Tell(new WriterOpened(o.Epoch, o.Detail));

@@ -269,7 +269,7 @@ public class RecoveryProcessTests
         var failed = d.Tick(60.1);
         var record = Single<RecoveryEnded>(failed).Record;
         Assert.Equal((RecoveryOutcome.Failed, reason), (record.Outcome, record.Failure));
-        Assert.Contains($" in phase {phase.Split('/')[0]}: ", Text(Single<RecoveryLog>(failed.Where(o => o is RecoveryLog { Level: RecoveryLogLevel.Error }))));
+        Assert.Contains($" in phase {phase.Split('/')[0]}: ", Text(Single<RecoveryLog>(failed.Where(o => o is RecoveryLog { Level: EngineLogLevel.Error }))));
         Assert.Equal(RecoveryStep.Ended, d.Process.Step);
     }
 

@@ -239,7 +239,7 @@ public class WriterEngineTests
         var reply = Assert.IsType<ClientReply.StatementReply>(Assert.Single(last.OfType<WriterOutput.ReplyToClient>()).Reply);
         Assert.True(reply.TxnAborted);
         Assert.Contains($"page {page}", reply.Error!.Message);
-        Assert.Contains(last, o => o is WriterOutput.Log { Level: WriterLogLevel.Error });
+        Assert.Contains(last, o => o is WriterOutput.Log { Level: EngineLogLevel.Error });
     }
 
     [Fact]
@@ -261,7 +261,7 @@ public class WriterEngineTests
         h.Now += TimeSpan.FromMilliseconds(1);
         var tick = h.Run(o => h.Writer.Tick(h.Now, o));
         Assert.False(h.Writer.Transactions.IsOpen(orphan));
-        Assert.Contains(tick, o => o is WriterOutput.Log { Level: WriterLogLevel.Warning } l && l.Template.Contains("idle-transaction-timeout"));
+        Assert.Contains(tick, o => o is WriterOutput.Log { Level: EngineLogLevel.Warning } l && l.Template.Contains("idle-transaction-timeout"));
         var rerun = Assert.Single(tick.OfType<WriterOutput.Rerun>());   // the waiter gets the lock the orphan held
         var granted = h.Run(o => h.Writer.Rerun(rerun.Request, 0, h.Now, o));
         var reply = Assert.IsType<ClientReply.StatementReply>(Assert.Single(granted.OfType<WriterOutput.ReplyToClient>()).Reply);
